@@ -1,0 +1,380 @@
+//! `Pipe` and `Connection`: Python's two ends of a pipe, carrying length-prefixed messages.
+//!
+//! A message on the wire is a *frame*: a 4-byte big-endian length, then that many bytes.
+//! The length comes first so that the reader knows how much to wait for, and can refuse a
+//! frame over its limit before allocating anything. A two-way `Pipe` is a Unix socketpair
+//! (as in Python); a one-way one is a plain `pipe(2)`.
+
+use std::fs::File;
+use std::io::{self, IoSlice, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::codec;
+use crate::error::{Error, Result};
+
+/// Bytes of the length prefix in front of every message.
+const HEADER_LEN: usize = 4;
+/// How much one `read` asks the kernel for: small messages arrive whole in one call.
+const READ_BUFFER: usize = 64 * 1024;
+/// The default largest message, in bytes (256 MiB); see [`Connection::set_max_message_size`].
+pub const DEFAULT_MAX_MESSAGE: usize = 256 * 1024 * 1024;
+
+/// Makes the two ends of a new pipe, like Python's `multiprocessing.Pipe()`.
+///
+/// Create the pipe *before* starting the process that uses it: the child inherits both ends.
+///
+/// ```
+/// use ipc::Pipe;
+///
+/// let (mut parent_conn, mut child_conn) = Pipe::new()?;
+/// child_conn.send(&"hello")?;
+/// assert_eq!(parent_conn.recv::<String>()?, "hello");
+/// # Ok::<(), ipc::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Pipe;
+
+impl Pipe {
+    /// A two-way pipe (Python's default, `duplex=True`): both ends can send and receive.
+    ///
+    /// ```
+    /// let (mut a, mut b) = ipc::Pipe::new()?;
+    /// a.send(&1u8)?;
+    /// b.send(&2u8)?;
+    /// assert_eq!((b.recv::<u8>()?, a.recv::<u8>()?), (1, 2));
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    #[allow(clippy::new_ret_no_self)] // Python's `Pipe()` returns two connections, so does this
+    pub fn new() -> Result<(Connection, Connection)> {
+        let (a, b) = UnixStream::pair()?;
+        Ok((Connection::new(a.into(), true, true), Connection::new(b.into(), true, true)))
+    }
+
+    /// A one-way pipe (Python's `duplex=False`): returns `(receiver, sender)`, in that order
+    /// as in Python.
+    ///
+    /// ```
+    /// let (mut rx, mut tx) = ipc::Pipe::one_way()?;
+    /// tx.send(&"one way")?;
+    /// assert_eq!(rx.recv::<String>()?, "one way");
+    /// assert!(rx.send(&0u8).is_err()); // the receiving end cannot send
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn one_way() -> Result<(Connection, Connection)> {
+        let (reader, writer) = io::pipe()?;
+        Ok((
+            Connection::new(reader.into(), true, false),
+            Connection::new(writer.into(), false, true),
+        ))
+    }
+}
+
+/// One end of a [`Pipe`]: sends and receives whole messages.
+///
+/// Typed messages go through serde ([`send`](Self::send), [`recv`](Self::recv)); raw ones
+/// skip it ([`send_bytes`](Self::send_bytes), [`recv_bytes`](Self::recv_bytes)). Both ends
+/// must agree on the type of each message, as with Python's pickle.
+///
+/// Dropping a `Connection` (or calling [`close`](Self::close)) closes this process's copy
+/// of the descriptor. The other end sees [`Error::Closed`] only when *every* process has
+/// closed its copy: after a fork, close the ends you do not use.
+#[derive(Debug)]
+pub struct Connection {
+    /// The descriptor (socket or pipe). `File` is std's plain owned descriptor with
+    /// `read`/`write`, which work the same on both.
+    file: File,
+    readable: bool,
+    writable: bool,
+    max_message: usize,
+    /// Bytes read from the kernel but not handed out yet: `buf[start..end]`.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Connection {
+    fn new(fd: OwnedFd, readable: bool, writable: bool) -> Connection {
+        Connection {
+            file: File::from(fd),
+            readable,
+            writable,
+            max_message: DEFAULT_MAX_MESSAGE,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// Sets the largest message this end will send or accept (default
+    /// [`DEFAULT_MAX_MESSAGE`]). A longer frame is [`Error::TooLarge`], found from its
+    /// header alone.
+    ///
+    /// ```
+    /// let (mut a, mut b) = ipc::Pipe::new()?;
+    /// a.set_max_message_size(16);
+    /// assert!(a.send_bytes(&[0; 17]).is_err());
+    /// b.send_bytes(&[0; 17])?;
+    /// assert!(matches!(a.recv_bytes(), Err(ipc::Error::TooLarge { len: 17, limit: 16 })));
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn set_max_message_size(&mut self, limit: usize) {
+        self.max_message = limit.min(u32::MAX as usize);
+    }
+
+    /// Sends one value, encoded with serde + bincode. Python: `conn.send(obj)`.
+    ///
+    /// ```
+    /// let (mut a, mut b) = ipc::Pipe::new()?;
+    /// a.send(&vec![1, 2, 3])?;
+    /// assert_eq!(b.recv::<Vec<i32>>()?, [1, 2, 3]);
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn send<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        self.check_direction(self.writable, "receive")?;
+        // Encode behind a placeholder header, then fill it in: one buffer, one write.
+        let mut frame = vec![0; HEADER_LEN];
+        codec::encode_into(value, &mut frame)?;
+        let header = self.header_for(frame.len() - HEADER_LEN)?;
+        frame[..HEADER_LEN].copy_from_slice(&header);
+        self.write_all(&mut [IoSlice::new(&frame)])
+    }
+
+    /// Receives one value sent with [`send`](Self::send). Blocks until it arrives; if the
+    /// other end is closed first, returns [`Error::Closed`]. Python: `conn.recv()`.
+    ///
+    /// ```
+    /// #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+    /// struct Page { url: String, status: u16 }
+    ///
+    /// let (mut a, mut b) = ipc::Pipe::new()?;
+    /// a.send(&Page { url: "/".into(), status: 200 })?;
+    /// assert_eq!(b.recv::<Page>()?.status, 200);
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn recv<T: DeserializeOwned>(&mut self) -> Result<T> {
+        codec::decode(&self.recv_bytes()?)
+    }
+
+    /// Sends raw bytes as one message. Python: `conn.send_bytes(buf)`.
+    ///
+    /// ```
+    /// let (mut a, mut b) = ipc::Pipe::new()?;
+    /// a.send_bytes(b"<html>")?;
+    /// assert_eq!(b.recv_bytes()?, b"<html>");
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        self.check_direction(self.writable, "receive")?;
+        let header = self.header_for(bytes.len())?;
+        // Header and body leave in one writev: no copy, no extra system call.
+        self.write_all(&mut [IoSlice::new(&header), IoSlice::new(bytes)])
+    }
+
+    /// Receives one message's raw bytes. Python: `conn.recv_bytes()`.
+    ///
+    /// ```
+    /// let (mut a, mut b) = ipc::Pipe::new()?;
+    /// a.send_bytes(&[7; 3])?;
+    /// drop(a);
+    /// assert_eq!(b.recv_bytes()?, [7, 7, 7]);
+    /// assert!(matches!(b.recv_bytes(), Err(ipc::Error::Closed)));
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn recv_bytes(&mut self) -> Result<Vec<u8>> {
+        self.check_direction(self.readable, "send")?;
+        if !self.fill(HEADER_LEN)? {
+            return Err(Error::Closed);
+        }
+        let header: [u8; HEADER_LEN] = self.buf[self.start..self.start + HEADER_LEN]
+            .try_into()
+            .expect("four bytes");
+        self.start += HEADER_LEN;
+        let len = u32::from_be_bytes(header) as usize;
+        if len > self.max_message {
+            return Err(Error::TooLarge {
+                len: len as u64,
+                limit: self.max_message,
+            });
+        }
+        let mut body = vec![0; len];
+        let buffered = (self.end - self.start).min(len);
+        body[..buffered].copy_from_slice(&self.buf[self.start..self.start + buffered]);
+        self.start += buffered;
+        // The rest, if any, goes straight from the kernel into `body`.
+        let mut got = buffered;
+        while got < len {
+            match self.file.read(&mut body[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(peer_error(e)),
+            }
+        }
+        if got < len {
+            return Err(Error::Truncated {
+                expected: HEADER_LEN + len,
+                got: HEADER_LEN + got,
+            });
+        }
+        Ok(body)
+    }
+
+    /// Whether a message (or the end of the stream) can be received without blocking,
+    /// waiting at most `timeout`. Python: `conn.poll(timeout)`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let (mut a, b) = ipc::Pipe::new()?;
+    /// assert!(!a.poll(Duration::ZERO)?);
+    /// drop(b);
+    /// assert!(a.poll(Duration::ZERO)?); // readable: recv would return Closed at once
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn poll(&self, timeout: Duration) -> Result<bool> {
+        Ok(!wait(&[self], Some(timeout))?.is_empty())
+    }
+
+    /// Closes this end. Same as dropping it; here for readers coming from Python.
+    ///
+    /// ```
+    /// let (a, mut b) = ipc::Pipe::new()?;
+    /// a.close();
+    /// assert!(matches!(b.recv::<u8>(), Err(ipc::Error::Closed)));
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn close(self) {}
+
+    fn check_direction(&self, allowed: bool, other_way: &'static str) -> Result<()> {
+        if allowed {
+            Ok(())
+        } else {
+            Err(Error::WrongDirection(other_way))
+        }
+    }
+
+    fn header_for(&self, len: usize) -> Result<[u8; HEADER_LEN]> {
+        if len > self.max_message {
+            return Err(Error::TooLarge {
+                len: len as u64,
+                limit: self.max_message,
+            });
+        }
+        let len = u32::try_from(len).expect("max_message fits in u32");
+        Ok(len.to_be_bytes())
+    }
+
+    fn write_all(&mut self, mut slices: &mut [IoSlice<'_>]) -> Result<()> {
+        while !slices.is_empty() {
+            match self.file.write_vectored(slices) {
+                Ok(0) => return Err(Error::Closed),
+                Ok(n) => IoSlice::advance_slices(&mut slices, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(peer_error(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads until at least `want` bytes are buffered. `Ok(false)`: the stream ended cleanly
+    /// before the first byte; ending after some bytes is [`Error::Truncated`].
+    fn fill(&mut self, want: usize) -> Result<bool> {
+        if self.buf.is_empty() {
+            self.buf = vec![0; READ_BUFFER];
+        }
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        }
+        while self.end - self.start < want {
+            if self.buf.len() - self.start < want {
+                self.buf.copy_within(self.start..self.end, 0);
+                (self.start, self.end) = (0, self.end - self.start);
+            }
+            match self.file.read(&mut self.buf[self.end..]) {
+                Ok(0) if self.start == self.end => return Ok(false),
+                Ok(0) => {
+                    return Err(Error::Truncated {
+                        expected: want,
+                        got: self.end - self.start,
+                    });
+                }
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(peer_error(e)),
+            }
+        }
+        Ok(true)
+    }
+
+    fn has_buffered(&self) -> bool {
+        self.start < self.end
+    }
+}
+
+impl AsFd for Connection {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
+/// A vanished peer shows up as one of several errors; they all mean [`Error::Closed`].
+fn peer_error(e: io::Error) -> Error {
+    match e.kind() {
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => Error::Closed,
+        _ => Error::Io(e),
+    }
+}
+
+/// Waits until some of `connections` can be received from (a message or the end of the
+/// stream), at most `timeout` (`None`: no limit), and returns their positions.
+/// Python: `multiprocessing.connection.wait`.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let (a, mut b) = ipc::Pipe::new()?;
+/// let (c, _d) = ipc::Pipe::new()?;
+/// b.send(&"ready")?;
+/// assert_eq!(ipc::connection::wait(&[&c, &a], Some(Duration::from_secs(1)))?, [1]);
+/// # Ok::<(), ipc::Error>(())
+/// ```
+pub fn wait(connections: &[&Connection], timeout: Option<Duration>) -> Result<Vec<usize>> {
+    // Bytes already in a buffer are ready now, whatever the kernel says.
+    let buffered: Vec<usize> = (0..connections.len())
+        .filter(|&i| connections[i].has_buffered())
+        .collect();
+    if !buffered.is_empty() {
+        return Ok(buffered);
+    }
+    let mut fds: Vec<PollFd> = connections
+        .iter()
+        .map(|c| PollFd::new(c.as_fd(), PollFlags::POLLIN))
+        .collect();
+    loop {
+        match nix::poll::poll(&mut fds, poll_timeout(timeout)) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            result => result?,
+        };
+        break;
+    }
+    Ok((0..fds.len())
+        .filter(|&i| fds[i].any().unwrap_or(false))
+        .collect())
+}
+
+/// `poll(2)` counts whole milliseconds: round up, so that a short timeout still waits.
+fn poll_timeout(timeout: Option<Duration>) -> PollTimeout {
+    match timeout {
+        None => PollTimeout::NONE,
+        Some(t) => {
+            let ms = t.as_nanos().div_ceil(1_000_000);
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+fork_test::main!(placeholder); fn placeholder() {}
