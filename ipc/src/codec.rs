@@ -9,9 +9,19 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 
-/// bincode's standard configuration: little-endian, variable-length integers.
-fn config() -> bincode::config::Configuration {
-    bincode::config::standard()
+/// The most memory one decoded message may claim for its strings and containers (1 GiB).
+/// bincode allocates a string or vector as soon as it reads its length; without a limit a
+/// corrupt length would ask for any size at all (and `Vec` panics past `isize::MAX`).
+pub const DECODE_LIMIT: usize = 1 << 30;
+
+/// bincode's standard configuration (little-endian, variable-length integers) with
+/// [`DECODE_LIMIT`].
+fn config() -> bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<DECODE_LIMIT>,
+> {
+    bincode::config::standard().with_limit::<DECODE_LIMIT>()
 }
 
 /// Appends the encoding of `value` to `buf` (appending lets a caller reserve a frame
@@ -31,8 +41,8 @@ pub fn encode_into<T: Serialize + ?Sized>(value: &T, buf: &mut Vec<u8>) -> Resul
 
 /// Decodes a whole message. Bytes left over mean the message was not a `T`: an error.
 ///
-/// Corrupt input is an error, never a panic, and never a huge allocation: a length inside
-/// the message cannot claim more bytes than the message holds.
+/// Corrupt input is an error, never a panic; a length inside the message that claims more
+/// than [`DECODE_LIMIT`] is refused before anything is allocated.
 ///
 /// ```
 /// assert!(ipc::codec::decode::<String>(&[0xff, 0xff]).is_err());

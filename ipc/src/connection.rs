@@ -7,8 +7,9 @@
 
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout};
@@ -83,7 +84,9 @@ impl Pipe {
 ///
 /// Dropping a `Connection` (or calling [`close`](Self::close)) closes this process's copy
 /// of the descriptor. The other end sees [`Error::Closed`] only when *every* process has
-/// closed its copy: after a fork, close the ends you do not use.
+/// closed its copy. A [`Process`](crate::Process) drops the parent's copy of everything
+/// its closure captured; for the other direction, see
+/// [`set_inheritable`](Self::set_inheritable).
 #[derive(Debug)]
 pub struct Connection {
     /// The descriptor (socket or pipe). `File` is std's plain owned descriptor with
@@ -91,6 +94,7 @@ pub struct Connection {
     file: File,
     readable: bool,
     writable: bool,
+    inheritable: bool,
     max_message: usize,
     /// Bytes read from the kernel but not handed out yet: `buf[start..end]`.
     buf: Vec<u8>,
@@ -104,6 +108,7 @@ impl Connection {
             file: File::from(fd),
             readable,
             writable,
+            inheritable: true,
             max_message: DEFAULT_MAX_MESSAGE,
             buf: Vec::new(),
             start: 0,
@@ -125,6 +130,44 @@ impl Connection {
     /// ```
     pub fn set_max_message_size(&mut self, limit: usize) {
         self.max_message = limit.min(u32::MAX as usize);
+    }
+
+    /// Whether processes started from now on keep a copy of this end (default: yes, as
+    /// with any descriptor after `fork`). Say `false` for an end that stays in the parent:
+    /// the children close it as soon as they start.
+    ///
+    /// It matters for end-of-stream: a child waiting for [`Error::Closed`] on its own end
+    /// gets it only when no process holds the other end any more, the child included.
+    ///
+    /// ```
+    /// use ipc::{Pipe, Process};
+    ///
+    /// let (mut parent_conn, mut child_conn) = Pipe::new()?;
+    /// parent_conn.set_inheritable(false); // or the child would hold it open itself
+    /// let mut p = Process::with_exit_code(move || {
+    ///     let mut count = 0;
+    ///     while child_conn.recv::<String>().is_ok() {
+    ///         count += 1; // until the parent closes its end
+    ///     }
+    ///     count
+    /// });
+    /// p.start()?;
+    /// parent_conn.send("/")?;
+    /// parent_conn.send("/about.html")?;
+    /// parent_conn.close();
+    /// assert_eq!(p.join()?, 2);
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn set_inheritable(&mut self, inheritable: bool) {
+        if inheritable != self.inheritable {
+            let mut list = not_inherited();
+            if inheritable {
+                list.retain(|&fd| fd != self.file.as_raw_fd());
+            } else {
+                list.push(self.file.as_raw_fd());
+            }
+            self.inheritable = inheritable;
+        }
     }
 
     /// Sends one value, encoded with serde + bincode. Python: `conn.send(obj)`.
@@ -317,9 +360,42 @@ impl Connection {
     }
 }
 
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // Its number may be reused by the next descriptor: forget it.
+        self.set_inheritable(true);
+    }
+}
+
 impl AsFd for Connection {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.file.as_fd()
+    }
+}
+
+/// Descriptors that children must not keep; see [`Connection::set_inheritable`].
+static NOT_INHERITED: Mutex<Vec<RawFd>> = Mutex::new(Vec::new());
+
+fn not_inherited() -> MutexGuard<'static, Vec<RawFd>> {
+    NOT_INHERITED.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The list of descriptors children must close, locked across a `fork` (so that no other
+/// thread can hold the lock at that moment and leave it locked forever in the child).
+pub(crate) struct ForkGuard(MutexGuard<'static, Vec<RawFd>>);
+
+impl ForkGuard {
+    /// Take this just before `fork`; drop it in the parent after.
+    pub(crate) fn lock() -> ForkGuard {
+        ForkGuard(not_inherited())
+    }
+
+    /// In the child: close the descriptors, and forget them, since their numbers are free
+    /// for new descriptors now.
+    pub(crate) fn close_in_child(mut self) {
+        for fd in self.0.drain(..) {
+            let _ = nix::unistd::close(fd);
+        }
     }
 }
 

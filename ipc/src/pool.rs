@@ -17,7 +17,6 @@ use std::collections::{HashMap, VecDeque};
 use std::marker::PhantomData;
 use std::mem;
 use std::ops::Range;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 use std::vec;
@@ -226,17 +225,11 @@ where
             return Ok(());
         };
         let (mut conn, worker_end) = Pipe::new()?;
-        // The worker must close the parent's end of its own pipe and of every other
-        // worker's, or it would keep them open and no EOF would ever arrive.
-        let not_its_own: Vec<RawFd> = (self.workers.iter().map(|w| &w.conn))
-            .chain([&conn])
-            .map(|c| c.as_fd().as_raw_fd())
-            .collect();
+        // Workers must not keep the parent's ends (their own or another worker's), or the
+        // end of the stream would never reach them, nor the parent when one dies.
+        conn.set_inheritable(false);
         let (items, f) = (&mut self.items, &self.f);
         let child = Child::spawn(move || {
-            for fd in not_its_own {
-                let _ = nix::unistd::close(fd);
-            }
             // This is the child's own copy of the items, made by fork: it may take them.
             serve(worker_end, mem::take(items), f)
         })?;

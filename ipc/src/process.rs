@@ -8,6 +8,8 @@
 //!   returns into the caller's code, and a panic never unwinds past the fork;
 //! - in the parent, the closure (with everything it captured, pipe ends included) is
 //!   dropped right after the fork, so the parent keeps no copy of the child's ends;
+//! - the child closes the pipe ends marked
+//!   [`set_inheritable(false)`](crate::Connection::set_inheritable), which belong to the parent;
 //! - every child is reaped: by `join`, or by `Drop`, which kills a child still running.
 
 use std::any::Any;
@@ -20,6 +22,7 @@ use nix::sys::signal::{self, Signal};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 
+use crate::connection::ForkGuard;
 use crate::error::{Error, Result};
 
 /// The exit code of a child whose closure panicked (Rust's own code for a panicking
@@ -228,11 +231,13 @@ impl Child {
     /// Forks; the child runs `target` and `_exit`s with its code, never returning here.
     pub(crate) fn spawn(target: impl FnOnce() -> i32) -> Result<Child> {
         flush_stdio();
+        let not_inherited = ForkGuard::lock();
         // SAFETY: the child only runs `target` and then leaves with `_exit`. Between fork
         // and exit it must not need a lock held by another thread of the parent: the
         // chapters and this crate's tests fork from single-threaded processes.
         match unsafe { fork() }? {
             ForkResult::Child => {
+                not_inherited.close_in_child();
                 let code = panic::catch_unwind(AssertUnwindSafe(target))
                     .unwrap_or(PANIC_EXIT_CODE);
                 flush_stdio();
@@ -241,6 +246,7 @@ impl Child {
                 unsafe { nix::libc::_exit(code) }
             }
             ForkResult::Parent { child } => {
+                drop(not_inherited);
                 // The parent's copy of the target (and of every pipe end it captured) goes
                 // now: the child has its own, and EOF depends on no stray copies.
                 drop(target);

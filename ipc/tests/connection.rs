@@ -1,1 +1,238 @@
-fork_test::main!(placeholder); fn placeholder() {}
+//! `Pipe` and `Connection`: messages both ways between processes, the closed error,
+//! and broken, oversized and huge frames.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ipc::{Connection, Error, Pipe, Process};
+use nix::sys::signal::{Signal, raise};
+use serde::{Deserialize, Serialize};
+
+/// Counts the bytes this test binary allocates, to show that refusing a frame costs nothing.
+struct Counting;
+
+static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocated_by(f: impl FnOnce()) -> usize {
+    let before = ALLOCATED.load(Ordering::Relaxed);
+    f();
+    ALLOCATED.load(Ordering::Relaxed) - before
+}
+
+/// Writes raw bytes into a connection's descriptor, bypassing the framing.
+fn write_raw(conn: &Connection, bytes: &[u8]) {
+    let mut file = File::from(conn.as_fd().try_clone_to_owned().unwrap());
+    file.write_all(bytes).unwrap();
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+enum Request {
+    Load(String),
+    Shutdown,
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+enum Reply {
+    Page {
+        url: String,
+        #[serde(with = "serde_bytes")]
+        body: Vec<u8>,
+    },
+}
+
+fn a_duplex_pipe_carries_typed_messages_both_ways() {
+    let (mut parent_conn, mut child_conn) = Pipe::new().unwrap();
+    let mut p = Process::new(move || {
+        while let Ok(Request::Load(url)) = child_conn.recv() {
+            let body = format!("<p>{url}</p>").into_bytes();
+            child_conn.send(&Reply::Page { url, body }).unwrap();
+        }
+    });
+    p.start().unwrap();
+    for url in ["/", "/about"] {
+        parent_conn.send(&Request::Load(url.into())).unwrap();
+        let Reply::Page { url: got, body } = parent_conn.recv().unwrap();
+        assert_eq!((got.as_str(), body), (url, format!("<p>{url}</p>").into_bytes()));
+    }
+    parent_conn.send(&Request::Shutdown).unwrap();
+    assert_eq!(p.join().unwrap(), 0);
+}
+
+fn the_child_sees_the_end_when_the_parent_closes() {
+    let (mut parent_conn, mut child_conn) = Pipe::new().unwrap();
+    parent_conn.set_inheritable(false);
+    let mut p = Process::with_exit_code(move || match child_conn.recv::<String>() {
+        Err(Error::Closed) => 0,
+        _ => 1,
+    });
+    p.start().unwrap();
+    parent_conn.close();
+    assert_eq!(p.join().unwrap(), 0, "the child got Closed, not a hang");
+}
+
+fn a_child_killed_while_the_parent_waits_gives_closed_at_once() {
+    let (mut parent_conn, child_conn) = Pipe::new().unwrap();
+    let mut p = Process::new(move || {
+        let _keep = child_conn;
+        std::thread::sleep(Duration::from_millis(100));
+        raise(Signal::SIGKILL).unwrap();
+    });
+    p.start().unwrap();
+    let started = Instant::now();
+    assert!(matches!(parent_conn.recv::<String>(), Err(Error::Closed)));
+    assert!(started.elapsed() < Duration::from_secs(5), "recv returned when the child died");
+    assert_eq!(p.join().unwrap(), -9);
+}
+
+fn a_one_way_pipe_only_goes_one_way() {
+    let (mut rx, mut tx) = Pipe::one_way().unwrap();
+    assert!(matches!(rx.send(&1u8), Err(Error::WrongDirection(_))));
+    assert!(matches!(tx.recv::<u8>(), Err(Error::WrongDirection(_))));
+    let mut p = Process::new(move || tx.send(&"from the child").unwrap());
+    p.start().unwrap();
+    assert_eq!(rx.recv::<String>().unwrap(), "from the child");
+    assert_eq!(p.join().unwrap(), 0);
+    assert!(matches!(rx.recv::<String>(), Err(Error::Closed)));
+}
+
+fn poll_waits_at_most_its_timeout() {
+    let (mut a, mut b) = Pipe::new().unwrap();
+    assert!(!a.poll(Duration::from_millis(20)).unwrap());
+    b.send(&42u32).unwrap();
+    assert!(a.poll(Duration::from_secs(10)).unwrap());
+    assert_eq!(a.recv::<u32>().unwrap(), 42);
+    assert!(!a.poll(Duration::ZERO).unwrap());
+    // Two messages read by one system call: the second is in the buffer, and poll knows.
+    b.send(&1u8).unwrap();
+    b.send(&2u8).unwrap();
+    std::thread::sleep(Duration::from_millis(10));
+    assert_eq!(a.recv::<u8>().unwrap(), 1);
+    assert!(a.poll(Duration::ZERO).unwrap());
+    assert_eq!(a.recv::<u8>().unwrap(), 2);
+}
+
+fn an_oversized_frame_is_refused_before_allocating() {
+    let (mut a, b) = Pipe::new().unwrap();
+    a.set_max_message_size(1024 * 1024);
+    write_raw(&b, &(200u32 * 1024 * 1024).to_be_bytes());
+    let mut result = None;
+    let bytes = allocated_by(|| result = Some(a.recv_bytes()));
+    assert!(matches!(
+        result,
+        Some(Err(Error::TooLarge { len: 209_715_200, limit: 1_048_576 }))
+    ));
+    assert!(bytes < 256 * 1024, "allocated {bytes} bytes for a refused frame");
+    // The sender refuses too, before writing anything.
+    let mut small = Pipe::new().unwrap().0;
+    small.set_max_message_size(8);
+    assert!(matches!(small.send(&"far more than eight bytes"), Err(Error::TooLarge { .. })));
+}
+
+fn a_truncated_frame_is_an_error() {
+    let (mut a, b) = Pipe::new().unwrap();
+    write_raw(&b, &100u32.to_be_bytes());
+    write_raw(&b, &[7; 10]);
+    drop(b);
+    assert!(matches!(a.recv_bytes(), Err(Error::Truncated { expected: 104, got: 14 })));
+
+    let (mut a, b) = Pipe::new().unwrap();
+    write_raw(&b, &[0, 0]); // half a header
+    drop(b);
+    assert!(matches!(a.recv_bytes(), Err(Error::Truncated { expected: 4, got: 2 })));
+}
+
+fn a_corrupt_frame_is_an_error_not_a_panic() {
+    let (mut a, mut b) = Pipe::new().unwrap();
+    b.send_bytes(&[0xff, 0xff, 0xff]).unwrap();
+    assert!(matches!(a.recv::<String>(), Err(Error::Decode(_))));
+    b.send(&(1u8, 2u8)).unwrap();
+    assert!(matches!(a.recv::<u8>(), Err(Error::Decode(_))), "left-over bytes");
+    // A string length inside the message that claims 2 GiB (varint: 0xfc, then a u32).
+    b.send_bytes(&[1, 0xfc, 0xff, 0xff, 0xff, 0x7f]).unwrap();
+    let mut result = None;
+    let bytes = allocated_by(|| result = Some(a.recv::<Vec<String>>()));
+    assert!(matches!(result, Some(Err(Error::Decode(_)))));
+    assert!(bytes < 1024 * 1024, "allocated {bytes} bytes for a 6-byte message");
+    // Many pseudo-random messages: every one is a value or an error.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for len in 0..2000 {
+        let garbage: Vec<u8> = (0..len % 64)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        b.send_bytes(&garbage).unwrap();
+        let _ = a.recv::<(String, Vec<u64>, Option<Request>)>();
+    }
+}
+
+fn a_100_mib_message_arrives_intact() {
+    const LEN: usize = 100 * 1024 * 1024;
+    let pattern = |i: usize| (i % 251) as u8;
+    let (mut parent_conn, mut child_conn) = Pipe::new().unwrap();
+    let mut p = Process::new(move || {
+        let body: Vec<u8> = (0..LEN).map(pattern).collect();
+        child_conn.send(&Reply::Page { url: "/big".into(), body: body.clone() }).unwrap();
+        child_conn.send_bytes(&body).unwrap();
+    });
+    p.start().unwrap();
+    let Reply::Page { url, body } = parent_conn.recv().unwrap();
+    assert_eq!(url, "/big");
+    assert_eq!(body.len(), LEN);
+    assert!(body.iter().enumerate().all(|(i, &b)| b == pattern(i)));
+    let raw = parent_conn.recv_bytes().unwrap();
+    assert!(raw == body, "send_bytes carries the same bytes");
+    assert_eq!(p.join().unwrap(), 0);
+}
+
+fn wait_reports_every_ready_connection() {
+    let (a, mut a_peer) = Pipe::new().unwrap();
+    let (b, _b_peer) = Pipe::new().unwrap();
+    let (c, c_peer) = Pipe::new().unwrap();
+    a_peer.send(&()).unwrap();
+    drop(c_peer);
+    let ready = ipc::connection::wait(&[&a, &b, &c], Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(ready, [0, 2]);
+    assert!(ipc::connection::wait(&[&b], Some(Duration::from_millis(10))).unwrap().is_empty());
+}
+
+fork_test::main!(
+    a_duplex_pipe_carries_typed_messages_both_ways,
+    the_child_sees_the_end_when_the_parent_closes,
+    a_child_killed_while_the_parent_waits_gives_closed_at_once,
+    a_one_way_pipe_only_goes_one_way,
+    poll_waits_at_most_its_timeout,
+    an_oversized_frame_is_refused_before_allocating,
+    a_truncated_frame_is_an_error,
+    a_corrupt_frame_is_an_error_not_a_panic,
+    a_100_mib_message_arrives_intact,
+    wait_reports_every_ready_connection,
+);

@@ -83,6 +83,7 @@ pub(crate) fn read_head(stream: &mut TcpStream, deadline: Instant) -> Incoming {
     const END: &[u8] = b"\r\n\r\n";
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0; 1024];
+    let chunk_len = chunk.len();
     loop {
         let room = MAX_HEAD_LEN - head.len();
         if room == 0 {
@@ -92,7 +93,7 @@ pub(crate) fn read_head(stream: &mut TcpStream, deadline: Instant) -> Incoming {
         if wait.is_zero() || stream.set_read_timeout(Some(wait)).is_err() {
             return Incoming::Gone;
         }
-        let read = match stream.read(&mut chunk[..room.min(chunk.len())]) {
+        let read = match stream.read(&mut chunk[..room.min(chunk_len)]) {
             Ok(read) => read,
             Err(error) if error.kind() == ErrorKind::Interrupted => continue,
             Err(_) => return Incoming::Gone,
@@ -272,6 +273,8 @@ mod tests {
         );
         out.clear();
         write_response(&mut out, &response, false).unwrap();
-        assert!(out.ends_with(b"Content-Length: 2\r\nAllow: GET, HEAD\r\nConnection: close\r\n\r\n"));
+        assert!(
+            out.ends_with(b"Content-Length: 2\r\nAllow: GET, HEAD\r\nConnection: close\r\n\r\n")
+        );
     }
 }

@@ -69,6 +69,9 @@ const LATIN1_PAGE: &[u8] = b"<!DOCTYPE html>
   d'un journal, et ne vous montre ensuite que les lignes ajout\xE9es depuis.</p>
   <p>Cette page a \xE9t\xE9 \xE9crite pour la toute premi\xE8re version,
   bien avant que le site passe \xE0 UTF-8.</p>
+  <h2>Installation</h2>
+  <p>D\xE9compressez l'archive, puis copiez le programme dans un r\xE9pertoire
+  de votre PATH. C'est tout\xA0: il n'y a rien \xE0 configurer.</p>
   <p><a href=\"/about.html\">Retour \xE0 la page \xAB\xA0about\xA0\xBB</a></p>
 </body>
 </html>
@@ -213,14 +216,23 @@ mod tests {
 
     #[test]
     fn unknown_paths_are_not_found() {
-        for target in [BROKEN_LINK, "/index.html", "/docs", "/docs/", "/about.html/"] {
+        for target in [
+            BROKEN_LINK,
+            "/index.html",
+            "/docs",
+            "/docs/",
+            "/about.html/",
+        ] {
             assert_eq!(respond(target).status, Status::NotFound, "{target}");
         }
     }
 
     #[test]
     fn query_strings_are_ignored_on_ordinary_pages() {
-        assert_eq!(respond("/about.html?lang=fr").body, respond("/about.html").body);
+        assert_eq!(
+            respond("/about.html?lang=fr").body,
+            respond("/about.html").body
+        );
     }
 
     #[test]
@@ -228,7 +240,14 @@ mod tests {
         assert_eq!(slow_page(0), "/slow?ms=0");
         assert_eq!(respond(&slow_page(0)).status, Status::Ok);
         assert_eq!(respond("/slow?x=1&ms=1").status, Status::Ok);
-        for target in ["/slow", "/slow?", "/slow?ms=", "/slow?ms=-1", "/slow?ms=1.5", "/slow?x=1"] {
+        for target in [
+            "/slow",
+            "/slow?",
+            "/slow?ms=",
+            "/slow?ms=-1",
+            "/slow?ms=1.5",
+            "/slow?x=1",
+        ] {
             assert_eq!(respond(target).status, Status::BadRequest, "{target}");
         }
     }
