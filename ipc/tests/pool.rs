@@ -1,1 +1,180 @@
-fork_test::main!(placeholder); fn placeholder() {}
+//! `Pool`: order, chunking, laziness, and workers that panic, exit or are killed.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use ipc::{Error, Pool};
+use nix::sys::signal::{Signal, raise};
+use serde::{Deserialize, Serialize};
+
+/// The shape of the chapters' function: a page or a load error, both sent back whole.
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct Page {
+    url: String,
+    bytes: usize,
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+enum LoadError {
+    Malformed(String),
+}
+
+fn load_url(url: &str) -> Result<Page, LoadError> {
+    match url.strip_prefix("http://") {
+        Some(rest) => Ok(Page { url: url.into(), bytes: rest.len() }),
+        None => Err(LoadError::Malformed(url.into())),
+    }
+}
+
+fn map_keeps_input_order_for_every_chunk_size() {
+    let items: Vec<u64> = (0..1000).collect();
+    let expected: Vec<u64> = items.iter().map(|x| x * x).collect();
+    assert_eq!(Pool::new(3).map(|x: u64| x * x, items.clone()).unwrap(), expected);
+    for chunksize in [1, 7, 1000, 5000] {
+        let pool = Pool::new(4).with_chunksize(chunksize);
+        assert_eq!(pool.map(|x: u64| x * x, items.clone()).unwrap(), expected);
+    }
+    assert_eq!(Pool::new(2).map(|x: u8| x, Vec::new()).unwrap(), Vec::<u8>::new());
+}
+
+fn map_takes_a_load_url_style_function() {
+    let urls = ["http://a.example/", "[http://b.example/", "http://c.example/x"];
+    let pages = Pool::new(4).map(load_url, urls).unwrap();
+    assert_eq!(pages, urls.map(load_url));
+}
+
+fn work_is_spread_over_several_processes() {
+    let me = std::process::id();
+    let pids = Pool::new(4)
+        .with_chunksize(1)
+        .map(
+            |_: u32| {
+                std::thread::sleep(Duration::from_millis(20));
+                std::process::id()
+            },
+            0..16,
+        )
+        .unwrap();
+    let distinct: HashSet<u32> = pids.into_iter().collect();
+    assert!(!distinct.contains(&me), "the parent ran a task itself");
+    assert!(distinct.len() > 1, "only one worker did the work: {distinct:?}");
+}
+
+fn imap_is_ordered_and_imap_unordered_has_everything() {
+    // Early items are slow: imap still yields in input order.
+    let slow_first = |x: u64| {
+        std::thread::sleep(Duration::from_millis(if x < 2 { 200 } else { 0 }));
+        x
+    };
+    let ordered: Vec<u64> = Pool::new(3)
+        .imap(slow_first, 0..10)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(ordered, (0..10).collect::<Vec<_>>());
+    let mut unordered: Vec<u64> = Pool::new(3)
+        .imap_unordered(slow_first, 0..10)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_ne!(unordered[0], 0, "a fast item finished before the slow first one");
+    unordered.sort();
+    assert_eq!(unordered, (0..10).collect::<Vec<_>>());
+}
+
+fn a_panicking_task_names_its_position_and_the_pool_goes_on() {
+    let pool = Pool::new(2);
+    let result = pool.map(
+        |x: u32| {
+            assert_ne!(x, 13, "unlucky item");
+            x
+        },
+        0..20,
+    );
+    match result {
+        Err(Error::TaskPanicked { index: 13, message }) => assert!(message.contains("unlucky item")),
+        other => panic!("expected task 13 to panic, got {other:?}"),
+    }
+    assert_eq!(pool.map(|x: u32| x + 1, 0..3).unwrap(), [1, 2, 3]);
+}
+
+/// Runs `map` where item 5 ends its worker with `die`, and checks the error and the time.
+fn a_dying_worker(die: fn(), exitcode: i32) {
+    let pool = Pool::new(3).with_chunksize(1);
+    let started = Instant::now();
+    let result = pool.map(
+        move |x: u32| {
+            if x == 5 {
+                die();
+            }
+            x
+        },
+        0..12,
+    );
+    let took = started.elapsed();
+    match result {
+        Err(Error::WorkerDied { index: 5, exitcode: code, .. }) => assert_eq!(code, exitcode),
+        other => panic!("expected the worker of task 5 to die, got {other:?}"),
+    }
+    assert!(took < Duration::from_secs(2), "the error took {took:?}");
+    assert_eq!(pool.map(|x: u32| x * 2, 0..4).unwrap(), [0, 2, 4, 6], "the pool works on");
+}
+
+fn a_worker_that_exits_is_an_error_for_its_task() {
+    a_dying_worker(|| std::process::exit(3), 3);
+}
+
+fn a_worker_killed_by_sigkill_is_an_error_for_its_task() {
+    a_dying_worker(|| raise(Signal::SIGKILL).unwrap(), -9);
+}
+
+fn imap_reports_the_lost_task_and_finishes_the_others() {
+    let results: Vec<Result<u32, Error>> = Pool::new(2)
+        .imap(
+            |x: u32| {
+                if x == 3 {
+                    raise(Signal::SIGKILL).unwrap();
+                }
+                x
+            },
+            0..8,
+        )
+        .unwrap()
+        .collect();
+    for (i, result) in results.iter().enumerate() {
+        match (i, result) {
+            (3, Err(Error::WorkerDied { index: 3, exitcode: -9, .. })) => {}
+            (_, Ok(x)) if *x as usize == i => {}
+            other => panic!("unexpected result {other:?}"),
+        }
+    }
+    assert_eq!(results.len(), 8);
+}
+
+fn dropping_an_imap_early_stops_its_workers() {
+    let mut results = Pool::new(2)
+        .imap(
+            |x: u32| {
+                std::thread::sleep(Duration::from_millis(if x == 0 { 0 } else { 60_000 }));
+                x
+            },
+            0..4,
+        )
+        .unwrap();
+    assert_eq!(results.next().unwrap().unwrap(), 0);
+    let started = Instant::now();
+    drop(results); // the runner checks that no worker is left
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+fork_test::main!(
+    map_keeps_input_order_for_every_chunk_size,
+    map_takes_a_load_url_style_function,
+    work_is_spread_over_several_processes,
+    imap_is_ordered_and_imap_unordered_has_everything,
+    a_panicking_task_names_its_position_and_the_pool_goes_on,
+    a_worker_that_exits_is_an_error_for_its_task,
+    a_worker_killed_by_sigkill_is_an_error_for_its_task,
+    imap_reports_the_lost_task_and_finishes_the_others,
+    dropping_an_imap_early_stops_its_workers,
+);

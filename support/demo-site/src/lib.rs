@@ -17,3 +17,49 @@ mod server;
 
 pub use pages::{BROKEN_LINK, FRONT_PAGE, LARGE_PAGE, NOT_UTF8_PAGE, page_paths, slow_page};
 pub use server::serve;
+
+use std::net::{SocketAddr, TcpListener};
+
+/// The demo site, running in a child process of its own until this value is dropped.
+///
+/// A process rather than a thread: the chapters fork, and forking is only safe from a
+/// process with a single thread. The server's threads live in the server's process.
+///
+/// ```no_run
+/// let site = demo_site::DemoSite::start()?;
+/// println!("front page at {}", site.url(demo_site::FRONT_PAGE));
+/// # Ok::<(), ipc::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct DemoSite {
+    addr: SocketAddr,
+    /// Dropping it kills and reaps the server.
+    _server: ipc::Process,
+}
+
+impl DemoSite {
+    /// Binds a free port on 127.0.0.1 (loopback only: nothing outside this machine can
+    /// reach it) and starts serving there.
+    pub fn start() -> ipc::Result<DemoSite> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let mut server = ipc::Process::new(move || {
+            let _ = serve(listener);
+        });
+        server.start()?;
+        Ok(DemoSite {
+            addr,
+            _server: server,
+        })
+    }
+
+    /// The address the site listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The full URL of `path` on this site, e.g. `http://127.0.0.1:41234/about.html`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
