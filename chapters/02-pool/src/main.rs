@@ -1,0 +1,61 @@
+//! Chapter 2: spread URLs over a pool of worker processes. The Rust port of the
+//! tutorial's `Pool(4).map(load_url, url_list)`.
+//!
+//! Run it with no arguments to load four demo-site URLs (two malformed on purpose, as in
+//! the tutorial), or give URLs: `cargo run -p ch02-pool -- URL…`.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use ipc::Pool;
+use loader::{LoadError, Page, Targets, exit_status, load_url};
+
+/// The tutorial's list has four URLs, two of them malformed (`'[http://www.packt.com'`).
+/// Ours: two pages that answer after a delay, so that the pool's gain shows, and two
+/// malformed URLs.
+const DEMO_PAGES: [&str; 4] = ["/slow?ms=300", "/slow?ms=400", "[/about.html", "[/docs/faq.html"];
+
+// ANCHOR: load_in_worker
+/// What runs in a worker: load one URL and say which process did it. The result travels
+/// back to the parent through a pipe, so it must be serializable: a tuple of a pid and a
+/// `Result` whose both sides derive serde's traits.
+fn load_in_worker(url: String) -> (u32, Result<Page, LoadError>) {
+    (std::process::id(), load_url(&url))
+}
+// ANCHOR_END: load_in_worker
+
+// ANCHOR: main
+fn main() -> ipc::Result<ExitCode> {
+    let targets = Targets::from_args_or_demo(&DEMO_PAGES)?;
+    let pool = Pool::new(4);
+    let started = Instant::now();
+    let results = pool.map(load_in_worker, targets.urls.clone())?;
+    let pool_time = started.elapsed();
+
+    let mut all_loaded = true;
+    for (pid, result) in results {
+        match result {
+            Ok(page) => println!("worker {pid}: {} ({} bytes)", page.url, page.html.len()),
+            Err(e) => {
+                eprintln!("worker {pid}: error: {e}");
+                all_loaded = false;
+            }
+        }
+    }
+
+    // The same loads one after another in this process, for comparison.
+    let started = Instant::now();
+    for url in &targets.urls {
+        let _ = load_url(url);
+    }
+    let one_by_one = started.elapsed();
+    println!(
+        "{} urls: {:.2} s with a pool of {} processes, {:.2} s one by one",
+        targets.urls.len(),
+        pool_time.as_secs_f64(),
+        pool.processes(),
+        one_by_one.as_secs_f64()
+    );
+    Ok(exit_status(all_loaded))
+}
+// ANCHOR_END: main

@@ -1,0 +1,11 @@
+//! What every chapter loads and how: the tutorial's `load_url`, and the list of URLs
+//! (the command line's, or the built-in demo site's).
+//!
+//! The Python programs each define `load_url`; here it is written once and shared, so that
+//! each chapter's `main.rs` holds only what the chapter teaches.
+
+mod load;
+mod targets;
+
+pub use load::{LoadError, Page, load_url, load_url_with_timeout};
+pub use targets::{Targets, exit_status};

@@ -1,0 +1,49 @@
+//! What a chapter loads: the URLs on its command line, or, with none, pages of the
+//! built-in demo site, started for the occasion so that everything works offline.
+
+use std::process::ExitCode;
+
+use demo_site::DemoSite;
+
+/// The URLs to load, and the demo site serving them when they are its pages.
+#[derive(Debug)]
+pub struct Targets {
+    /// The URLs, in order.
+    pub urls: Vec<String>,
+    /// Kept alive while the URLs are loaded; dropping it stops the site.
+    pub site: Option<DemoSite>,
+}
+
+impl Targets {
+    /// The command line's URLs if there are any; otherwise starts the demo site, says so
+    /// in one line, and makes URLs from `demo_paths`. A path that starts with `[` keeps it
+    /// in front of the whole URL, to make it malformed the way two of the tutorial's are.
+    pub fn from_args_or_demo(demo_paths: &[&str]) -> ipc::Result<Targets> {
+        let urls: Vec<String> = std::env::args().skip(1).collect();
+        if !urls.is_empty() {
+            return Ok(Targets { urls, site: None });
+        }
+        let site = DemoSite::start()?;
+        println!("Serving the demo site at {}", site.url("/"));
+        let urls = demo_paths
+            .iter()
+            .map(|path| match path.strip_prefix('[') {
+                Some(path) => format!("[{}", site.url(path)),
+                None => site.url(path),
+            })
+            .collect();
+        Ok(Targets {
+            urls,
+            site: Some(site),
+        })
+    }
+}
+
+/// The program's exit status: failure if any load failed, so that scripts can tell.
+pub fn exit_status(all_loaded: bool) -> ExitCode {
+    if all_loaded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,6 @@
+//! Snapshots of chapter 1's `url_loader`: see `support::chapter_snapshots`.
+
+#[macro_use]
+mod support;
+
+chapter_snapshots!("ch01", "url_loader");

@@ -1,0 +1,61 @@
+//! Shared by the chapters' snapshot tests: run a chapter's real binary and snapshot its
+//! stdout, stderr and exit code.
+//!
+//! Each `tests/chNN_*.rs` file is a test target of its chapter's package (see the chapter's
+//! `Cargo.toml`), because cargo builds a binary for the integration tests of its own
+//! package only. They use the `fork-test` runner: starting the demo site forks, and forking
+//! is only safe from a single-threaded test binary.
+
+use std::path::Path;
+use std::process::Command;
+
+/// What changes from run to run, and nothing else: ports, process ids, timings.
+const FILTERS: [(&str, &str); 4] = [
+    (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+    (r"worker \d+", "worker [PID]"),
+    (r"thread '([^']*)' \(\d+\)", "thread '$1' ([TID])"),
+    (r"\d+\.\d+ s\b", "[TIME] s"),
+];
+
+/// Runs `bin` with `args` and compares its output with `tests/snapshots/{name}.snap`.
+pub fn check(name: &str, bin: &str, args: &[&str]) {
+    let mut settings = insta::Settings::clone_current();
+    let snapshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/snapshots");
+    settings.set_snapshot_path(snapshots);
+    settings.set_prepend_module_to_snapshot(false);
+    for (pattern, replacement) in FILTERS {
+        settings.add_filter(pattern, replacement);
+    }
+    settings.bind(|| insta_cmd::assert_cmd_snapshot!(name, Command::new(bin).args(args)));
+}
+
+/// URLs that fail in the two ways a user's can: malformed, and nobody listening.
+pub const BAD_URLS: [&str; 2] = ["[http://127.0.0.1:1/", "http://127.0.0.1:1/"];
+
+/// The snapshot runs every chapter gets: the default run on the demo site, a run with bad
+/// URLs, and a run on the demo page that is not UTF-8. Expands to the test binary's `main`.
+macro_rules! chapter_snapshots {
+    ($chapter:literal, $bin:literal) => {
+        const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
+
+        fn default_run_on_the_demo_site() {
+            support::check(concat!($chapter, "_default"), BIN, &[]);
+        }
+
+        fn bad_urls_are_one_line_errors_and_exit_1() {
+            support::check(concat!($chapter, "_bad_urls"), BIN, &support::BAD_URLS);
+        }
+
+        fn a_page_that_is_not_utf8_is_an_error() {
+            let site = demo_site::DemoSite::start().unwrap();
+            let url = site.url(demo_site::NOT_UTF8_PAGE);
+            support::check(concat!($chapter, "_not_utf8"), BIN, &[&url]);
+        }
+
+        fork_test::main!(
+            default_run_on_the_demo_site,
+            bad_urls_are_one_line_errors_and_exit_1,
+            a_page_that_is_not_utf8_is_an_error,
+        );
+    };
+}
