@@ -117,3 +117,64 @@ fn classify(url: &str, timeout: Duration, e: ureq::Error) -> LoadError {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+    use std::thread;
+    use std::time::Instant;
+
+    use super::*;
+
+    /// The demo site on a thread of this test process (no fork here, so threads are fine).
+    fn demo_site() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        thread::spawn(move || demo_site::serve(listener));
+        base
+    }
+
+    #[test]
+    fn a_page_loads_as_text() {
+        let base = demo_site();
+        let page = load_url(&format!("{base}{}", demo_site::FRONT_PAGE)).unwrap();
+        assert!(page.html.contains("<title>Tidemark</title>"));
+    }
+
+    #[test]
+    fn each_failure_has_its_own_error() {
+        let base = demo_site();
+        assert!(matches!(
+            load_url("[http://127.0.0.1/"),
+            Err(LoadError::Malformed { .. })
+        ));
+        assert!(matches!(
+            load_url("http://127.0.0.1:1/"),
+            Err(LoadError::Unreachable { .. })
+        ));
+        assert!(matches!(
+            load_url(&format!("{base}{}", demo_site::BROKEN_LINK)),
+            Err(LoadError::Status { status: 404, .. })
+        ));
+        let latin1 = format!("{base}{}", demo_site::NOT_UTF8_PAGE);
+        assert!(matches!(load_url(&latin1), Err(LoadError::NotUtf8 { .. })));
+    }
+
+    #[test]
+    fn a_server_that_never_answers_is_cut_off() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        // Accept and then say nothing, holding the connection open.
+        thread::spawn(move || {
+            let held: Vec<_> = listener.incoming().collect();
+            drop(held);
+        });
+        let started = Instant::now();
+        let result = load_url_with_timeout(&url, Duration::from_millis(300));
+        assert!(
+            matches!(result, Err(LoadError::Timeout { .. })),
+            "{result:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+}
