@@ -25,6 +25,8 @@ const HEADER_LEN: usize = 4;
 const READ_BUFFER: usize = 64 * 1024;
 /// The default largest message, in bytes (256 MiB); see [`Connection::set_max_message_size`].
 pub const DEFAULT_MAX_MESSAGE: usize = 256 * 1024 * 1024;
+/// A header no message can have: it stands for "no more messages" (see `Queue::close`).
+const END_MARKER: u32 = u32::MAX;
 
 /// Makes the two ends of a new pipe, like Python's `multiprocessing.Pipe()`.
 ///
@@ -54,7 +56,10 @@ impl Pipe {
     #[allow(clippy::new_ret_no_self)] // Python's `Pipe()` returns two connections, so does this
     pub fn new() -> Result<(Connection, Connection)> {
         let (a, b) = UnixStream::pair()?;
-        Ok((Connection::new(a.into(), true, true), Connection::new(b.into(), true, true)))
+        Ok((
+            Connection::new(a.into(), true, true),
+            Connection::new(b.into(), true, true),
+        ))
     }
 
     /// A one-way pipe (Python's `duplex=False`): returns `(receiver, sender)`, in that order
@@ -95,6 +100,9 @@ pub struct Connection {
     readable: bool,
     writable: bool,
     inheritable: bool,
+    /// Read no byte past the current message, so that several processes can share one
+    /// reading end (a `Queue`): a byte in our buffer is a byte the others never see.
+    exact_reads: bool,
     max_message: usize,
     /// Bytes read from the kernel but not handed out yet: `buf[start..end]`.
     buf: Vec<u8>,
@@ -109,6 +117,7 @@ impl Connection {
             readable,
             writable,
             inheritable: true,
+            exact_reads: false,
             max_message: DEFAULT_MAX_MESSAGE,
             buf: Vec::new(),
             start: 0,
@@ -129,7 +138,7 @@ impl Connection {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn set_max_message_size(&mut self, limit: usize) {
-        self.max_message = limit.min(u32::MAX as usize);
+        self.max_message = limit.min(END_MARKER as usize - 1);
     }
 
     /// Whether processes started from now on keep a copy of this end (default: yes, as
@@ -238,7 +247,11 @@ impl Connection {
             .try_into()
             .expect("four bytes");
         self.start += HEADER_LEN;
-        let len = u32::from_be_bytes(header) as usize;
+        let len = u32::from_be_bytes(header);
+        if len == END_MARKER {
+            return Err(Error::Closed);
+        }
+        let len = len as usize;
         if len > self.max_message {
             return Err(Error::TooLarge {
                 len: len as u64,
@@ -294,6 +307,27 @@ impl Connection {
     /// ```
     pub fn close(self) {}
 
+    /// Sends the end marker: the receiver's `recv` says [`Error::Closed`], as at the end
+    /// of the stream, though the pipe stays open.
+    pub(crate) fn send_end_marker(&mut self) -> Result<()> {
+        self.check_direction(self.writable, "receive")?;
+        self.write_all(&mut [IoSlice::new(&END_MARKER.to_be_bytes())])
+    }
+
+    /// Reads stop at the end of each message; see the field.
+    pub(crate) fn set_exact_reads(&mut self) {
+        self.exact_reads = true;
+    }
+
+    /// Another `Connection` on a duplicate of the descriptor (`dup`), with its own buffer.
+    pub(crate) fn try_clone(&self) -> Result<Connection> {
+        let mut clone =
+            Connection::new(self.file.try_clone()?.into(), self.readable, self.writable);
+        clone.exact_reads = self.exact_reads;
+        clone.max_message = self.max_message;
+        Ok(clone)
+    }
+
     fn check_direction(&self, allowed: bool, other_way: &'static str) -> Result<()> {
         if allowed {
             Ok(())
@@ -339,7 +373,12 @@ impl Connection {
                 self.buf.copy_within(self.start..self.end, 0);
                 (self.start, self.end) = (0, self.end - self.start);
             }
-            match self.file.read(&mut self.buf[self.end..]) {
+            let room = if self.exact_reads {
+                self.end + want - (self.end - self.start)
+            } else {
+                self.buf.len()
+            };
+            match self.file.read(&mut self.buf[self.end..room]) {
                 Ok(0) if self.start == self.end => return Ok(false),
                 Ok(0) => {
                     return Err(Error::Truncated {
@@ -377,7 +416,9 @@ impl AsFd for Connection {
 static NOT_INHERITED: Mutex<Vec<RawFd>> = Mutex::new(Vec::new());
 
 fn not_inherited() -> MutexGuard<'static, Vec<RawFd>> {
-    NOT_INHERITED.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    NOT_INHERITED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The list of descriptors children must close, locked across a `fork` (so that no other
@@ -445,7 +486,7 @@ pub fn wait(connections: &[&Connection], timeout: Option<Duration>) -> Result<Ve
 }
 
 /// `poll(2)` counts whole milliseconds: round up, so that a short timeout still waits.
-fn poll_timeout(timeout: Option<Duration>) -> PollTimeout {
+pub(crate) fn poll_timeout(timeout: Option<Duration>) -> PollTimeout {
     match timeout {
         None => PollTimeout::NONE,
         Some(t) => {

@@ -47,6 +47,10 @@ pub enum Error {
     /// The wrong end of a one-way pipe was used, e.g. `send` on the receiving end.
     #[error("this end of a one-way pipe can only {0}")]
     WrongDirection(&'static str),
+    /// Nothing arrived within the time given, e.g. to [`Queue::get_timeout`](crate::Queue::get_timeout).
+    /// Python raises `queue.Empty` here.
+    #[error("nothing arrived in time")]
+    Timeout,
     /// `start` was called twice on a [`Process`](crate::Process).
     #[error("the process was already started")]
     AlreadyStarted,

@@ -6,6 +6,7 @@
 //! | `Pipe()` / `Pipe(duplex=False)` | [`Pipe::new`] / [`Pipe::one_way`] |
 //! | `conn.send` / `recv` / `poll` | [`Connection::send`] / [`recv`](Connection::recv) / [`poll`](Connection::poll) |
 //! | `Pool(n).map(f, items)` | [`Pool::new`]`(n)`[`.map(f, items)`](Pool::map) |
+//! | `Queue()`, `put`, `get` | [`Queue::new`], [`put`](Queue::put), [`get`](Queue::get) |
 //! | `EOFError` | [`Error::Closed`] |
 //!
 //! ```
@@ -29,8 +30,10 @@ pub mod connection;
 mod error;
 mod pool;
 mod process;
+mod queue;
 
 pub use connection::{Connection, Pipe};
 pub use error::{Error, Result};
 pub use pool::Pool;
 pub use process::{PANIC_EXIT_CODE, Process, describe_exitcode};
+pub use queue::Queue;

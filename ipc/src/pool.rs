@@ -275,8 +275,14 @@ where
                 };
                 let pid = worker.child.pid.as_raw();
                 self.start_worker()?;
-                task.map(|index| Err(Error::WorkerDied { index, pid, exitcode }))
-                    .collect()
+                task.map(|index| {
+                    Err(Error::WorkerDied {
+                        index,
+                        pid,
+                        exitcode,
+                    })
+                })
+                .collect()
             }
         };
         Ok(Some((start, results)))

@@ -238,8 +238,7 @@ impl Child {
         match unsafe { fork() }? {
             ForkResult::Child => {
                 not_inherited.close_in_child();
-                let code = panic::catch_unwind(AssertUnwindSafe(target))
-                    .unwrap_or(PANIC_EXIT_CODE);
+                let code = panic::catch_unwind(AssertUnwindSafe(target)).unwrap_or(PANIC_EXIT_CODE);
                 flush_stdio();
                 // SAFETY: `_exit` ends the process at once; nothing of the parent's code
                 // runs again in the child, no destructor runs twice.

@@ -77,7 +77,10 @@ fn a_duplex_pipe_carries_typed_messages_both_ways() {
     for url in ["/", "/about"] {
         parent_conn.send(&Request::Load(url.into())).unwrap();
         let Reply::Page { url: got, body } = parent_conn.recv().unwrap();
-        assert_eq!((got.as_str(), body), (url, format!("<p>{url}</p>").into_bytes()));
+        assert_eq!(
+            (got.as_str(), body),
+            (url, format!("<p>{url}</p>").into_bytes())
+        );
     }
     parent_conn.send(&Request::Shutdown).unwrap();
     assert_eq!(p.join().unwrap(), 0);
@@ -105,7 +108,10 @@ fn a_child_killed_while_the_parent_waits_gives_closed_at_once() {
     p.start().unwrap();
     let started = Instant::now();
     assert!(matches!(parent_conn.recv::<String>(), Err(Error::Closed)));
-    assert!(started.elapsed() < Duration::from_secs(5), "recv returned when the child died");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "recv returned when the child died"
+    );
     assert_eq!(p.join().unwrap(), -9);
 }
 
@@ -144,13 +150,22 @@ fn an_oversized_frame_is_refused_before_allocating() {
     let bytes = allocated_by(|| result = Some(a.recv_bytes()));
     assert!(matches!(
         result,
-        Some(Err(Error::TooLarge { len: 209_715_200, limit: 1_048_576 }))
+        Some(Err(Error::TooLarge {
+            len: 209_715_200,
+            limit: 1_048_576
+        }))
     ));
-    assert!(bytes < 256 * 1024, "allocated {bytes} bytes for a refused frame");
+    assert!(
+        bytes < 256 * 1024,
+        "allocated {bytes} bytes for a refused frame"
+    );
     // The sender refuses too, before writing anything.
     let mut small = Pipe::new().unwrap().0;
     small.set_max_message_size(8);
-    assert!(matches!(small.send(&"far more than eight bytes"), Err(Error::TooLarge { .. })));
+    assert!(matches!(
+        small.send(&"far more than eight bytes"),
+        Err(Error::TooLarge { .. })
+    ));
 }
 
 fn a_truncated_frame_is_an_error() {
@@ -158,12 +173,24 @@ fn a_truncated_frame_is_an_error() {
     write_raw(&b, &100u32.to_be_bytes());
     write_raw(&b, &[7; 10]);
     drop(b);
-    assert!(matches!(a.recv_bytes(), Err(Error::Truncated { expected: 104, got: 14 })));
+    assert!(matches!(
+        a.recv_bytes(),
+        Err(Error::Truncated {
+            expected: 104,
+            got: 14
+        })
+    ));
 
     let (mut a, b) = Pipe::new().unwrap();
     write_raw(&b, &[0, 0]); // half a header
     drop(b);
-    assert!(matches!(a.recv_bytes(), Err(Error::Truncated { expected: 4, got: 2 })));
+    assert!(matches!(
+        a.recv_bytes(),
+        Err(Error::Truncated {
+            expected: 4,
+            got: 2
+        })
+    ));
 }
 
 fn a_corrupt_frame_is_an_error_not_a_panic() {
@@ -171,13 +198,19 @@ fn a_corrupt_frame_is_an_error_not_a_panic() {
     b.send_bytes(&[0xff, 0xff, 0xff]).unwrap();
     assert!(matches!(a.recv::<String>(), Err(Error::Decode(_))));
     b.send(&(1u8, 2u8)).unwrap();
-    assert!(matches!(a.recv::<u8>(), Err(Error::Decode(_))), "left-over bytes");
+    assert!(
+        matches!(a.recv::<u8>(), Err(Error::Decode(_))),
+        "left-over bytes"
+    );
     // A string length inside the message that claims 2 GiB (varint: 0xfc, then a u32).
     b.send_bytes(&[1, 0xfc, 0xff, 0xff, 0xff, 0x7f]).unwrap();
     let mut result = None;
     let bytes = allocated_by(|| result = Some(a.recv::<Vec<String>>()));
     assert!(matches!(result, Some(Err(Error::Decode(_)))));
-    assert!(bytes < 1024 * 1024, "allocated {bytes} bytes for a 6-byte message");
+    assert!(
+        bytes < 1024 * 1024,
+        "allocated {bytes} bytes for a 6-byte message"
+    );
     // Many pseudo-random messages: every one is a value or an error.
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     for len in 0..2000 {
@@ -200,7 +233,12 @@ fn a_100_mib_message_arrives_intact() {
     let (mut parent_conn, mut child_conn) = Pipe::new().unwrap();
     let mut p = Process::new(move || {
         let body: Vec<u8> = (0..LEN).map(pattern).collect();
-        child_conn.send(&Reply::Page { url: "/big".into(), body: body.clone() }).unwrap();
+        child_conn
+            .send(&Reply::Page {
+                url: "/big".into(),
+                body: body.clone(),
+            })
+            .unwrap();
         child_conn.send_bytes(&body).unwrap();
     });
     p.start().unwrap();
@@ -221,7 +259,11 @@ fn wait_reports_every_ready_connection() {
     drop(c_peer);
     let ready = ipc::connection::wait(&[&a, &b, &c], Some(Duration::from_secs(10))).unwrap();
     assert_eq!(ready, [0, 2]);
-    assert!(ipc::connection::wait(&[&b], Some(Duration::from_millis(10))).unwrap().is_empty());
+    assert!(
+        ipc::connection::wait(&[&b], Some(Duration::from_millis(10)))
+            .unwrap()
+            .is_empty()
+    );
 }
 
 fork_test::main!(

@@ -21,7 +21,10 @@ enum LoadError {
 
 fn load_url(url: &str) -> Result<Page, LoadError> {
     match url.strip_prefix("http://") {
-        Some(rest) => Ok(Page { url: url.into(), bytes: rest.len() }),
+        Some(rest) => Ok(Page {
+            url: url.into(),
+            bytes: rest.len(),
+        }),
         None => Err(LoadError::Malformed(url.into())),
     }
 }
@@ -29,16 +32,26 @@ fn load_url(url: &str) -> Result<Page, LoadError> {
 fn map_keeps_input_order_for_every_chunk_size() {
     let items: Vec<u64> = (0..1000).collect();
     let expected: Vec<u64> = items.iter().map(|x| x * x).collect();
-    assert_eq!(Pool::new(3).map(|x: u64| x * x, items.clone()).unwrap(), expected);
+    assert_eq!(
+        Pool::new(3).map(|x: u64| x * x, items.clone()).unwrap(),
+        expected
+    );
     for chunksize in [1, 7, 1000, 5000] {
         let pool = Pool::new(4).with_chunksize(chunksize);
         assert_eq!(pool.map(|x: u64| x * x, items.clone()).unwrap(), expected);
     }
-    assert_eq!(Pool::new(2).map(|x: u8| x, Vec::new()).unwrap(), Vec::<u8>::new());
+    assert_eq!(
+        Pool::new(2).map(|x: u8| x, Vec::new()).unwrap(),
+        Vec::<u8>::new()
+    );
 }
 
 fn map_takes_a_load_url_style_function() {
-    let urls = ["http://a.example/", "[http://b.example/", "http://c.example/x"];
+    let urls = [
+        "http://a.example/",
+        "[http://b.example/",
+        "http://c.example/x",
+    ];
     let pages = Pool::new(4).map(load_url, urls).unwrap();
     assert_eq!(pages, urls.map(load_url));
 }
@@ -57,7 +70,10 @@ fn work_is_spread_over_several_processes() {
         .unwrap();
     let distinct: HashSet<u32> = pids.into_iter().collect();
     assert!(!distinct.contains(&me), "the parent ran a task itself");
-    assert!(distinct.len() > 1, "only one worker did the work: {distinct:?}");
+    assert!(
+        distinct.len() > 1,
+        "only one worker did the work: {distinct:?}"
+    );
 }
 
 fn imap_is_ordered_and_imap_unordered_has_everything() {
@@ -77,7 +93,10 @@ fn imap_is_ordered_and_imap_unordered_has_everything() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_ne!(unordered[0], 0, "a fast item finished before the slow first one");
+    assert_ne!(
+        unordered[0], 0,
+        "a fast item finished before the slow first one"
+    );
     unordered.sort();
     assert_eq!(unordered, (0..10).collect::<Vec<_>>());
 }
@@ -92,7 +111,9 @@ fn a_panicking_task_names_its_position_and_the_pool_goes_on() {
         0..20,
     );
     match result {
-        Err(Error::TaskPanicked { index: 13, message }) => assert!(message.contains("unlucky item")),
+        Err(Error::TaskPanicked { index: 13, message }) => {
+            assert!(message.contains("unlucky item"))
+        }
         other => panic!("expected task 13 to panic, got {other:?}"),
     }
     assert_eq!(pool.map(|x: u32| x + 1, 0..3).unwrap(), [1, 2, 3]);
@@ -113,11 +134,19 @@ fn a_dying_worker(die: fn(), exitcode: i32) {
     );
     let took = started.elapsed();
     match result {
-        Err(Error::WorkerDied { index: 5, exitcode: code, .. }) => assert_eq!(code, exitcode),
+        Err(Error::WorkerDied {
+            index: 5,
+            exitcode: code,
+            ..
+        }) => assert_eq!(code, exitcode),
         other => panic!("expected the worker of task 5 to die, got {other:?}"),
     }
     assert!(took < Duration::from_secs(2), "the error took {took:?}");
-    assert_eq!(pool.map(|x: u32| x * 2, 0..4).unwrap(), [0, 2, 4, 6], "the pool works on");
+    assert_eq!(
+        pool.map(|x: u32| x * 2, 0..4).unwrap(),
+        [0, 2, 4, 6],
+        "the pool works on"
+    );
 }
 
 fn a_worker_that_exits_is_an_error_for_its_task() {
@@ -143,7 +172,14 @@ fn imap_reports_the_lost_task_and_finishes_the_others() {
         .collect();
     for (i, result) in results.iter().enumerate() {
         match (i, result) {
-            (3, Err(Error::WorkerDied { index: 3, exitcode: -9, .. })) => {}
+            (
+                3,
+                Err(Error::WorkerDied {
+                    index: 3,
+                    exitcode: -9,
+                    ..
+                }),
+            ) => {}
             (_, Ok(x)) if *x as usize == i => {}
             other => panic!("unexpected result {other:?}"),
         }

@@ -30,7 +30,10 @@ fn a_panicking_target_exits_non_zero_and_says_why() {
         code = Some(p.join().unwrap());
     });
     assert_eq!(code, Some(PANIC_EXIT_CODE));
-    assert!(stderr.contains("the page was on fire"), "stderr: {stderr:?}");
+    assert!(
+        stderr.contains("the page was on fire"),
+        "stderr: {stderr:?}"
+    );
     // The parent is unaffected and can go on forking.
     let mut p = Process::new(|| ());
     p.start().unwrap();
