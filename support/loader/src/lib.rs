@@ -7,5 +7,5 @@
 mod load;
 mod targets;
 
-pub use load::{LoadError, Page, load_url, load_url_with_timeout};
+pub use load::{LoadError, Page, TIMEOUT, load_url, load_url_with_timeout};
 pub use targets::{Targets, exit_status};
