@@ -31,6 +31,7 @@ pub enum Error {
         got: usize,
     },
     /// A message is longer than the connection's limit; refused before anything is allocated.
+    /// Its bytes are still in the pipe, so the connection cannot be trusted afterwards.
     #[error("a message of {len} bytes is over the limit of {limit} bytes")]
     TooLarge {
         /// The announced or attempted length.

@@ -105,7 +105,7 @@ impl Queue {
     ///
     /// ```
     /// let mut queue = ipc::Queue::new()?;
-    /// queue.put(&(1, "one"))?;
+    /// queue.put(&(1u8, "one"))?;
     /// assert_eq!(queue.get::<(u8, String)>()?, (1, "one".to_string()));
     /// # Ok::<(), ipc::Error>(())
     /// ```
