@@ -9,9 +9,11 @@
 use std::path::Path;
 use std::process::Command;
 
-/// What changes from run to run, and nothing else: ports, process ids, timings.
-const FILTERS: [(&str, &str); 4] = [
+/// What changes from run to run, and nothing else: ports, process ids, timings, and how
+/// many pages each worker happened to get (a matter of timing too).
+const FILTERS: [(&str, &str); 5] = [
     (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
+    (r"worker \d+: \d+ pages", "worker [PID]: [N] pages"),
     (r"worker \d+", "worker [PID]"),
     (r"thread '([^']*)' \(\d+\)", "thread '$1' ([TID])"),
     (r"\d+\.\d+ s\b", "[TIME] s"),

@@ -12,6 +12,9 @@ fn main() -> std::io::Result<()> {
         })?,
     };
     let listener = TcpListener::bind(("127.0.0.1", port))?;
-    println!("Serving the demo site at http://{}/ (Ctrl-C stops it)", listener.local_addr()?);
+    println!(
+        "Serving the demo site at http://{}/ (Ctrl-C stops it)",
+        listener.local_addr()?
+    );
     demo_site::serve(listener)
 }

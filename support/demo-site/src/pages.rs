@@ -30,8 +30,8 @@ pub const BROKEN_LINK: &str = "/contributors.html";
 /// Route of the pages that answer after a delay given by their `ms` query parameter.
 const SLOW_ROUTE: &str = "/slow";
 
-/// The slow page the FAQ links to; a crawler meets it like any other page.
-const SLOW_LINK: &str = "/slow?ms=200";
+/// The slow page the FAQ links to: two seconds, longer than the crawler chapter waits.
+const SLOW_LINK: &str = "/slow?ms=2000";
 
 /// Longest delay a slow page waits, whatever it is asked for.
 const MAX_DELAY_MS: u64 = 30_000;
