@@ -13,7 +13,12 @@ use loader::{LoadError, Page, Targets, exit_status, load_url};
 /// The tutorial's list has four URLs, two of them malformed (`'[http://www.packt.com'`).
 /// Ours: two pages that answer after a delay, so that the pool's gain shows, and two
 /// malformed URLs.
-const DEMO_PAGES: [&str; 4] = ["/slow?ms=300", "/slow?ms=400", "[/about.html", "[/docs/faq.html"];
+const DEMO_PAGES: [&str; 4] = [
+    "/slow?ms=300",
+    "/slow?ms=400",
+    "[/about.html",
+    "[/docs/faq.html",
+];
 
 // ANCHOR: load_in_worker
 /// What runs in a worker: load one URL and say which process did it. The result travels

@@ -48,7 +48,10 @@ pub fn run(tests: &[(&str, fn())]) -> ExitCode {
         .iter()
         .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f)))
         .collect();
-    println!("\nrunning {} tests (one at a time, on the main thread)", selected.len());
+    println!(
+        "\nrunning {} tests (one at a time, on the main thread)",
+        selected.len()
+    );
     let mut failed = Vec::new();
     for (name, test) in &selected {
         print!("test {name} ... ");
@@ -63,7 +66,10 @@ pub fn run(tests: &[(&str, fn())]) -> ExitCode {
     }
     let passed = selected.len() - failed.len();
     let verdict = if failed.is_empty() { "ok" } else { "FAILED" };
-    println!("\ntest result: {verdict}. {passed} passed; {} failed\n", failed.len());
+    println!(
+        "\ntest result: {verdict}. {passed} passed; {} failed\n",
+        failed.len()
+    );
     if failed.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -82,7 +88,9 @@ fn run_one(test: fn()) -> Result<(), String> {
     }
     let children = children();
     if !children.is_empty() {
-        return Err(format!("left child processes behind (pid, state): {children:?}"));
+        return Err(format!(
+            "left child processes behind (pid, state): {children:?}"
+        ));
     }
     let leaked: Vec<_> = open_fds()
         .into_iter()
@@ -155,11 +163,13 @@ pub fn capture(stream: Stream, f: impl FnOnce()) -> String {
         Stream::Stderr => dup2_stderr(fd),
     };
     let _ = io::stdout().flush();
-    let saved = File::from(match stream {
-        Stream::Stdout => dup(io::stdout()),
-        Stream::Stderr => dup(io::stderr()),
-    }
-    .expect("dup"));
+    let saved = File::from(
+        match stream {
+            Stream::Stdout => dup(io::stdout()),
+            Stream::Stderr => dup(io::stderr()),
+        }
+        .expect("dup"),
+    );
     redirect(&file).expect("dup2");
     let outcome = panic::catch_unwind(panic::AssertUnwindSafe(f));
     let _ = io::stdout().flush();
@@ -169,6 +179,7 @@ pub fn capture(stream: Stream, f: impl FnOnce()) -> String {
     }
     let mut text = String::new();
     file.rewind().expect("rewind");
-    file.read_to_string(&mut text).expect("captured text is UTF-8");
+    file.read_to_string(&mut text)
+        .expect("captured text is UTF-8");
     text
 }
