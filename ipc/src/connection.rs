@@ -239,6 +239,26 @@ impl Connection {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn recv_bytes(&mut self) -> Result<Vec<u8>> {
+        let mut body = Vec::new();
+        self.recv_bytes_into(&mut body)?;
+        Ok(body)
+    }
+
+    /// Receives one message's raw bytes into `buf` (emptied first) and returns their
+    /// number. Reusing one buffer for many messages saves an allocation, and the page
+    /// faults of fresh memory, per message. Python: `conn.recv_bytes_into(buf)`.
+    ///
+    /// ```
+    /// let (mut a, mut b) = ipc::Pipe::new()?;
+    /// let mut buf = Vec::new();
+    /// for text in ["first", "second"] {
+    ///     a.send_bytes(text.as_bytes())?;
+    ///     assert_eq!(b.recv_bytes_into(&mut buf)?, text.len());
+    ///     assert_eq!(buf, text.as_bytes());
+    /// }
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn recv_bytes_into(&mut self, buf: &mut Vec<u8>) -> Result<usize> {
         self.check_direction(self.readable, "send")?;
         if !self.fill(HEADER_LEN)? {
             return Err(Error::Closed);
@@ -258,27 +278,25 @@ impl Connection {
                 limit: self.max_message,
             });
         }
-        let mut body = vec![0; len];
+        buf.clear();
+        buf.reserve_exact(len);
         let buffered = (self.end - self.start).min(len);
-        body[..buffered].copy_from_slice(&self.buf[self.start..self.start + buffered]);
+        buf.extend_from_slice(&self.buf[self.start..self.start + buffered]);
         self.start += buffered;
-        // The rest, if any, goes straight from the kernel into `body`.
-        let mut got = buffered;
-        while got < len {
-            match self.file.read(&mut body[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(peer_error(e)),
-            }
-        }
-        if got < len {
+        // The rest goes straight from the kernel into `buf`'s spare capacity: no copy,
+        // and no zero-filling first (`read_to_end` tracks what is initialised).
+        let rest = (len - buffered) as u64;
+        (&mut self.file)
+            .take(rest)
+            .read_to_end(buf)
+            .map_err(peer_error)?;
+        if buf.len() < len {
             return Err(Error::Truncated {
                 expected: HEADER_LEN + len,
-                got: HEADER_LEN + got,
+                got: HEADER_LEN + buf.len(),
             });
         }
-        Ok(body)
+        Ok(len)
     }
 
     /// Whether a message (or the end of the stream) can be received without blocking,

@@ -21,8 +21,8 @@ use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 use std::vec;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::connection::{Connection, Pipe, wait};
 use crate::error::{Error, Result};
@@ -30,6 +30,30 @@ use crate::process::{Child, panic_message};
 
 /// What a worker sends back for one item: the result, or the message of a panic.
 type Outcome<R> = std::result::Result<R, String>;
+
+/// What a worker sends back for a chunk. Most chunks have no panic: they travel as plain
+/// results, and only a chunk with a panic pays for an outcome per item.
+#[derive(Serialize, Deserialize)]
+enum ChunkReply<R> {
+    Done(Vec<R>),
+    Panicked(Vec<Outcome<R>>),
+}
+
+/// A finished chunk, as the parent sees it: all results, or a result or error per item.
+enum Finished<R> {
+    Done(Vec<R>),
+    Failed(Vec<Result<R>>),
+}
+
+impl<R> Finished<R> {
+    fn into_results(self) -> vec::IntoIter<Result<R>> {
+        match self {
+            Finished::Done(results) => results.into_iter().map(Ok).collect::<Vec<_>>(),
+            Finished::Failed(results) => results,
+        }
+        .into_iter()
+    }
+}
 
 /// How long a worker whose pipe has closed may take to exit before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
@@ -98,7 +122,7 @@ impl Pool {
     /// Applies `f` to every item in worker processes and returns the results in input
     /// order. Python: `pool.map(f, items)`.
     ///
-    /// The first failed item (in input order) is the error: a panic in `f` is
+    /// The first failure to be reported is the error (as in Python): a panic in `f` is
     /// [`Error::TaskPanicked`], a worker that died is [`Error::WorkerDied`]. The other
     /// workers are then stopped. For per-item errors that are not failures (a page that
     /// does not load), let `f` return a `Result`.
@@ -119,8 +143,24 @@ impl Pool {
         let chunksize = self
             .chunksize
             .unwrap_or_else(|| items.len().div_ceil(4 * self.processes).max(1));
-        let run = Run::start(items, f, self.processes, chunksize)?;
-        Ordered::new(run).collect()
+        let len = items.len();
+        let mut run = Run::start(items, f, self.processes, chunksize)?;
+        // Each chunk's results go to its slot; the first failure to arrive is the answer.
+        let mut slots: Vec<Option<Vec<R>>> = (0..len.div_ceil(chunksize)).map(|_| None).collect();
+        while let Some((start, finished)) = run.next_chunk()? {
+            match finished {
+                Finished::Done(results) => slots[start / chunksize] = Some(results),
+                Finished::Failed(results) => {
+                    let first_error = results.into_iter().find_map(Result::err);
+                    return Err(first_error.expect("a failed chunk holds an error"));
+                }
+            }
+        }
+        let mut results = Vec::with_capacity(len);
+        for slot in slots {
+            results.extend(slot.expect("every chunk has finished"));
+        }
+        Ok(results)
     }
 
     /// Like [`map`](Self::map), but lazy: yields each result in input order as soon as it
@@ -241,8 +281,8 @@ where
     }
 
     /// Waits for a worker to finish its chunk or die; `None` once every chunk is done.
-    /// Returns the chunk's first position and one result per item.
-    fn next_chunk(&mut self) -> Result<Option<(usize, Vec<Result<R>>)>> {
+    /// Returns the chunk's first position and its results.
+    fn next_chunk(&mut self) -> Result<Option<(usize, Finished<R>)>> {
         if self.workers.is_empty() {
             return Ok(None);
         }
@@ -250,17 +290,17 @@ where
         let w = wait(&conns, None)?[0];
         let task = self.workers[w].task.clone();
         let start = task.start;
-        let results = match self.workers[w].conn.recv::<Vec<Outcome<R>>>() {
-            Ok(outcomes) if outcomes.len() == task.len() => {
-                let results = task
-                    .clone()
-                    .zip(outcomes)
-                    .map(|(index, outcome)| {
-                        outcome.map_err(|message| Error::TaskPanicked { index, message })
-                    })
-                    .collect();
+        let finished = match self.workers[w].conn.recv::<ChunkReply<R>>() {
+            Ok(ChunkReply::Done(results)) if results.len() == task.len() => {
                 self.hand_next_chunk(w)?;
-                results
+                Finished::Done(results)
+            }
+            Ok(ChunkReply::Panicked(outcomes)) if outcomes.len() == task.len() => {
+                self.hand_next_chunk(w)?;
+                let results = task.zip(outcomes).map(|(index, outcome)| {
+                    outcome.map_err(|message| Error::TaskPanicked { index, message })
+                });
+                Finished::Failed(results.collect())
             }
             // The end of the stream, a cut or corrupt message: the worker is gone or broken.
             _ => {
@@ -275,17 +315,17 @@ where
                 };
                 let pid = worker.child.pid.as_raw();
                 self.start_worker()?;
-                task.map(|index| {
+                let errors = task.map(|index| {
                     Err(Error::WorkerDied {
                         index,
                         pid,
                         exitcode,
                     })
-                })
-                .collect()
+                });
+                Finished::Failed(errors.collect())
             }
         };
-        Ok(Some((start, results)))
+        Ok(Some((start, finished)))
     }
 
     /// Gives worker `w` the next chunk, or lets it go if none is left.
@@ -308,13 +348,17 @@ where
 }
 
 /// The worker's loop: receive a range of positions, apply `f` to those items, send back
-/// the outcomes; leave when the parent closes the pipe. Runs in the child only.
+/// the results; leave when the parent closes the pipe. Runs in the child only.
+///
+/// Chunks are handed out in increasing order, so the worker walks its items forward once,
+/// skipping the chunks that other workers took.
 fn serve<T, R, F>(mut conn: Connection, items: Vec<T>, f: &F) -> i32
 where
     F: Fn(T) -> R,
     R: Serialize,
 {
-    let mut items: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    let mut items = items.into_iter();
+    let mut next = 0;
     loop {
         let (start, end): (usize, usize) = match conn.recv() {
             Ok(task) => task,
@@ -324,25 +368,42 @@ where
                 return 1;
             }
         };
-        let outcomes: Vec<Outcome<R>> = items[start..end]
-            .iter_mut()
-            .map(|slot| {
-                let item = slot.take().expect("the parent sends each position once");
-                panic::catch_unwind(AssertUnwindSafe(|| f(item)))
-                    .map_err(|payload| panic_message(&*payload))
-            })
-            .collect();
-        if let Err(e) = conn.send(&outcomes) {
+        assert!(start >= next, "chunks come in increasing order");
+        let chunk = items.by_ref().skip(start - next).take(end - start);
+        next = end;
+        if let Err(e) = conn.send(&run_chunk(chunk, f)) {
             eprintln!("pool worker: {e}");
             return 1;
         }
     }
 }
 
+/// Applies `f` to a chunk's items, catching panics.
+fn run_chunk<T, R, F>(mut items: impl Iterator<Item = T>, f: &F) -> ChunkReply<R>
+where
+    F: Fn(T) -> R,
+{
+    let call = |item| panic::catch_unwind(AssertUnwindSafe(|| f(item)));
+    let mut results = Vec::with_capacity(items.size_hint().0);
+    while let Some(item) = items.next() {
+        match call(item) {
+            Ok(result) => results.push(result),
+            Err(payload) => {
+                // From here on, one outcome per item.
+                let mut outcomes: Vec<Outcome<R>> = results.into_iter().map(Ok).collect();
+                outcomes.push(Err(panic_message(&*payload)));
+                outcomes.extend(items.map(|item| call(item).map_err(|p| panic_message(&*p))));
+                return ChunkReply::Panicked(outcomes);
+            }
+        }
+    }
+    ChunkReply::Done(results)
+}
+
 /// `imap`: results in input order; chunks that finish early wait in `done`.
 struct Ordered<T, F, R> {
     run: Option<Run<T, F, R>>,
-    done: HashMap<usize, Vec<Result<R>>>,
+    done: HashMap<usize, Finished<R>>,
     next_start: usize,
     current: vec::IntoIter<Result<R>>,
 }
@@ -371,8 +432,8 @@ where
                 return Some(result);
             }
             if let Some(chunk) = self.done.remove(&self.next_start) {
-                self.next_start += chunk.len();
-                self.current = chunk.into_iter();
+                self.current = chunk.into_results();
+                self.next_start += self.current.len();
                 continue;
             }
             match self.run.as_mut()?.next_chunk() {
@@ -405,7 +466,7 @@ where
                 return Some(result);
             }
             match self.run.as_mut()?.next_chunk() {
-                Ok(Some((_, chunk))) => self.current = chunk.into_iter(),
+                Ok(Some((_, chunk))) => self.current = chunk.into_results(),
                 Ok(None) => return None,
                 Err(e) => return Some(Err(fail(&mut self.run, e))),
             }

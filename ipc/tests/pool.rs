@@ -119,6 +119,28 @@ fn a_panicking_task_names_its_position_and_the_pool_goes_on() {
     assert_eq!(pool.map(|x: u32| x + 1, 0..3).unwrap(), [1, 2, 3]);
 }
 
+fn imap_gives_the_other_items_of_a_chunk_with_a_panic() {
+    let results: Vec<Result<u32, Error>> = Pool::new(2)
+        .with_chunksize(4)
+        .imap(
+            |x: u32| {
+                assert_ne!(x, 5, "item five");
+                x
+            },
+            0..10,
+        )
+        .unwrap()
+        .collect();
+    assert_eq!(results.len(), 10);
+    for (i, result) in results.into_iter().enumerate() {
+        match (i, result) {
+            (5, Err(Error::TaskPanicked { index: 5, .. })) => {}
+            (_, Ok(x)) if x as usize == i => {}
+            other => panic!("unexpected result {other:?}"),
+        }
+    }
+}
+
 /// Runs `map` where item 5 ends its worker with `die`, and checks the error and the time.
 fn a_dying_worker(die: fn(), exitcode: i32) {
     let pool = Pool::new(3).with_chunksize(1);
@@ -209,6 +231,7 @@ fork_test::main!(
     work_is_spread_over_several_processes,
     imap_is_ordered_and_imap_unordered_has_everything,
     a_panicking_task_names_its_position_and_the_pool_goes_on,
+    imap_gives_the_other_items_of_a_chunk_with_a_panic,
     a_worker_that_exits_is_an_error_for_its_task,
     a_worker_killed_by_sigkill_is_an_error_for_its_task,
     imap_reports_the_lost_task_and_finishes_the_others,

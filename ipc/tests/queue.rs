@@ -20,7 +20,11 @@ struct Message {
 }
 
 fn body_for(id: u32) -> Vec<u8> {
-    let len = if id % 500 == 0 { 200 * 1024 } else { 16 };
+    let len = if id.is_multiple_of(500) {
+        200 * 1024
+    } else {
+        16
+    };
     vec![(id % 251) as u8; len]
 }
 
