@@ -210,7 +210,17 @@ impl Connection {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn recv<T: DeserializeOwned>(&mut self) -> Result<T> {
-        codec::decode(&self.recv_bytes()?)
+        let len = self.recv_header()?;
+        if self.end - self.start >= len {
+            // The whole message is in the buffer already (the usual case for small ones):
+            // decode it from there, with no copy.
+            let frame = self.start..self.start + len;
+            self.start += len;
+            return codec::decode(&self.buf[frame]);
+        }
+        let mut body = Vec::new();
+        self.recv_body(len, &mut body)?;
+        codec::decode(&body)
     }
 
     /// Sends raw bytes as one message. Python: `conn.send_bytes(buf)`.
@@ -259,6 +269,13 @@ impl Connection {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn recv_bytes_into(&mut self, buf: &mut Vec<u8>) -> Result<usize> {
+        let len = self.recv_header()?;
+        self.recv_body(len, buf)?;
+        Ok(len)
+    }
+
+    /// Reads the next frame's header and returns the body's length.
+    fn recv_header(&mut self) -> Result<usize> {
         self.check_direction(self.readable, "send")?;
         if !self.fill(HEADER_LEN)? {
             return Err(Error::Closed);
@@ -278,6 +295,11 @@ impl Connection {
                 limit: self.max_message,
             });
         }
+        Ok(len)
+    }
+
+    /// Reads a body of `len` bytes into `buf`, from the buffer first, then the kernel.
+    fn recv_body(&mut self, len: usize, buf: &mut Vec<u8>) -> Result<()> {
         buf.clear();
         buf.reserve_exact(len);
         let buffered = (self.end - self.start).min(len);
@@ -296,7 +318,7 @@ impl Connection {
                 got: HEADER_LEN + buf.len(),
             });
         }
-        Ok(len)
+        Ok(())
     }
 
     /// Whether a message (or the end of the stream) can be received without blocking,

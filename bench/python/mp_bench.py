@@ -1,0 +1,156 @@
+"""Python's side of `cargo run --release -p bench`: multiprocessing's own numbers.
+
+The Rust benchmark runs this script once per round and passes the sizes, so both sides
+measure the same work. It prints one JSON line per sample, nothing else on stdout:
+    {"topic": "round_trip", "contender": "python send_bytes/recv_bytes", "seconds": 1.2e-05}
+where "seconds" is the time per operation. Contenders of a topic take turns, as in Rust.
+"""
+
+import argparse
+import functools
+import json
+import multiprocessing as mp
+import statistics
+import time
+
+FORK = "python Process (fork)"
+SPAWN = "python Process (spawn)"
+CONNECTION = "python send_bytes/recv_bytes"
+POOL_MAP = "python Pool.map (warm pool)"
+
+PAYLOAD = 64
+STOP = b""  # tells a child to leave: it holds a copy of the parent's end, so no EOF comes
+
+
+def noop():
+    pass
+
+
+def square(x):
+    return x * x
+
+
+def echo(conn):
+    """Sends every message back until STOP."""
+    while (message := conn.recv_bytes()) != STOP:
+        conn.send_bytes(message)
+
+
+def sender(conn, size):
+    """Sends `count` messages of `size` bytes for every request `count`, until 0."""
+    payload = b"\xa5" * size
+    while count := int.from_bytes(conn.recv_bytes(), "big"):
+        for _ in range(count):
+            conn.send_bytes(payload)
+
+
+def per_op(ops, batch):
+    start = time.perf_counter()
+    batch()
+    return (time.perf_counter() - start) / ops
+
+
+def alternate(topic, round_, reps, contenders):
+    """`reps` samples of each (name, sample) in turns, a different one first each turn."""
+    n = len(contenders)
+    for rep in range(reps):
+        first = (round_ * reps + rep) % n
+        for i in range(n):
+            name, sample = contenders[(first + i) % n]
+            print(json.dumps({"topic": topic, "contender": name, "seconds": sample()}))
+
+
+def start_join(method, count):
+    """The median of `count` starts and joins, as in Rust (some take ten times the usual)."""
+    context = mp.get_context(method)
+    times = []
+    for _ in range(count):
+        p = context.Process(target=noop)
+        times.append(per_op(1, lambda: (p.start(), p.join())))
+        assert p.exitcode == 0
+    return statistics.median(times)
+
+
+class Child:
+    """A forked child serving `target` on the far end of a `Pipe()`."""
+
+    def __init__(self, target, *args):
+        self.conn, child_end = mp.Pipe()
+        self.process = mp.get_context("fork").Process(target=target, args=(child_end, *args))
+        self.process.start()
+        child_end.close()
+
+    def finish(self):
+        self.conn.send_bytes(STOP)
+        self.process.join()
+        assert self.process.exitcode == 0
+        self.conn.close()
+
+
+def round_trips(child, count):
+    payload = b"\xa5" * PAYLOAD
+    for _ in range(count):
+        child.conn.send_bytes(payload)
+        assert len(child.conn.recv_bytes()) == PAYLOAD
+
+
+def receive(child, count, size):
+    child.conn.send_bytes(count.to_bytes(4, "big"))
+    for _ in range(count):
+        assert len(child.conn.recv_bytes()) == size
+
+
+def with_new_child(child, exchange, warm_up, ops):
+    """One sample with a new child, as in Rust: warm up, time `ops` operations, join."""
+    exchange(child, warm_up)
+    seconds = per_op(ops, lambda: exchange(child, ops))
+    child.finish()
+    return seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--round", type=int, required=True)
+    parser.add_argument("--reps", type=int, required=True)
+    parser.add_argument("--forks", type=int, required=True)
+    parser.add_argument("--spawns", type=int, required=True)
+    parser.add_argument("--round-trips", type=int, required=True)
+    parser.add_argument("--tasks", type=int, required=True)
+    parser.add_argument("--processes", type=int, required=True)
+    parser.add_argument(
+        "--size", nargs=3, action="append", default=[], metavar=("TOPIC", "BYTES", "MESSAGES")
+    )
+    args = parser.parse_args()
+    r, reps = args.round, args.reps
+
+    alternate("start_join", r, reps, [
+        (FORK, lambda: start_join("fork", args.forks)),
+        (SPAWN, lambda: start_join("spawn", args.spawns)),
+    ])
+
+    n = args.round_trips
+    alternate("round_trip", r, reps, [
+        (CONNECTION, lambda: with_new_child(Child(echo), round_trips, 100, n)),
+    ])
+
+    for topic, size, messages in args.size:
+        size, messages = int(size), int(messages)
+        exchange = functools.partial(receive, size=size)
+        # The warm-up message also waits for the child to make its payload.
+        alternate(topic, r, reps, [
+            (CONNECTION, lambda: with_new_child(Child(sender, size), exchange, 1, messages)),
+        ])
+
+    items = list(range(args.tasks))
+    with mp.get_context("fork").Pool(args.processes) as pool:
+        pool.map(square, range(args.processes))  # the workers are up before timing
+        alternate("pool_map_default", r, reps, [
+            (POOL_MAP, lambda: per_op(1, lambda: pool.map(square, items))),
+        ])
+        alternate("pool_map_chunk1", r, 1, [
+            (POOL_MAP, lambda: per_op(1, lambda: pool.map(square, items, chunksize=1))),
+        ])
+
+
+if __name__ == "__main__":
+    main()

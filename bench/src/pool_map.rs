@@ -1,0 +1,73 @@
+//! `Pool.map` over many tiny tasks: what the pool itself costs, since the work is nothing.
+//!
+//! Each `ipc` sample includes forking the workers, because `ipc::Pool::map` forks them
+//! per call; Python's samples reuse a pool started beforehand, which favours Python.
+
+use std::hint::black_box;
+
+use ipc::Pool;
+
+use crate::config::Config;
+use crate::harness::{Contender, Result, Samples, alternate, per_op};
+
+/// Topic: Python's default chunk size, `ceil(tasks / (4 × processes))`.
+pub const DEFAULT_CHUNKS: &str = "pool_map_default";
+/// Topic: one task per message.
+pub const CHUNK_1: &str = "pool_map_chunk1";
+/// `items.iter().map(f).collect()` in this process.
+pub const SEQUENTIAL: &str = "plain sequential loop";
+/// `ipc::Pool::new(processes).map(f, items)`.
+pub const IPC: &str = "ipc Pool.map";
+
+/// The tiny task.
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+/// One round: `config.reps` maps with default chunks (and sequential loops), in turns;
+/// then one map with chunks of one, which is slow in Python.
+pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
+    let items: Vec<u64> = (0..config.tasks as u64).collect();
+    let expected: Vec<u64> = items.iter().map(|&x| square(x)).collect();
+    let pool = Pool::new(config.processes);
+    let chunk_1 = pool.clone().with_chunksize(1);
+    let map = |pool: &Pool| Ok(pool.map(square, items.iter().copied())?);
+    alternate(
+        samples,
+        DEFAULT_CHUNKS,
+        round,
+        config.reps,
+        1,
+        &mut [
+            Contender::new(SEQUENTIAL, || {
+                checked(&expected, || {
+                    Ok(black_box(&items).iter().map(|&x| square(x)).collect())
+                })
+            }),
+            Contender::new(IPC, || checked(&expected, || map(&pool))),
+        ],
+    )?;
+    alternate(
+        samples,
+        CHUNK_1,
+        round,
+        1,
+        1,
+        &mut [Contender::new(IPC, || checked(&expected, || map(&chunk_1)))],
+    )
+}
+
+/// Times `run` and checks its results afterwards: a wrong answer would make any time
+/// meaningless.
+fn checked(expected: &[u64], run: impl FnOnce() -> Result<Vec<u64>>) -> Result<f64> {
+    let mut squares = Vec::new();
+    let seconds = per_op(1, || {
+        squares = run()?;
+        Ok(())
+    })?;
+    if squares == expected {
+        Ok(seconds)
+    } else {
+        Err("Pool.map returned wrong results".into())
+    }
+}

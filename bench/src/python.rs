@@ -1,0 +1,80 @@
+//! Python's `multiprocessing`, measured by `bench/python/mp_bench.py` in a subprocess.
+//!
+//! The script runs once per round (between the Rust topics), with the same sizes as the
+//! Rust side, and prints one JSON line per sample.
+
+use std::io::ErrorKind;
+use std::process::{Command, Stdio};
+
+use serde::Deserialize;
+
+use crate::config::Config;
+use crate::harness::{Result, Samples};
+use crate::{pool_map, round_trip, start_join, throughput};
+
+/// The script, found from the source tree the bench was built from.
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/mp_bench.py");
+
+/// `multiprocessing.Process` with the `fork` start method: start and join.
+pub const FORK: &str = "python Process (fork)";
+/// The same with `spawn`, which starts a fresh interpreter.
+pub const SPAWN: &str = "python Process (spawn)";
+/// `Connection.send_bytes` / `recv_bytes`.
+pub const CONNECTION: &str = "python send_bytes/recv_bytes";
+/// `Pool.map` on a pool started before the clock starts.
+pub const POOL_MAP: &str = "python Pool.map (warm pool)";
+
+/// One sample, as the script prints it.
+#[derive(Deserialize)]
+struct Line {
+    topic: String,
+    contender: String,
+    seconds: f64,
+}
+
+/// Runs the script once. `Ok(false)` if there is no `python3` to run it.
+pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result<bool> {
+    let mut command = Command::new("python3");
+    command
+        .env("PYTHONDONTWRITEBYTECODE", "1") // no __pycache__ in the source tree
+        .arg(SCRIPT)
+        .args(["--round", &round.to_string()])
+        .args(["--reps", &config.reps.to_string()])
+        .args(["--forks", &config.python_forks.to_string()])
+        .args(["--spawns", &config.python_spawns.to_string()])
+        .args(["--round-trips", &config.round_trips.to_string()])
+        .args(["--tasks", &config.tasks.to_string()])
+        .args(["--processes", &config.processes.to_string()]);
+    for (topic, size) in throughput::SIZES {
+        let messages = config.messages(size).to_string();
+        command.args(["--size", topic, &size.to_string(), &messages]);
+    }
+    let output = match command.stderr(Stdio::inherit()).output() {
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+        output => output?,
+    };
+    if !output.status.success() {
+        return Err(format!("{SCRIPT} failed: {}", output.status).into());
+    }
+    for text in String::from_utf8(output.stdout)?.lines() {
+        let line: Line =
+            serde_json::from_str(text).map_err(|e| format!("{SCRIPT} printed {text:?}: {e}"))?;
+        if !expected(&line.topic, &line.contender) {
+            return Err(format!("{SCRIPT}: unknown {} / {}", line.topic, line.contender).into());
+        }
+        samples.add(&line.topic, &line.contender, line.seconds);
+    }
+    Ok(true)
+}
+
+/// Whether the script may report this contender (a typo there would otherwise just leave
+/// a row empty).
+fn expected(topic: &str, contender: &str) -> bool {
+    let sizes = throughput::SIZES.map(|(key, _)| key);
+    match contender {
+        FORK | SPAWN => topic == start_join::TOPIC,
+        CONNECTION => topic == round_trip::TOPIC || sizes.contains(&topic),
+        POOL_MAP => topic == pool_map::DEFAULT_CHUNKS || topic == pool_map::CHUNK_1,
+        _ => false,
+    }
+}
