@@ -1,0 +1,500 @@
+//! `cargo exercise`: where you are in the exercises, and what to do next.
+//!
+//! ```text
+//! cargo exercise              the list (done / not done), then the next exercise's checks
+//! cargo exercise list         the list only
+//! cargo exercise check [NAME] run the checks of NAME (default: the next exercise)
+//! cargo exercise hint [NAME]  the hint of NAME (default: the next exercise)
+//! cargo exercise solution [NAME]  where the reference solution is
+//! cargo exercise reset NAME   put the file of NAME back as shipped (yours is saved)
+//! ```
+//!
+//! `cargo exercise` is an alias (in `.cargo/config.toml`) for running this binary. It
+//! checks the learner's files by running the `exercises` test binary in learner mode
+//! (`cargo test -p exercises --test exercises -- --learner NAME::`), which writes one JSON
+//! line per check to the file named by `EXERCISE_REPORT`. An exercise whose file is still
+//! byte-for-byte its starter is "not started": its checks are known to fail (`cargo test`
+//! makes sure of that), so they are not run, except for the next exercise's.
+//!
+//! This package does not depend on the exercises' code, so that the list, the hints and
+//! `reset` work even while the learner's code does not compile.
+
+use std::collections::BTreeMap;
+use std::env;
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::fs;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+use serde::Deserialize;
+
+#[path = "../../catalog.rs"]
+mod catalog;
+
+use catalog::{EXERCISES, Exercise};
+
+const USAGE: &str = "\
+usage:
+  cargo exercise                  the exercises, done or not, and the next one's checks
+  cargo exercise list             the exercises, done or not
+  cargo exercise check [NAME]     run the checks of NAME (default: the next exercise)
+  cargo exercise hint [NAME]      a hint for NAME (default: the next exercise)
+  cargo exercise solution [NAME]  where to find the reference solution of NAME
+  cargo exercise reset NAME       put exercises/src/NAME.rs back as shipped (yours is saved)
+NAME is an exercise's name as in the list (ch01_exit_code), or a unique part of it (exit_code).";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let ws = Workspace::find();
+    let result = match args.as_slice() {
+        [] => ws.overview(),
+        ["list"] => ws.list().map(|_| ()),
+        ["check" | "run"] => ws.check(None),
+        ["check" | "run", name] => find(name).and_then(|e| ws.check(Some(e))),
+        ["hint"] => ws.hint(None),
+        ["hint", name] => find(name).and_then(|e| ws.hint(Some(e))),
+        ["solution"] => ws.solution(None),
+        ["solution", name] => find(name).and_then(|e| ws.solution(Some(e))),
+        ["reset", name] => find(name).and_then(|e| ws.reset(e)),
+        ["help" | "-h" | "--help"] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(format!("unknown command: {}\n{USAGE}", args.join(" "))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The exercise called `name`: its exact name, with `-` for `_`, or a part of exactly one.
+fn find(name: &str) -> Result<&'static Exercise, String> {
+    let wanted = name.replace('-', "_");
+    if let Some(exercise) = EXERCISES.iter().find(|e| e.name == wanted) {
+        return Ok(exercise);
+    }
+    let matches: Vec<&Exercise> = EXERCISES
+        .iter()
+        .filter(|e| e.name.contains(&wanted))
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok(one),
+        _ => {
+            let names: Vec<&str> = EXERCISES.iter().map(|e| e.name).collect();
+            Err(format!(
+                "no exercise is called {name:?} (or several are); the exercises: {}",
+                names.join(", ")
+            ))
+        }
+    }
+}
+
+/// Where an exercise stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    /// The file is still exactly as shipped.
+    NotStarted,
+    /// Changed, and some checks fail.
+    NotDone,
+    /// Every check passes.
+    Done,
+}
+
+/// One line of the report that the checks write in learner mode.
+#[derive(Debug, Clone, Deserialize)]
+struct CheckResult {
+    exercise: String,
+    check: String,
+    passed: bool,
+    output: String,
+}
+
+/// Each exercise's status, by name.
+type Statuses = BTreeMap<&'static str, Status>;
+/// The results of the checks that were run, by exercise name.
+type Results = BTreeMap<String, Vec<CheckResult>>;
+
+struct Workspace {
+    /// The workspace's root folder.
+    root: PathBuf,
+    /// The cargo that runs us (cargo sets `CARGO` for `cargo run`).
+    cargo: OsString,
+    color: bool,
+}
+
+impl Workspace {
+    fn find() -> Workspace {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = manifest.join("../..");
+        Workspace {
+            root: root.canonicalize().unwrap_or(root),
+            cargo: env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
+            color: std::io::stdout().is_terminal() && env::var_os("NO_COLOR").is_none(),
+        }
+    }
+
+    /// `cargo exercise`: the list, then the next exercise and its checks.
+    fn overview(&self) -> Result<(), String> {
+        let (statuses, results) = self.list()?;
+        let Some(next) = EXERCISES.iter().find(|e| statuses[e.name] != Status::Done) else {
+            println!(
+                "\n{} Every exercise is done. Well done!",
+                self.paint("32;1", "All done.")
+            );
+            return Ok(());
+        };
+        // The next exercise's checks ran already if its file was changed.
+        let results = match results.get(next.name) {
+            Some(results) => results.clone(),
+            None => self
+                .run_checks(&[next])?
+                .remove(next.name)
+                .unwrap_or_default(),
+        };
+        println!(
+            "\nNext: {} ({}, chapter {})",
+            self.paint("1", next.name),
+            next.title,
+            next.chapter
+        );
+        println!(
+            "  the task and the file to edit:  exercises/src/{}.rs",
+            next.name
+        );
+        println!(
+            "  the book page:                  book/src/exercises/ch{:02}.md",
+            next.chapter
+        );
+        self.show_checks(next, &results);
+        Ok(())
+    }
+
+    /// `cargo exercise list`: runs the checks of the changed files, prints the list, and
+    /// returns every exercise's status, with the check results that were run.
+    fn list(&self) -> Result<(Statuses, Results), String> {
+        let started: Vec<&Exercise> = EXERCISES.iter().filter(|e| self.is_changed(e)).collect();
+        let results = if started.is_empty() {
+            BTreeMap::new()
+        } else {
+            self.run_checks(&started)?
+        };
+        let previous = self.load_progress();
+        let mut statuses = BTreeMap::new();
+        for exercise in EXERCISES {
+            let status = if !self.is_changed(exercise) {
+                Status::NotStarted
+            } else if results
+                .get(exercise.name)
+                .is_some_and(|checks| !checks.is_empty() && checks.iter().all(|c| c.passed))
+            {
+                Status::Done
+            } else {
+                Status::NotDone
+            };
+            statuses.insert(exercise.name, status);
+        }
+        let next = EXERCISES
+            .iter()
+            .find(|e| statuses[e.name] != Status::Done)
+            .map(|e| e.name);
+        let done = statuses.values().filter(|&&s| s == Status::Done).count();
+        println!("Exercises: {done} of {} done\n", EXERCISES.len());
+        for exercise in EXERCISES {
+            let status = statuses[exercise.name];
+            let word = match status {
+                Status::Done => self.paint("32;1", "done       "),
+                Status::NotDone => self.paint("31", "not done   "),
+                Status::NotStarted => "not started".to_string(),
+            };
+            let mut line = format!("  {word}  {:<21}  {}", exercise.name, exercise.title);
+            if Some(exercise.name) == next {
+                line.push_str(&self.paint("1", "   <- next"));
+            }
+            if status == Status::Done && previous.get(exercise.name) != Some(&Status::Done) {
+                line.push_str(&self.paint("32", "   (new!)"));
+            }
+            println!("{line}");
+        }
+        self.save_progress(&statuses);
+        Ok((statuses, results))
+    }
+
+    /// `cargo exercise check [NAME]`.
+    fn check(&self, exercise: Option<&'static Exercise>) -> Result<(), String> {
+        let exercise = match exercise {
+            Some(exercise) => exercise,
+            None => self.next_by_progress(),
+        };
+        println!(
+            "{} ({}, chapter {})",
+            exercise.name, exercise.title, exercise.chapter
+        );
+        let results = self
+            .run_checks(&[exercise])?
+            .remove(exercise.name)
+            .unwrap_or_default();
+        self.show_checks(exercise, &results);
+        let mut statuses = self.load_progress();
+        let done = !results.is_empty() && results.iter().all(|c| c.passed);
+        let status = match (done, self.is_changed(exercise)) {
+            (true, _) => Status::Done,
+            (false, true) => Status::NotDone,
+            (false, false) => Status::NotStarted,
+        };
+        statuses.insert(exercise.name, status);
+        self.save_progress(&statuses);
+        Ok(())
+    }
+
+    /// `cargo exercise hint [NAME]`.
+    fn hint(&self, exercise: Option<&'static Exercise>) -> Result<(), String> {
+        let exercise = exercise.unwrap_or_else(|| self.next_by_progress());
+        println!(
+            "Hint for {} ({}):\n\n{}",
+            self.paint("1", exercise.name),
+            exercise.title,
+            for_terminal(exercise.hint)
+        );
+        println!(
+            "\nThe book has more: book/src/exercises/ch{:02}.md",
+            exercise.chapter
+        );
+        Ok(())
+    }
+
+    /// `cargo exercise solution [NAME]`.
+    fn solution(&self, exercise: Option<&'static Exercise>) -> Result<(), String> {
+        let exercise = exercise.unwrap_or_else(|| self.next_by_progress());
+        println!(
+            "The reference solution of {} is exercises/solutions/{}.rs, and it is on the \
+             book page book/src/exercises/ch{:02}.md.\nStuck? Try `cargo exercise hint {}` \
+             first.",
+            exercise.name, exercise.name, exercise.chapter, exercise.name
+        );
+        Ok(())
+    }
+
+    /// `cargo exercise reset NAME`.
+    fn reset(&self, exercise: &Exercise) -> Result<(), String> {
+        let (file, starter) = self.files(exercise);
+        if !self.is_changed(exercise) {
+            println!("exercises/src/{}.rs is already as shipped.", exercise.name);
+            return Ok(());
+        }
+        let backup_dir = self.target_dir().join("exercise-backups");
+        fs::create_dir_all(&backup_dir).map_err(|e| format!("{}: {e}", backup_dir.display()))?;
+        let backup = backup_dir.join(format!("{}.rs", exercise.name));
+        fs::copy(&file, &backup).map_err(|e| format!("saving {}: {e}", file.display()))?;
+        fs::copy(&starter, &file).map_err(|e| format!("restoring {}: {e}", file.display()))?;
+        println!(
+            "exercises/src/{}.rs is back as shipped. Your version is saved in {}.",
+            exercise.name,
+            backup.display()
+        );
+        Ok(())
+    }
+
+    /// The learner's file and its starter.
+    fn files(&self, exercise: &Exercise) -> (PathBuf, PathBuf) {
+        let dir = self.root.join("exercises");
+        (
+            dir.join("src").join(format!("{}.rs", exercise.name)),
+            dir.join("starters").join(format!("{}.rs", exercise.name)),
+        )
+    }
+
+    /// Whether the learner's file differs from the starter (a missing file counts as
+    /// changed: its checks will say what is wrong).
+    fn is_changed(&self, exercise: &Exercise) -> bool {
+        let (file, starter) = self.files(exercise);
+        match (fs::read(file), fs::read(starter)) {
+            (Ok(mine), Ok(shipped)) => mine != shipped,
+            _ => true,
+        }
+    }
+
+    /// Runs the checks of `exercises` on the learner's files, grouped by exercise.
+    fn run_checks(&self, exercises: &[&Exercise]) -> Result<Results, String> {
+        let names: Vec<&str> = exercises.iter().map(|e| e.name).collect();
+        eprintln!("(checking {}...)", names.join(", "));
+        // Build first, with the compiler's messages shown as they come.
+        let built = self
+            .cargo(&[
+                "test",
+                "-q",
+                "-p",
+                "exercises",
+                "--test",
+                "exercises",
+                "--no-run",
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| format!("could not run cargo: {e}"))?;
+        if !built.success() {
+            return Err(
+                "\nThe exercises do not compile yet: the compiler's messages above say where. \
+                 Fix them, then run `cargo exercise` again."
+                    .into(),
+            );
+        }
+        let report = env::temp_dir().join(format!("cargo-exercise-{}.jsonl", std::process::id()));
+        let _ = fs::remove_file(&report);
+        let mut args = vec!["test", "-q", "-p", "exercises", "--test", "exercises", "--"];
+        args.push("--learner");
+        let filters: Vec<String> = names.iter().map(|name| format!("{name}::")).collect();
+        args.extend(filters.iter().map(String::as_str));
+        let run = self
+            .cargo(&args)
+            .env("EXERCISE_REPORT", &report)
+            .output()
+            .map_err(|e| format!("could not run cargo: {e}"))?;
+        let text = fs::read_to_string(&report).unwrap_or_default();
+        let _ = fs::remove_file(&report);
+        let mut results = Results::new();
+        for line in text.lines() {
+            let result: CheckResult =
+                serde_json::from_str(line).map_err(|e| format!("a bad report line: {e}"))?;
+            results
+                .entry(result.exercise.clone())
+                .or_default()
+                .push(result);
+        }
+        if let Some(missing) = names.iter().find(|name| !results.contains_key(**name)) {
+            return Err(format!(
+                "the checks of {missing} did not run. What the test run printed:\n{}{}",
+                String::from_utf8_lossy(&run.stdout),
+                String::from_utf8_lossy(&run.stderr)
+            ));
+        }
+        Ok(results)
+    }
+
+    fn cargo(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.cargo);
+        command.args(args).current_dir(&self.root);
+        command
+    }
+
+    /// Prints each check, with the output of those that failed, and the verdict.
+    fn show_checks(&self, exercise: &Exercise, results: &[CheckResult]) {
+        println!();
+        for result in results {
+            let name = result.check.replace('_', " ");
+            if result.passed {
+                println!("  {}      {name}", self.paint("32", "ok"));
+            } else {
+                println!("  {}  {name}", self.paint("31;1", "FAILED"));
+                let mut details = String::new();
+                for line in result.output.lines() {
+                    let _ = writeln!(details, "          {line}");
+                }
+                print!("{details}");
+            }
+        }
+        let passed = results.iter().filter(|c| c.passed).count();
+        println!();
+        if !results.is_empty() && passed == results.len() {
+            println!(
+                "{} {} is done: all {passed} checks pass.",
+                self.paint("32;1", "Done!"),
+                exercise.name
+            );
+        } else {
+            println!(
+                "{passed} of {} checks pass. Edit exercises/src/{}.rs and run `cargo exercise` \
+                 again; stuck? `cargo exercise hint {}`.",
+                results.len(),
+                exercise.name,
+                exercise.name
+            );
+        }
+    }
+
+    /// The first exercise not done at the last check (without running anything).
+    fn next_by_progress(&self) -> &'static Exercise {
+        let progress = self.load_progress();
+        EXERCISES
+            .iter()
+            .find(|e| progress.get(e.name) != Some(&Status::Done))
+            .unwrap_or(&EXERCISES[0])
+    }
+
+    fn target_dir(&self) -> PathBuf {
+        match env::var_os("CARGO_TARGET_DIR") {
+            Some(dir) => self.root.join(dir),
+            None => self.root.join("target"),
+        }
+    }
+
+    /// The statuses seen last time, kept in the target folder (`name status` lines).
+    fn load_progress(&self) -> Statuses {
+        let text =
+            fs::read_to_string(self.target_dir().join("exercise-progress.txt")).unwrap_or_default();
+        let mut progress = BTreeMap::new();
+        for line in text.lines() {
+            let Some((name, status)) = line.split_once(' ') else {
+                continue;
+            };
+            let Some(exercise) = EXERCISES.iter().find(|e| e.name == name) else {
+                continue;
+            };
+            let status = match status {
+                "done" => Status::Done,
+                "not-done" => Status::NotDone,
+                _ => Status::NotStarted,
+            };
+            progress.insert(exercise.name, status);
+        }
+        progress
+    }
+
+    fn save_progress(&self, statuses: &Statuses) {
+        let text: String = statuses
+            .iter()
+            .map(|(name, status)| {
+                let word = match status {
+                    Status::Done => "done",
+                    Status::NotDone => "not-done",
+                    Status::NotStarted => "not-started",
+                };
+                format!("{name} {word}\n")
+            })
+            .collect();
+        let dir = self.target_dir();
+        let _ = fs::create_dir_all(&dir);
+        let _ = fs::write(dir.join("exercise-progress.txt"), text);
+    }
+
+    /// `text` in an ANSI style (e.g. "32;1", bold green) when printing to a terminal.
+    fn paint(&self, style: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{style}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// Markdown for a terminal: code blocks lose their fences and are indented instead.
+fn for_terminal(markdown: &str) -> String {
+    let mut text = String::new();
+    let mut in_code = false;
+    for line in markdown.trim_end().lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+        } else if in_code {
+            let _ = writeln!(text, "    {line}");
+        } else {
+            let _ = writeln!(text, "{line}");
+        }
+    }
+    text.trim_end().to_string()
+}

@@ -1,0 +1,35 @@
+//! Exercises for the chapters. Each one is a file in this folder with TODOs:
+//!
+//! | file | chapter | task |
+//! |---|---|---|
+//! | [`ch01_exit_code`] | 1, Process | say how the child ended, from its exit code |
+//! | [`ch01_all_at_once`] | 1, Process | start every child before joining any |
+//! | [`ch01_deadline`] | 1, Process | stop a child that takes too long |
+//! | [`ch02_summaries`] | 2, Pool | workers send summaries back; the parent decides |
+//! | [`ch02_as_they_finish`] | 2, Pool | hand over results as they finish |
+//! | [`ch03_loader_service`] | 3, Pipe | a long-lived loader child with a shutdown message |
+//! | [`ch03_until_closed`] | 3, Pipe | read until the other end closes |
+//!
+//! Run `cargo exercise` from anywhere in the workspace: it lists what is done, runs the
+//! checks of the next exercise and says what failed; `cargo exercise hint` gives a hint.
+//! The book's pages under `book/src/exercises/` tell the same story with the solutions.
+//!
+//! The types in the exercises' signatures are in [`types`]: they are shared by your code,
+//! the checks and the reference solutions, so leave them as they are.
+
+pub mod types;
+
+// The learner's files.
+pub mod ch01_all_at_once;
+pub mod ch01_deadline;
+pub mod ch01_exit_code;
+pub mod ch02_as_they_finish;
+pub mod ch02_summaries;
+pub mod ch03_loader_service;
+pub mod ch03_until_closed;
+
+// The same exercises as shipped, and solved. The checks run on both (`cargo test`).
+#[doc(hidden)]
+pub mod solutions;
+#[doc(hidden)]
+pub mod starters;

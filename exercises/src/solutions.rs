@@ -1,0 +1,17 @@
+//! The reference solutions: `cargo test` checks that every one passes its checks, and the
+//! book shows them (from the `ANCHOR` marks in each file).
+
+#[path = "../solutions/ch01_all_at_once.rs"]
+pub mod ch01_all_at_once;
+#[path = "../solutions/ch01_deadline.rs"]
+pub mod ch01_deadline;
+#[path = "../solutions/ch01_exit_code.rs"]
+pub mod ch01_exit_code;
+#[path = "../solutions/ch02_as_they_finish.rs"]
+pub mod ch02_as_they_finish;
+#[path = "../solutions/ch02_summaries.rs"]
+pub mod ch02_summaries;
+#[path = "../solutions/ch03_loader_service.rs"]
+pub mod ch03_loader_service;
+#[path = "../solutions/ch03_until_closed.rs"]
+pub mod ch03_until_closed;

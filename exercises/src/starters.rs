@@ -1,0 +1,19 @@
+//! The exercises as shipped: `src/NAME.rs` is a copy of `starters/NAME.rs` on a fresh
+//! clone. `cargo test` checks that every one of these fails its checks (so that no check
+//! passes by accident), whatever the learner has done to their own copy since; `cargo
+//! exercise reset NAME` copies one back. Change a starter here, then reset.
+
+#[path = "../starters/ch01_all_at_once.rs"]
+pub mod ch01_all_at_once;
+#[path = "../starters/ch01_deadline.rs"]
+pub mod ch01_deadline;
+#[path = "../starters/ch01_exit_code.rs"]
+pub mod ch01_exit_code;
+#[path = "../starters/ch02_as_they_finish.rs"]
+pub mod ch02_as_they_finish;
+#[path = "../starters/ch02_summaries.rs"]
+pub mod ch02_summaries;
+#[path = "../starters/ch03_loader_service.rs"]
+pub mod ch03_loader_service;
+#[path = "../starters/ch03_until_closed.rs"]
+pub mod ch03_until_closed;

@@ -1,0 +1,90 @@
+//! Checks of `ch01_exit_code`: say how the child ended.
+
+use demo_site::{BROKEN_LINK, DemoSite, FRONT_PAGE, NOT_UTF8_PAGE};
+use ipc::{Pipe, Process};
+use nix::sys::signal::{Signal, raise};
+
+use super::TIME_LIMIT;
+
+exercise! {
+    name: ch01_exit_code,
+    api: {
+        load_exit_code: fn(&str) -> i32,
+        describe_child: fn(Process) -> ipc::Result<String>,
+    },
+    time_limit: TIME_LIMIT,
+    checks: [
+        the_sentence_names_the_child_and_its_exit_code,
+        a_panic_and_a_signal_are_described_too,
+        each_outcome_of_a_load_has_its_exit_code,
+    ],
+}
+
+/// Checks that `sentence` reads `process PID ended: {ending}` with a pid that is not ours.
+fn assert_sentence(sentence: &str, ending: &str) -> u32 {
+    let pid = sentence
+        .strip_prefix("process ")
+        .and_then(|rest| rest.strip_suffix(&format!(" ended: {ending}")))
+        .and_then(|pid| pid.parse::<u32>().ok());
+    let Some(pid) = pid else {
+        panic!("expected \"process PID ended: {ending}\", got {sentence:?}");
+    };
+    assert_ne!(
+        pid,
+        std::process::id(),
+        "that is the parent's pid, not the child's"
+    );
+    pid
+}
+
+fn the_sentence_names_the_child_and_its_exit_code(api: Api) {
+    for code in [0, 3] {
+        let (mut parent_end, mut child_end) = Pipe::new().unwrap();
+        let process = Process::with_exit_code(move || {
+            child_end.send(&std::process::id()).unwrap();
+            code
+        });
+        let sentence = (api.describe_child)(process).expect("describe_child returned an error");
+        let child_pid: u32 = parent_end
+            .recv()
+            .expect("the child sends its pid first thing: was the process started?");
+        let pid = assert_sentence(&sentence, &format!("exit code {code}"));
+        assert_eq!(pid, child_pid, "the pid in {sentence:?} is not the child's");
+    }
+}
+
+fn a_panic_and_a_signal_are_described_too(api: Api) {
+    let panics = Process::new(|| panic!("this child panics on purpose"));
+    let sentence = (api.describe_child)(panics).expect("describe_child returned an error");
+    assert_sentence(&sentence, "exit code 101");
+
+    let killed = Process::new(|| raise(Signal::SIGKILL).unwrap());
+    let sentence = (api.describe_child)(killed).expect("describe_child returned an error");
+    assert_sentence(&sentence, "killed by SIGKILL");
+}
+
+fn each_outcome_of_a_load_has_its_exit_code(api: Api) {
+    let site = DemoSite::start().unwrap();
+    let cases = [
+        (site.url(FRONT_PAGE), 0, "the front page"),
+        (format!("[{}", site.url(FRONT_PAGE)), 2, "a malformed URL"),
+        (
+            "http://127.0.0.1:1/".to_string(),
+            3,
+            "a port nobody listens on",
+        ),
+        (site.url(BROKEN_LINK), 5, "a missing page (404)"),
+        (site.url(NOT_UTF8_PAGE), 6, "a page that is not UTF-8"),
+    ];
+    for (url, expected, what) in cases {
+        let load_exit_code = api.load_exit_code;
+        let target = url.clone();
+        let mut child = Process::with_exit_code(move || load_exit_code(&target));
+        child.start().unwrap();
+        let code = child.join().unwrap();
+        assert_eq!(
+            code, expected,
+            "a child running load_exit_code on {what} ({url}) should exit with {expected}"
+        );
+    }
+}

@@ -1,0 +1,168 @@
+//! A small HTTP server whose pages answer when the checks want them to, so that checks
+//! about *when* things happen need no clock: "these loads ran at the same time" and
+//! "this result was handed over before that one" become plain facts the server sees.
+//!
+//! - `/meet/N/...`: answers only once N requests for `/meet/N/...` are open at the same
+//!   time, as they are when N children load them at once.
+//! - `/held`: answers only after a request for `/release` has arrived.
+//! - anything else: a short page, at once.
+//!
+//! A page that waits gives up after [`PATIENCE`] and answers "503 Service Unavailable",
+//! saying why; after that, every `/meet` request gets the 503 at once. Like the demo site,
+//! the server runs in a process of its own (with a thread per connection), stopped when
+//! the [`TestServer`] is dropped.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread;
+use std::time::Duration;
+
+use ipc::Process;
+
+/// How long a waiting page waits. A correct program makes it wait milliseconds.
+pub const PATIENCE: Duration = Duration::from_secs(5);
+
+/// The server, running until dropped.
+pub struct TestServer {
+    addr: SocketAddr,
+    _process: Process,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a port on 127.0.0.1");
+        let addr = listener.local_addr().expect("its address");
+        let mut process = Process::new(move || serve(listener));
+        process.start().expect("start the test server");
+        TestServer {
+            addr,
+            _process: process,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// `n` URLs that answer only when all `n` are being loaded at the same time.
+    pub fn meeting(&self, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| self.url(&format!("/meet/{n}/{i}")))
+            .collect()
+    }
+
+    /// The URL that answers only after [`release`](Self::release).
+    pub fn held(&self) -> String {
+        self.url("/held")
+    }
+
+    /// Lets the held page answer.
+    pub fn release(&self) {
+        loader::load_url(&self.url("/release")).expect("the test server takes /release");
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// `/meet` requests waiting now.
+    meeting: usize,
+    /// Set when all of a meeting were there: they may all answer.
+    met: bool,
+    /// Set when a `/meet` request gave up waiting.
+    gave_up: bool,
+    released: bool,
+}
+
+type Shared = Arc<(Mutex<State>, Condvar)>;
+
+fn serve(listener: TcpListener) {
+    let shared: Shared = Arc::default();
+    for stream in listener.incoming().flatten() {
+        let shared = Arc::clone(&shared);
+        thread::spawn(move || {
+            let _ = handle(stream, &shared);
+        });
+    }
+}
+
+fn handle(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
+    stream.set_read_timeout(Some(PATIENCE))?;
+    let mut head = Vec::new();
+    let mut buf = [0; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf)?;
+        if n == 0 || head.len() > 64 * 1024 {
+            return Ok(());
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    let path = head.split_whitespace().nth(1).unwrap_or("/");
+    let (status, text) = respond(path, shared);
+    let body = format!(
+        "<!DOCTYPE html>\n<html><head><title>{status}</title></head><body><p>{text}</p></body></html>\n"
+    );
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    stream.flush()?;
+    stream.shutdown(Shutdown::Write)
+}
+
+fn respond(path: &str, shared: &Shared) -> (&'static str, String) {
+    const OK: &str = "200 OK";
+    const GAVE_UP: &str = "503 Service Unavailable";
+    let (state, changed) = &**shared;
+    let lock = || state.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(rest) = path.strip_prefix("/meet/") {
+        let n: usize = rest
+            .split('/')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        let mut s = lock();
+        if s.gave_up {
+            return (GAVE_UP, "an earlier meeting failed".into());
+        }
+        s.meeting += 1;
+        if s.meeting >= n {
+            s.met = true;
+        }
+        changed.notify_all();
+        let (mut s, _) = changed
+            .wait_timeout_while(s, PATIENCE, |s| !s.met && !s.gave_up)
+            .unwrap_or_else(PoisonError::into_inner);
+        if s.met {
+            return (OK, format!("all {n} loads were here at the same time"));
+        }
+        let here = s.meeting;
+        s.gave_up = true;
+        changed.notify_all();
+        return (
+            GAVE_UP,
+            format!("only {here} of {n} loads were here at the same time"),
+        );
+    }
+    match path {
+        "/held" => {
+            let (s, _) = changed
+                .wait_timeout_while(lock(), PATIENCE, |s| !s.released)
+                .unwrap_or_else(PoisonError::into_inner);
+            if s.released {
+                (OK, "released".into())
+            } else {
+                (GAVE_UP, "nobody asked for /release in time".into())
+            }
+        }
+        "/release" => {
+            lock().released = true;
+            changed.notify_all();
+            (OK, "the held page may answer now".into())
+        }
+        _ => (OK, format!("a quick page: {path}")),
+    }
+}
