@@ -24,6 +24,13 @@ const HEADER_LEN: usize = 4;
 /// How much one `read` asks the kernel for: small messages arrive whole in one call.
 const READ_BUFFER: usize = 64 * 1024;
 /// The default largest message, in bytes (256 MiB); see [`Connection::set_max_message_size`].
+///
+/// ```
+/// let (mut a, _b) = ipc::Pipe::new()?;
+/// let too_big = vec![0u8; ipc::connection::DEFAULT_MAX_MESSAGE + 1];
+/// assert!(matches!(a.send_bytes(&too_big), Err(ipc::Error::TooLarge { .. })));
+/// # Ok::<(), ipc::Error>(())
+/// ```
 pub const DEFAULT_MAX_MESSAGE: usize = 256 * 1024 * 1024;
 /// A header no message can have: it stands for "no more messages" (see `Queue::close`).
 const END_MARKER: u32 = u32::MAX;

@@ -27,6 +27,13 @@ use crate::error::{Error, Result};
 
 /// The exit code of a child whose closure panicked (Rust's own code for a panicking
 /// `main`; Python uses 1 for an uncaught exception).
+///
+/// ```
+/// let mut p = ipc::Process::new(|| panic!("no page today"));
+/// p.start()?;
+/// assert_eq!(p.join()?, ipc::PANIC_EXIT_CODE);
+/// # Ok::<(), ipc::Error>(())
+/// ```
 pub const PANIC_EXIT_CODE: i32 = 101;
 
 /// A child process running a closure. Python: `Process(target=f, args=...)`.
