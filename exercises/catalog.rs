@@ -67,4 +67,16 @@ pub const EXERCISES: &[Exercise] = &[
         title: "Read until the other end closes",
         hint: include_str!("hints/ch03_until_closed.md"),
     },
+    Exercise {
+        name: "ch04_many_producers",
+        chapter: 4,
+        title: "Several producers, one close",
+        hint: include_str!("hints/ch04_many_producers.md"),
+    },
+    Exercise {
+        name: "ch05_no_levels",
+        chapter: 5,
+        title: "A crawl that waits for no level",
+        hint: include_str!("hints/ch05_no_levels.md"),
+    },
 ];

@@ -9,6 +9,8 @@
 //! | [`ch02_as_they_finish`] | 2, Pool | hand over results as they finish |
 //! | [`ch03_loader_service`] | 3, Pipe | a long-lived loader child with a shutdown message |
 //! | [`ch03_until_closed`] | 3, Pipe | read until the other end closes |
+//! | [`ch04_many_producers`] | 4, Queue | several producers: close the queue once they are all done |
+//! | [`ch05_no_levels`] | 5, Crawler | hand out each new link at once, not level by level |
 //!
 //! Run `cargo exercise` from anywhere in the workspace: it lists what is done, runs the
 //! checks of the next exercise and says what failed; `cargo exercise hint` gives a hint.
@@ -27,6 +29,8 @@ pub mod ch02_as_they_finish;
 pub mod ch02_summaries;
 pub mod ch03_loader_service;
 pub mod ch03_until_closed;
+pub mod ch04_many_producers;
+pub mod ch05_no_levels;
 
 // The same exercises as shipped, and solved. The checks run on both (`cargo test`).
 #[doc(hidden)]

@@ -15,3 +15,7 @@ pub mod ch02_summaries;
 pub mod ch03_loader_service;
 #[path = "../solutions/ch03_until_closed.rs"]
 pub mod ch03_until_closed;
+#[path = "../solutions/ch04_many_producers.rs"]
+pub mod ch04_many_producers;
+#[path = "../solutions/ch05_no_levels.rs"]
+pub mod ch05_no_levels;

@@ -17,3 +17,7 @@ pub mod ch02_summaries;
 pub mod ch03_loader_service;
 #[path = "../starters/ch03_until_closed.rs"]
 pub mod ch03_until_closed;
+#[path = "../starters/ch04_many_producers.rs"]
+pub mod ch04_many_producers;
+#[path = "../starters/ch05_no_levels.rs"]
+pub mod ch05_no_levels;

@@ -89,6 +89,8 @@ pub mod ch02_as_they_finish;
 pub mod ch02_summaries;
 pub mod ch03_loader_service;
 pub mod ch03_until_closed;
+pub mod ch04_many_producers;
+pub mod ch05_no_levels;
 
 /// Every exercise, in the catalog's order.
 pub const SUITES: &[Suite] = &[
@@ -99,6 +101,8 @@ pub const SUITES: &[Suite] = &[
     ch02_as_they_finish::SUITE,
     ch03_loader_service::SUITE,
     ch03_until_closed::SUITE,
+    ch04_many_producers::SUITE,
+    ch05_no_levels::SUITE,
 ];
 
 /// Learner mode: every check of every exercise, on the learner's code.

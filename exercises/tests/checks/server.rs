@@ -5,13 +5,20 @@
 //! - `/meet/N/...`: answers only once N requests for `/meet/N/...` are open at the same
 //!   time, as they are when N children load them at once.
 //! - `/held`: answers only after a request for `/release` has arrived.
-//! - anything else: a short page, at once.
+//! - `/fan/N`: links to `N` pages `/fan/N/I-xxx…` (with 200 bytes of `x`), each of which
+//!   links back to `/fan/N`: many links, with long URLs.
+//! - `/requests`: how many times each path was asked for (this one aside), a line
+//!   `COUNT PATH` each, for [`TestServer::requests`].
+//! - anything else: a short page, at once; or, on a server started
+//!   [`with_links`](TestServer::with_links), a page with those links, if the path has an
+//!   entry there, and "404 Not Found" if not.
 //!
 //! A page that waits gives up after [`PATIENCE`] and answers "503 Service Unavailable",
 //! saying why; after that, every `/meet` request gets the 503 at once. Like the demo site,
 //! the server runs in a process of its own (with a thread per connection), stopped when
 //! the [`TestServer`] is dropped.
 
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -23,6 +30,9 @@ use ipc::Process;
 /// How long a waiting page waits. A correct program makes it wait milliseconds.
 pub const PATIENCE: Duration = Duration::from_secs(5);
 
+/// Pages and the paths they link to, for [`TestServer::with_links`].
+pub type Links = &'static [(&'static str, &'static [&'static str])];
+
 /// The server, running until dropped.
 pub struct TestServer {
     addr: SocketAddr,
@@ -31,9 +41,17 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start() -> TestServer {
+        TestServer::with_links(&[])
+    }
+
+    /// A server whose pages are those of `links`, each with a link (`href="/path"`) to
+    /// each of the paths given for it; a path not there answers 404. The routes above
+    /// (`/held`, `/release`, `/fan/N`...) work as always, with the links of their entry
+    /// if they have one.
+    pub fn with_links(links: Links) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a port on 127.0.0.1");
         let addr = listener.local_addr().expect("its address");
-        let mut process = Process::new(move || serve(listener));
+        let mut process = Process::new(move || serve(listener, links));
         process.start().expect("start the test server");
         TestServer {
             addr,
@@ -61,6 +79,18 @@ impl TestServer {
     pub fn release(&self) {
         loader::load_url(&self.url("/release")).expect("the test server takes /release");
     }
+
+    /// How many times each path (with its query string) was asked for so far.
+    pub fn requests(&self) -> BTreeMap<String, usize> {
+        let page = loader::load_url(&self.url("/requests")).expect("the test server's /requests");
+        page.html
+            .lines()
+            .filter_map(|line| {
+                let (count, path) = line.split_once(' ')?;
+                Some((path.to_string(), count.parse().ok()?))
+            })
+            .collect()
+    }
 }
 
 #[derive(Default)]
@@ -72,21 +102,23 @@ struct State {
     /// Set when a `/meet` request gave up waiting.
     gave_up: bool,
     released: bool,
+    /// How many times each path was asked for.
+    requests: BTreeMap<String, usize>,
 }
 
 type Shared = Arc<(Mutex<State>, Condvar)>;
 
-fn serve(listener: TcpListener) {
+fn serve(listener: TcpListener, links: Links) {
     let shared: Shared = Arc::default();
     for stream in listener.incoming().flatten() {
         let shared = Arc::clone(&shared);
         thread::spawn(move || {
-            let _ = handle(stream, &shared);
+            let _ = handle(stream, &shared, links);
         });
     }
 }
 
-fn handle(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
+fn handle(mut stream: TcpStream, shared: &Shared, links: Links) -> io::Result<()> {
     stream.set_read_timeout(Some(PATIENCE))?;
     let mut head = Vec::new();
     let mut buf = [0; 1024];
@@ -99,7 +131,13 @@ fn handle(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
     }
     let head = String::from_utf8_lossy(&head);
     let path = head.split_whitespace().nth(1).unwrap_or("/");
-    let (status, text) = respond(path, shared);
+    let (status, mut text) = respond(path, shared, links);
+    if status.starts_with("200") {
+        let entry = links.iter().find(|(page, _)| *page == path);
+        for link in entry.map_or(&[][..], |(_, to)| to) {
+            text.push_str(&format!(" <a href=\"{link}\">{link}</a>"));
+        }
+    }
     let body = format!(
         "<!DOCTYPE html>\n<html><head><title>{status}</title></head><body><p>{text}</p></body></html>\n"
     );
@@ -113,11 +151,30 @@ fn handle(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
     stream.shutdown(Shutdown::Write)
 }
 
-fn respond(path: &str, shared: &Shared) -> (&'static str, String) {
+fn respond(path: &str, shared: &Shared, links: Links) -> (&'static str, String) {
     const OK: &str = "200 OK";
     const GAVE_UP: &str = "503 Service Unavailable";
     let (state, changed) = &**shared;
     let lock = || state.lock().unwrap_or_else(PoisonError::into_inner);
+    if path == "/requests" {
+        let counts: Vec<String> = (lock().requests.iter())
+            .map(|(path, count)| format!("\n{count} {path}"))
+            .collect();
+        return (OK, format!("{}\n", counts.concat()));
+    }
+    *lock().requests.entry(path.to_string()).or_default() += 1;
+    if let Some(rest) = path.strip_prefix("/fan/") {
+        let (n, leaf) = rest.split_once('/').unwrap_or((rest, ""));
+        if !leaf.is_empty() {
+            return (OK, format!("<a href=\"/fan/{n}\">back</a>"));
+        }
+        let padding = "x".repeat(200);
+        let n: usize = n.parse().unwrap_or(0);
+        let links: Vec<String> = (0..n)
+            .map(|i| format!("<a href=\"/fan/{n}/{i}-{padding}\">{i}</a>\n"))
+            .collect();
+        return (OK, links.concat());
+    }
     if let Some(rest) = path.strip_prefix("/meet/") {
         let n: usize = rest
             .split('/')
@@ -162,6 +219,9 @@ fn respond(path: &str, shared: &Shared) -> (&'static str, String) {
             lock().released = true;
             changed.notify_all();
             (OK, "the held page may answer now".into())
+        }
+        _ if !links.is_empty() && !links.iter().any(|(page, _)| *page == path) => {
+            ("404 Not Found", format!("no page here: {path}"))
         }
         _ => (OK, format!("a quick page: {path}")),
     }

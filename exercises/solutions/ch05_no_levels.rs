@@ -1,0 +1,113 @@
+//! Reference solution of `ch05_no_levels`: a crawl that waits for no level.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use ipc::{Error, Process, Queue};
+use loader::{LoadError, TIMEOUT as LOAD_TIMEOUT, load_url};
+use serde::{Deserialize, Serialize};
+
+/// How long the parent waits for one finding: a worker that died would never report.
+const FINDING_TIMEOUT: Duration = LOAD_TIMEOUT.saturating_mul(2);
+
+/// What a worker found at one URL: the page's size and its links, or why it failed.
+#[derive(Serialize, Deserialize)]
+struct Found {
+    url: String,
+    result: Result<(usize, Vec<String>), LoadError>,
+}
+
+/// A worker, as in chapter 5: takes URLs until the task queue is closed, and reports
+/// each page's size and links.
+fn worker(tasks: &mut Queue, found: &mut Queue) -> ipc::Result<()> {
+    loop {
+        let url: String = match tasks.get() {
+            Ok(url) => url,
+            Err(Error::Closed) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let result = load_url(&url).map(|page| {
+            let links = same_site_links(&url, &page.html);
+            (page.html.len(), links)
+        });
+        found.put(&Found { url, result })?;
+    }
+}
+
+// ANCHOR: crawl
+/// Crawls the site of `start` with `workers` worker processes, and returns every page it
+/// reached: its size in bytes, or why it did not load.
+pub fn crawl(
+    start: &str,
+    workers: usize,
+) -> ipc::Result<BTreeMap<String, Result<usize, LoadError>>> {
+    let (mut tasks, mut found) = (Queue::new()?, Queue::new()?);
+    let mut processes = Vec::new();
+    for _ in 0..workers {
+        let (mut tasks, mut found) = (tasks.try_clone()?, found.try_clone()?);
+        let mut process =
+            Process::new(move || worker(&mut tasks, &mut found).expect("the queues work"));
+        process.start()?;
+        processes.push(process);
+    }
+
+    let mut pages = BTreeMap::new();
+    let mut seen = HashSet::from([start.to_string()]);
+    // The URLs found but not handed out yet, and how many are out (with no finding back).
+    let mut to_do = VecDeque::from([start.to_string()]);
+    let mut out = 0;
+    loop {
+        // At most two tasks per worker out: neither queue's pipe can fill up.
+        while out < 2 * workers {
+            let Some(url) = to_do.pop_front() else { break };
+            tasks.put(&url)?;
+            out += 1;
+        }
+        if out == 0 {
+            break; // nothing out, nothing to do: every page reached is in `pages`
+        }
+        let finding: Found = found.get_timeout(FINDING_TIMEOUT)?;
+        out -= 1;
+        if let Ok((_, links)) = &finding.result {
+            let new = links.iter().filter(|link| seen.insert(link.to_string()));
+            to_do.extend(new.cloned());
+        }
+        pages.insert(finding.url, finding.result.map(|(size, _)| size));
+    }
+
+    tasks.close()?;
+    for process in &mut processes {
+        process.join()?;
+    }
+    Ok(pages)
+}
+// ANCHOR_END: crawl
+
+/// The links of `html`, a page at `page_url`, to pages of the same site, as full URLs:
+/// paths from the root (`href="/about.html"`) and full URLs on the same `scheme://host`.
+/// Chapter 5's `links.rs`, shortened: no relative paths.
+fn same_site_links(page_url: &str, html: &str) -> Vec<String> {
+    let Some(origin) = origin(page_url) else {
+        return Vec::new();
+    };
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split(['"', '#']).next())
+        .filter_map(|href| {
+            if href.starts_with('/') {
+                Some(format!("{origin}{href}"))
+            } else {
+                (self::origin(href) == Some(origin)).then(|| href.to_string())
+            }
+        })
+        .collect()
+}
+
+/// `scheme://host[:port]` of `url`, if it has one.
+fn origin(url: &str) -> Option<&str> {
+    let after_scheme = url.find("://")? + 3;
+    let end = url[after_scheme..]
+        .find('/')
+        .map_or(url.len(), |i| after_scheme + i);
+    Some(&url[..end])
+}
