@@ -29,6 +29,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use ipc::{Error, Process, Queue};
+use loader::links::same_site_links;
 use loader::{LoadError, TIMEOUT as LOAD_TIMEOUT, load_url};
 use serde::{Deserialize, Serialize};
 
@@ -127,33 +128,4 @@ fn crawl_level(
         }
     }
     Ok(findings)
-}
-
-/// The links of `html`, a page at `page_url`, to pages of the same site, as full URLs:
-/// paths from the root (`href="/about.html"`) and full URLs on the same `scheme://host`.
-/// Chapter 5's `links.rs`, shortened: no relative paths.
-fn same_site_links(page_url: &str, html: &str) -> Vec<String> {
-    let Some(origin) = origin(page_url) else {
-        return Vec::new();
-    };
-    html.split("href=\"")
-        .skip(1)
-        .filter_map(|rest| rest.split(['"', '#']).next())
-        .filter_map(|href| {
-            if href.starts_with('/') {
-                Some(format!("{origin}{href}"))
-            } else {
-                (self::origin(href) == Some(origin)).then(|| href.to_string())
-            }
-        })
-        .collect()
-}
-
-/// `scheme://host[:port]` of `url`, if it has one.
-fn origin(url: &str) -> Option<&str> {
-    let after_scheme = url.find("://")? + 3;
-    let end = url[after_scheme..]
-        .find('/')
-        .map_or(url.len(), |i| after_scheme + i);
-    Some(&url[..end])
 }

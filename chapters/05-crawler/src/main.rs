@@ -5,14 +5,12 @@
 //! Run it with no arguments to crawl the demo site from its front page, or give a start
 //! URL: `cargo run -p ch05-crawler -- URL` (only links on the same site are followed).
 
-mod links;
-
 use std::collections::{BTreeMap, HashSet};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use ipc::{Error, Process, Queue};
-use loader::{LoadError, Targets, exit_status, load_url_with_timeout};
+use loader::{LoadError, Targets, exit_status, links, load_url_with_timeout};
 use serde::{Deserialize, Serialize};
 
 const WORKERS: usize = 3;

@@ -1,9 +1,11 @@
-//! What every chapter loads and how: the tutorial's `load_url`, and the list of URLs
-//! (the command line's, or the built-in demo site's).
+//! What every chapter loads and how: the tutorial's `load_url`, the list of URLs
+//! (the command line's, or the built-in demo site's), and the links a page holds (for the
+//! crawler chapter and its exercise).
 //!
 //! The Python programs each define `load_url`; here it is written once and shared, so that
 //! each chapter's `main.rs` holds only what the chapter teaches.
 
+pub mod links;
 mod load;
 mod targets;
 
