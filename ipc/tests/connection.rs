@@ -8,8 +8,12 @@ use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use std::sync::Mutex;
+
+use fork_test::time_limit;
 use ipc::{Connection, Error, Pipe, Process};
-use nix::sys::signal::{Signal, raise};
+use nix::sys::resource::{Resource, setrlimit};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, raise, sigaction};
 use serde::{Deserialize, Serialize};
 
 /// Counts the bytes this test binary allocates, to show that refusing a frame costs nothing.
@@ -266,6 +270,161 @@ fn wait_reports_every_ready_connection() {
     );
 }
 
+fn an_end_kept_by_the_parent_but_moved_into_a_child_works_there() {
+    for open_a_file_first in [true, false] {
+        let (mut a, mut b) = Pipe::new().unwrap();
+        a.set_inheritable(false);
+        let mut p = Process::with_exit_code(move || {
+            // If the child had closed `a`'s number, this file would get it, and `send`
+            // would write into the file.
+            let _file = open_a_file_first.then(|| File::open("/dev/null").unwrap());
+            match a.send(&"from the child") {
+                Ok(()) => 0,
+                Err(_) => 1,
+            }
+        });
+        p.start().unwrap();
+        assert_eq!(b.recv::<String>().unwrap(), "from the child");
+        assert_eq!(p.join().unwrap(), 0, "the child sent, then dropped its end");
+    }
+}
+
+/// An end that stays in the parent, where a child can still reach it: a global.
+static KEPT_BY_THE_PARENT: Mutex<Option<Connection>> = Mutex::new(None);
+
+fn an_end_kept_by_the_parent_is_an_error_in_the_child_not_a_stray_descriptor() {
+    let (mut a, _b) = Pipe::new().unwrap();
+    a.set_inheritable(false);
+    *KEPT_BY_THE_PARENT.lock().unwrap() = Some(a);
+    let mut p = Process::with_exit_code(|| {
+        let _file = File::open("/dev/null").unwrap();
+        let mut kept = KEPT_BY_THE_PARENT.lock().unwrap();
+        match kept.as_mut().unwrap().send(&1u8) {
+            Err(e) if e.to_string().contains("set_inheritable") => 0,
+            other => {
+                eprintln!("{other:?}");
+                1
+            }
+        }
+    });
+    p.start().unwrap();
+    let code = p.join().unwrap();
+    KEPT_BY_THE_PARENT.lock().unwrap().take();
+    assert_eq!(code, 0);
+}
+
+/// A process that sends `SIGUSR1` to this one every 20 ms, with a handler installed that
+/// does nothing and does not restart system calls: every wait is interrupted, often.
+fn signal_storm() -> Process {
+    extern "C" fn nothing(_: nix::libc::c_int) {}
+    let action = SigAction::new(
+        SigHandler::Handler(nothing),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler does nothing at all.
+    unsafe { sigaction(Signal::SIGUSR1, &action) }.unwrap();
+    let target = nix::unistd::getpid();
+    let mut storm = Process::new(move || {
+        loop {
+            let _ = nix::sys::signal::kill(target, Signal::SIGUSR1);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    storm.start().unwrap();
+    storm
+}
+
+fn timeouts_hold_while_signals_arrive() {
+    time_limit(Duration::from_secs(30));
+    let (a, _b) = Pipe::new().unwrap();
+    let storm = signal_storm();
+    let timeout = Duration::from_millis(500);
+    for what in ["poll", "wait"] {
+        let started = Instant::now();
+        match what {
+            "poll" => assert!(!a.poll(timeout).unwrap()),
+            _ => assert!(ipc::connection::wait(&[&a], Some(timeout)).unwrap().is_empty()),
+        }
+        let took = started.elapsed();
+        assert!(took >= timeout, "{what} returned early: {took:?}");
+        assert!(took < timeout * 3, "{what} took {took:?} for a 500 ms timeout");
+    }
+    drop(storm);
+}
+
+/// Runs `receive` in a child process whose address space is capped at 200 MB (as with
+/// `ulimit -v 200000`), and returns its exit code: 0 if `receive` returned true.
+fn in_a_small_child(receive: impl FnOnce() -> bool + 'static) -> i32 {
+    let mut p = Process::with_exit_code(move || {
+        setrlimit(Resource::RLIMIT_AS, 200_000 * 1024, 200_000 * 1024).unwrap();
+        if receive() { 0 } else { 1 }
+    });
+    p.start().unwrap();
+    p.join().unwrap()
+}
+
+fn a_frame_reserves_no_more_than_what_arrives() {
+    // A 5-byte message whose string claims a billion bytes.
+    let (mut a, mut b) = Pipe::new().unwrap();
+    b.send_bytes(&[0xfc, 0x00, 0xca, 0x9a, 0x3b]).unwrap(); // 10^9 bytes
+    let code = in_a_small_child(move || matches!(a.recv::<String>(), Err(Error::Decode(_))));
+    assert_eq!(code, 0, "a 5-byte message is refused, not 1 GB reserved");
+    // A header that claims 256 MiB, then 10 bytes, then the end.
+    let (mut a, b) = Pipe::new().unwrap();
+    write_raw(&b, &(256u32 * 1024 * 1024).to_be_bytes());
+    write_raw(&b, &[7; 10]);
+    drop(b);
+    let code = in_a_small_child(move || matches!(a.recv_bytes(), Err(Error::Truncated { .. })));
+    assert_eq!(code, 0, "a 14-byte frame was cut short, and said so");
+
+}
+
+/// Recursive types: a message can nest them as deep as its length allows.
+#[derive(Serialize, Deserialize)]
+enum Chain {
+    End,
+    Link(Box<Chain>),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Nest(Vec<Nest>);
+
+fn a_deeply_nested_message_is_an_error_not_a_stack_overflow() {
+    let deep_box: Vec<u8> = [vec![1u8; 60_000], vec![0]].concat(); // Link(Link(…End))
+    let deep_vec: Vec<u8> = [vec![1u8; 30_000], vec![0]].concat(); // [[[…[]…]]]
+    for (frame, what) in [(deep_box, "Box"), (deep_vec, "Vec")] {
+        let (mut a, mut b) = Pipe::new().unwrap();
+        b.send_bytes(&frame).unwrap();
+        let mut p = Process::with_exit_code(move || {
+            let refused = match what {
+                "Box" => a.recv::<Chain>().map(std::mem::forget).is_err(),
+                _ => a.recv::<Nest>().map(std::mem::forget).is_err(),
+            };
+            if refused { 0 } else { 1 }
+        });
+        p.start().unwrap();
+        assert_eq!(p.join().unwrap(), 0, "a {what} nested deep is a decode error");
+    }
+}
+
+fn a_refused_message_leaves_no_fake_message_behind() {
+    let (mut a, mut b) = Pipe::new().unwrap();
+    a.set_max_message_size(16);
+    // A 32-byte body that starts like a frame of its own.
+    let mut body = vec![0, 0, 0, 3, b'f', b'a', b'k'];
+    body.resize(32, 0);
+    b.send_bytes(&body).unwrap();
+    assert!(matches!(a.recv_bytes(), Err(Error::TooLarge { len: 32, .. })));
+    let next = a.recv_bytes();
+    assert!(next.is_err(), "after a refused message: {next:?}");
+}
+
+fn poll_on_the_sending_end_of_a_one_way_pipe_is_an_error() {
+    let (_rx, tx) = Pipe::one_way().unwrap();
+    assert!(matches!(tx.poll(Duration::ZERO), Err(Error::WrongDirection(_))));
+}
+
 fork_test::main!(
     a_duplex_pipe_carries_typed_messages_both_ways,
     the_child_sees_the_end_when_the_parent_closes,
@@ -277,4 +436,11 @@ fork_test::main!(
     a_corrupt_frame_is_an_error_not_a_panic,
     a_100_mib_message_arrives_intact,
     wait_reports_every_ready_connection,
+    an_end_kept_by_the_parent_but_moved_into_a_child_works_there,
+    an_end_kept_by_the_parent_is_an_error_in_the_child_not_a_stray_descriptor,
+    timeouts_hold_while_signals_arrive,
+    a_frame_reserves_no_more_than_what_arrives,
+    a_deeply_nested_message_is_an_error_not_a_stack_overflow,
+    a_refused_message_leaves_no_fake_message_behind,
+    poll_on_the_sending_end_of_a_one_way_pipe_is_an_error,
 );

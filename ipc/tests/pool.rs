@@ -3,7 +3,10 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use ipc::{Error, Pool};
+use std::path::PathBuf;
+
+use fork_test::{Stream, capture, time_limit};
+use ipc::{Error, Pipe, Pool};
 use nix::sys::signal::{Signal, raise};
 use serde::{Deserialize, Serialize};
 
@@ -103,13 +106,18 @@ fn imap_is_ordered_and_imap_unordered_has_everything() {
 
 fn a_panicking_task_names_its_position_and_the_pool_goes_on() {
     let pool = Pool::new(2);
-    let result = pool.map(
-        |x: u32| {
-            assert_ne!(x, 13, "unlucky item");
-            x
-        },
-        0..20,
-    );
+    let mut result = None;
+    let stderr = capture(Stream::Stderr, || {
+        result = Some(pool.map(
+            |x: u32| {
+                assert_ne!(x, 13, "unlucky item");
+                x
+            },
+            0..20,
+        ))
+    });
+    assert_eq!(stderr, "", "the panic is the parent's error to report, not the worker's");
+    let result = result.unwrap();
     match result {
         Err(Error::TaskPanicked { index: 13, message }) => {
             assert!(message.contains("unlucky item"))
@@ -225,6 +233,99 @@ fn dropping_an_imap_early_stops_its_workers() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
+/// Owns a folder and deletes it when dropped, like `tempfile::TempDir`; notes each drop
+/// (with the process that ran it) in a log that every process appends to.
+struct OwnedDir {
+    path: PathBuf,
+    log: PathBuf,
+}
+
+impl Drop for OwnedDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.path);
+        let line = format!("{}\n", self.path.display());
+        let mut log = std::fs::File::options().append(true).open(&self.log).unwrap();
+        std::io::Write::write_all(&mut log, line.as_bytes()).unwrap();
+    }
+}
+
+fn each_item_is_dropped_once_by_the_task_that_owns_it() {
+    let base = std::env::temp_dir().join(format!("ipc-owned-dirs-{}", std::process::id()));
+    std::fs::create_dir_all(&base).unwrap();
+    let log = base.join("drops.log");
+    std::fs::write(&log, "").unwrap();
+    let items: Vec<OwnedDir> = (0..8)
+        .map(|i| {
+            let path = base.join(format!("item-{i}"));
+            std::fs::create_dir(&path).unwrap();
+            OwnedDir {
+                path,
+                log: log.clone(),
+            }
+        })
+        .collect();
+    let found = Pool::new(4)
+        .with_chunksize(1)
+        .map(|dir: OwnedDir| dir.path.exists(), items)
+        .unwrap();
+    let drops = std::fs::read_to_string(&log).unwrap();
+    std::fs::remove_dir_all(&base).unwrap();
+    assert_eq!(found, [true; 8], "each task found its folder");
+    let mut dropped: Vec<&str> = drops.lines().collect();
+    dropped.sort();
+    let expected: Vec<String> = (0..8)
+        .map(|i| base.join(format!("item-{i}")).display().to_string())
+        .collect();
+    assert_eq!(dropped, expected, "each item dropped exactly once");
+}
+
+fn a_worker_that_dies_is_reported_even_if_its_task_left_a_process_behind() {
+    time_limit(Duration::from_secs(30));
+    let (mut report, report_end) = Pipe::new().unwrap();
+    let report_end = std::sync::Mutex::new(report_end);
+    let started = Instant::now();
+    let result = Pool::new(2).with_chunksize(1).map(
+        |x: u32| {
+            if x == 3 {
+                // SAFETY: the worker has one thread; the grandchild only sleeps and exits.
+                match unsafe { nix::unistd::fork() }.unwrap() {
+                    nix::unistd::ForkResult::Child => {
+                        std::thread::sleep(Duration::from_secs(20));
+                        // SAFETY: leaves at once, running nothing of the worker's.
+                        unsafe { nix::libc::_exit(0) }
+                    }
+                    nix::unistd::ForkResult::Parent { child } => {
+                        report_end.lock().unwrap().send(&child.as_raw()).unwrap();
+                        std::process::exit(3);
+                    }
+                }
+            }
+            x
+        },
+        0..6,
+    );
+    let took = started.elapsed();
+    let grandchild: i32 = report.recv().unwrap();
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(grandchild), Signal::SIGKILL);
+    assert!(
+        matches!(result, Err(Error::WorkerDied { index: 3, exitcode: 3, .. })),
+        "{result:?}"
+    );
+    assert!(took < Duration::from_secs(5), "the error took {took:?}");
+}
+
+fn results_that_fit_one_by_one_are_not_refused_as_a_chunk() {
+    const ITEM: usize = 130 * 1024 * 1024; // two of them are over the 256 MiB frame limit
+    let lengths = Pool::new(1)
+        .with_chunksize(2)
+        .map(|n: usize| serde_bytes::ByteBuf::from(vec![1u8; n]), [ITEM, ITEM])
+        .unwrap()
+        .iter()
+        .map(|b| b.len())
+        .collect::<Vec<_>>();
+    assert_eq!(lengths, [ITEM, ITEM]);
+}
+
 fork_test::main!(
     map_keeps_input_order_for_every_chunk_size,
     map_takes_a_load_url_style_function,
@@ -236,4 +337,7 @@ fork_test::main!(
     a_worker_killed_by_sigkill_is_an_error_for_its_task,
     imap_reports_the_lost_task_and_finishes_the_others,
     dropping_an_imap_early_stops_its_workers,
+    each_item_is_dropped_once_by_the_task_that_owns_it,
+    a_worker_that_dies_is_reported_even_if_its_task_left_a_process_behind,
+    results_that_fit_one_by_one_are_not_refused_as_a_chunk,
 );

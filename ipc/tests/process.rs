@@ -1,10 +1,15 @@
 //! `Process`: start, join, exit codes, signals, panics, output, and reaping.
 
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use fork_test::{Stream, capture};
-use ipc::{Error, PANIC_EXIT_CODE, Process};
-use nix::sys::signal::{Signal, raise};
+use fork_test::{Stream, capture, time_limit};
+use ipc::{Error, PANIC_EXIT_CODE, Pipe, Process};
+use nix::sys::signal::{SigHandler, Signal, kill, raise, signal};
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::unistd::Pid;
 
 fn exit_codes_follow_python() {
     let cases: Vec<(Process, i32)> = vec![
@@ -117,6 +122,198 @@ fn a_never_started_process_is_dropped_quietly() {
     drop(Process::new(|| ()));
 }
 
+/// Threads that keep taking the locks a forked child needs (stdout's, the allocator's) until
+/// dropped: the situation where a fork can leave a child waiting forever.
+struct BusyThreads {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl BusyThreads {
+    fn start(count: usize) -> BusyThreads {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..count)
+            .map(|_| {
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let mut out = std::io::stdout().lock();
+                        let _ = out.write_all(&vec![b'.'; 100][..0]);
+                        std::hint::black_box(vec![0u8; 4096]);
+                    }
+                })
+            })
+            .collect();
+        BusyThreads { stop, threads }
+    }
+}
+
+impl Drop for BusyThreads {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            thread.join().unwrap();
+        }
+    }
+}
+
+fn starting_a_process_while_other_threads_run_is_refused_with_the_way_out() {
+    time_limit(Duration::from_secs(20));
+    let busy = BusyThreads::start(2);
+    for _ in 0..50 {
+        let mut p = Process::new(|| ());
+        match p.start() {
+            Err(e) => {
+                let message = e.to_string();
+                assert!(message.contains("3 threads"), "names the count: {message}");
+                assert!(message.contains("before"), "says the way out: {message}");
+            }
+            Ok(()) => {
+                p.join().unwrap();
+                panic!("started a process while 2 other threads ran");
+            }
+        }
+    }
+    let pool = ipc::Pool::new(4);
+    for _ in 0..200 {
+        assert!(pool.map(|x: u32| x + 1, 0..8).is_err(), "Pool::map refuses too");
+    }
+    drop(busy);
+    // Once the threads are gone, forking is fine again.
+    let mut p = Process::with_exit_code(|| 4);
+    p.start().unwrap();
+    assert_eq!(p.join().unwrap(), 4);
+}
+
+/// Makes this process the adoptive parent of its orphaned descendants, so that the test can
+/// see them (and reap them) instead of init.
+fn adopt_orphans() {
+    nix::sys::prctl::set_child_subreaper(true).unwrap();
+}
+
+/// Whether `pid` is still a live process (not gone, not a zombie).
+fn is_running(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.rsplit_once(')').unwrap().1.trim_start().starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+/// Reaps every adopted orphan that has exited (the runner then finds none left).
+fn reap_adopted() {
+    while let Ok(status) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+        if status == nix::sys::wait::WaitStatus::StillAlive {
+            break;
+        }
+    }
+}
+
+fn a_child_dies_with_its_parent_and_leaves_no_orphan() {
+    time_limit(Duration::from_secs(20));
+    adopt_orphans();
+    let (mut pids, mut child_end) = Pipe::new().unwrap();
+    let mut p = Process::new(move || {
+        let mut grandchild = Process::new(|| std::thread::sleep(Duration::from_secs(60)));
+        grandchild.start().unwrap();
+        child_end.send(&grandchild.pid().unwrap()).unwrap();
+        std::mem::forget(grandchild); // no Drop: only the parent's death may end it
+        std::thread::sleep(Duration::from_secs(60));
+    });
+    p.start().unwrap();
+    let grandchild: i32 = pids.recv().unwrap();
+    p.kill().unwrap();
+    assert_eq!(p.join().unwrap(), -9);
+    let started = Instant::now();
+    while is_running(grandchild) && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let orphaned = is_running(grandchild);
+    if orphaned {
+        let _ = kill(Pid::from_raw(grandchild), Signal::SIGKILL);
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    reap_adopted();
+    assert!(!orphaned, "the grandchild outlived its parent by 5 s");
+}
+
+fn join_timeout_accepts_any_duration() {
+    let mut p = Process::with_exit_code(|| 2);
+    p.start().unwrap();
+    assert_eq!(p.join_timeout(Duration::MAX).unwrap(), Some(2));
+}
+
+fn a_child_reaped_by_someone_else_is_never_signalled_again() {
+    time_limit(Duration::from_secs(30));
+    // With SIGCHLD ignored, the kernel reaps children itself: the pid is free for reuse.
+    // SAFETY: SIG_IGN installs no handler code.
+    unsafe { signal(Signal::SIGCHLD, SigHandler::SigIgn) }.unwrap();
+    let mut p = Process::new(|| ());
+    p.start().unwrap();
+    let pid = p.pid().unwrap();
+    while is_running(pid) || std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let joined = p.join();
+    // SAFETY: SIG_DFL installs no handler code.
+    unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) }.unwrap();
+    let message = joined.expect_err("the exit code is lost").to_string();
+    assert!(message.contains("SIGCHLD"), "says why: {message}");
+    // Put an unrelated process on the same pid, if this machine lets us choose pids.
+    let Some(mut victim) = process_with_pid(pid) else {
+        println!("(pid reuse not staged: /proc/sys/kernel/ns_last_pid is not writable)");
+        assert!(p.kill().is_ok() || p.kill().is_err());
+        return;
+    };
+    let _ = p.terminate();
+    let _ = p.kill();
+    drop(p);
+    std::thread::sleep(Duration::from_millis(100));
+    // Killed, or even reaped by the old child's handle, the victim did not survive.
+    let survived = matches!(victim.try_wait(), Ok(None));
+    let _ = victim.kill();
+    let _ = victim.wait();
+    assert!(survived, "a signal meant for the old child hit pid {pid}'s new owner");
+}
+
+/// Starts `sleep 30` with process id `pid`, by telling the kernel which pid was handed out
+/// last (root only). Gives up after a few tries, since other processes race for pids too.
+fn process_with_pid(pid: i32) -> Option<std::process::Child> {
+    for _ in 0..50 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).ok()?;
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        if child.id() as i32 == pid {
+            return Some(child);
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    None
+}
+
+fn fork_failing_under_a_process_limit_says_why() {
+    let mut p = Process::with_exit_code(|| {
+        // Root ignores RLIMIT_NPROC: become nobody first (when root).
+        if nix::unistd::getuid().is_root() {
+            nix::unistd::setuid(nix::unistd::Uid::from_raw(65534)).unwrap();
+        }
+        nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NPROC, 1, 1).unwrap();
+        let mut grandchild = Process::new(|| ());
+        match grandchild.start() {
+            Ok(()) => 1,
+            Err(e) => {
+                eprintln!("{e}");
+                if e.to_string().contains("limit") { 0 } else { 2 }
+            }
+        }
+    });
+    let mut code = None;
+    let stderr = capture(Stream::Stderr, || {
+        p.start().unwrap();
+        code = Some(p.join().unwrap());
+    });
+    assert_eq!(code, Some(0), "the error names the process limit: {stderr}");
+}
+
 fork_test::main!(
     exit_codes_follow_python,
     a_panicking_target_exits_non_zero_and_says_why,
@@ -127,4 +324,9 @@ fork_test::main!(
     dropping_a_running_process_kills_and_reaps_it,
     misuse_is_an_error,
     a_never_started_process_is_dropped_quietly,
+    starting_a_process_while_other_threads_run_is_refused_with_the_way_out,
+    a_child_dies_with_its_parent_and_leaves_no_orphan,
+    join_timeout_accepts_any_duration,
+    a_child_reaped_by_someone_else_is_never_signalled_again,
+    fork_failing_under_a_process_limit_says_why,
 );

@@ -3,7 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+use fork_test::time_limit;
 use ipc::{Error, Pipe, Process, Queue};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
 const PRODUCERS: u32 = 4;
@@ -115,8 +118,142 @@ fn close_wakes_consumers_that_are_waiting() {
     }
 }
 
+/// A consumer process blocked in `get` on `queue`.
+fn waiting_consumer(queue: &Queue) -> Process {
+    let mut q = queue.try_clone().unwrap();
+    let mut p = Process::new(move || {
+        let _ = q.get::<u32>();
+    });
+    p.start().unwrap();
+    std::thread::sleep(Duration::from_millis(100)); // let it block in get
+    p
+}
+
+fn a_consumer_killed_while_it_waits_does_not_wedge_the_queue() {
+    time_limit(Duration::from_secs(20));
+    let mut queue = Queue::new().unwrap();
+    let mut killed = waiting_consumer(&queue);
+    killed.kill().unwrap();
+    assert_eq!(killed.join().unwrap(), -9);
+    drop(waiting_consumer(&queue)); // dropping a running Process kills it too
+    queue.put(&1u32).unwrap();
+    assert_eq!(queue.get_timeout::<u32>(Duration::from_secs(2)).unwrap(), 1);
+    queue.put(&2u32).unwrap();
+    assert_eq!(queue.get::<u32>().unwrap(), 2);
+}
+
+const BIG: usize = 10 * 1024 * 1024;
+
+/// A producer process that puts a 10 MiB message, which nobody reads yet.
+fn big_producer(queue: &Queue) -> Process {
+    let mut q = queue.try_clone().unwrap();
+    let mut p = Process::new(move || {
+        q.put(&Message {
+            id: 1,
+            body: vec![7; BIG],
+        })
+        .unwrap();
+    });
+    p.start().unwrap();
+    std::thread::sleep(Duration::from_millis(200)); // it is in the middle of `put`, or done
+    p
+}
+
+/// Takes messages until the small one with id 2 arrives: the big one may come first, whole.
+fn get_the_small_one(queue: &mut Queue) {
+    loop {
+        let started = Instant::now();
+        let got = queue.get_timeout::<Message>(Duration::from_secs(2));
+        assert!(started.elapsed() < Duration::from_secs(4), "get_timeout overran");
+        let message = got.unwrap();
+        match message.id {
+            2 => return,
+            1 => assert!(message.body == vec![7; BIG], "the big message arrived whole"),
+            id => panic!("unexpected message {id}"),
+        }
+    }
+}
+
+fn a_producer_killed_in_the_middle_of_a_put_does_not_wedge_the_queue() {
+    time_limit(Duration::from_secs(30));
+    let mut queue = Queue::new().unwrap();
+    let mut producer = big_producer(&queue);
+    producer.kill().unwrap();
+    producer.join().unwrap();
+    let started = Instant::now();
+    match queue.get_timeout::<Message>(Duration::from_secs(2)) {
+        Ok(message) => assert!(message.body == vec![7; BIG], "whole, or not at all"),
+        Err(Error::Timeout) => {}
+        Err(e) => panic!("{e}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(4), "get_timeout overran");
+    queue.put(&Message { id: 2, body: vec![] }).unwrap();
+    get_the_small_one(&mut queue);
+}
+
+fn a_producer_stopped_in_the_middle_of_a_put_does_not_wedge_the_queue() {
+    time_limit(Duration::from_secs(30));
+    let mut queue = Queue::new().unwrap();
+    let mut producer = big_producer(&queue);
+    let pid = Pid::from_raw(producer.pid().unwrap());
+    kill(pid, Signal::SIGSTOP).unwrap();
+    queue.put(&Message { id: 2, body: vec![] }).unwrap();
+    get_the_small_one(&mut queue);
+    kill(pid, Signal::SIGCONT).unwrap();
+    producer.kill().unwrap();
+    producer.join().unwrap();
+}
+
+fn put_after_close_is_an_error() {
+    let mut queue = Queue::new().unwrap();
+    queue.close().unwrap();
+    assert!(queue.put(&1u8).is_err(), "the item would be lost");
+}
+
+fn get_timeout_accepts_any_duration() {
+    let mut queue = Queue::new().unwrap();
+    queue.put(&5u8).unwrap();
+    assert_eq!(queue.get_timeout::<u8>(Duration::MAX).unwrap(), 5);
+}
+
+fn get_timeout_holds_while_signals_arrive() {
+    time_limit(Duration::from_secs(30));
+    extern "C" fn nothing(_: nix::libc::c_int) {}
+    let action = nix::sys::signal::SigAction::new(
+        nix::sys::signal::SigHandler::Handler(nothing),
+        nix::sys::signal::SaFlags::empty(),
+        nix::sys::signal::SigSet::empty(),
+    );
+    // SAFETY: the handler does nothing at all.
+    unsafe { nix::sys::signal::sigaction(Signal::SIGUSR1, &action) }.unwrap();
+    let target = nix::unistd::getpid();
+    let mut storm = Process::new(move || {
+        loop {
+            let _ = kill(target, Signal::SIGUSR1);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    storm.start().unwrap();
+    let mut queue = Queue::new().unwrap();
+    let started = Instant::now();
+    assert!(matches!(
+        queue.get_timeout::<u8>(Duration::from_millis(500)),
+        Err(Error::Timeout)
+    ));
+    let took = started.elapsed();
+    storm.kill().unwrap();
+    storm.join().unwrap();
+    assert!(took < Duration::from_millis(1500), "took {took:?} for 500 ms");
+}
+
 fork_test::main!(
     every_message_arrives_exactly_once,
     get_timeout_waits_at_most_its_timeout,
     close_wakes_consumers_that_are_waiting,
+    a_consumer_killed_while_it_waits_does_not_wedge_the_queue,
+    a_producer_killed_in_the_middle_of_a_put_does_not_wedge_the_queue,
+    a_producer_stopped_in_the_middle_of_a_put_does_not_wedge_the_queue,
+    put_after_close_is_an_error,
+    get_timeout_accepts_any_duration,
+    get_timeout_holds_while_signals_arrive,
 );

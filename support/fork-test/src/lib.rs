@@ -8,6 +8,9 @@
 //! - a child process that was not reaped (a zombie) or is still running;
 //! - a file descriptor that was opened and not closed.
 //!
+//! A test that hangs is cut off: by default after [`HANG_LIMIT`], or sooner if it says so
+//! with [`time_limit`]. The binary then prints which test hung and exits with a failure.
+//!
 //! ```no_run
 //! fn forks_and_joins() { /* ... */ }
 //! fork_test::main!(forks_and_joins);
@@ -20,12 +23,20 @@ use std::fs::{self, File};
 use std::io::{self, Read, Seek, Write};
 use std::panic;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::time::Duration;
 
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use nix::unistd::{alarm, dup, dup2_stderr, dup2_stdout, getpid};
 
-/// A test that hangs this long is stopped by `SIGALRM`, which ends the whole binary with
-/// a failure instead of a stuck CI run.
-const HANG_LIMIT_SECONDS: u32 = 120;
+/// A test that runs longer than this is stopped by `SIGALRM`, which ends the whole binary
+/// with a failure instead of a stuck CI run.
+pub const HANG_LIMIT: Duration = Duration::from_secs(120);
+
+/// What the `SIGALRM` handler prints: "test NAME hung", prepared before the test starts,
+/// because a signal handler may not allocate.
+static HUNG_MESSAGE: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+static HUNG_MESSAGE_LEN: AtomicUsize = AtomicUsize::new(0);
 
 /// Declares `main` for a test binary with `harness = false`, running the given test
 /// functions in order.
@@ -52,11 +63,12 @@ pub fn run(tests: &[(&str, fn())]) -> ExitCode {
         "\nrunning {} tests (one at a time, on the main thread)",
         selected.len()
     );
+    on_alarm_report_the_hung_test();
     let mut failed = Vec::new();
     for (name, test) in &selected {
         print!("test {name} ... ");
         let _ = io::stdout().flush();
-        match run_one(*test) {
+        match run_one(name, *test) {
             Ok(()) => println!("ok"),
             Err(why) => {
                 println!("FAILED\n    {why}");
@@ -78,9 +90,13 @@ pub fn run(tests: &[(&str, fn())]) -> ExitCode {
     }
 }
 
-fn run_one(test: fn()) -> Result<(), String> {
+fn run_one(name: &str, test: fn()) -> Result<(), String> {
     let fds_before = open_fds();
-    alarm::set(HANG_LIMIT_SECONDS);
+    let message: &'static [u8] =
+        format!("\n\ntest {name} hung: it ran past its time limit\n").leak().as_bytes();
+    HUNG_MESSAGE_LEN.store(message.len(), Ordering::SeqCst);
+    HUNG_MESSAGE.store(message.as_ptr().cast_mut(), Ordering::SeqCst);
+    time_limit(HANG_LIMIT);
     let outcome = panic::catch_unwind(test);
     alarm::cancel();
     if outcome.is_err() {
@@ -100,6 +116,36 @@ fn run_one(test: fn()) -> Result<(), String> {
         return Err(format!("leaked file descriptors: {leaked:?}"));
     }
     Ok(())
+}
+
+/// Gives the running test at most `limit` from now (rounded up to whole seconds); past it,
+/// the binary reports the test as hung and exits with a failure. For a test of a fault that
+/// used to hang: the deadline is part of what it checks.
+pub fn time_limit(limit: Duration) {
+    let seconds = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
+    alarm::set(u32::try_from(seconds).unwrap_or(u32::MAX).max(1));
+}
+
+fn on_alarm_report_the_hung_test() {
+    extern "C" fn report_and_exit(_: nix::libc::c_int) {
+        let (ptr, len) = (
+            HUNG_MESSAGE.load(Ordering::SeqCst),
+            HUNG_MESSAGE_LEN.load(Ordering::SeqCst),
+        );
+        // SAFETY: write(2) and _exit(2) are async-signal-safe; the message was leaked, so
+        // `ptr` is valid for `len` bytes for the rest of the program (or null with len 0).
+        unsafe {
+            nix::libc::write(2, ptr.cast(), len);
+            nix::libc::_exit(1);
+        }
+    }
+    let action = SigAction::new(
+        SigHandler::Handler(report_and_exit),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only calls async-signal-safe functions.
+    unsafe { sigaction(Signal::SIGALRM, &action) }.expect("sigaction(SIGALRM)");
 }
 
 /// Open descriptors of this process and what they point at, from `/proc/self/fd`.
