@@ -2,22 +2,30 @@
 //!
 //! A message on the wire is a *frame*: a 4-byte big-endian length, then that many bytes.
 //! The length comes first so that the reader knows how much to wait for, and can refuse a
-//! frame over its limit before allocating anything. A two-way `Pipe` is a Unix socketpair
-//! (as in Python); a one-way one is a plain `pipe(2)`.
+//! frame over its limit before allocating anything. Both kinds of `Pipe` are Unix
+//! socketpairs: a two-way one as in Python, and a one-way one shut in the other direction
+//! (Python uses `pipe(2)` there). Sockets let every write say `MSG_NOSIGNAL`, so a peer
+//! that is gone is an [`Error::Closed`] and never a `SIGPIPE` that kills the writer,
+//! whatever the program did with that signal.
 
-use std::fs::File;
-use std::io::{self, IoSlice, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::io::{self, IoSlice};
+use std::marker::PhantomData;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
-use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags};
+use nix::sys::socket::{MsgFlags, Shutdown, shutdown};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::codec;
+use crate::deadline::{deadline, poll_until};
 use crate::error::{Error, Result};
+use crate::fork::Mark;
 
 /// Bytes of the length prefix in front of every message.
 const HEADER_LEN: usize = 4;
@@ -32,8 +40,6 @@ const READ_BUFFER: usize = 64 * 1024;
 /// # Ok::<(), ipc::Error>(())
 /// ```
 pub const DEFAULT_MAX_MESSAGE: usize = 256 * 1024 * 1024;
-/// A header no message can have: it stands for "no more messages" (see `Queue::close`).
-const END_MARKER: u32 = u32::MAX;
 
 /// Makes the two ends of a new pipe, like Python's `multiprocessing.Pipe()`.
 ///
@@ -52,6 +58,7 @@ pub struct Pipe;
 
 impl Pipe {
     /// A two-way pipe (Python's default, `duplex=True`): both ends can send and receive.
+    /// A Unix socketpair, see [socketpair(2)].
     ///
     /// ```
     /// let (mut a, mut b) = ipc::Pipe::new()?;
@@ -60,7 +67,10 @@ impl Pipe {
     /// assert_eq!((b.recv::<u8>()?, a.recv::<u8>()?), (1, 2));
     /// # Ok::<(), ipc::Error>(())
     /// ```
+    ///
+    /// [socketpair(2)]: https://man7.org/linux/man-pages/man2/socketpair.2.html
     #[allow(clippy::new_ret_no_self)] // Python's `Pipe()` returns two connections, so does this
+    #[doc(alias = "socketpair")]
     pub fn new() -> Result<(Connection, Connection)> {
         let (a, b) = UnixStream::pair()?;
         Ok((
@@ -70,7 +80,8 @@ impl Pipe {
     }
 
     /// A one-way pipe (Python's `duplex=False`): returns `(receiver, sender)`, in that order
-    /// as in Python.
+    /// as in Python. A socketpair shut in the other direction ([shutdown(2)]), where Python
+    /// uses [pipe(2)]: see the [module](self) for why.
     ///
     /// ```
     /// let (mut rx, mut tx) = ipc::Pipe::one_way()?;
@@ -79,8 +90,13 @@ impl Pipe {
     /// assert!(rx.send(&0u8).is_err()); // the receiving end cannot send
     /// # Ok::<(), ipc::Error>(())
     /// ```
+    ///
+    /// [shutdown(2)]: https://man7.org/linux/man-pages/man2/shutdown.2.html
+    /// [pipe(2)]: https://man7.org/linux/man-pages/man2/pipe.2.html
     pub fn one_way() -> Result<(Connection, Connection)> {
-        let (reader, writer) = io::pipe()?;
+        let (reader, writer) = UnixStream::pair()?;
+        shutdown(reader.as_raw_fd(), Shutdown::Write)?;
+        shutdown(writer.as_raw_fd(), Shutdown::Read)?;
         Ok((
             Connection::new(reader.into(), true, false),
             Connection::new(writer.into(), false, true),
@@ -101,15 +117,14 @@ impl Pipe {
 /// [`set_inheritable`](Self::set_inheritable).
 #[derive(Debug)]
 pub struct Connection {
-    /// The descriptor (socket or pipe). `File` is std's plain owned descriptor with
-    /// `read`/`write`, which work the same on both.
-    file: File,
+    /// The socket.
+    fd: OwnedFd,
     readable: bool,
     writable: bool,
-    inheritable: bool,
-    /// Read no byte past the current message, so that several processes can share one
-    /// reading end (a `Queue`): a byte in our buffer is a byte the others never see.
-    exact_reads: bool,
+    /// Set while children must not keep this end; see [`Connection::set_inheritable`].
+    mark: Option<Arc<Mark>>,
+    /// Why this end can no longer be read, once a receive left the stream mid-message.
+    unreadable: Option<String>,
     max_message: usize,
     /// Bytes read from the kernel but not handed out yet: `buf[start..end]`.
     buf: Vec<u8>,
@@ -117,14 +132,25 @@ pub struct Connection {
     end: usize,
 }
 
+/// How long a read may block.
+#[derive(Clone, Copy)]
+pub(crate) enum Until<'a> {
+    /// Until data or the end of the stream comes: a plain blocking read.
+    Forever,
+    /// Until data comes, or this descriptor (the writer's pidfd) says the writer has
+    /// exited: after that, data that is not there will not come (a process the writer
+    /// forked may still hold its end open, so the end of the stream may never come).
+    WriterExits(BorrowedFd<'a>),
+}
+
 impl Connection {
     fn new(fd: OwnedFd, readable: bool, writable: bool) -> Connection {
         Connection {
-            file: File::from(fd),
+            fd,
             readable,
             writable,
-            inheritable: true,
-            exact_reads: false,
+            mark: None,
+            unreadable: None,
             max_message: DEFAULT_MAX_MESSAGE,
             buf: Vec::new(),
             start: 0,
@@ -145,15 +171,19 @@ impl Connection {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn set_max_message_size(&mut self, limit: usize) {
-        self.max_message = limit.min(END_MARKER as usize - 1);
+        self.max_message = limit.min(u32::MAX as usize);
     }
 
     /// Whether processes started from now on keep a copy of this end (default: yes, as
     /// with any descriptor after `fork`). Say `false` for an end that stays in the parent:
-    /// the children close it as soon as they start.
+    /// children then let go of it as they start. A child whose closure *takes* the end
+    /// keeps it (it is the child's now), and its own children let go of it in turn.
     ///
     /// It matters for end-of-stream: a child waiting for [`Error::Closed`] on its own end
     /// gets it only when no process holds the other end any more, the child included.
+    /// (POSIX calls this close-on-fork; Linux lacks it, so `ipc` emulates it.) A child that
+    /// reaches a released end anyway, through a global, gets [`Error::NotInherited`]: the
+    /// number stays taken, so no other descriptor can be mistaken for the end.
     ///
     /// ```
     /// use ipc::{Pipe, Process};
@@ -175,14 +205,13 @@ impl Connection {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn set_inheritable(&mut self, inheritable: bool) {
-        if inheritable != self.inheritable {
-            let mut list = not_inherited();
-            if inheritable {
-                list.retain(|&fd| fd != self.file.as_raw_fd());
-            } else {
-                list.push(self.file.as_raw_fd());
+        match (&self.mark, inheritable) {
+            (Some(mark), true) => {
+                mark.remove();
+                self.mark = None;
             }
-            self.inheritable = inheritable;
+            (None, false) => self.mark = Some(Mark::new(self.fd.as_fd())),
+            _ => {}
         }
     }
 
@@ -195,7 +224,7 @@ impl Connection {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn send<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        self.check_direction(self.writable, "receive")?;
+        self.check(self.writable, "receive")?;
         // Encode behind a placeholder header, then fill it in: one buffer, one write.
         let mut frame = vec![0; HEADER_LEN];
         codec::encode_into(value, &mut frame)?;
@@ -207,6 +236,9 @@ impl Connection {
     /// Receives one value sent with [`send`](Self::send). Blocks until it arrives; if the
     /// other end is closed first, returns [`Error::Closed`]. Python: `conn.recv()`.
     ///
+    /// A message that is not a `T` is an [`Error::Decode`], never a panic, and costs no
+    /// more memory than its own length: see [`codec::decode`].
+    ///
     /// ```
     /// #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
     /// struct Page { url: String, status: u16 }
@@ -217,7 +249,12 @@ impl Connection {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn recv<T: DeserializeOwned>(&mut self) -> Result<T> {
-        let len = self.recv_header()?;
+        self.recv_until(Until::Forever)
+    }
+
+    /// [`recv`](Self::recv), reading as `until` allows.
+    pub(crate) fn recv_until<T: DeserializeOwned>(&mut self, until: Until<'_>) -> Result<T> {
+        let len = self.recv_header(until)?;
         if self.end - self.start >= len {
             // The whole message is in the buffer already (the usual case for small ones):
             // decode it from there, with no copy.
@@ -226,8 +263,29 @@ impl Connection {
             return codec::decode(&self.buf[frame]);
         }
         let mut body = Vec::new();
-        self.recv_body(len, &mut body)?;
+        self.recv_body(len, &mut body, until)?;
         codec::decode(&body)
+    }
+
+    /// The messages of type `T` that arrive, until the other end is closed: an iterator
+    /// that ends at [`Error::Closed`] and yields every other error. Python's
+    /// `while True: try: conn.recv() except EOFError: break`.
+    ///
+    /// ```
+    /// let (mut a, mut b) = ipc::Pipe::new()?;
+    /// for url in ["/", "/about.html"] {
+    ///     a.send(url)?;
+    /// }
+    /// drop(a);
+    /// let urls: Vec<String> = b.iter().collect::<Result<_, _>>()?;
+    /// assert_eq!(urls, ["/", "/about.html"]);
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn iter<T: DeserializeOwned>(&mut self) -> Messages<'_, T> {
+        Messages {
+            conn: self,
+            message: PhantomData,
+        }
     }
 
     /// Sends raw bytes as one message. Python: `conn.send_bytes(buf)`.
@@ -239,9 +297,9 @@ impl Connection {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<()> {
-        self.check_direction(self.writable, "receive")?;
+        self.check(self.writable, "receive")?;
         let header = self.header_for(bytes.len())?;
-        // Header and body leave in one writev: no copy, no extra system call.
+        // Header and body leave in one sendmsg: no copy, no extra system call.
         self.write_all(&mut [IoSlice::new(&header), IoSlice::new(bytes)])
     }
 
@@ -276,54 +334,62 @@ impl Connection {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn recv_bytes_into(&mut self, buf: &mut Vec<u8>) -> Result<usize> {
-        let len = self.recv_header()?;
-        self.recv_body(len, buf)?;
+        let len = self.recv_header(Until::Forever)?;
+        self.recv_body(len, buf, Until::Forever)?;
         Ok(len)
     }
 
     /// Reads the next frame's header and returns the body's length.
-    fn recv_header(&mut self) -> Result<usize> {
-        self.check_direction(self.readable, "send")?;
-        if !self.fill(HEADER_LEN)? {
+    fn recv_header(&mut self, until: Until<'_>) -> Result<usize> {
+        self.check(self.readable, "send")?;
+        if let Some(why) = &self.unreadable {
+            return Err(Error::Unreadable(why.clone()));
+        }
+        if !self.fill(HEADER_LEN, until)? {
             return Err(Error::Closed);
         }
         let header: [u8; HEADER_LEN] = self.buf[self.start..self.start + HEADER_LEN]
             .try_into()
             .expect("four bytes");
         self.start += HEADER_LEN;
-        let len = u32::from_be_bytes(header);
-        if len == END_MARKER {
-            return Err(Error::Closed);
-        }
-        let len = len as usize;
+        let len = u32::from_be_bytes(header) as usize;
         if len > self.max_message {
-            return Err(Error::TooLarge {
+            let refused = Error::TooLarge {
                 len: len as u64,
                 limit: self.max_message,
-            });
+            };
+            // Its body is still in the stream, and would be read as the next frame.
+            self.unreadable = Some(format!("an earlier message was refused ({refused})"));
+            return Err(refused);
         }
         Ok(len)
     }
 
     /// Reads a body of `len` bytes into `buf`, from the buffer first, then the kernel.
-    fn recv_body(&mut self, len: usize, buf: &mut Vec<u8>) -> Result<()> {
+    ///
+    /// `buf` grows as bytes arrive, never to more than twice what has arrived (or one read
+    /// buffer): a header that claims 256 MiB and is followed by ten bytes costs ten bytes.
+    fn recv_body(&mut self, len: usize, buf: &mut Vec<u8>, until: Until<'_>) -> Result<()> {
         buf.clear();
-        buf.reserve_exact(len);
         let buffered = (self.end - self.start).min(len);
         buf.extend_from_slice(&self.buf[self.start..self.start + buffered]);
         self.start += buffered;
-        // The rest goes straight from the kernel into `buf`'s spare capacity: no copy,
-        // and no zero-filling first (`read_to_end` tracks what is initialised).
-        let rest = (len - buffered) as u64;
-        (&mut self.file)
-            .take(rest)
-            .read_to_end(buf)
-            .map_err(peer_error)?;
-        if buf.len() < len {
-            return Err(Error::Truncated {
-                expected: HEADER_LEN + len,
-                got: HEADER_LEN + buf.len(),
-            });
+        while buf.len() < len {
+            let missing = len - buf.len();
+            if buf.capacity() == buf.len() {
+                buf.reserve_exact(missing.min(buf.len().max(READ_BUFFER)));
+            }
+            let spare = buf.spare_capacity_mut();
+            let room = spare.len().min(missing);
+            let got = self.read_into(&mut spare[..room], until)?;
+            if got == 0 {
+                return Err(Error::Truncated {
+                    expected: HEADER_LEN + len,
+                    got: HEADER_LEN + buf.len(),
+                });
+            }
+            // SAFETY: `read_into` initialised the first `got` bytes of the spare capacity.
+            unsafe { buf.set_len(buf.len() + got) };
         }
         Ok(())
     }
@@ -341,6 +407,7 @@ impl Connection {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn poll(&self, timeout: Duration) -> Result<bool> {
+        self.check(self.readable, "send")?;
         Ok(!wait(&[self], Some(timeout))?.is_empty())
     }
 
@@ -354,29 +421,11 @@ impl Connection {
     /// ```
     pub fn close(self) {}
 
-    /// Sends the end marker: the receiver's `recv` says [`Error::Closed`], as at the end
-    /// of the stream, though the pipe stays open.
-    pub(crate) fn send_end_marker(&mut self) -> Result<()> {
-        self.check_direction(self.writable, "receive")?;
-        self.write_all(&mut [IoSlice::new(&END_MARKER.to_be_bytes())])
-    }
-
-    /// Reads stop at the end of each message; see the field.
-    pub(crate) fn set_exact_reads(&mut self) {
-        self.exact_reads = true;
-    }
-
-    /// Another `Connection` on a duplicate of the descriptor (`dup`), with its own buffer.
-    pub(crate) fn try_clone(&self) -> Result<Connection> {
-        let mut clone =
-            Connection::new(self.file.try_clone()?.into(), self.readable, self.writable);
-        clone.exact_reads = self.exact_reads;
-        clone.max_message = self.max_message;
-        Ok(clone)
-    }
-
-    fn check_direction(&self, allowed: bool, other_way: &'static str) -> Result<()> {
-        if allowed {
+    /// Refuses a direction this end does not have, and an end that stayed in the parent.
+    fn check(&self, allowed: bool, other_way: &'static str) -> Result<()> {
+        if self.mark.as_ref().is_some_and(|m| m.is_released()) {
+            Err(Error::NotInherited)
+        } else if allowed {
             Ok(())
         } else {
             Err(Error::WrongDirection(other_way))
@@ -394,12 +443,26 @@ impl Connection {
         Ok(len.to_be_bytes())
     }
 
+    /// Sends every slice, in as many `sendmsg` calls as it takes (a big message fills the
+    /// socket's buffer and waits for the reader).
     fn write_all(&mut self, mut slices: &mut [IoSlice<'_>]) -> Result<()> {
         while !slices.is_empty() {
-            match self.file.write_vectored(slices) {
-                Ok(0) => return Err(Error::Closed),
+            match nix::sys::socket::sendmsg::<()>(
+                self.fd.as_raw_fd(),
+                slices,
+                &[],
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            ) {
                 Ok(n) => IoSlice::advance_slices(&mut slices, n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => {
+                    // Someone made the socket non-blocking: wait for room as a blocking one would.
+                    poll_until(
+                        &mut [PollFd::new(self.fd.as_fd(), PollFlags::POLLOUT)],
+                        None,
+                    )?;
+                }
                 Err(e) => return Err(peer_error(e)),
             }
         }
@@ -408,7 +471,7 @@ impl Connection {
 
     /// Reads until at least `want` bytes are buffered. `Ok(false)`: the stream ended cleanly
     /// before the first byte; ending after some bytes is [`Error::Truncated`].
-    fn fill(&mut self, want: usize) -> Result<bool> {
+    fn fill(&mut self, want: usize, until: Until<'_>) -> Result<bool> {
         if self.buf.is_empty() {
             self.buf = vec![0; READ_BUFFER];
         }
@@ -420,84 +483,116 @@ impl Connection {
                 self.buf.copy_within(self.start..self.end, 0);
                 (self.start, self.end) = (0, self.end - self.start);
             }
-            let room = if self.exact_reads {
-                self.end + want - (self.end - self.start)
-            } else {
-                self.buf.len()
-            };
-            match self.file.read(&mut self.buf[self.end..room]) {
-                Ok(0) if self.start == self.end => return Ok(false),
-                Ok(0) => {
+            let (fd, free) = (self.fd.as_fd(), &mut self.buf[self.end..]);
+            // SAFETY: `[u8]` and `[MaybeUninit<u8>]` have the same layout, and every byte of
+            // `free` is initialised already, so nothing uninitialised can be read back.
+            let free = unsafe { &mut *(free as *mut [u8] as *mut [MaybeUninit<u8>]) };
+            match read(fd, free, until)? {
+                0 if self.start == self.end => return Ok(false),
+                0 => {
                     return Err(Error::Truncated {
                         expected: want,
                         got: self.end - self.start,
                     });
                 }
-                Ok(n) => self.end += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(peer_error(e)),
+                n => self.end += n,
             }
         }
         Ok(true)
     }
 
-    fn has_buffered(&self) -> bool {
+    /// One read into `dest`, for `recv_body`.
+    fn read_into(&mut self, dest: &mut [MaybeUninit<u8>], until: Until<'_>) -> Result<usize> {
+        let result = read(self.fd.as_fd(), dest, until);
+        if result.is_err() {
+            self.unreadable = Some("an earlier receive failed in the middle of a message".into());
+        }
+        result
+    }
+
+    /// Whether bytes read from the kernel wait in the buffer (a message, or part of one).
+    pub(crate) fn has_buffered(&self) -> bool {
         self.start < self.end
+    }
+}
+
+/// Reads what is there (at least one byte, or 0 at the end of the stream) into `dest`,
+/// waiting as `until` allows; a signal does not interrupt it.
+fn read(fd: BorrowedFd<'_>, dest: &mut [MaybeUninit<u8>], until: Until<'_>) -> Result<usize> {
+    let flags = match until {
+        Until::Forever => 0,
+        Until::WriterExits(_) => nix::libc::MSG_DONTWAIT,
+    };
+    loop {
+        // SAFETY: recv(2) writes at most `dest.len()` bytes into `dest`, which is valid for
+        // writes of that many bytes, and returns how many it wrote, or -1.
+        let got =
+            unsafe { nix::libc::recv(fd.as_raw_fd(), dest.as_mut_ptr().cast(), dest.len(), flags) };
+        match Errno::result(got) {
+            Ok(n) => return Ok(n as usize),
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => {
+                // Nothing yet (a blocking read only says so if someone made the socket
+                // non-blocking): wait for data, or for the writer's exit.
+                let mut fds = vec![PollFd::new(fd, PollFlags::POLLIN)];
+                if let Until::WriterExits(writer) = until {
+                    fds.push(PollFd::new(writer, PollFlags::POLLIN));
+                }
+                poll_until(&mut fds, None)?;
+                let data = fds[0].any().unwrap_or(false);
+                if !data && fds.get(1).is_some_and(|f| f.any().unwrap_or(false)) {
+                    return Err(Error::Closed); // the writer is gone, and nothing came
+                }
+            }
+            Err(e) => return Err(peer_error(e)),
+        }
     }
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        // Its number may be reused by the next descriptor: forget it.
-        self.set_inheritable(true);
+        // Its number may be reused by the next descriptor: forget the mark.
+        if let Some(mark) = &self.mark {
+            mark.remove();
+        }
     }
 }
 
 impl AsFd for Connection {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.file.as_fd()
+        self.fd.as_fd()
     }
 }
 
-/// Descriptors that children must not keep; see [`Connection::set_inheritable`].
-static NOT_INHERITED: Mutex<Vec<RawFd>> = Mutex::new(Vec::new());
-
-fn not_inherited() -> MutexGuard<'static, Vec<RawFd>> {
-    NOT_INHERITED
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// The messages arriving on a [`Connection`], until it is closed: see [`Connection::iter`].
+#[derive(Debug)]
+pub struct Messages<'a, T> {
+    conn: &'a mut Connection,
+    message: PhantomData<fn() -> T>,
 }
 
-/// The list of descriptors children must close, locked across a `fork` (so that no other
-/// thread can hold the lock at that moment and leave it locked forever in the child).
-pub(crate) struct ForkGuard(MutexGuard<'static, Vec<RawFd>>);
+impl<T: DeserializeOwned> Iterator for Messages<'_, T> {
+    type Item = Result<T>;
 
-impl ForkGuard {
-    /// Take this just before `fork`; drop it in the parent after.
-    pub(crate) fn lock() -> ForkGuard {
-        ForkGuard(not_inherited())
-    }
-
-    /// In the child: close the descriptors, and forget them, since their numbers are free
-    /// for new descriptors now.
-    pub(crate) fn close_in_child(mut self) {
-        for fd in self.0.drain(..) {
-            let _ = nix::unistd::close(fd);
+    fn next(&mut self) -> Option<Result<T>> {
+        match self.conn.recv() {
+            Err(Error::Closed) => None,
+            other => Some(other),
         }
     }
 }
 
 /// A vanished peer shows up as one of several errors; they all mean [`Error::Closed`].
-fn peer_error(e: io::Error) -> Error {
-    match e.kind() {
-        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => Error::Closed,
-        _ => Error::Io(e),
+fn peer_error(errno: Errno) -> Error {
+    match errno {
+        Errno::EPIPE | Errno::ECONNRESET => Error::Closed,
+        e => Error::Io(io::Error::from(e)),
     }
 }
 
 /// Waits until some of `connections` can be received from (a message or the end of the
 /// stream), at most `timeout` (`None`: no limit), and returns their positions.
-/// Python: `multiprocessing.connection.wait`.
+/// Python: `multiprocessing.connection.wait`. See [poll(2)].
 ///
 /// ```
 /// use std::time::Duration;
@@ -508,7 +603,12 @@ fn peer_error(e: io::Error) -> Error {
 /// assert_eq!(ipc::connection::wait(&[&c, &a], Some(Duration::from_secs(1)))?, [1]);
 /// # Ok::<(), ipc::Error>(())
 /// ```
+///
+/// [poll(2)]: https://man7.org/linux/man-pages/man2/poll.2.html
 pub fn wait(connections: &[&Connection], timeout: Option<Duration>) -> Result<Vec<usize>> {
+    for conn in connections {
+        conn.check(conn.readable, "send")?;
+    }
     // Bytes already in a buffer are ready now, whatever the kernel says.
     let buffered: Vec<usize> = (0..connections.len())
         .filter(|&i| connections[i].has_buffered())
@@ -520,25 +620,8 @@ pub fn wait(connections: &[&Connection], timeout: Option<Duration>) -> Result<Ve
         .iter()
         .map(|c| PollFd::new(c.as_fd(), PollFlags::POLLIN))
         .collect();
-    loop {
-        match nix::poll::poll(&mut fds, poll_timeout(timeout)) {
-            Err(nix::errno::Errno::EINTR) => continue,
-            result => result?,
-        };
-        break;
-    }
+    poll_until(&mut fds, deadline(timeout))?;
     Ok((0..fds.len())
         .filter(|&i| fds[i].any().unwrap_or(false))
         .collect())
-}
-
-/// `poll(2)` counts whole milliseconds: round up, so that a short timeout still waits.
-pub(crate) fn poll_timeout(timeout: Option<Duration>) -> PollTimeout {
-    match timeout {
-        None => PollTimeout::NONE,
-        Some(t) => {
-            let ms = t.as_nanos().div_ceil(1_000_000);
-            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
-        }
-    }
 }

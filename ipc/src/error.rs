@@ -1,5 +1,5 @@
 //! The one error type of the crate, so that callers can tell a closed peer (Python's
-//! `EOFError`) from a broken message or a dead worker.
+//! `EOFError`) from a broken message, a dead worker, or a fork that was refused.
 
 use std::io;
 
@@ -19,7 +19,8 @@ use crate::process::describe_exitcode;
 #[non_exhaustive]
 pub enum Error {
     /// The other end of the connection was closed (or its process died) before a message
-    /// began. Python raises `EOFError` here.
+    /// began, or the queue was closed. Python raises `EOFError` here.
+    #[doc(alias = "EOFError")]
     #[error("the other end of the connection is closed")]
     Closed,
     /// The other end went away in the middle of a message.
@@ -31,7 +32,8 @@ pub enum Error {
         got: usize,
     },
     /// A message is longer than the connection's limit; refused before anything is allocated.
-    /// Its bytes are still in the pipe, so the connection cannot be trusted afterwards.
+    /// A refused incoming message stays in the pipe: the connection is
+    /// [`Unreadable`](Self::Unreadable) from then on, as in Python.
     #[error("a message of {len} bytes is over the limit of {limit} bytes")]
     TooLarge {
         /// The announced or attempted length.
@@ -39,15 +41,29 @@ pub enum Error {
         /// The connection's limit, see [`Connection::set_max_message_size`](crate::Connection::set_max_message_size).
         limit: usize,
     },
+    /// An earlier receive left the stream in the middle of a message (a message refused as
+    /// too large): what follows would be read as a message when it is not one. Python:
+    /// "the connection will no longer be readable".
+    #[error("this connection can no longer be read: {0}")]
+    Unreadable(String),
     /// A value could not be turned into bytes.
     #[error("could not encode the message: {0}")]
     Encode(String),
-    /// The bytes of a message are not a value of the expected type (corrupt or mismatched).
+    /// The bytes of a message are not a value of the expected type (corrupt, hostile or
+    /// mismatched).
     #[error("could not decode the message: {0}")]
     Decode(String),
     /// The wrong end of a one-way pipe was used, e.g. `send` on the receiving end.
     #[error("this end of a one-way pipe can only {0}")]
     WrongDirection(&'static str),
+    /// This end of a pipe stays with the process that called
+    /// [`set_inheritable(false)`](crate::Connection::set_inheritable) on it: a child process
+    /// reached its copy anyway (through a global, say), and the child has no such end.
+    #[error(
+        "this end of the pipe stays in the process that called set_inheritable(false) on it; \
+         this child process has no copy (move the end into the child's closure to give it one)"
+    )]
+    NotInherited,
     /// Nothing arrived within the time given, e.g. to [`Queue::get_timeout`](crate::Queue::get_timeout).
     /// Python raises `queue.Empty` here.
     #[error("nothing arrived in time")]
@@ -58,13 +74,57 @@ pub enum Error {
     /// `join` or a signal was asked of a [`Process`](crate::Process) that was never started.
     #[error("the process was not started")]
     NotStarted,
+    /// A [`Process`](crate::Process) was joined or signalled from a process that did not
+    /// start it (a copy made by `fork`). Python: "can only join a child process".
+    #[error("process {pid} was started by another process: only its parent can join or signal it")]
+    NotOurChild {
+        /// The child's process id.
+        pid: i32,
+    },
+    /// The child's exit status was collected by someone else, so it is lost (with
+    /// `SIGCHLD` ignored the kernel discards it; a `SIGCHLD` handler may have called
+    /// `waitpid`).
+    #[error(
+        "the exit status of process {pid} was collected elsewhere and is lost \
+         (is SIGCHLD ignored, or does a SIGCHLD handler call waitpid?)"
+    )]
+    ExitStatusLost {
+        /// The child's process id.
+        pid: i32,
+    },
+    /// Forking was refused because other threads run in this process. `fork` copies only
+    /// the calling thread: a lock that another thread held at that moment (stdout's, the
+    /// allocator's) would stay locked forever in the child.
+    #[error(
+        "refusing to fork: this process runs {threads} threads, and a forked child gets only \
+         the calling one, so it could wait forever for a lock another thread held; start \
+         processes before starting any thread (or after joining them all)"
+    )]
+    ThreadsRunning {
+        /// Threads in this process, the caller's included.
+        threads: usize,
+    },
+    /// `fork` itself failed.
+    #[error("could not fork a new process: {}", fork_failure(.0))]
+    Fork(#[source] io::Error),
     /// The function given to a [`Pool`](crate::Pool) panicked on the item at `index`.
     #[error("task {index} panicked: {message}")]
     TaskPanicked {
         /// Position of the item in the input.
         index: usize,
-        /// The panic message.
+        /// The panic message, and where it happened.
         message: String,
+    },
+    /// The result of the item at `index` is longer than the [`Pool`](crate::Pool)'s
+    /// message limit (see [`Pool::with_max_message_size`](crate::Pool::with_max_message_size)).
+    #[error("the result of task {index} is {len} bytes, over the limit of {limit} bytes")]
+    ResultTooLarge {
+        /// Position of the item in the input.
+        index: usize,
+        /// The encoded result's length.
+        len: u64,
+        /// The pool's limit.
+        limit: usize,
     },
     /// A [`Pool`](crate::Pool) worker process died (exit, signal) while it held the item at `index`.
     #[error("worker process {pid} died ({}) while it held task {index}", describe_exitcode(*.exitcode))]
@@ -76,7 +136,7 @@ pub enum Error {
         /// The worker's exit code, in [`Process::exitcode`](crate::Process::exitcode)'s meaning.
         exitcode: i32,
     },
-    /// An operating-system error (fork, pipe, read, write, waitpid, kill...).
+    /// An operating-system error (pipe, read, write, waitid, poll...).
     #[error(transparent)]
     Io(#[from] io::Error),
 }
@@ -84,6 +144,18 @@ pub enum Error {
 impl From<nix::errno::Errno> for Error {
     fn from(errno: nix::errno::Errno) -> Self {
         Error::Io(errno.into())
+    }
+}
+
+/// The reason `fork` failed, with the usual cause of `EAGAIN` spelled out.
+fn fork_failure(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(nix::libc::EAGAIN) => format!(
+            "{e}: the limit on processes is reached (the user's RLIMIT_NPROC, `ulimit -u`, \
+             or the cgroup's pids.max)"
+        ),
+        Some(nix::libc::ENOMEM) => format!("{e}: not enough memory for a copy of this process"),
+        _ => e.to_string(),
     }
 }
 

@@ -25,15 +25,19 @@
 //! child needs no lock another thread might hold.
 #![warn(missing_docs)]
 
+mod child;
 pub mod codec;
 pub mod connection;
+mod deadline;
 mod error;
+mod fork;
 mod pool;
 mod process;
 mod queue;
 
 pub use connection::{Connection, Pipe};
 pub use error::{Error, Result};
+pub use fork::PANIC_EXIT_CODE;
 pub use pool::Pool;
-pub use process::{PANIC_EXIT_CODE, Process, describe_exitcode};
+pub use process::{Process, describe_exitcode};
 pub use queue::Queue;

@@ -8,35 +8,58 @@
 //! positions); only the results travel back, encoded with serde. The workers live as long
 //! as one `map` (or one `imap` iterator).
 //!
+//! Fork copies every item into every worker, but each item still has one owner: the
+//! worker that gets its chunk takes it and passes it to the function; no other process
+//! drops it (the parent forgets the items it handed out, and drops only those it never
+//! did). So an item whose destructor acts outside the process, a folder that deletes
+//! itself, say, acts once.
+//!
 //! A worker that dies (panics are caught, but `exit`, `SIGKILL` or a crash are not) turns
-//! into [`Error::WorkerDied`] for each item of the chunk it held, as soon as its pipe reports
-//! the end of the stream; a new worker takes over the chunks that are left. Python's pool
-//! waits forever in that case.
+//! into [`Error::WorkerDied`] for each item of its chunk not answered yet, as soon as the
+//! kernel says it has exited (its pidfd), even if a process it forked still holds its
+//! pipe; a new worker takes over the chunks that are left. Python's pool waits forever
+//! in that case.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
-use std::marker::PhantomData;
-use std::mem;
+use std::mem::ManuallyDrop;
 use std::ops::Range;
+use std::os::fd::AsFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 use std::vec;
 
+use nix::poll::{PollFd, PollFlags};
+use nix::sys::signal::Signal;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::connection::{Connection, Pipe, wait};
+use crate::child::Child;
+use crate::connection::{Connection, DEFAULT_MAX_MESSAGE, Pipe, Until};
+use crate::deadline::poll_until;
 use crate::error::{Error, Result};
-use crate::process::{Child, panic_message};
+use crate::fork::fork;
 
-/// What a worker sends back for one item: the result, or the message of a panic.
-type Outcome<R> = std::result::Result<R, String>;
-
-/// What a worker sends back for a chunk. Most chunks have no panic: they travel as plain
-/// results, and only a chunk with a panic pays for an outcome per item.
+/// Why a worker has no result for an item.
 #[derive(Serialize, Deserialize)]
-enum ChunkReply<R> {
+enum Failure {
+    /// The function panicked: the message, and where.
+    Panicked(String),
+    /// The result's encoding is this long, over the pool's message limit.
+    TooLarge(u64),
+}
+
+/// What a worker has for one item.
+type Outcome<R> = std::result::Result<R, Failure>;
+
+/// What a worker sends back. Most chunks travel whole, as plain results; a chunk with a
+/// failure, or too long for one message, travels as outcomes, one or more messages long.
+#[derive(Serialize, Deserialize)]
+enum Reply<R> {
+    /// The results of the whole chunk.
     Done(Vec<R>),
-    Panicked(Vec<Outcome<R>>),
+    /// The outcomes of the chunk's next items.
+    Part(Vec<Outcome<R>>),
 }
 
 /// A finished chunk, as the parent sees it: all results, or a result or error per item.
@@ -46,6 +69,15 @@ enum Finished<R> {
 }
 
 impl<R> Finished<R> {
+    /// `Done` if every item has a result.
+    fn from_results(results: Vec<Result<R>>) -> Finished<R> {
+        if results.iter().all(Result::is_ok) {
+            Finished::Done(results.into_iter().flatten().collect())
+        } else {
+            Finished::Failed(results)
+        }
+    }
+
     fn into_results(self) -> vec::IntoIter<Result<R>> {
         match self {
             Finished::Done(results) => results.into_iter().map(Ok).collect::<Vec<_>>(),
@@ -69,10 +101,16 @@ const EXIT_GRACE: Duration = Duration::from_secs(1);
 /// assert_eq!(pool.map(square, 1..=5)?, [1, 4, 9, 16, 25]);
 /// # Ok::<(), ipc::Error>(())
 /// ```
+///
+/// # Fork safety
+///
+/// Each call forks its workers, so, like [`Process::start`](crate::Process::start), it
+/// refuses with [`Error::ThreadsRunning`] unless the calling process runs one thread.
 #[derive(Debug, Clone)]
 pub struct Pool {
     processes: usize,
     chunksize: Option<usize>,
+    max_message: usize,
 }
 
 impl Pool {
@@ -89,6 +127,7 @@ impl Pool {
         Pool {
             processes,
             chunksize: None,
+            max_message: DEFAULT_MAX_MESSAGE,
         }
     }
 
@@ -107,6 +146,21 @@ impl Pool {
     pub fn with_chunksize(mut self, chunksize: usize) -> Pool {
         assert!(chunksize > 0, "chunksize must be at least 1");
         self.chunksize = Some(chunksize);
+        self
+    }
+
+    /// Sets the longest result one item may have, encoded (default
+    /// [`DEFAULT_MAX_MESSAGE`]); a longer one is [`Error::ResultTooLarge`] for its item.
+    /// The limit is per result: a chunk of results that fit one by one is sent in parts.
+    ///
+    /// ```
+    /// let pool = ipc::Pool::new(1).with_max_message_size(1024);
+    /// let result = pool.map(|n: usize| "x".repeat(n), [10, 2000]);
+    /// assert!(matches!(result, Err(ipc::Error::ResultTooLarge { index: 1, .. })));
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn with_max_message_size(mut self, limit: usize) -> Pool {
+        self.max_message = limit;
         self
     }
 
@@ -144,7 +198,7 @@ impl Pool {
             .chunksize
             .unwrap_or_else(|| items.len().div_ceil(4 * self.processes).max(1));
         let len = items.len();
-        let mut run = Run::start(items, f, self.processes, chunksize)?;
+        let mut run = Run::start(items, f, self, chunksize)?;
         // Each chunk's results go to its slot; the first failure to arrive is the answer.
         let mut slots: Vec<Option<Vec<R>>> = (0..len.div_ceil(chunksize)).map(|_| None).collect();
         while let Some((start, finished)) = run.next_chunk()? {
@@ -183,7 +237,7 @@ impl Pool {
         R: Serialize + DeserializeOwned,
     {
         let items = items.into_iter().collect();
-        let run = Run::start(items, f, self.processes, self.chunksize.unwrap_or(1))?;
+        let run = Run::start(items, f, self, self.chunksize.unwrap_or(1))?;
         Ok(Ordered::new(run))
     }
 
@@ -209,7 +263,7 @@ impl Pool {
         R: Serialize + DeserializeOwned,
     {
         let items = items.into_iter().collect();
-        let run = Run::start(items, f, self.processes, self.chunksize.unwrap_or(1))?;
+        let run = Run::start(items, f, self, self.chunksize.unwrap_or(1))?;
         Ok(Unordered {
             run: Some(run),
             current: Vec::new().into_iter(),
@@ -219,20 +273,25 @@ impl Pool {
 
 /// The workers of one `map` call, and the chunks not handed out yet.
 struct Run<T, F, R> {
-    /// Kept so that a replacement worker, forked later, has them too.
-    items: Vec<T>,
+    /// Kept so that a replacement worker, forked later, has them too. `ManuallyDrop`:
+    /// the items handed out belong to the workers, and are never dropped here.
+    items: Vec<ManuallyDrop<T>>,
+    /// Items before this position have been handed out; the others are still the parent's.
+    handed_out: usize,
     f: F,
     pending: VecDeque<Range<usize>>,
-    workers: Vec<Worker>,
-    result: PhantomData<fn() -> R>,
+    workers: Vec<Worker<R>>,
+    max_message: usize,
 }
 
-/// A busy worker: its process, the parent's end of its pipe, the chunk it holds.
-/// (Fields drop in order: the pipe closes before the process is reaped.)
-struct Worker {
+/// A busy worker: its process, the parent's end of its pipe, the chunk it holds, and the
+/// outcomes of that chunk received so far. (Fields drop in order: the pipe closes before
+/// the process is reaped.)
+struct Worker<R> {
     conn: Connection,
     child: Child,
     task: Range<usize>,
+    received: Vec<Outcome<R>>,
 }
 
 impl<T, F, R> Run<T, F, R>
@@ -240,20 +299,21 @@ where
     F: Fn(T) -> R,
     R: Serialize + DeserializeOwned,
 {
-    fn start(items: Vec<T>, f: F, processes: usize, chunksize: usize) -> Result<Self> {
+    fn start(items: Vec<T>, f: F, pool: &Pool, chunksize: usize) -> Result<Self> {
         let len = items.len();
         let pending = (0..len)
             .step_by(chunksize)
             .map(|start| start..(start + chunksize).min(len))
             .collect();
         let mut run = Run {
-            items,
+            items: items.into_iter().map(ManuallyDrop::new).collect(),
+            handed_out: 0,
             f,
             pending,
             workers: Vec::new(),
-            result: PhantomData,
+            max_message: pool.max_message,
         };
-        for _ in 0..processes {
+        for _ in 0..pool.processes {
             run.start_worker()?;
         }
         Ok(run)
@@ -261,82 +321,134 @@ where
 
     /// Forks a worker for the next pending chunk, if there is one.
     fn start_worker(&mut self) -> Result<()> {
-        let Some(task) = self.pending.pop_front() else {
+        let Some(task) = self.pending.front().cloned() else {
             return Ok(());
         };
         let (mut conn, worker_end) = Pipe::new()?;
         // Workers must not keep the parent's ends (their own or another worker's), or the
-        // end of the stream would never reach them, nor the parent when one dies.
+        // end of the stream would never reach them.
         conn.set_inheritable(false);
-        let (items, f) = (&mut self.items, &self.f);
-        let child = Child::spawn(move || {
-            // This is the child's own copy of the items, made by fork: it may take them.
-            serve(worker_end, mem::take(items), f)
-        })?;
-        // If the worker is already dead, the send fails; its closed pipe reports that
-        // in `next_chunk`, which turns it into errors for this chunk.
-        let _ = conn.send(&(task.start, task.end));
-        self.workers.push(Worker { conn, child, task });
+        conn.set_max_message_size(self.max_message);
+        let (items, f, limit) = (&mut self.items, &self.f, self.max_message);
+        let child = fork(move || serve(worker_end, items, f, limit))?;
+        self.pending.pop_front();
+        let mut worker = Worker {
+            conn,
+            child,
+            task: 0..0,
+            received: Vec::new(),
+        };
+        worker.hand_out(task, &mut self.handed_out);
+        self.workers.push(worker);
         Ok(())
     }
 
     /// Waits for a worker to finish its chunk or die; `None` once every chunk is done.
     /// Returns the chunk's first position and its results.
     fn next_chunk(&mut self) -> Result<Option<(usize, Finished<R>)>> {
-        if self.workers.is_empty() {
-            return Ok(None);
-        }
-        let conns: Vec<&Connection> = self.workers.iter().map(|w| &w.conn).collect();
-        let w = wait(&conns, None)?[0];
-        let task = self.workers[w].task.clone();
-        let start = task.start;
-        let finished = match self.workers[w].conn.recv::<ChunkReply<R>>() {
-            Ok(ChunkReply::Done(results)) if results.len() == task.len() => {
-                self.hand_next_chunk(w)?;
-                Finished::Done(results)
+        loop {
+            if self.workers.is_empty() {
+                return Ok(None);
             }
-            Ok(ChunkReply::Panicked(outcomes)) if outcomes.len() == task.len() => {
-                self.hand_next_chunk(w)?;
-                let results = task.zip(outcomes).map(|(index, outcome)| {
-                    outcome.map_err(|message| Error::TaskPanicked { index, message })
-                });
-                Finished::Failed(results.collect())
-            }
-            // The end of the stream, a cut or corrupt message: the worker is gone or broken.
-            _ => {
-                let mut worker = self.workers.swap_remove(w);
-                drop(worker.conn);
-                let exitcode = match worker.child.wait_timeout(EXIT_GRACE)? {
-                    Some(code) => code,
-                    None => {
-                        worker.child.signal(nix::sys::signal::Signal::SIGKILL)?;
-                        worker.child.wait()?
+            let (w, readable) = self.ready_worker()?;
+            let worker = &mut self.workers[w];
+            let reply = if readable {
+                let exited = worker.child.exit_fd();
+                worker.conn.recv_until(Until::WriterExits(exited)).ok()
+            } else {
+                None // exited, and nothing to read
+            };
+            let task = worker.task.clone();
+            let answered = worker.received.len();
+            match reply {
+                Some(Reply::Done(results)) if answered == 0 && results.len() == task.len() => {
+                    self.hand_next_chunk(w)?;
+                    return Ok(Some((task.start, Finished::Done(results))));
+                }
+                Some(Reply::Part(outcomes)) if answered + outcomes.len() <= task.len() => {
+                    worker.received.extend(outcomes);
+                    if worker.received.len() == task.len() {
+                        let outcomes = std::mem::take(&mut worker.received);
+                        self.hand_next_chunk(w)?;
+                        let results = self.results(task.clone(), outcomes);
+                        return Ok(Some((task.start, Finished::from_results(results))));
                     }
-                };
-                let pid = worker.child.pid.as_raw();
-                self.start_worker()?;
-                let errors = task.map(|index| {
-                    Err(Error::WorkerDied {
-                        index,
-                        pid,
-                        exitcode,
-                    })
-                });
-                Finished::Failed(errors.collect())
+                }
+                // The worker exited, or sent something it should not: it is gone or broken.
+                _ => return self.lost(w).map(Some),
+            }
+        }
+    }
+
+    /// Waits until a worker has something to read, or has exited: `(index, readable)`.
+    fn ready_worker(&self) -> Result<(usize, bool)> {
+        // A message already in a buffer is ready now, whatever the kernel says.
+        if let Some(w) = self.workers.iter().position(|w| w.conn.has_buffered()) {
+            return Ok((w, true));
+        }
+        let mut fds: Vec<PollFd> = Vec::with_capacity(2 * self.workers.len());
+        for worker in &self.workers {
+            fds.push(PollFd::new(worker.conn.as_fd(), PollFlags::POLLIN));
+            fds.push(PollFd::new(worker.child.exit_fd(), PollFlags::POLLIN));
+        }
+        poll_until(&mut fds, None)?;
+        let ready = |i: usize| fds[i].any().unwrap_or(false);
+        let readable = (0..self.workers.len()).find(|&w| ready(2 * w));
+        let exited = (0..self.workers.len()).find(|&w| ready(2 * w + 1));
+        Ok(match (readable, exited) {
+            (Some(w), _) => (w, true),
+            (None, Some(w)) => (w, false),
+            (None, None) => unreachable!("poll with no deadline returns when something is ready"),
+        })
+    }
+
+    /// Turns a chunk's outcomes into results and errors, by position.
+    fn results(&self, task: Range<usize>, outcomes: Vec<Outcome<R>>) -> Vec<Result<R>> {
+        let limit = self.max_message;
+        let results = task.zip(outcomes).map(|(index, outcome)| {
+            outcome.map_err(|failure| match failure {
+                Failure::Panicked(message) => Error::TaskPanicked { index, message },
+                Failure::TooLarge(len) => Error::ResultTooLarge { index, len, limit },
+            })
+        });
+        results.collect()
+    }
+
+    /// Worker `w` is gone: reap it, start another for the chunks left, and report the
+    /// items of its chunk that it had not answered.
+    fn lost(&mut self, w: usize) -> Result<(usize, Finished<R>)> {
+        let Worker {
+            conn,
+            mut child,
+            task,
+            received,
+        } = self.workers.swap_remove(w);
+        drop(conn);
+        let exitcode = match child.wait_timeout(EXIT_GRACE)? {
+            Some(code) => code,
+            None => {
+                child.signal(Signal::SIGKILL)?;
+                child.wait()?
             }
         };
-        Ok(Some((start, finished)))
+        let pid = child.pid();
+        self.start_worker()?;
+        let answered = received.len();
+        let mut results = self.results(task.clone(), received);
+        results.extend((task.start + answered..task.end).map(|index| {
+            Err(Error::WorkerDied {
+                index,
+                pid,
+                exitcode,
+            })
+        }));
+        Ok((task.start, Finished::Failed(results)))
     }
 
     /// Gives worker `w` the next chunk, or lets it go if none is left.
     fn hand_next_chunk(&mut self, w: usize) -> Result<()> {
         match self.pending.pop_front() {
-            Some(task) => {
-                let worker = &mut self.workers[w];
-                // A failed send shows up as a closed pipe in `next_chunk`, as above.
-                let _ = worker.conn.send(&(task.start, task.end));
-                worker.task = task;
-            }
+            Some(task) => self.workers[w].hand_out(task, &mut self.handed_out),
             None => {
                 let mut worker = self.workers.swap_remove(w);
                 drop(worker.conn); // the worker reads the end of the stream and exits
@@ -347,17 +459,43 @@ where
     }
 }
 
+impl<R> Worker<R> {
+    /// Gives `task` to this worker: from now on its items are the worker's, so the parent
+    /// moves `handed_out` past them.
+    fn hand_out(&mut self, task: Range<usize>, handed_out: &mut usize) {
+        *handed_out = task.end;
+        // If the worker is dead, the send fails; `next_chunk` finds out from its pidfd.
+        let _ = self.conn.send(&(task.start, task.end));
+        self.task = task;
+        self.received.clear();
+    }
+}
+
+impl<T, F, R> Drop for Run<T, F, R> {
+    fn drop(&mut self) {
+        // Workers first (dropping one kills and reaps it), then the items never handed out.
+        self.workers.clear();
+        for item in &mut self.items[self.handed_out..] {
+            // SAFETY: items from `handed_out` on were never given to a worker, nor taken
+            // in this process; each is dropped once, here.
+            unsafe { ManuallyDrop::drop(item) };
+        }
+    }
+}
+
 /// The worker's loop: receive a range of positions, apply `f` to those items, send back
-/// the results; leave when the parent closes the pipe. Runs in the child only.
-///
-/// Chunks are handed out in increasing order, so the worker walks its items forward once,
-/// skipping the chunks that other workers took.
-fn serve<T, R, F>(mut conn: Connection, items: Vec<T>, f: &F) -> i32
+/// the results; leave when the parent closes the pipe. Runs in the child only, on the
+/// child's own copy of the items.
+fn serve<T, R, F>(mut conn: Connection, items: &mut [ManuallyDrop<T>], f: &F, limit: usize) -> i32
 where
     F: Fn(T) -> R,
     R: Serialize,
 {
-    let mut items = items.into_iter();
+    // A process this task forks must not keep the worker's end of the pipe.
+    conn.set_inheritable(false);
+    conn.set_max_message_size(limit);
+    report_panics_quietly();
+    // Chunks come in increasing order; this is where the next may start.
     let mut next = 0;
     loop {
         let (start, end): (usize, usize) = match conn.recv() {
@@ -368,36 +506,94 @@ where
                 return 1;
             }
         };
-        assert!(start >= next, "chunks come in increasing order");
-        let chunk = items.by_ref().skip(start - next).take(end - start);
+        if start < next || start > end || end > items.len() {
+            eprintln!("pool worker: chunk {start}..{end} out of order");
+            return 1;
+        }
         next = end;
-        if let Err(e) = conn.send(&run_chunk(chunk, f)) {
+        let reply = run_chunk(&mut items[start..end], f);
+        if let Err(e) = send_reply(&mut conn, reply) {
             eprintln!("pool worker: {e}");
             return 1;
         }
     }
 }
 
-/// Applies `f` to a chunk's items, catching panics.
-fn run_chunk<T, R, F>(mut items: impl Iterator<Item = T>, f: &F) -> ChunkReply<R>
+/// Applies `f` to a chunk's items, taking each one, and catching panics.
+fn run_chunk<T, R, F>(chunk: &mut [ManuallyDrop<T>], f: &F) -> Reply<R>
 where
     F: Fn(T) -> R,
 {
+    let mut items = chunk.iter_mut().map(|slot| {
+        // SAFETY: `serve` checks that chunks come in increasing order, never overlapping,
+        // so this process takes each slot at most once, and never reads it again.
+        unsafe { ManuallyDrop::take(slot) }
+    });
     let call = |item| panic::catch_unwind(AssertUnwindSafe(|| f(item)));
-    let mut results = Vec::with_capacity(items.size_hint().0);
+    let mut results = Vec::with_capacity(items.len());
     while let Some(item) = items.next() {
         match call(item) {
             Ok(result) => results.push(result),
             Err(payload) => {
                 // From here on, one outcome per item.
                 let mut outcomes: Vec<Outcome<R>> = results.into_iter().map(Ok).collect();
-                outcomes.push(Err(panic_message(&*payload)));
-                outcomes.extend(items.map(|item| call(item).map_err(|p| panic_message(&*p))));
-                return ChunkReply::Panicked(outcomes);
+                outcomes.push(Err(panicked(payload)));
+                outcomes.extend(items.map(|item| call(item).map_err(panicked)));
+                return Reply::Part(outcomes);
             }
         }
     }
-    ChunkReply::Done(results)
+    Reply::Done(results)
+}
+
+/// Sends a chunk's reply in one message if it fits the limit, else one item at a time;
+/// a result that alone is over the limit is sent as [`Failure::TooLarge`].
+fn send_reply<R: Serialize>(conn: &mut Connection, reply: Reply<R>) -> Result<()> {
+    match conn.send(&reply) {
+        Err(Error::TooLarge { .. }) => {}
+        other => return other,
+    }
+    let outcomes: Vec<Outcome<R>> = match reply {
+        Reply::Done(results) => results.into_iter().map(Ok).collect(),
+        Reply::Part(outcomes) => outcomes,
+    };
+    for outcome in outcomes {
+        let part = Reply::Part(vec![outcome]);
+        if let Err(Error::TooLarge { len, .. }) = conn.send(&part) {
+            conn.send(&Reply::<R>::Part(vec![Err(Failure::TooLarge(len))]))?;
+        }
+    }
+    Ok(())
+}
+
+thread_local! {
+    /// Where the last panic happened, noted by the worker's panic hook.
+    static PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// In a worker: a panic is the parent's to report, as [`Error::TaskPanicked`], so the
+/// hook prints nothing; it only notes where the panic happened.
+fn report_panics_quietly() {
+    panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| l.to_string());
+        PANIC_LOCATION.with(|last| *last.borrow_mut() = location);
+    }));
+}
+
+/// The failure for a caught panic: its message (`panic!` gives a `&str` or a `String`) and
+/// where it happened.
+fn panicked(payload: Box<dyn std::any::Any + Send>) -> Failure {
+    let message = if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-text payload".to_string()
+    };
+    match PANIC_LOCATION.with(|last| last.borrow_mut().take()) {
+        Some(location) => Failure::Panicked(format!("{message} (at {location})")),
+        None => Failure::Panicked(message),
+    }
 }
 
 /// `imap`: results in input order; chunks that finish early wait in `done`.

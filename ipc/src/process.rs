@@ -1,40 +1,15 @@
 //! `Process`: run a closure in a forked child, like Python's `multiprocessing.Process`
-//! with the `fork` start method.
-//!
-//! The rules that make fork safe here:
-//! - stdout and stderr are flushed before the fork, or text still in a buffer would be
-//!   printed by both processes;
-//! - the child runs the closure, flushes its own output and leaves with `_exit`: it never
-//!   returns into the caller's code, and a panic never unwinds past the fork;
-//! - in the parent, the closure (with everything it captured, pipe ends included) is
-//!   dropped right after the fork, so the parent keeps no copy of the child's ends;
-//! - the child closes the pipe ends marked
-//!   [`set_inheritable(false)`](crate::Connection::set_inheritable), which belong to the parent;
-//! - every child is reaped: by `join`, or by `Drop`, which kills a child still running.
+//! with the `fork` start method. The fork itself, and the rules that make it safe, are in
+//! [`fork`](crate::fork); the child's lifetime (waiting, signals, reaping) in
+//! [`Child`](crate::child::Child).
 
-use std::any::Any;
-use std::io::{self, Write};
-use std::panic::{self, AssertUnwindSafe};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nix::sys::signal::{self, Signal};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork};
+use nix::sys::signal::Signal;
 
-use crate::connection::ForkGuard;
+use crate::child::Child;
 use crate::error::{Error, Result};
-
-/// The exit code of a child whose closure panicked (Rust's own code for a panicking
-/// `main`; Python uses 1 for an uncaught exception).
-///
-/// ```
-/// let mut p = ipc::Process::new(|| panic!("no page today"));
-/// p.start()?;
-/// assert_eq!(p.join()?, ipc::PANIC_EXIT_CODE);
-/// # Ok::<(), ipc::Error>(())
-/// ```
-pub const PANIC_EXIT_CODE: i32 = 101;
+use crate::fork::fork;
 
 /// A child process running a closure. Python: `Process(target=f, args=...)`.
 ///
@@ -53,7 +28,18 @@ pub const PANIC_EXIT_CODE: i32 = 101;
 ///
 /// Dropping a `Process` whose child still runs kills the child (`SIGKILL`) and reaps it,
 /// so a forgotten `join` never leaves a zombie or a stray process: join first if you want
-/// the child to finish.
+/// the child to finish. The child is also killed if this process dies first, so no child
+/// outlives its parent.
+///
+/// # Fork duplicates ownership
+///
+/// The child gets a *copy* of what the closure captured; the parent's copy is dropped
+/// right after the fork (closing, say, its copy of the child's pipe end). Each process
+/// frees its own memory and closes its own descriptors, which is right. A value whose
+/// destructor acts *outside* the process (deletes a folder like `tempfile::TempDir`, or
+/// flushes a `BufWriter` to a shared file) would act twice: create such values inside the
+/// closure instead. `ipc`'s own types know which process owns them: a `Process` copied
+/// into another process does not kill or reap a child that is not its own.
 pub struct Process {
     target: Option<Box<dyn FnOnce() -> i32>>,
     child: Option<Child>,
@@ -61,7 +47,7 @@ pub struct Process {
 
 impl Process {
     /// A process that will run `target` once started. The child's exit code is 0 when
-    /// `target` returns, [`PANIC_EXIT_CODE`] if it panics.
+    /// `target` returns, [`PANIC_EXIT_CODE`](crate::PANIC_EXIT_CODE) if it panics.
     ///
     /// ```
     /// let url = String::from("http://127.0.0.1/");
@@ -93,6 +79,16 @@ impl Process {
 
     /// Forks the child, which runs the target and exits. Python: `p.start()`.
     ///
+    /// # Fork safety
+    ///
+    /// A forked child has only the thread that forked it. If another thread held a lock at
+    /// that moment (stdout's, the allocator's), the child would wait for it forever. So
+    /// `start` refuses with [`Error::ThreadsRunning`] unless this process runs one thread:
+    /// start processes before starting threads. See [fork(2)] and [signal-safety(7)].
+    ///
+    /// [fork(2)]: https://man7.org/linux/man-pages/man2/fork.2.html
+    /// [signal-safety(7)]: https://man7.org/linux/man-pages/man7/signal-safety.7.html
+    ///
     /// ```
     /// let mut p = ipc::Process::new(|| ());
     /// p.start()?;
@@ -102,7 +98,7 @@ impl Process {
     /// ```
     pub fn start(&mut self) -> Result<()> {
         let target = self.target.take().ok_or(Error::AlreadyStarted)?;
-        self.child = Some(Child::spawn(target)?);
+        self.child = Some(fork(target)?);
         Ok(())
     }
 
@@ -116,11 +112,13 @@ impl Process {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn pid(&self) -> Option<i32> {
-        self.child.as_ref().map(|c| c.pid.as_raw())
+        self.child.as_ref().map(Child::pid)
     }
 
     /// Waits for the child to exit and returns its [`exitcode`](Self::exitcode).
-    /// Python: `p.join()`.
+    /// Python: `p.join()`. See [waitid(2)].
+    ///
+    /// [waitid(2)]: https://man7.org/linux/man-pages/man2/waitid.2.html
     ///
     /// ```
     /// let mut p = ipc::Process::with_exit_code(|| 3);
@@ -128,6 +126,7 @@ impl Process {
     /// assert_eq!(p.join()?, 3);
     /// # Ok::<(), ipc::Error>(())
     /// ```
+    #[doc(alias = "waitpid")]
     pub fn join(&mut self) -> Result<i32> {
         self.started()?.wait()
     }
@@ -162,13 +161,13 @@ impl Process {
     pub fn is_alive(&mut self) -> Result<bool> {
         match &mut self.child {
             None => Ok(false),
-            Some(child) => Ok(child.try_wait()?.is_none()),
+            Some(child) => child.is_alive(),
         }
     }
 
     /// Python's `p.exitcode`: `None` while the child runs (or before start), `0` after a
     /// normal end, `N` after `exit(N)` or [`with_exit_code`](Self::with_exit_code),
-    /// [`PANIC_EXIT_CODE`] after a panic, and `-SIG` when
+    /// [`PANIC_EXIT_CODE`](crate::PANIC_EXIT_CODE) after a panic, and `-SIG` when
     /// a signal killed it (`-15` after [`terminate`](Self::terminate)).
     ///
     /// ```
@@ -187,7 +186,8 @@ impl Process {
     }
 
     /// Asks the child to stop with `SIGTERM`. Python: `p.terminate()`. Does nothing if the
-    /// child has already been reaped.
+    /// child has already exited: the signal goes through a pidfd, which names this child
+    /// and never a later process that got its pid.
     ///
     /// ```
     /// let mut p = ipc::Process::new(|| loop { std::hint::spin_loop() });
@@ -223,126 +223,6 @@ impl std::fmt::Debug for Process {
         f.debug_struct("Process")
             .field("pid", &self.pid())
             .finish_non_exhaustive()
-    }
-}
-
-/// A forked child that has not been reaped yet, and its exit code once it has.
-/// `Process` and the `Pool` workers are built on it.
-#[derive(Debug)]
-pub(crate) struct Child {
-    pub(crate) pid: Pid,
-    exitcode: Option<i32>,
-}
-
-impl Child {
-    /// Forks; the child runs `target` and `_exit`s with its code, never returning here.
-    pub(crate) fn spawn(target: impl FnOnce() -> i32) -> Result<Child> {
-        flush_stdio();
-        let not_inherited = ForkGuard::lock();
-        // SAFETY: the child only runs `target` and then leaves with `_exit`. Between fork
-        // and exit it must not need a lock held by another thread of the parent: the
-        // chapters and this crate's tests fork from single-threaded processes.
-        match unsafe { fork() }? {
-            ForkResult::Child => {
-                not_inherited.close_in_child();
-                let code = panic::catch_unwind(AssertUnwindSafe(target)).unwrap_or(PANIC_EXIT_CODE);
-                flush_stdio();
-                // SAFETY: `_exit` ends the process at once; nothing of the parent's code
-                // runs again in the child, no destructor runs twice.
-                unsafe { nix::libc::_exit(code) }
-            }
-            ForkResult::Parent { child } => {
-                drop(not_inherited);
-                // The parent's copy of the target (and of every pipe end it captured) goes
-                // now: the child has its own, and EOF depends on no stray copies.
-                drop(target);
-                Ok(Child {
-                    pid: child,
-                    exitcode: None,
-                })
-            }
-        }
-    }
-
-    /// Blocks until the child exits; reaps it.
-    pub(crate) fn wait(&mut self) -> Result<i32> {
-        loop {
-            if let Some(code) = self.exitcode {
-                return Ok(code);
-            }
-            self.reap(WaitPidFlag::empty())?;
-        }
-    }
-
-    /// Reaps the child if it has exited, without blocking.
-    pub(crate) fn try_wait(&mut self) -> Result<Option<i32>> {
-        if self.exitcode.is_none() {
-            self.reap(WaitPidFlag::WNOHANG)?;
-        }
-        Ok(self.exitcode)
-    }
-
-    /// `waitpid` has no timeout: poll it, sleeping a little longer each time (up to 10 ms).
-    pub(crate) fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<i32>> {
-        let deadline = Instant::now() + timeout;
-        let mut nap = Duration::from_micros(100);
-        loop {
-            if let Some(code) = self.try_wait()? {
-                return Ok(Some(code));
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(None);
-            }
-            thread::sleep(nap.min(deadline - now));
-            nap = (nap * 2).min(Duration::from_millis(10));
-        }
-    }
-
-    /// Sends `signal`, unless the child is already reaped (its pid may belong to another
-    /// process by now).
-    pub(crate) fn signal(&mut self, signal: Signal) -> Result<()> {
-        if self.exitcode.is_none() {
-            signal::kill(self.pid, signal)?;
-        }
-        Ok(())
-    }
-
-    fn reap(&mut self, flags: WaitPidFlag) -> Result<()> {
-        match waitpid(self.pid, Some(flags)) {
-            Ok(WaitStatus::Exited(_, code)) => self.exitcode = Some(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => self.exitcode = Some(-(sig as i32)),
-            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-        Ok(())
-    }
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        if self.exitcode.is_none() {
-            let _ = self.signal(Signal::SIGKILL);
-            let _ = self.wait();
-        }
-    }
-}
-
-/// Writes out what Rust's stdout buffer holds (stderr has no buffer, but flushing it is
-/// free). Errors are ignored: a closed stdout must not stop a fork or an exit.
-fn flush_stdio() {
-    let _ = io::stdout().flush();
-    let _ = io::stderr().flush();
-}
-
-/// The text of a panic payload (`panic!` gives a `&str` or a `String`).
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a non-text payload".to_string()
     }
 }
 

@@ -1,30 +1,64 @@
 //! `Queue`: many producers and many consumers in different processes. Python:
 //! `multiprocessing.Queue`.
 //!
-//! A queue is one pipe that every process writes messages into and reads them from, plus
-//! two locks: one for the writers, so that a message longer than the pipe's buffer is never
-//! interleaved with another, and one for the readers, so that each message is read whole by
-//! exactly one of them. Each lock is itself a pipe holding one byte, the token: taking the
-//! lock reads the byte, giving it back writes it. That works across `fork` with no shared
-//! memory, and `poll` gives the waits a timeout.
+//! Python's queue is a pipe with two locks: one so that writers do not interleave their
+//! messages, one so that each message goes to one reader. Its locks are semaphores that
+//! nobody releases when their holder dies: a process killed in the middle of `put` or
+//! `get` leaves the queue wedged for everyone, or leaves half a message in the pipe.
+//!
+//! This queue needs no lock at all. It is a socketpair of type `SOCK_SEQPACKET`: every
+//! `sendmsg` is one *record*, which the kernel queues whole or not at all, and every
+//! `recvmsg` takes one whole record, for exactly one reader. So a process killed at any
+//! moment holds nothing: its message was queued whole, or not at all. A message too big
+//! for one record (the socket's buffer bounds a record) goes into a *sealed memfd*, a file
+//! in memory that nobody can change any more, and the record carries its descriptor
+//! (`SCM_RIGHTS`): still one record, still whole or nothing.
+//!
+//! Closing is `shutdown(2)` of the writing side: the kernel then refuses every `put`, in
+//! every process, and every `get` finds the end of the stream once the records before it
+//! are taken.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
+use std::io::{IoSlice, IoSliceMut, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
-use nix::fcntl::OFlag;
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, SealFlag, fcntl};
 use nix::poll::{PollFd, PollFlags};
+use nix::sys::memfd::{MFdFlags, memfd_create};
+use nix::sys::socket::{
+    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, Shutdown, SockFlag, SockType,
+    recvmsg, sendmsg, shutdown, socketpair,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::connection::{Connection, Pipe, poll_timeout};
+use crate::codec;
+use crate::connection::DEFAULT_MAX_MESSAGE;
+use crate::deadline::{deadline, poll_until};
 use crate::error::{Error, Result};
+
+/// The first byte of a record: the message follows in the record.
+const INLINE: u8 = 0;
+/// The first byte of a record: the message is in the memfd that travels with the record,
+/// and its length follows (8 bytes, little-endian).
+const IN_MEMFD: u8 = 1;
+/// The longest message that travels in the record itself. A record must fit the socket's
+/// send buffer (about 200 KiB by default); longer ones go through a memfd.
+const INLINE_MAX: usize = 32 * 1024;
+/// The seals a memfd must carry: nobody can write to it, shrink it or grow it any more.
+const SEALED: SealFlag = SealFlag::F_SEAL_WRITE
+    .union(SealFlag::F_SEAL_SHRINK)
+    .union(SealFlag::F_SEAL_GROW);
 
 /// A queue of messages shared by processes. Python: `multiprocessing.Queue()`.
 ///
 /// Make it before starting the processes that use it, and give each one its own handle
-/// with [`try_clone`](Self::try_clone).
+/// with [`try_clone`](Self::try_clone). A process killed at any moment (in the middle of
+/// `put` or `get` included) never wedges the queue for the others, and a message is
+/// received whole or not at all: see the [module](self) for how.
 ///
 /// ```
 /// use ipc::{Process, Queue};
@@ -44,10 +78,10 @@ use crate::error::{Error, Result};
 /// ```
 #[derive(Debug)]
 pub struct Queue {
-    rx: Connection,
-    tx: Connection,
-    readers: TokenLock,
-    writers: TokenLock,
+    /// Records are sent here...
+    tx: OwnedFd,
+    /// ...and received here.
+    rx: OwnedFd,
 }
 
 impl Queue {
@@ -58,14 +92,13 @@ impl Queue {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn new() -> Result<Queue> {
-        let (mut rx, tx) = Pipe::one_way()?;
-        rx.set_exact_reads();
-        Ok(Queue {
-            rx,
-            tx,
-            readers: TokenLock::new()?,
-            writers: TokenLock::new()?,
-        })
+        let (tx, rx) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )?;
+        Ok(Queue { tx, rx })
     }
 
     /// Another handle on the same queue, for another process (or the same one).
@@ -79,15 +112,14 @@ impl Queue {
     /// ```
     pub fn try_clone(&self) -> Result<Queue> {
         Ok(Queue {
-            rx: self.rx.try_clone()?,
             tx: self.tx.try_clone()?,
-            readers: self.readers.try_clone()?,
-            writers: self.writers.try_clone()?,
+            rx: self.rx.try_clone()?,
         })
     }
 
-    /// Adds a message. Blocks while the pipe is full, until a consumer makes room.
-    /// Python: `queue.put(obj)`.
+    /// Adds a message. Blocks while the queue is full (its socket's buffer, a few hundred
+    /// small messages), until a consumer makes room. After [`close`](Self::close), by any
+    /// process, returns [`Error::Closed`]. Python: `queue.put(obj)`.
     ///
     /// ```
     /// let mut queue = ipc::Queue::new()?;
@@ -95,8 +127,22 @@ impl Queue {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn put<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        let _held = self.writers.take(None)?;
-        self.tx.send(value)
+        let mut record = vec![INLINE];
+        codec::encode_into(value, &mut record)?;
+        let len = record.len() - 1;
+        if len > DEFAULT_MAX_MESSAGE {
+            return Err(Error::TooLarge {
+                len: len as u64,
+                limit: DEFAULT_MAX_MESSAGE,
+            });
+        }
+        if len <= INLINE_MAX {
+            return self.send_record(&record, None);
+        }
+        let memfd = sealed_memfd(&record[1..])?;
+        let mut head = [IN_MEMFD; 9];
+        head[1..].copy_from_slice(&(len as u64).to_le_bytes());
+        self.send_record(&head, Some(memfd.as_fd()))
     }
 
     /// Takes the next message, waiting as long as it takes. After [`close`](Self::close),
@@ -115,6 +161,7 @@ impl Queue {
 
     /// Like [`get`](Self::get), but waits at most `timeout`, then returns
     /// [`Error::Timeout`]. Python: `queue.get(timeout=…)`, which raises `queue.Empty`.
+    /// Signals that arrive meanwhile do not stretch the wait.
     ///
     /// ```
     /// use std::time::Duration;
@@ -125,104 +172,170 @@ impl Queue {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn get_timeout<T: DeserializeOwned>(&mut self, timeout: Duration) -> Result<T> {
-        self.get_until(Some(Instant::now() + timeout))
+        match deadline(Some(timeout)) {
+            Some(deadline) => self.get_until(Some(deadline)),
+            None => self.get(), // a timeout past the end of time is no timeout
+        }
     }
 
-    /// Closes the queue for reading: every consumer, once it has taken the messages put
-    /// before, gets [`Error::Closed`] instead of waiting forever. Call it when all producers
-    /// are done (join them first): a message put after it may never be read.
+    /// Closes the queue, for every process: every later [`put`](Self::put) is an
+    /// [`Error::Closed`], and every consumer, once it has taken the messages put before,
+    /// gets [`Error::Closed`] instead of waiting forever. Call it when all producers are
+    /// done. (Python's `close` only stops the calling process from putting.)
     ///
     /// ```
     /// let mut queue = ipc::Queue::new()?;
     /// queue.put(&7u8)?;
     /// queue.close()?;
+    /// assert!(queue.put(&8u8).is_err()); // refused, not lost
     /// assert_eq!(queue.get::<u8>()?, 7);
     /// assert!(matches!(queue.get::<u8>(), Err(ipc::Error::Closed)));
     /// assert!(matches!(queue.get::<u8>(), Err(ipc::Error::Closed))); // for every consumer
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn close(&mut self) -> Result<()> {
-        let _held = self.writers.take(None)?;
-        self.tx.send_end_marker()
+        shutdown(self.tx.as_raw_fd(), Shutdown::Write)?;
+        Ok(())
     }
 
-    fn get_until<T: DeserializeOwned>(&mut self, deadline: Option<Instant>) -> Result<T> {
-        let _held = self.readers.take(deadline)?;
-        if let Some(deadline) = deadline {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if !self.rx.poll(left)? {
-                return Err(Error::Timeout);
-            }
-        }
-        match self.rx.recv() {
-            // The end marker was for every consumer: put it back for the next one.
-            Err(Error::Closed) => {
-                let _held = self.writers.take(None)?;
-                self.tx.send_end_marker()?;
-                Err(Error::Closed)
-            }
-            other => other,
-        }
-    }
-}
-
-/// A lock shared by processes: a pipe that holds one byte when the lock is free.
-#[derive(Debug)]
-struct TokenLock {
-    rx: File,
-    tx: File,
-}
-
-/// Gives the token back when dropped.
-struct Held<'a>(&'a TokenLock);
-
-impl TokenLock {
-    fn new() -> Result<TokenLock> {
-        // Non-blocking: several processes may see the byte and race for it; the losers
-        // get `WouldBlock` and wait again, with their timeout intact.
-        let (rx, tx) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
-        let lock = TokenLock {
-            rx: rx.into(),
-            tx: tx.into(),
-        };
-        (&lock.tx).write_all(&[1])?;
-        Ok(lock)
-    }
-
-    fn try_clone(&self) -> Result<TokenLock> {
-        Ok(TokenLock {
-            rx: self.rx.try_clone()?,
-            tx: self.tx.try_clone()?,
-        })
-    }
-
-    /// Takes the token, waiting until `deadline` at most ([`Error::Timeout`] then).
-    fn take(&self, deadline: Option<Instant>) -> Result<Held<'_>> {
+    /// Sends one record: whole, or not at all.
+    fn send_record(&self, record: &[u8], fd: Option<BorrowedFd<'_>>) -> Result<()> {
+        let fds: Vec<RawFd> = fd.iter().map(AsRawFd::as_raw_fd).collect();
+        let rights = [ControlMessage::ScmRights(&fds)];
+        let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &rights };
         loop {
-            match (&self.rx).read(&mut [0]) {
-                Ok(1) => return Ok(Held(self)),
-                Ok(_) => return Err(Error::Closed),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
-            }
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            if left == Some(Duration::ZERO) {
-                return Err(Error::Timeout);
-            }
-            let mut fds = [PollFd::new(self.rx.as_fd(), PollFlags::POLLIN)];
-            match nix::poll::poll(&mut fds, poll_timeout(left)) {
-                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            let iov = [IoSlice::new(record)];
+            match sendmsg::<()>(
+                self.tx.as_raw_fd(),
+                &iov,
+                cmsgs,
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(Errno::EINTR) => {} // interrupted before anything was queued
+                Err(Errno::EPIPE) => return Err(Error::Closed),
                 Err(e) => return Err(e.into()),
             }
         }
     }
+
+    /// Receives one record, waiting until `deadline` at most, and decodes its message.
+    fn get_until<T: DeserializeOwned>(&mut self, deadline: Option<Instant>) -> Result<T> {
+        let mut buf = vec![0u8; 1 + INLINE_MAX];
+        loop {
+            if deadline.is_some() {
+                let mut fds = [PollFd::new(self.rx.as_fd(), PollFlags::POLLIN)];
+                if !poll_until(&mut fds, deadline)? {
+                    return Err(Error::Timeout);
+                }
+            }
+            // None: another consumer took the record that woke us, or a signal came: again.
+            if let Some(record) = self.receive_record(&mut buf, deadline.is_some())? {
+                return record.decode(&buf);
+            }
+        }
+    }
+
+    /// One `recvmsg` into `buf`: what arrived, with the descriptor that came with it;
+    /// `None` if nothing did (interrupted by a signal, or nothing there when `nonblocking`).
+    fn receive_record(&self, buf: &mut [u8], nonblocking: bool) -> Result<Option<Record>> {
+        let mut space = nix::cmsg_space!([RawFd; 1]);
+        let mut flags = MsgFlags::MSG_CMSG_CLOEXEC;
+        if nonblocking {
+            flags |= MsgFlags::MSG_DONTWAIT;
+        }
+        let mut iov = [IoSliceMut::new(buf)];
+        let msg = match recvmsg::<()>(self.rx.as_raw_fd(), &mut iov, Some(&mut space), flags) {
+            Ok(msg) => msg,
+            Err(Errno::EAGAIN | Errno::EINTR) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        // Take charge of every descriptor that came, before anything can return early.
+        let mut fds: Vec<OwnedFd> = Vec::new();
+        for cmsg in msg.cmsgs()? {
+            if let ControlMessageOwned::ScmRights(raw) = cmsg {
+                // SAFETY: the kernel just installed these descriptors in this process
+                // for us; nothing else owns them.
+                fds.extend(
+                    raw.into_iter()
+                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                );
+            }
+        }
+        let cut = msg
+            .flags
+            .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC);
+        Ok(Some(Record {
+            len: msg.bytes,
+            cut,
+            fds,
+        }))
+    }
 }
 
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        // A pipe with room for 64 KiB always takes one byte: this write cannot block or fail
-        // while the lock's read end is open, and this handle holds it.
-        let _ = (&self.0.tx).write_all(&[1]);
+/// What one `recvmsg` brought.
+struct Record {
+    len: usize,
+    /// The record, or its descriptors, did not fit: it is not one of this queue's.
+    cut: bool,
+    fds: Vec<OwnedFd>,
+}
+
+impl Record {
+    /// The message in this record, whose bytes are `buf[..len]`. A record that no `put`
+    /// could have made is a [`Error::Decode`]: reported, never delivered as data.
+    fn decode<T: DeserializeOwned>(mut self, buf: &[u8]) -> Result<T> {
+        let bytes = &buf[..self.len];
+        if self.cut {
+            return Err(foreign("longer than any record of this queue"));
+        }
+        let memfd = self.fds.pop();
+        match (bytes.split_first(), memfd, self.fds.is_empty()) {
+            // The end of the stream: the queue was closed, and is empty.
+            (None, None, _) => Err(Error::Closed),
+            (Some((&INLINE, message)), None, _) => codec::decode(message),
+            (Some((&IN_MEMFD, len)), Some(memfd), true) => match <[u8; 8]>::try_from(len) {
+                Ok(len) => codec::decode(&read_sealed(memfd, u64::from_le_bytes(len))?),
+                Err(_) => Err(foreign("a memfd record of the wrong length")),
+            },
+            _ => Err(foreign(
+                "an unknown kind, or descriptors that do not belong",
+            )),
+        }
     }
+}
+
+/// A memfd holding `bytes`, sealed so that nobody can change it any more.
+fn sealed_memfd(bytes: &[u8]) -> Result<OwnedFd> {
+    let memfd = memfd_create(
+        c"ipc-queue-message",
+        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+    )?;
+    let mut file = File::from(memfd);
+    file.write_all(bytes)?;
+    fcntl(&file, FcntlArg::F_ADD_SEALS(SEALED | SealFlag::F_SEAL_SEAL))?;
+    Ok(file.into())
+}
+
+/// The `len` bytes of a memfd that came with a record, if it is sealed and holds exactly
+/// that many (at most [`DEFAULT_MAX_MESSAGE`]).
+fn read_sealed(memfd: OwnedFd, len: u64) -> Result<Vec<u8>> {
+    let seals = SealFlag::from_bits_truncate(fcntl(&memfd, FcntlArg::F_GET_SEALS)?);
+    if !seals.contains(SEALED) {
+        return Err(foreign("its memfd is not sealed"));
+    }
+    let size = nix::sys::stat::fstat(&memfd)?.st_size as u64;
+    if size != len || len > DEFAULT_MAX_MESSAGE as u64 {
+        return Err(foreign(&format!("a memfd of {size} bytes for {len}")));
+    }
+    // The sender's file offset travelled with the descriptor: read from the start.
+    let mut bytes = vec![0; len as usize];
+    File::from(memfd).read_exact_at(&mut bytes, 0)?;
+    Ok(bytes)
+}
+
+/// The error for a record that no `put` could have made: reported, never delivered as data.
+fn foreign(why: &str) -> Error {
+    Error::Decode(format!("a record not made by put: {why}"))
 }

@@ -344,11 +344,18 @@ fn timeouts_hold_while_signals_arrive() {
         let started = Instant::now();
         match what {
             "poll" => assert!(!a.poll(timeout).unwrap()),
-            _ => assert!(ipc::connection::wait(&[&a], Some(timeout)).unwrap().is_empty()),
+            _ => assert!(
+                ipc::connection::wait(&[&a], Some(timeout))
+                    .unwrap()
+                    .is_empty()
+            ),
         }
         let took = started.elapsed();
         assert!(took >= timeout, "{what} returned early: {took:?}");
-        assert!(took < timeout * 3, "{what} took {took:?} for a 500 ms timeout");
+        assert!(
+            took < timeout * 3,
+            "{what} took {took:?} for a 500 ms timeout"
+        );
     }
     drop(storm);
 }
@@ -377,7 +384,6 @@ fn a_frame_reserves_no_more_than_what_arrives() {
     drop(b);
     let code = in_a_small_child(move || matches!(a.recv_bytes(), Err(Error::Truncated { .. })));
     assert_eq!(code, 0, "a 14-byte frame was cut short, and said so");
-
 }
 
 /// Recursive types: a message can nest them as deep as its length allows.
@@ -404,7 +410,11 @@ fn a_deeply_nested_message_is_an_error_not_a_stack_overflow() {
             if refused { 0 } else { 1 }
         });
         p.start().unwrap();
-        assert_eq!(p.join().unwrap(), 0, "a {what} nested deep is a decode error");
+        assert_eq!(
+            p.join().unwrap(),
+            0,
+            "a {what} nested deep is a decode error"
+        );
     }
 }
 
@@ -415,14 +425,20 @@ fn a_refused_message_leaves_no_fake_message_behind() {
     let mut body = vec![0, 0, 0, 3, b'f', b'a', b'k'];
     body.resize(32, 0);
     b.send_bytes(&body).unwrap();
-    assert!(matches!(a.recv_bytes(), Err(Error::TooLarge { len: 32, .. })));
+    assert!(matches!(
+        a.recv_bytes(),
+        Err(Error::TooLarge { len: 32, .. })
+    ));
     let next = a.recv_bytes();
     assert!(next.is_err(), "after a refused message: {next:?}");
 }
 
 fn poll_on_the_sending_end_of_a_one_way_pipe_is_an_error() {
     let (_rx, tx) = Pipe::one_way().unwrap();
-    assert!(matches!(tx.poll(Duration::ZERO), Err(Error::WrongDirection(_))));
+    assert!(matches!(
+        tx.poll(Duration::ZERO),
+        Err(Error::WrongDirection(_))
+    ));
 }
 
 fork_test::main!(

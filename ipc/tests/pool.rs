@@ -116,7 +116,10 @@ fn a_panicking_task_names_its_position_and_the_pool_goes_on() {
             0..20,
         ))
     });
-    assert_eq!(stderr, "", "the panic is the parent's error to report, not the worker's");
+    assert_eq!(
+        stderr, "",
+        "the panic is the parent's error to report, not the worker's"
+    );
     let result = result.unwrap();
     match result {
         Err(Error::TaskPanicked { index: 13, message }) => {
@@ -244,7 +247,10 @@ impl Drop for OwnedDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir(&self.path);
         let line = format!("{}\n", self.path.display());
-        let mut log = std::fs::File::options().append(true).open(&self.log).unwrap();
+        let mut log = std::fs::File::options()
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         std::io::Write::write_all(&mut log, line.as_bytes()).unwrap();
     }
 }
@@ -308,22 +314,38 @@ fn a_worker_that_dies_is_reported_even_if_its_task_left_a_process_behind() {
     let grandchild: i32 = report.recv().unwrap();
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(grandchild), Signal::SIGKILL);
     assert!(
-        matches!(result, Err(Error::WorkerDied { index: 3, exitcode: 3, .. })),
+        matches!(
+            result,
+            Err(Error::WorkerDied {
+                index: 3,
+                exitcode: 3,
+                ..
+            })
+        ),
         "{result:?}"
     );
     assert!(took < Duration::from_secs(5), "the error took {took:?}");
 }
 
 fn results_that_fit_one_by_one_are_not_refused_as_a_chunk() {
-    const ITEM: usize = 130 * 1024 * 1024; // two of them are over the 256 MiB frame limit
-    let lengths = Pool::new(1)
-        .with_chunksize(2)
-        .map(|n: usize| serde_bytes::ByteBuf::from(vec![1u8; n]), [ITEM, ITEM])
-        .unwrap()
-        .iter()
-        .map(|b| b.len())
-        .collect::<Vec<_>>();
-    assert_eq!(lengths, [ITEM, ITEM]);
+    // Results of 600 bytes fit a 1 KiB limit one by one; a chunk of two does not.
+    let pool = Pool::new(1).with_chunksize(2).with_max_message_size(1024);
+    let text = |n: usize| "x".repeat(n);
+    assert_eq!(
+        pool.map(text, [600, 600, 600]).unwrap(),
+        [text(600), text(600), text(600)]
+    );
+    // A result over the limit on its own is an error for that item, not a dead worker.
+    let results: Vec<_> = pool.imap(text, [600, 2000, 600]).unwrap().collect();
+    assert!(matches!(
+        results[1],
+        Err(Error::ResultTooLarge {
+            index: 1,
+            limit: 1024,
+            ..
+        })
+    ));
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
 }
 
 fork_test::main!(

@@ -160,7 +160,7 @@ impl Drop for BusyThreads {
 fn starting_a_process_while_other_threads_run_is_refused_with_the_way_out() {
     time_limit(Duration::from_secs(20));
     let busy = BusyThreads::start(2);
-    for _ in 0..50 {
+    for _ in 0..20 {
         let mut p = Process::new(|| ());
         match p.start() {
             Err(e) => {
@@ -175,8 +175,11 @@ fn starting_a_process_while_other_threads_run_is_refused_with_the_way_out() {
         }
     }
     let pool = ipc::Pool::new(4);
-    for _ in 0..200 {
-        assert!(pool.map(|x: u32| x + 1, 0..8).is_err(), "Pool::map refuses too");
+    for _ in 0..20 {
+        assert!(
+            pool.map(|x: u32| x + 1, 0..8).is_err(),
+            "Pool::map refuses too"
+        );
     }
     drop(busy);
     // Once the threads are gone, forking is fine again.
@@ -194,7 +197,12 @@ fn adopt_orphans() {
 /// Whether `pid` is still a live process (not gone, not a zombie).
 fn is_running(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.rsplit_once(')').unwrap().1.trim_start().starts_with('Z'),
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .trim_start()
+            .starts_with('Z'),
         Err(_) => false,
     }
 }
@@ -272,7 +280,10 @@ fn a_child_reaped_by_someone_else_is_never_signalled_again() {
     let survived = matches!(victim.try_wait(), Ok(None));
     let _ = victim.kill();
     let _ = victim.wait();
-    assert!(survived, "a signal meant for the old child hit pid {pid}'s new owner");
+    assert!(
+        survived,
+        "a signal meant for the old child hit pid {pid}'s new owner"
+    );
 }
 
 /// Starts `sleep 30` with process id `pid`, by telling the kernel which pid was handed out
@@ -280,7 +291,10 @@ fn a_child_reaped_by_someone_else_is_never_signalled_again() {
 fn process_with_pid(pid: i32) -> Option<std::process::Child> {
     for _ in 0..50 {
         std::fs::write("/proc/sys/kernel/ns_last_pid", (pid - 1).to_string()).ok()?;
-        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
         if child.id() as i32 == pid {
             return Some(child);
         }
@@ -302,7 +316,11 @@ fn fork_failing_under_a_process_limit_says_why() {
             Ok(()) => 1,
             Err(e) => {
                 eprintln!("{e}");
-                if e.to_string().contains("limit") { 0 } else { 2 }
+                if e.to_string().contains("limit") {
+                    0
+                } else {
+                    2
+                }
             }
         }
     });

@@ -164,11 +164,17 @@ fn get_the_small_one(queue: &mut Queue) {
     loop {
         let started = Instant::now();
         let got = queue.get_timeout::<Message>(Duration::from_secs(2));
-        assert!(started.elapsed() < Duration::from_secs(4), "get_timeout overran");
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "get_timeout overran"
+        );
         let message = got.unwrap();
         match message.id {
             2 => return,
-            1 => assert!(message.body == vec![7; BIG], "the big message arrived whole"),
+            1 => assert!(
+                message.body == vec![7; BIG],
+                "the big message arrived whole"
+            ),
             id => panic!("unexpected message {id}"),
         }
     }
@@ -186,8 +192,16 @@ fn a_producer_killed_in_the_middle_of_a_put_does_not_wedge_the_queue() {
         Err(Error::Timeout) => {}
         Err(e) => panic!("{e}"),
     }
-    assert!(started.elapsed() < Duration::from_secs(4), "get_timeout overran");
-    queue.put(&Message { id: 2, body: vec![] }).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "get_timeout overran"
+    );
+    queue
+        .put(&Message {
+            id: 2,
+            body: vec![],
+        })
+        .unwrap();
     get_the_small_one(&mut queue);
 }
 
@@ -197,7 +211,12 @@ fn a_producer_stopped_in_the_middle_of_a_put_does_not_wedge_the_queue() {
     let mut producer = big_producer(&queue);
     let pid = Pid::from_raw(producer.pid().unwrap());
     kill(pid, Signal::SIGSTOP).unwrap();
-    queue.put(&Message { id: 2, body: vec![] }).unwrap();
+    queue
+        .put(&Message {
+            id: 2,
+            body: vec![],
+        })
+        .unwrap();
     get_the_small_one(&mut queue);
     kill(pid, Signal::SIGCONT).unwrap();
     producer.kill().unwrap();
@@ -243,7 +262,10 @@ fn get_timeout_holds_while_signals_arrive() {
     let took = started.elapsed();
     storm.kill().unwrap();
     storm.join().unwrap();
-    assert!(took < Duration::from_millis(1500), "took {took:?} for 500 ms");
+    assert!(
+        took < Duration::from_millis(1500),
+        "took {took:?} for 500 ms"
+    );
 }
 
 fork_test::main!(

@@ -92,8 +92,9 @@ pub fn run(tests: &[(&str, fn())]) -> ExitCode {
 
 fn run_one(name: &str, test: fn()) -> Result<(), String> {
     let fds_before = open_fds();
-    let message: &'static [u8] =
-        format!("\n\ntest {name} hung: it ran past its time limit\n").leak().as_bytes();
+    let message: &'static [u8] = format!("\n\ntest {name} hung: it ran past its time limit\n")
+        .leak()
+        .as_bytes();
     HUNG_MESSAGE_LEN.store(message.len(), Ordering::SeqCst);
     HUNG_MESSAGE.store(message.as_ptr().cast_mut(), Ordering::SeqCst);
     time_limit(HANG_LIMIT);

@@ -1,0 +1,184 @@
+//! `Child`: a forked child process, named by a pidfd and reaped exactly once.
+//! [`Process`](crate::Process) and the [`Pool`](crate::Pool)'s workers are built on it.
+//!
+//! A pid is only a number, and the kernel hands it out again once the process is reaped:
+//! by `waitpid` here, or by the kernel itself when `SIGCHLD` is ignored. A signal sent to
+//! a stale pid hits whichever process has it now. A *pidfd* (`pidfd_open(2)`, Linux 5.3)
+//! names one process for good: signals go through it (`pidfd_send_signal(2)`), waits go
+//! through it (`waitid(P_PIDFD)`), and `poll` on it says when the process has exited, with
+//! a timeout and no sleeping loop.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags};
+use nix::sys::signal::Signal;
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+use nix::unistd::{Pid, getpid};
+
+use crate::deadline::{deadline, poll_until};
+use crate::error::{Error, Result};
+
+/// A child process of this one, until it has been reaped.
+#[derive(Debug)]
+pub(crate) struct Child {
+    pid: Pid,
+    pidfd: OwnedFd,
+    /// The process that forked it: a copy of this value in any other process (made by a
+    /// later fork) must neither wait for the child nor signal it.
+    parent: Pid,
+    state: State,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum State {
+    Running,
+    /// Reaped, with its exit code in [`Process::exitcode`](crate::Process::exitcode)'s meaning.
+    Exited(i32),
+    /// Reaped by someone else: the exit code is lost, and the pid may be reused.
+    Lost,
+}
+
+impl Child {
+    /// Takes charge of `pid`, a child just forked that waits for its parent: it cannot
+    /// have exited, so the pidfd names it and no other process.
+    pub(crate) fn adopt(pid: Pid) -> Result<Child> {
+        match pidfd_open(pid) {
+            Ok(pidfd) => Ok(Child {
+                pid,
+                pidfd,
+                parent: getpid(),
+                state: State::Running,
+            }),
+            Err(e) => {
+                // No pidfd (a kernel older than 5.3, or no descriptor left): end the child,
+                // which is still waiting and has run nothing.
+                let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+                let _ = nix::sys::wait::waitpid(pid, None);
+                Err(io::Error::new(e.kind(), format!("pidfd_open: {e}")).into())
+            }
+        }
+    }
+
+    pub(crate) fn pid(&self) -> i32 {
+        self.pid.as_raw()
+    }
+
+    /// Readable once the child has exited: for `poll`, beside other descriptors.
+    pub(crate) fn exit_fd(&self) -> BorrowedFd<'_> {
+        self.pidfd.as_fd()
+    }
+
+    /// Blocks until the child exits; reaps it.
+    pub(crate) fn wait(&mut self) -> Result<i32> {
+        loop {
+            if let Some(code) = self.reap(WaitPidFlag::empty())? {
+                return Ok(code);
+            }
+        }
+    }
+
+    /// Reaps the child if it has exited, without blocking.
+    pub(crate) fn try_wait(&mut self) -> Result<Option<i32>> {
+        self.reap(WaitPidFlag::WNOHANG)
+    }
+
+    /// Whether the child still runs. A child reaped elsewhere does not.
+    pub(crate) fn is_alive(&mut self) -> Result<bool> {
+        match self.try_wait() {
+            Ok(code) => Ok(code.is_none()),
+            Err(Error::ExitStatusLost { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits at most `timeout` for the child to exit: `poll` on the pidfd, which becomes
+    /// readable when it does. A signal that interrupts the wait does not restart the full
+    /// timeout: the deadline stays where it was.
+    pub(crate) fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<i32>> {
+        self.check_parent()?;
+        let deadline = deadline(Some(timeout));
+        let mut fds = [PollFd::new(self.pidfd.as_fd(), PollFlags::POLLIN)];
+        if poll_until(&mut fds, deadline)? {
+            self.try_wait()
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Sends `signal` through the pidfd; nothing once the child is reaped.
+    pub(crate) fn signal(&mut self, signal: Signal) -> Result<()> {
+        self.check_parent()?;
+        if self.state != State::Running {
+            return Ok(());
+        }
+        // SAFETY: pidfd_send_signal(2) takes a pidfd, a signal number, an optional siginfo
+        // (none here) and flags (none); it touches no memory of ours.
+        let sent = unsafe {
+            nix::libc::syscall(
+                nix::libc::SYS_pidfd_send_signal,
+                self.pidfd.as_raw_fd(),
+                signal as nix::libc::c_int,
+                std::ptr::null::<nix::libc::siginfo_t>(),
+                0,
+            )
+        };
+        match Errno::result(sent) {
+            // ESRCH: it has exited already (and may be reaped by someone else): nothing to do.
+            Ok(_) | Err(Errno::ESRCH) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn reap(&mut self, flags: WaitPidFlag) -> Result<Option<i32>> {
+        self.check_parent()?;
+        loop {
+            match self.state {
+                State::Exited(code) => return Ok(Some(code)),
+                State::Lost => return Err(Error::ExitStatusLost { pid: self.pid() }),
+                State::Running => {}
+            }
+            match waitid(Id::PIDFd(self.pidfd.as_fd()), WaitPidFlag::WEXITED | flags) {
+                Ok(WaitStatus::Exited(_, code)) => self.state = State::Exited(code),
+                Ok(WaitStatus::Signaled(_, sig, _)) => self.state = State::Exited(-(sig as i32)),
+                Ok(_) => return Ok(None), // WNOHANG, and still running
+                Err(Errno::EINTR) => {}
+                Err(Errno::ECHILD) => self.state = State::Lost,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn check_parent(&self) -> Result<()> {
+        if getpid() == self.parent {
+            Ok(())
+        } else {
+            Err(Error::NotOurChild { pid: self.pid() })
+        }
+    }
+}
+
+impl Drop for Child {
+    /// Kills and reaps a child still running, so that no zombie or stray process is left;
+    /// a copy in another process (made by a later fork) leaves the child alone.
+    fn drop(&mut self) {
+        if self.state == State::Running && self.check_parent().is_ok() {
+            let _ = self.signal(Signal::SIGKILL);
+            let _ = self.wait();
+        }
+    }
+}
+
+/// Opens a pidfd for `pid`. `nix` has no wrapper for it yet.
+fn pidfd_open(pid: Pid) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open(2) takes a pid and flags and returns a new descriptor, or -1.
+    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just made this descriptor for us (with O_CLOEXEC), and nothing
+    // else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}

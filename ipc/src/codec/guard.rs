@@ -1,0 +1,396 @@
+//! A serde adapter that keeps decoding safe from hostile messages. It sits between
+//! bincode's deserializer and the type being decoded, passes everything through, and adds
+//! three rules:
+//!
+//! 1. **Depth.** A recursive type (`enum Chain { End, Link(Box<Chain>) }`, a tree) can be
+//!    nested as deep as the message is long, one byte a level, and decoding recurses once a
+//!    level: sixty thousand levels overflow the stack, which aborts the process. Past
+//!    [`MAX_DEPTH`] levels the message is refused.
+//! 2. **Reservations.** serde's collections reserve room for as many elements as the
+//!    message announces (up to 1 MiB). The adapter passes on announcements out of one
+//!    budget, one element per byte of the message, so that what is reserved ahead stays in
+//!    proportion to what arrived.
+//! 3. **Strings and byte buffers** are read where they lie in the message, so that a length
+//!    is checked against the bytes that are really there *before* anything is allocated
+//!    (bincode's own path for an owned `String` allocates first, then finds the bytes
+//!    missing); the visitor still receives the owned value it asked for.
+//!
+//! No maintained crate does this for serde (`serde_stacker` grows the stack instead, which
+//! moves the limit to memory); it is plain forwarding, one wrapper per serde trait.
+
+use std::cell::Cell;
+use std::fmt;
+
+use serde::de::{
+    self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
+};
+
+/// The deepest nesting a message may have: compound values (structs, tuples, sequences,
+/// maps, enum variants, `Some`) inside one another. Deep enough for the data a program
+/// sends on purpose; shallow enough that decoding needs a fraction of a thread's default
+/// stack (2 MiB): about 300 KiB in a debug build.
+pub const MAX_DEPTH: usize = 256;
+
+/// What every wrapper carries: the levels left, and the shared budget of announcements.
+#[derive(Clone, Copy)]
+struct Limits<'b> {
+    depth_left: usize,
+    budget: &'b Cell<usize>,
+}
+
+impl<'b> Limits<'b> {
+    /// One level down, or an error if there is none left.
+    fn enter<E: de::Error>(self) -> Result<Limits<'b>, E> {
+        match self.depth_left.checked_sub(1) {
+            Some(depth_left) => Ok(Limits { depth_left, ..self }),
+            None => Err(E::custom(format_args!(
+                "the message nests values deeper than {MAX_DEPTH} levels"
+            ))),
+        }
+    }
+
+    /// The part of an announced length that may be reserved ahead, taken from the budget.
+    fn grant(self, announced: Option<usize>) -> Option<usize> {
+        let granted = announced?.min(self.budget.get());
+        self.budget.set(self.budget.get() - granted);
+        Some(granted)
+    }
+}
+
+/// The seed that decodes a whole message of `bytes` bytes as what `seed` decodes.
+pub(super) struct Message<'b, S> {
+    seed: S,
+    limits: Limits<'b>,
+}
+
+impl<'b, S> Message<'b, S> {
+    pub(super) fn new(seed: S, budget: &'b Cell<usize>) -> Self {
+        Message {
+            seed,
+            limits: Limits {
+                depth_left: MAX_DEPTH,
+                budget,
+            },
+        }
+    }
+}
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Message<'_, S> {
+    type Value = S::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, inner: D) -> Result<S::Value, D::Error> {
+        self.seed.deserialize(Guarded {
+            inner,
+            limits: self.limits,
+        })
+    }
+}
+
+/// The deserializer, guarded.
+struct Guarded<'b, D> {
+    inner: D,
+    limits: Limits<'b>,
+}
+
+/// A visitor, guarded: it enters a level for each compound value it is shown.
+struct Guard<'b, V> {
+    inner: V,
+    limits: Limits<'b>,
+    /// The visitor asked for an owned `String` or `Vec<u8>`, which the adapter reads as a
+    /// borrowed one (rule 3): hand it over owned.
+    wants_owned: bool,
+}
+
+impl<'b, D> Guarded<'b, D> {
+    fn guard<V>(&self, inner: V) -> Guard<'b, V> {
+        Guard {
+            inner,
+            limits: self.limits,
+            wants_owned: false,
+        }
+    }
+}
+
+/// `fn deserialize_*(self, [args,] visitor)`: the same call on the inner deserializer,
+/// with the visitor guarded.
+macro_rules! forward_deserialize {
+    ($($method:ident($($arg:ident: $ty:ty),*);)*) => {$(
+        fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, D::Error> {
+            let visitor = self.guard(visitor);
+            self.inner.$method($($arg,)* visitor)
+        }
+    )*};
+}
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for Guarded<'_, D> {
+    type Error = D::Error;
+
+    forward_deserialize! {
+        deserialize_any();
+        deserialize_bool();
+        deserialize_i8();
+        deserialize_i16();
+        deserialize_i32();
+        deserialize_i64();
+        deserialize_i128();
+        deserialize_u8();
+        deserialize_u16();
+        deserialize_u32();
+        deserialize_u64();
+        deserialize_u128();
+        deserialize_f32();
+        deserialize_f64();
+        deserialize_char();
+        deserialize_str();
+        deserialize_bytes();
+        deserialize_option();
+        deserialize_unit();
+        deserialize_unit_struct(name: &'static str);
+        deserialize_newtype_struct(name: &'static str);
+        deserialize_seq();
+        deserialize_tuple(len: usize);
+        deserialize_tuple_struct(name: &'static str, len: usize);
+        deserialize_map();
+        deserialize_struct(name: &'static str, fields: &'static [&'static str]);
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]);
+        deserialize_identifier();
+        deserialize_ignored_any();
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        let visitor = Guard {
+            wants_owned: true,
+            ..self.guard(visitor)
+        };
+        self.inner.deserialize_str(visitor)
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        let visitor = Guard {
+            wants_owned: true,
+            ..self.guard(visitor)
+        };
+        self.inner.deserialize_bytes(visitor)
+    }
+
+    fn is_human_readable(&self) -> bool {
+        self.inner.is_human_readable()
+    }
+}
+
+/// `fn visit_*(self, v)` for plain values: passed through.
+macro_rules! forward_visit {
+    ($($method:ident($ty:ty);)*) => {$(
+        fn $method<E: de::Error>(self, v: $ty) -> Result<V::Value, E> {
+            self.inner.$method(v)
+        }
+    )*};
+}
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for Guard<'_, V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.expecting(f)
+    }
+
+    forward_visit! {
+        visit_bool(bool);
+        visit_i8(i8);
+        visit_i16(i16);
+        visit_i32(i32);
+        visit_i64(i64);
+        visit_i128(i128);
+        visit_u8(u8);
+        visit_u16(u16);
+        visit_u32(u32);
+        visit_u64(u64);
+        visit_u128(u128);
+        visit_f32(f32);
+        visit_f64(f64);
+        visit_char(char);
+        visit_string(String);
+        visit_byte_buf(Vec<u8>);
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<V::Value, E> {
+        if self.wants_owned {
+            self.inner.visit_string(v.to_owned())
+        } else {
+            self.inner.visit_str(v)
+        }
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<V::Value, E> {
+        if self.wants_owned {
+            self.inner.visit_string(v.to_owned())
+        } else {
+            self.inner.visit_borrowed_str(v)
+        }
+    }
+
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<V::Value, E> {
+        if self.wants_owned {
+            self.inner.visit_byte_buf(v.to_vec())
+        } else {
+            self.inner.visit_bytes(v)
+        }
+    }
+
+    fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<V::Value, E> {
+        if self.wants_owned {
+            self.inner.visit_byte_buf(v.to_vec())
+        } else {
+            self.inner.visit_borrowed_bytes(v)
+        }
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
+        self.inner.visit_none()
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<V::Value, E> {
+        self.inner.visit_unit()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, inner: D) -> Result<V::Value, D::Error> {
+        let limits = self.limits.enter()?;
+        self.inner.visit_some(Guarded { inner, limits })
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, inner: D) -> Result<V::Value, D::Error> {
+        let limits = self.limits.enter()?;
+        self.inner.visit_newtype_struct(Guarded { inner, limits })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, inner: A) -> Result<V::Value, A::Error> {
+        let limits = self.limits.enter()?;
+        self.inner.visit_seq(Guarded { inner, limits })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, inner: A) -> Result<V::Value, A::Error> {
+        let limits = self.limits.enter()?;
+        self.inner.visit_map(Guarded { inner, limits })
+    }
+
+    fn visit_enum<A: EnumAccess<'de>>(self, inner: A) -> Result<V::Value, A::Error> {
+        let limits = self.limits.enter()?;
+        self.inner.visit_enum(Guarded { inner, limits })
+    }
+}
+
+/// A seed, guarded: what it decodes is decoded through a guarded deserializer.
+struct GuardedSeed<'b, S> {
+    inner: S,
+    limits: Limits<'b>,
+}
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for GuardedSeed<'_, S> {
+    type Value = S::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, inner: D) -> Result<S::Value, D::Error> {
+        self.inner.deserialize(Guarded {
+            inner,
+            limits: self.limits,
+        })
+    }
+}
+
+impl<'b, A> Guarded<'b, A> {
+    fn seed<S>(&self, inner: S) -> GuardedSeed<'b, S> {
+        GuardedSeed {
+            inner,
+            limits: self.limits,
+        }
+    }
+}
+
+impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Guarded<'_, A> {
+    type Error = A::Error;
+
+    fn next_element_seed<S>(&mut self, seed: S) -> Result<Option<S::Value>, A::Error>
+    where
+        S: DeserializeSeed<'de>,
+    {
+        let seed = self.seed(seed);
+        self.inner.next_element_seed(seed)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.limits.grant(self.inner.size_hint())
+    }
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Guarded<'_, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<S>(&mut self, seed: S) -> Result<Option<S::Value>, A::Error>
+    where
+        S: DeserializeSeed<'de>,
+    {
+        let seed = self.seed(seed);
+        self.inner.next_key_seed(seed)
+    }
+
+    fn next_value_seed<S>(&mut self, seed: S) -> Result<S::Value, A::Error>
+    where
+        S: DeserializeSeed<'de>,
+    {
+        let seed = self.seed(seed);
+        self.inner.next_value_seed(seed)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.limits.grant(self.inner.size_hint())
+    }
+}
+
+impl<'de, 'b, A: EnumAccess<'de>> EnumAccess<'de> for Guarded<'b, A> {
+    type Error = A::Error;
+    type Variant = Guarded<'b, A::Variant>;
+
+    fn variant_seed<S>(self, seed: S) -> Result<(S::Value, Self::Variant), A::Error>
+    where
+        S: DeserializeSeed<'de>,
+    {
+        let (limits, seed) = (self.limits, self.seed(seed));
+        let (value, inner) = self.inner.variant_seed(seed)?;
+        Ok((value, Guarded { inner, limits }))
+    }
+}
+
+impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Guarded<'_, A> {
+    type Error = A::Error;
+
+    fn unit_variant(self) -> Result<(), A::Error> {
+        self.inner.unit_variant()
+    }
+
+    fn newtype_variant_seed<S>(self, seed: S) -> Result<S::Value, A::Error>
+    where
+        S: DeserializeSeed<'de>,
+    {
+        let seed = self.seed(seed);
+        self.inner.newtype_variant_seed(seed)
+    }
+
+    fn tuple_variant<V>(self, len: usize, visitor: V) -> Result<V::Value, A::Error>
+    where
+        V: Visitor<'de>,
+    {
+        let visitor = self.guard(visitor);
+        self.inner.tuple_variant(len, visitor)
+    }
+
+    fn struct_variant<V>(
+        self,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, A::Error>
+    where
+        V: Visitor<'de>,
+    {
+        let visitor = self.guard(visitor);
+        self.inner.struct_variant(fields, visitor)
+    }
+}

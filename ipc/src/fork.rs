@@ -1,0 +1,259 @@
+//! The rules of `fork`, in one place: every process `ipc` starts is made by [`fork`] here.
+//!
+//! `fork` copies the whole process (its memory, its descriptors) but only the thread that
+//! called it. Each rule below keeps that copy from doing harm:
+//!
+//! 1. **One thread only.** A lock held by another thread at the moment of the fork (the
+//!    stdout lock, the allocator's) is locked forever in the child, which has no such
+//!    thread to release it. So `fork` refuses while other threads run
+//!    ([`Error::ThreadsRunning`]), counting them in `/proc/self/task`.
+//! 2. **Flush first.** Text still in stdout's buffer would be printed by both processes.
+//! 3. **Close-on-fork.** Linux has no `O_CLOFORK` flag, so the ends of pipes marked with
+//!    [`Connection::set_inheritable(false)`](crate::Connection::set_inheritable) are handled
+//!    here (see [`Mark`]): the child releases the ones that stay in the parent, and keeps
+//!    the ones its closure took.
+//! 4. **No orphans.** The child asks the kernel to kill it when its parent dies
+//!    (`PR_SET_PDEATHSIG`), so a parent killed with `SIGKILL` leaves nothing running.
+//! 5. **The child's way out.** The child runs its target, catches a panic, flushes its
+//!    output and leaves with `_exit`: it never returns into the caller's code, and no
+//!    destructor of the caller's stack runs twice.
+//! 6. **A name that cannot be reused.** The parent opens a pidfd for the child while the
+//!    child still waits for it (see step 3), so the child cannot have exited and had its
+//!    pid reused by then; see [`Child`].
+
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixStream;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use nix::unistd::{ForkResult, Pid, getpid, getppid};
+
+use crate::child::Child;
+use crate::error::{Error, Result};
+
+/// The exit code of a child whose closure panicked (Rust's own code for a panicking
+/// `main`; Python uses 1 for an uncaught exception).
+///
+/// ```
+/// let mut p = ipc::Process::new(|| panic!("no page today"));
+/// p.start()?;
+/// assert_eq!(p.join()?, ipc::PANIC_EXIT_CODE);
+/// # Ok::<(), ipc::Error>(())
+/// ```
+pub const PANIC_EXIT_CODE: i32 = 101;
+
+/// Forks a child that runs `target` and leaves with `_exit(code)`, never returning here.
+///
+/// What `target` captured is the child's: the parent drops its own copy right after the
+/// fork (so that, say, its copy of the child's pipe end is closed).
+pub(crate) fn fork(target: impl FnOnce() -> i32) -> Result<Child> {
+    refuse_if_threaded()?;
+    flush_stdio();
+    let marked_before = marked_ids();
+    // The child waits on this socket until the parent has a pidfd for it and has said which
+    // marked ends it must release.
+    let (parent_side, child_side) = UnixStream::pair()?;
+    let parent = getpid();
+    // SAFETY: this process has one thread (checked above, and no other thread can start
+    // one meanwhile), so no lock can be held by a thread that the child would lack. The
+    // child leaves through `run_child`, which ends in `_exit`.
+    match unsafe { nix::unistd::fork() }.map_err(|e| Error::Fork(e.into()))? {
+        ForkResult::Child => {
+            drop(parent_side);
+            run_child(parent, child_side, target)
+        }
+        ForkResult::Parent { child } => {
+            drop(child_side);
+            let child = Child::adopt(child)?;
+            // The parent's copy of the target goes now, with every pipe end it captured:
+            // the child has its own, and the end of a stream needs every copy closed.
+            drop(target);
+            let released: Vec<u64> = marked_before
+                .into_iter()
+                .filter(|id| is_marked(*id))
+                .collect();
+            // If the child is already dead, it needs no list: ignore a failed send.
+            let _ = send_ids(&parent_side, &released);
+            Ok(child)
+        }
+    }
+}
+
+/// The child's side of [`fork`]: never returns.
+fn run_child(parent: Pid, from_parent: UnixStream, target: impl FnOnce() -> i32) -> ! {
+    let ready = die_with(parent).and_then(|()| {
+        let released = receive_ids(&from_parent)?;
+        release_in_child(&released, from_parent.as_fd());
+        Ok(())
+    });
+    drop(from_parent);
+    let code = match ready {
+        // The parent is gone, or failed half-way: run nothing.
+        Err(_) => 1,
+        Ok(()) => panic::catch_unwind(AssertUnwindSafe(target)).unwrap_or(PANIC_EXIT_CODE),
+    };
+    flush_stdio();
+    // SAFETY: `_exit` ends the process at once: nothing of the parent's code runs again in
+    // the child, and no destructor of the caller's stack runs a second time.
+    unsafe { nix::libc::_exit(code) }
+}
+
+/// Asks the kernel to kill this process when `parent` dies, then checks that it had not
+/// died already (in which case this process was adopted and nobody would kill it).
+fn die_with(parent: Pid) -> io::Result<()> {
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+    if getppid() == parent {
+        Ok(())
+    } else {
+        Err(io::Error::other("the parent died before the child started"))
+    }
+}
+
+/// How many threads this process runs: `/proc/self/task` has a link per thread, plus two.
+fn threads() -> Result<usize> {
+    let task = std::fs::metadata("/proc/self/task").map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot count this process's threads in /proc/self/task: {e}"),
+        )
+    })?;
+    Ok(task.nlink().saturating_sub(2) as usize)
+}
+
+/// [`Error::ThreadsRunning`] unless this process has one thread. A thread that was just
+/// joined can still be counted for a few microseconds while the kernel finishes its exit,
+/// so a count above one is checked again for up to about 25 ms before it is believed.
+fn refuse_if_threaded() -> Result<()> {
+    let mut nap = Duration::from_micros(50);
+    loop {
+        let threads = threads()?;
+        if threads <= 1 {
+            return Ok(());
+        }
+        if nap > Duration::from_millis(13) {
+            return Err(Error::ThreadsRunning { threads });
+        }
+        std::thread::sleep(nap);
+        nap *= 2;
+    }
+}
+
+/// Writes out what Rust's stdout buffer holds (stderr has no buffer, but flushing it is
+/// free). Errors are ignored: a closed stdout must not stop a fork or an exit.
+fn flush_stdio() {
+    let _ = io::stdout().flush();
+    let _ = io::stderr().flush();
+}
+
+/// A descriptor that children must not keep: one end of a pipe marked with
+/// [`Connection::set_inheritable(false)`](crate::Connection::set_inheritable).
+///
+/// Linux has no close-on-fork flag, and closing the number in the child would be wrong if
+/// the child's closure took the end: the object would then own a number that the next
+/// `open` reuses (Rust's I/O safety forbids exactly that). So the parent decides after the
+/// fork: the marks its copy of the target dropped went to the child; the others stay in
+/// the parent, and the child *releases* them: `dup3` puts a dead socket on the number, so
+/// that the pipe end is let go while the number stays owned by its object, and the flag
+/// makes every use of that object an [`Error::NotInherited`].
+#[derive(Debug)]
+pub(crate) struct Mark {
+    id: u64,
+    fd: RawFd,
+    released: AtomicBool,
+}
+
+/// Every live mark of this process.
+static MARKED: Mutex<Vec<Arc<Mark>>> = Mutex::new(Vec::new());
+
+/// Locks [`MARKED`]. Only `fork`'s caller forks, and only when it is the one thread, so no
+/// fork can happen while another thread holds this lock.
+fn marked() -> MutexGuard<'static, Vec<Arc<Mark>>> {
+    MARKED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Mark {
+    /// Marks `fd` as one that children must not keep.
+    pub(crate) fn new(fd: BorrowedFd<'_>) -> Arc<Mark> {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        let mark = Arc::new(Mark {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            fd: fd.as_raw_fd(),
+            released: AtomicBool::new(false),
+        });
+        marked().push(Arc::clone(&mark));
+        mark
+    }
+
+    /// Forgets the mark: the end will be inherited again, or is being closed.
+    pub(crate) fn remove(&self) {
+        marked().retain(|m| m.id != self.id);
+    }
+
+    /// Whether this process released the end at its start: it belongs to the parent.
+    pub(crate) fn is_released(&self) -> bool {
+        self.released.load(Ordering::Relaxed)
+    }
+}
+
+fn marked_ids() -> Vec<u64> {
+    marked().iter().map(|m| m.id).collect()
+}
+
+fn is_marked(id: u64) -> bool {
+    marked().iter().any(|m| m.id == id)
+}
+
+/// In the child: releases the marked ends the parent kept, putting `dead` (a socket whose
+/// peer is about to close) on their numbers.
+fn release_in_child(ids: &[u64], dead: BorrowedFd<'_>) {
+    marked().retain(|mark| {
+        if !ids.contains(&mark.id) {
+            return true; // the child's closure took this end: it stays marked, for its own children
+        }
+        // SAFETY: `mark.fd` is open (its Connection is alive: it removes its mark when
+        // dropped) and `dead` is open; dup3 replaces the descriptor at that number
+        // atomically, so the number stays owned by its Connection.
+        unsafe { nix::libc::dup3(dead.as_raw_fd(), mark.fd, nix::libc::O_CLOEXEC) };
+        mark.released.store(true, Ordering::Relaxed);
+        false
+    });
+}
+
+/// The parent's message to the child: a count, then that many ids (little-endian).
+fn send_ids(socket: &UnixStream, ids: &[u64]) -> io::Result<()> {
+    let mut message = Vec::with_capacity(8 * (ids.len() + 1));
+    message.extend_from_slice(&(ids.len() as u64).to_le_bytes());
+    for id in ids {
+        message.extend_from_slice(&id.to_le_bytes());
+    }
+    nix::sys::socket::send(
+        socket.as_raw_fd(),
+        &message,
+        nix::sys::socket::MsgFlags::MSG_NOSIGNAL,
+    )
+    .map(drop)
+    .map_err(io::Error::from)
+}
+
+/// The child's side of [`send_ids`]: waits for the whole list, then the parent's close.
+fn receive_ids(mut socket: &UnixStream) -> io::Result<Vec<u64>> {
+    let mut message = Vec::new();
+    socket.read_to_end(&mut message)?;
+    let words: Vec<u64> = message
+        .chunks_exact(8)
+        .map(|word| u64::from_le_bytes(word.try_into().expect("8 bytes")))
+        .collect();
+    match words.split_first() {
+        Some((&count, ids)) if message.len() % 8 == 0 && ids.len() as u64 == count => {
+            Ok(ids.to_vec())
+        }
+        _ => Err(io::Error::other("the parent's message was cut short")),
+    }
+}
