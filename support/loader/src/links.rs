@@ -101,6 +101,17 @@ pub fn same_site_links(page_url: &str, html: &str) -> Vec<String> {
 /// or `https` URL. A crawler normalises its start URL with it, so that the links that lead
 /// back to the start are recognised.
 pub fn normalise(url: &str) -> Result<String, String> {
+    // The url crate would say "relative URL without a base" of `[http://x`.
+    if let Some((scheme, _)) = url.split_once("://") {
+        let mut chars = scheme.chars();
+        let letter_first = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+        if !letter_first || !chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+            return Err(format!(
+                "{scheme} is not a scheme: a scheme is letters, digits, +, - and ., \
+                 after a first letter"
+            ));
+        }
+    }
     let mut parsed = Url::parse(url).map_err(|e| e.to_string())?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!("{}: is not http or https", parsed.scheme()));
@@ -188,7 +199,9 @@ fn link_of(name: &str, tag: &Tag) -> Option<(&'static str, Kind)> {
 
 /// What a `<link>` leads to, from its `rel` (and `as`, for preloads).
 fn link_kind(tag: &Tag) -> Kind {
-    let rel = attribute(tag, "rel").unwrap_or_default().to_ascii_lowercase();
+    let rel = attribute(tag, "rel")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let rels: Vec<&str> = rel.split_ascii_whitespace().collect();
     let has = |word| rels.contains(&word);
     if has("stylesheet") {
@@ -417,6 +430,14 @@ mod tests {
     fn malformed_urls_say_what_is_wrong() {
         assert_eq!(
             normalise("[http://x"),
+            Err(
+                "[http is not a scheme: a scheme is letters, digits, +, - and ., after a \
+                 first letter"
+                    .into()
+            )
+        );
+        assert_eq!(
+            normalise("x.html"),
             Err("relative URL without a base".into())
         );
         assert_eq!(normalise("http://"), Err("empty host".into()));
