@@ -138,7 +138,7 @@ pub enum TlsProblem {
 /// `limit` bytes in the largest whole unit.
 fn bytes(limit: u64) -> String {
     const MIB: u64 = 1024 * 1024;
-    if limit >= MIB && limit % MIB == 0 {
+    if limit >= MIB && limit.is_multiple_of(MIB) {
         format!("{} MiB", limit / MIB)
     } else {
         format!("{limit} bytes")

@@ -14,4 +14,4 @@ pub use errors::{LoadError, TlsProblem};
 pub use load::{
     Fetched, Loader, MAX_BODY, Options, Page, TIMEOUT, USER_AGENT, load_url, load_url_with_timeout,
 };
-pub use targets::{Targets, exit_status};
+pub use targets::{Targets, count, exit_status};

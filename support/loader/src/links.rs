@@ -120,6 +120,14 @@ pub fn normalise(url: &str) -> Result<String, String> {
     Ok(parsed.into())
 }
 
+/// Whether `a` and `b` are `http(s)` URLs on the same site: same scheme, host and port.
+pub fn same_origin(a: &str, b: &str) -> bool {
+    match (parse_web_url(a), parse_web_url(b)) {
+        (Some(a), Some(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}
+
 fn parse_web_url(url: &str) -> Option<Url> {
     Url::parse(url)
         .ok()
@@ -165,10 +173,10 @@ impl TokenSink for Collector {
             if found.base.is_none() {
                 found.base = attribute(&tag, "href").map(str::to_string);
             }
-        } else if let Some((attr, kind)) = link_of(name, &tag) {
-            if let Some(href) = attribute(&tag, attr) {
-                found.links.push((href.to_string(), kind));
-            }
+        } else if let Some((attr, kind)) = link_of(name, &tag)
+            && let Some(href) = attribute(&tag, attr)
+        {
+            found.links.push((href.to_string(), kind));
         }
         // What a browser's tree builder tells its tokenizer: these elements hold text.
         match name {
@@ -424,6 +432,15 @@ mod tests {
         );
         assert!(pages("not a url", r#"<a href="/x">"#).is_empty());
         assert!(pages("file:///tmp/x.html", r#"<a href="/x">"#).is_empty());
+    }
+
+    #[test]
+    fn a_site_is_a_scheme_a_host_and_a_port() {
+        assert!(same_origin("http://h:8000/a", "HTTP://H:8000/b?c"));
+        assert!(same_origin("https://h/", "https://h:443/x"));
+        assert!(!same_origin("http://h/", "https://h/"));
+        assert!(!same_origin("http://h:8000/", "http://h:8001/"));
+        assert!(!same_origin("http://h/", "mailto:x@h"));
     }
 
     #[test]
