@@ -17,7 +17,7 @@ use clap::{CommandFactory, Parser};
 use demo_site::DemoSite;
 use ipc::{Process, Queue};
 use loader::links::{self, Kind};
-use loader::{LoadError, Options, USER_AGENT, exit_status};
+use loader::{LoadError, Options, USER_AGENT, count, exit_status};
 use texting_robots::Robot;
 
 use site_map::{Outcome, SiteMap};
@@ -106,8 +106,9 @@ fn main() -> ipc::Result<ExitCode> {
         workers.push(worker);
     }
     println!(
-        "Crawling {start_url} with {} worker processes, to depth {}",
-        args.workers, args.depth
+        "Crawling {start_url} to depth {}, with {}",
+        args.depth,
+        count(args.workers.into(), "worker")
     );
     let started = Instant::now();
 
@@ -122,7 +123,9 @@ fn main() -> ipc::Result<ExitCode> {
         loads_left: args.max_pages.unwrap_or(u64::MAX),
         not_loaded: 0,
     };
-    if !args.ignore_robots {
+    if args.ignore_robots {
+        println!("robots.txt: ignored (--ignore-robots)");
+    } else {
         crawl.read_robots(&start_url)?;
     }
     // Level by level, so that each page's depth is its shortest distance from the start.
@@ -216,6 +219,7 @@ impl Crawl {
                 result,
             } = self.found.get_timeout(self.wait)?;
             out -= 1;
+            let mut embedded = Vec::new();
             let outcome = match result {
                 Ok(Loaded::Page { bytes, links }) => {
                     for link in links {
@@ -225,8 +229,7 @@ impl Crawl {
                         if link.kind == Kind::Page {
                             next.push_back(link.url);
                         } else {
-                            let embedded = Outcome::Embedded(link.kind);
-                            self.site_map.record(link.url, depth + 1, embedded, None);
+                            embedded.push((link.url, Outcome::Embedded(link.kind)));
                         }
                     }
                     Outcome::Page(bytes)
@@ -246,6 +249,10 @@ impl Crawl {
                 Err(e) => Outcome::Failed(e),
             };
             self.site_map.record(url, depth, outcome, Some(worker));
+            // Images and styles, one link further: recorded, never loaded.
+            for (url, outcome) in embedded {
+                self.site_map.record(url, depth + 1, outcome, None);
+            }
         }
     }
     // ANCHOR_END: crawl_level

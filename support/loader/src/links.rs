@@ -107,8 +107,7 @@ pub fn normalise(url: &str) -> Result<String, String> {
         let letter_first = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
         if !letter_first || !chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
             return Err(format!(
-                "{scheme} is not a scheme: a scheme is letters, digits, +, - and ., \
-                 after a first letter"
+                "{scheme} is not a scheme (a letter, then letters, digits, +, - or .)"
             ));
         }
     }
@@ -447,11 +446,7 @@ mod tests {
     fn malformed_urls_say_what_is_wrong() {
         assert_eq!(
             normalise("[http://x"),
-            Err(
-                "[http is not a scheme: a scheme is letters, digits, +, - and ., after a \
-                 first letter"
-                    .into()
-            )
+            Err("[http is not a scheme (a letter, then letters, digits, +, - or .)".into())
         );
         assert_eq!(
             normalise("x.html"),

@@ -246,8 +246,8 @@ mod tests {
         let cases = [
             (
                 "[http://127.0.0.1/".to_string(),
-                "[http://127.0.0.1/: malformed URL ([http is not a scheme: a scheme is \
-                 letters, digits, +, - and ., after a first letter)",
+                "[http://127.0.0.1/: malformed URL ([http is not a scheme (a letter, then \
+                 letters, digits, +, - or .))",
             ),
             (
                 "ftp://127.0.0.1/".to_string(),
