@@ -23,14 +23,16 @@ fn check_any_order(name: &str, args: &[&str]) {
         .collect();
     finished.sort_unstable();
     let text = format!(
-        "args: {args:?}\nsuccess: {}\nexit_code: {}\n----- stdout -----\n{}\
+        "success: {}\nexit_code: {}\n----- stdout -----\n{}\
          ----- stderr (sorted) -----\n{}\n",
         output.status.success(),
         output.status.code().unwrap(),
         String::from_utf8(output.stdout).unwrap(),
         finished.join("\n"),
     );
-    support::settings().bind(|| insta::assert_snapshot!(name, text));
+    let mut settings = support::settings();
+    settings.set_description(format!("crawler {}", args.join(" ")).trim_end());
+    settings.bind(|| insta::assert_snapshot!(name, text));
 }
 
 /// Every page of the demo site, each in its own way: a redirect, links relative to where
