@@ -3,4 +3,24 @@
 #[macro_use]
 mod support;
 
-chapter_snapshots!("ch02", "url_loader_pool");
+use std::net::TcpListener;
+use std::process::Command;
+
+chapter_snapshots!("ch02", "url_loader_pool", a_hung_url_is_waited_for_once);
+
+/// A URL that never answers costs one time limit, not two: the comparison with loading one
+/// by one does not load it again. The listener never accepts, so each attempt to load the
+/// URL is one connection left waiting in its backlog, to be counted at the end.
+fn a_hung_url_is_waited_for_once() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let output = Command::new(BIN).arg(&url).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no complete answer within 10 s"),
+        "{stderr}"
+    );
+    listener.set_nonblocking(true).unwrap();
+    let attempts = std::iter::from_fn(|| listener.accept().ok()).count();
+    assert_eq!(attempts, 1, "times the hung URL was asked for");
+}

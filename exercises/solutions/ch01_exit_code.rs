@@ -13,6 +13,8 @@ pub fn load_exit_code(url: &str) -> i32 {
         Err(LoadError::Timeout { .. }) => 4,
         Err(LoadError::Status { .. }) => 5,
         Err(LoadError::NotUtf8 { .. }) => 6,
+        // `LoadError` is `#[non_exhaustive]`: the loader may learn new kinds of failure.
+        Err(_) => 7,
     }
 }
 // ANCHOR_END: load_exit_code

@@ -14,6 +14,7 @@
 //!    | `Err(LoadError::Timeout)`       | 4         |
 //!    | `Err(LoadError::Status)`        | 5         |
 //!    | `Err(LoadError::NotUtf8)`       | 6         |
+//!    | any other `Err` (not HTTP, TLS…) | 7         |
 //!
 //! 2. [`describe_child`] runs in the parent. It starts the process it is given, waits for
 //!    it to end, and returns one sentence: the child's pid, then what

@@ -10,17 +10,17 @@ use std::path::Path;
 use std::process::Command;
 
 /// What changes from run to run, and nothing else: ports, process ids, timings, and how
-/// many pages each worker happened to get (a matter of timing too).
+/// many loads each worker happened to get (a matter of timing too).
 const FILTERS: [(&str, &str); 5] = [
     (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
-    (r"worker \d+: \d+ pages", "worker [PID]: [N] pages"),
+    (r"worker \d+: \d+ loads?", "worker [PID]: [N] loads"),
     (r"worker \d+", "worker [PID]"),
     (r"thread '([^']*)' \(\d+\)", "thread '$1' ([TID])"),
     (r"\d+\.\d+ s\b", "[TIME] s"),
 ];
 
-/// Runs `bin` with `args` and compares its output with `tests/snapshots/{name}.snap`.
-pub fn check(name: &str, bin: &str, args: &[&str]) {
+/// Where the snapshots are, and the filters.
+pub fn settings() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     let snapshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/snapshots");
     settings.set_snapshot_path(snapshots);
@@ -28,16 +28,23 @@ pub fn check(name: &str, bin: &str, args: &[&str]) {
     for (pattern, replacement) in FILTERS {
         settings.add_filter(pattern, replacement);
     }
-    settings.bind(|| insta_cmd::assert_cmd_snapshot!(name, Command::new(bin).args(args)));
+    settings
+}
+
+/// Runs `bin` with `args` and compares its output with `tests/snapshots/{name}.snap`.
+pub fn check(name: &str, bin: &str, args: &[&str]) {
+    settings().bind(|| insta_cmd::assert_cmd_snapshot!(name, Command::new(bin).args(args)));
 }
 
 /// URLs that fail in the two ways a user's can: malformed, and nobody listening.
 pub const BAD_URLS: [&str; 2] = ["[http://127.0.0.1:1/", "http://127.0.0.1:1/"];
 
 /// The snapshot runs every chapter gets: the default run on the demo site, a run with bad
-/// URLs, and a run on the demo page that is not UTF-8. Expands to the test binary's `main`.
+/// URLs, and a run on the demo page that is not UTF-8, then the chapter's own `extra` tests.
+/// Expands to the test binary's `main`.
+#[allow(unused_macros)] // chapter 5 has a main of its own
 macro_rules! chapter_snapshots {
-    ($chapter:literal, $bin:literal) => {
+    ($chapter:literal, $bin:literal $(, $extra:ident)* $(,)?) => {
         const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
 
         fn default_run_on_the_demo_site() {
@@ -58,6 +65,7 @@ macro_rules! chapter_snapshots {
             default_run_on_the_demo_site,
             bad_urls_are_one_line_errors_and_exit_1,
             a_page_that_is_not_utf8_is_an_error,
+            $($extra,)*
         );
     };
 }

@@ -5,10 +5,10 @@
 //! the tutorial), or give URLs: `cargo run -p ch02-pool -- URL…`.
 
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ipc::Pool;
-use loader::{LoadError, Page, Targets, exit_status, load_url};
+use loader::{LoadError, Page, Targets, count, exit_status, load_url};
 
 /// The tutorial's list has four URLs, two of them malformed (`'[http://www.packt.com'`).
 /// Ours: two pages that answer after a delay, so that the pool's gain shows, and two
@@ -21,11 +21,13 @@ const DEMO_PAGES: [&str; 4] = [
 ];
 
 // ANCHOR: load_in_worker
-/// What runs in a worker: load one URL and say which process did it. The result travels
-/// back to the parent through a pipe, so it must be serializable: a tuple of a pid and a
-/// `Result` whose both sides derive serde's traits.
-fn load_in_worker(url: String) -> (u32, Result<Page, LoadError>) {
-    (std::process::id(), load_url(&url))
+/// What runs in a worker: load one URL, and say which process did it and how long it took.
+/// The result travels back to the parent through a pipe, so it must be serializable: a
+/// tuple of a pid, a `Duration` and a `Result` whose both sides derive serde's traits.
+fn load_in_worker(url: String) -> (u32, Duration, Result<Page, LoadError>) {
+    let started = Instant::now();
+    let result = load_url(&url);
+    (std::process::id(), started.elapsed(), result)
 }
 // ANCHOR_END: load_in_worker
 
@@ -38,7 +40,10 @@ fn main() -> ipc::Result<ExitCode> {
     let pool_time = started.elapsed();
 
     let mut all_loaded = true;
-    for (pid, result) in results {
+    // Loading the URLs one by one would take the sum of their times: add up what each load
+    // took in its worker, rather than load everything again (and wait twice for a hung one).
+    let one_by_one: Duration = results.iter().map(|(_, took, _)| *took).sum();
+    for (pid, _, result) in results {
         match result {
             Ok(page) => println!("worker {pid}: {} ({} bytes)", page.url, page.html.len()),
             Err(e) => {
@@ -47,16 +52,9 @@ fn main() -> ipc::Result<ExitCode> {
             }
         }
     }
-
-    // The same loads one after another in this process, for comparison.
-    let started = Instant::now();
-    for url in &targets.urls {
-        let _ = load_url(url);
-    }
-    let one_by_one = started.elapsed();
     println!(
-        "{} urls: {:.2} s with a pool of {} processes, {:.2} s one by one",
-        targets.urls.len(),
+        "{}: {:.2} s with a pool of {} processes, {:.2} s one by one",
+        count(targets.urls.len(), "url"),
         pool_time.as_secs_f64(),
         pool.processes(),
         one_by_one.as_secs_f64()

@@ -1,84 +1,139 @@
 //! Chapter 5: a small parallel crawler, putting the earlier chapters together. Worker
 //! processes take URLs from a task queue, load them and put back what they found; the
-//! parent keeps the set of pages already seen, and hands out the next level of links.
+//! parent keeps the set of URLs already seen, and hands out the next level of links.
 //!
 //! Run it with no arguments to crawl the demo site from its front page, or give a start
 //! URL: `cargo run -p ch05-crawler -- URL` (only links on the same site are followed).
+//! `--help` lists the options.
 
-use std::collections::{BTreeMap, HashSet};
+mod site_map;
+mod worker;
+
+use std::collections::{HashSet, VecDeque};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use ipc::{Error, Process, Queue};
-use loader::{LoadError, Targets, exit_status, links, load_url_with_timeout};
-use serde::{Deserialize, Serialize};
+use clap::{CommandFactory, Parser};
+use demo_site::DemoSite;
+use ipc::{Process, Queue};
+use loader::links::{self, Kind};
+use loader::{LoadError, Options, USER_AGENT, count, exit_status};
+use texting_robots::Robot;
 
-const WORKERS: usize = 3;
-const MAX_DEPTH: usize = 3;
-/// A crawler should not wait long for one page: a slower one is reported and skipped.
-const PAGE_TIMEOUT: Duration = Duration::from_secs(1);
+use site_map::{Outcome, SiteMap};
+use worker::{Found, Loaded, Task, crawl_worker};
 
-// ANCHOR: worker
-/// What a worker found at one URL: the page's size and its links, or why it failed.
-#[derive(Serialize, Deserialize)]
-struct Found {
-    url: String,
-    worker: u32,
-    result: Result<(usize, Vec<String>), LoadError>,
+/// Crawls a web site with worker processes, and prints its map: every URL reached on the
+/// start page's site, with its depth (its distance in links from the start).
+#[derive(Parser)]
+#[command(name = "crawler", version)]
+struct Args {
+    /// The start page (http or https); only links on its site are followed. Without it,
+    /// the built-in demo site is started and crawled from its front page.
+    #[arg(value_parser = start_url)]
+    url: Option<String>,
+    /// How many links away from the start page to go.
+    #[arg(long, default_value_t = 3)]
+    depth: usize,
+    /// How many worker processes load pages (1 to 64).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=64))]
+    workers: u16,
+    /// Load at most this many URLs; the links past it are counted, not loaded.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_pages: Option<u64>,
+    /// Load pages even where the site's robots.txt asks crawlers not to.
+    #[arg(long)]
+    ignore_robots: bool,
+    /// Seconds one page may take; a slower one is reported as an error.
+    #[arg(long, default_value_t = 1.0, value_parser = seconds)]
+    timeout: f64,
+    /// The largest page read, in bytes; a larger one is reported as an error.
+    #[arg(long, default_value_t = loader::MAX_BODY)]
+    max_page_bytes: u64,
 }
 
-/// A worker: take URLs until the task queue is closed; report each page's links.
-fn crawl_worker(tasks: &mut Queue, found: &mut Queue) -> ipc::Result<()> {
-    loop {
-        let url: String = match tasks.get() {
-            Ok(url) => url,
-            Err(Error::Closed) => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        let result = load_url_with_timeout(&url, PAGE_TIMEOUT)
-            .map(|page| (page.html.len(), links::same_site_links(&url, &page.html)));
-        let worker = std::process::id();
-        found.put(&Found {
-            url,
-            worker,
-            result,
-        })?;
+/// The command line, or the end of the program: `--help` prints the help and exits with 0;
+/// bad input prints what is wrong and a usage line, and exits with 2, before any process
+/// is started.
+fn parse_args() -> Args {
+    Args::try_parse().unwrap_or_else(|e| {
+        let _ = e.print();
+        if e.use_stderr() && !e.to_string().contains("Usage:") {
+            eprintln!("\n{}", Args::command().render_usage());
+        }
+        std::process::exit(e.exit_code())
+    })
+}
+
+fn start_url(url: &str) -> Result<String, String> {
+    links::normalise(url)
+}
+
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 3600.0 => Ok(seconds),
+        _ => Err("a number of seconds, more than 0 and at most 3600".into()),
     }
 }
-// ANCHOR_END: worker
 
 // ANCHOR: main
 fn main() -> ipc::Result<ExitCode> {
-    let targets = Targets::from_args_or_demo(&["/"])?;
-    let start_url = targets.urls[0].clone();
-    let (mut tasks, mut found) = (Queue::new()?, Queue::new()?);
+    let args = parse_args();
+    let site = match args.url {
+        Some(_) => None,
+        None => Some(DemoSite::start()?),
+    };
+    let start_url = match (&args.url, &site) {
+        (Some(url), _) => url.clone(),
+        (None, Some(site)) => site.url(demo_site::FRONT_PAGE),
+        (None, None) => unreachable!("the demo site was started"),
+    };
+    if let Some(site) = &site {
+        println!("Serving the demo site at {}", site.url("/"));
+    }
+    let options = Options {
+        timeout: Duration::from_secs_f64(args.timeout),
+        max_body: args.max_page_bytes,
+    };
+    let (tasks, found) = (Queue::new()?, Queue::new()?);
     let mut workers = Vec::new();
-    for _ in 0..WORKERS {
+    for _ in 0..args.workers {
         let (mut tasks, mut found) = (tasks.try_clone()?, found.try_clone()?);
-        let mut worker =
-            Process::new(move || crawl_worker(&mut tasks, &mut found).expect("the queues work"));
+        let mut worker = Process::new(move || {
+            crawl_worker(&mut tasks, &mut found, options).expect("the queues work")
+        });
         worker.start()?;
         workers.push(worker);
     }
-    println!("Crawling {start_url} with {WORKERS} worker processes, to depth {MAX_DEPTH}");
+    println!(
+        "Crawling {start_url} to depth {}, with {}",
+        args.depth,
+        count(args.workers.into(), "worker")
+    );
     let started = Instant::now();
 
-    // Level by level, so that each page's depth is its shortest distance from the start.
-    let mut seen = HashSet::from([start_url.clone()]);
-    let mut site_map: BTreeMap<String, (usize, Found)> = BTreeMap::new();
-    let mut level = vec![start_url.clone()];
-    for depth in 0..=MAX_DEPTH {
-        let mut next_level = Vec::new();
-        for report in crawl_level(&level, &mut tasks, &mut found)? {
-            if let Ok((_, links)) = &report.result {
-                let new = links.iter().filter(|link| seen.insert(link.to_string()));
-                next_level.extend(new.cloned());
-            }
-            site_map.insert(report.url.clone(), (depth, report));
-        }
-        level = next_level;
+    let mut crawl = Crawl {
+        tasks,
+        found,
+        window: 2 * usize::from(args.workers),
+        wait: 2 * options.timeout + Duration::from_secs(5),
+        robots: Rules::None,
+        seen: HashSet::from([start_url.clone()]),
+        site_map: SiteMap::new(),
+        loads_left: args.max_pages.unwrap_or(u64::MAX),
+        not_loaded: 0,
+    };
+    if args.ignore_robots {
+        println!("robots.txt: ignored (--ignore-robots)");
+    } else {
+        crawl.read_robots(&start_url)?;
     }
-    tasks.close()?;
+    // Level by level, so that each page's depth is its shortest distance from the start.
+    let mut level = VecDeque::from([start_url.clone()]);
+    for depth in 0..=args.depth {
+        level = crawl.level(depth, level, depth < args.depth)?;
+    }
+    crawl.tasks.close()?;
     for worker in &mut workers {
         worker.join()?;
     }
@@ -88,61 +143,156 @@ fn main() -> ipc::Result<ExitCode> {
         .filter_map(|w| w.pid())
         .map(|p| p as u32)
         .collect();
-    print_site_map(&site_map, &pids, started.elapsed());
-    let start_loaded = site_map[&start_url].1.result.is_ok();
+    let start_loaded = crawl.site_map.loaded(&start_url);
+    crawl
+        .site_map
+        .print(&pids, crawl.not_loaded, started.elapsed());
     Ok(exit_status(start_loaded))
 }
 // ANCHOR_END: main
 
-// ANCHOR: crawl_level
-/// Loads every URL of one level with the workers, and returns what they found. At most
-/// two tasks per worker wait in the queue, so that neither queue's pipe can fill up with
-/// the parent and the workers each waiting for the other.
-fn crawl_level(level: &[String], tasks: &mut Queue, found: &mut Queue) -> ipc::Result<Vec<Found>> {
-    let mut urls = level.iter();
-    let mut waiting = 0;
-    for url in urls.by_ref().take(2 * WORKERS) {
-        tasks.put(url)?;
-        waiting += 1;
-    }
-    let mut reports = Vec::new();
-    while waiting > 0 {
-        // A worker that died would never report: wait at most twice a page's time limit.
-        reports.push(found.get_timeout::<Found>(2 * PAGE_TIMEOUT + Duration::from_secs(5))?);
-        waiting -= 1;
-        if let Some(url) = urls.next() {
-            tasks.put(url)?;
-            waiting += 1;
-        }
-    }
-    Ok(reports)
+/// What the site's `robots.txt` allows.
+enum Rules {
+    /// It has none, or they are ignored: every page may be loaded.
+    None,
+    /// These rules.
+    Read(Robot),
+    /// It could not be read: no page may be loaded (RFC 9309).
+    Unreadable,
 }
-// ANCHOR_END: crawl_level
 
-/// The site map in URL order, then a summary.
-fn print_site_map(site_map: &BTreeMap<String, (usize, Found)>, workers: &[u32], took: Duration) {
-    let (mut bytes, mut errors) = (0, 0);
-    let mut per_worker: BTreeMap<u32, usize> = workers.iter().map(|&pid| (pid, 0)).collect();
-    println!("Site map (depth, page):");
-    for (url, (depth, report)) in site_map {
-        *per_worker.entry(report.worker).or_default() += 1;
-        match &report.result {
-            Ok((size, _)) => {
-                bytes += size;
-                println!("  {depth} {url} ({size} bytes)");
+/// The parent's side of a crawl: the queues, and everything it knows so far.
+struct Crawl {
+    tasks: Queue,
+    found: Queue,
+    /// How many tasks may be out at once.
+    window: usize,
+    /// How long to wait for one finding: a worker that died would never report.
+    wait: Duration,
+    /// The site's rules for crawlers.
+    robots: Rules,
+    /// Every URL found so far: each is loaded (or recorded) once.
+    seen: HashSet<String>,
+    site_map: SiteMap,
+    /// How many more URLs `--max-pages` lets the crawl load.
+    loads_left: u64,
+    /// URLs found but not loaded, because of `--max-pages`.
+    not_loaded: usize,
+}
+
+impl Crawl {
+    // ANCHOR: crawl_level
+    /// Loads every URL of one level with the workers, records what they found, and returns
+    /// the next level: the new page links. At most `window` tasks (two per worker) are out
+    /// at a time, so that neither queue's pipe can fill up with the parent and the workers
+    /// each waiting for the other.
+    fn level(
+        &mut self,
+        depth: usize,
+        mut urls: VecDeque<String>,
+        want_links: bool,
+    ) -> ipc::Result<VecDeque<String>> {
+        self.site_map.expect(urls.len());
+        let mut next = VecDeque::new();
+        let mut out = 0;
+        loop {
+            while out < self.window {
+                let Some(url) = urls.pop_front() else { break };
+                if let Some(rule) = self.refusal(&url) {
+                    self.site_map
+                        .record(url, depth, Outcome::Disallowed(rule), None);
+                } else if self.loads_left == 0 {
+                    self.not_loaded += 1;
+                } else {
+                    self.loads_left -= 1;
+                    let links = want_links;
+                    self.tasks.put(&Task::Page { url, links })?;
+                    out += 1;
+                }
             }
-            Err(e) => {
-                errors += 1;
-                println!("  {depth} error: {e}");
+            if out == 0 {
+                return Ok(next);
+            }
+            let Found {
+                url,
+                worker,
+                result,
+            } = self.found.get_timeout(self.wait)?;
+            out -= 1;
+            let mut embedded = Vec::new();
+            let outcome = match result {
+                Ok(Loaded::Page { bytes, links }) => {
+                    for link in links {
+                        if !self.seen.insert(link.url.clone()) {
+                            continue; // seen before: loaded, or about to be
+                        }
+                        if link.kind == Kind::Page {
+                            next.push_back(link.url);
+                        } else {
+                            embedded.push((link.url, Outcome::Embedded(link.kind)));
+                        }
+                    }
+                    Outcome::Page(bytes)
+                }
+                Ok(Loaded::Redirect(to)) => {
+                    // Where a redirect leads is as far from the start as the link to it.
+                    let to = links::normalise(&to).unwrap_or(to);
+                    let on_site = links::same_origin(&url, &to);
+                    if on_site && self.seen.insert(to.clone()) {
+                        self.site_map.expect(1);
+                        urls.push_back(to.clone());
+                    }
+                    Outcome::Redirect { to, on_site }
+                }
+                Ok(Loaded::Other(media_type)) => Outcome::Other(media_type),
+                Ok(Loaded::Text(_)) => unreachable!("pages are never asked for as text"),
+                Err(e) => Outcome::Failed(e),
+            };
+            self.site_map.record(url, depth, outcome, Some(worker));
+            // Images and styles, one link further: recorded, never loaded.
+            for (url, outcome) in embedded {
+                self.site_map.record(url, depth + 1, outcome, None);
             }
         }
     }
-    let pages = site_map.len();
-    println!(
-        "{pages} pages, {bytes} bytes, {errors} errors in {:.2} s",
-        took.as_secs_f64()
-    );
-    for (worker, count) in per_worker {
-        println!("  worker {worker}: {count} pages");
+    // ANCHOR_END: crawl_level
+
+    /// Why robots.txt keeps `url` from being loaded, if it does.
+    fn refusal(&self, url: &str) -> Option<&'static str> {
+        match &self.robots {
+            Rules::Unreadable => Some("robots.txt could not be read"),
+            Rules::Read(robot) if !robot.allowed(url) => Some("disallowed by robots.txt"),
+            _ => None,
+        }
+    }
+
+    /// Asks a worker for the site's `robots.txt`, and says what it found. As RFC 9309 has
+    /// it: none (4xx) means every page may be loaded; one that cannot be read (5xx, no
+    /// answer) means none may.
+    fn read_robots(&mut self, start_url: &str) -> ipc::Result<()> {
+        let Ok(robots_url) = texting_robots::get_robots_url(start_url) else {
+            return Ok(());
+        };
+        self.tasks.put(&Task::Robots(robots_url.clone()))?;
+        let found: Found = self.found.get_timeout(self.wait)?;
+        // The name that robots.txt rules address: the User-Agent's first word.
+        let agent = USER_AGENT.split('/').next().unwrap_or(USER_AGENT);
+        let (rules, said) = match found.result {
+            Ok(Loaded::Text(text)) => match Robot::new(agent, text.as_bytes()) {
+                Ok(robot) => (Rules::Read(robot), format!("{robots_url} read")),
+                Err(e) => (Rules::None, format!("{robots_url} ignored: {e}")),
+            },
+            Err(LoadError::Status { status, .. }) if (400..500).contains(&status) => {
+                (Rules::None, format!("{robots_url}: none ({status})"))
+            }
+            Err(e) => (
+                Rules::Unreadable,
+                format!("{e}: no page is loaded (--ignore-robots loads them)"),
+            ),
+            Ok(_) => unreachable!("robots.txt is asked for as text"),
+        };
+        println!("robots.txt: {said}");
+        self.robots = rules;
+        Ok(())
     }
 }

@@ -15,6 +15,7 @@ pub(crate) const MAX_HEAD_LEN: usize = 8 * 1024;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Status {
     Ok,
+    MovedPermanently,
     BadRequest,
     NotFound,
     MethodNotAllowed,
@@ -25,6 +26,7 @@ impl Status {
     pub(crate) fn code(self) -> u16 {
         match self {
             Status::Ok => 200,
+            Status::MovedPermanently => 301,
             Status::BadRequest => 400,
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
@@ -35,6 +37,7 @@ impl Status {
     pub(crate) fn reason(self) -> &'static str {
         match self {
             Status::Ok => "OK",
+            Status::MovedPermanently => "Moved Permanently",
             Status::BadRequest => "Bad Request",
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
@@ -63,6 +66,8 @@ pub(crate) struct Response {
     pub(crate) status: Status,
     pub(crate) content_type: &'static str,
     pub(crate) body: Cow<'static, [u8]>,
+    /// Where a redirect leads.
+    pub(crate) location: Option<&'static str>,
 }
 
 /// What came in on a connection, as far as the request head goes.
@@ -156,8 +161,12 @@ pub(crate) fn write_response(
     } else {
         ""
     };
+    let location = match response.location {
+        Some(location) => format!("Location: {location}\r\n"),
+        None => String::new(),
+    };
     let head = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{allow}Connection: close\r\n\r\n",
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{location}{allow}Connection: close\r\n\r\n",
         response.status.code(),
         response.status.reason(),
         response.content_type,
@@ -263,6 +272,7 @@ mod tests {
             status: Status::MethodNotAllowed,
             content_type: "text/plain",
             body: Cow::Borrowed(b"no"),
+            location: None,
         };
         let mut out = Vec::new();
         write_response(&mut out, &response, true).unwrap();

@@ -8,14 +8,19 @@
 //! A few pages exist to misbehave on purpose, so the chapters have something to handle: one
 //! that is not valid UTF-8 ([`NOT_UTF8_PAGE`]), one of more than 1 MiB ([`LARGE_PAGE`]), pages
 //! that answer only after a delay ([`slow_page`]) and a link that leads nowhere
-//! ([`BROKEN_LINK`]).
+//! ([`BROKEN_LINK`]). Others hold what a crawler must handle: a redirect ([`REDIRECT`]), a
+//! `<base href>`, links written in every way HTML allows, an image and a stylesheet
+//! ([`asset_paths`]), and a `robots.txt` that closes one folder ([`DISALLOWED_PAGE`]).
 
 mod archive;
 mod http;
 mod pages;
 mod server;
 
-pub use pages::{BROKEN_LINK, FRONT_PAGE, LARGE_PAGE, NOT_UTF8_PAGE, page_paths, slow_page};
+pub use pages::{
+    BROKEN_LINK, DISALLOWED_PAGE, FRONT_PAGE, LARGE_PAGE, NOT_UTF8_PAGE, REDIRECT, ROBOTS_TXT,
+    asset_paths, page_paths, slow_page,
+};
 pub use server::serve;
 
 use std::net::{SocketAddr, TcpListener};

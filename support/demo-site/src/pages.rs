@@ -1,8 +1,12 @@
 //! The pages of the site and which request target gets which page.
 //!
 //! The site belongs to Tidemark, a made-up tool that remembers how far you have read in a log
-//! file. Its pages link to each other with absolute paths (`href="/..."`), forming a small
-//! graph for a crawler to walk from [`FRONT_PAGE`].
+//! file. Its pages link to each other, forming a small graph for a crawler to walk from
+//! [`FRONT_PAGE`]. Most links are absolute paths (`href="/..."`); the manual's pages hold
+//! what a crawler must handle besides: a redirect ([`REDIRECT`]), links relative to the
+//! address after it, `../`, a `<base href>`, single-quoted, unquoted and upper-case
+//! attributes, a JavaScript template that looks like a link, an image, a stylesheet, and a
+//! folder that `robots.txt` closes to crawlers ([`DISALLOWED_PAGE`]).
 
 use std::borrow::Cow;
 use std::iter;
@@ -27,6 +31,34 @@ pub const LARGE_PAGE: &str = "/archive/all-releases.html";
 /// that a crawler meets one broken link.
 pub const BROKEN_LINK: &str = "/contributors.html";
 
+/// Path that answers with a redirect (301) to the manual's folder, `/manual/`.
+pub const REDIRECT: &str = "/manual";
+
+/// Path of a page that exists, but that the site's `robots.txt` asks crawlers not to load.
+pub const DISALLOWED_PAGE: &str = "/private/drafts.html";
+
+/// The site's rules for crawlers: keep out of `/private/`.
+pub const ROBOTS_TXT: &str = include_str!("pages/robots.txt");
+
+/// The files that are not pages: images and a stylesheet, with their media types.
+const ASSETS: [(&str, &str, &[u8]); 3] = [
+    (
+        "/static/style.css",
+        "text/css",
+        include_bytes!("pages/style.css"),
+    ),
+    (
+        "/static/logo.png",
+        "image/png",
+        include_bytes!("pages/logo.png"),
+    ),
+    (
+        "/static/tidemark.svg",
+        "image/svg+xml",
+        include_bytes!("pages/tidemark.svg"),
+    ),
+];
+
 /// Route of the pages that answer after a delay given by their `ms` query parameter.
 const SLOW_ROUTE: &str = "/slow";
 
@@ -45,13 +77,19 @@ pub fn slow_page(ms: u64) -> String {
     format!("{SLOW_ROUTE}?ms={ms}")
 }
 
-/// Every page the site's links lead to (apart from [`BROKEN_LINK`]), front page first, so a
-/// crawler chapter can check that it found them all.
+/// Every HTML page the site's links lead to (apart from [`BROKEN_LINK`], the redirect and
+/// the files that are not pages), front page first, so a crawler chapter can check that it
+/// found them all.
 pub fn page_paths() -> impl Iterator<Item = &'static str> {
     PAGES
         .iter()
         .map(|page| page.path)
         .chain(iter::once(SLOW_LINK))
+}
+
+/// The paths of the files that are not pages: the stylesheet and the images.
+pub fn asset_paths() -> impl Iterator<Item = &'static str> {
+    ASSETS.iter().map(|(path, ..)| *path)
 }
 
 /// The project's first home page, from before the site used UTF-8: é is the single byte 0xE9.
@@ -90,7 +128,7 @@ enum Body {
     Archive,
 }
 
-static PAGES: [Page; 7] = [
+static PAGES: [Page; 12] = [
     Page {
         path: FRONT_PAGE,
         body: Body::Utf8(include_str!("pages/index.html")),
@@ -119,6 +157,26 @@ static PAGES: [Page; 7] = [
         path: LARGE_PAGE,
         body: Body::Archive,
     },
+    Page {
+        path: "/manual/",
+        body: Body::Utf8(include_str!("pages/manual-index.html")),
+    },
+    Page {
+        path: "/manual/options.html",
+        body: Body::Utf8(include_str!("pages/manual-options.html")),
+    },
+    Page {
+        path: "/changelog.html",
+        body: Body::Utf8(include_str!("pages/changelog.html")),
+    },
+    Page {
+        path: "/news/tidemark-1-1.html",
+        body: Body::Utf8(include_str!("pages/news-1-1.html")),
+    },
+    Page {
+        path: DISALLOWED_PAGE,
+        body: Body::Utf8(include_str!("pages/drafts.html")),
+    },
 ];
 
 /// The answer to a GET for `target` (a path, perhaps with a query string).
@@ -129,6 +187,20 @@ pub(crate) fn respond(target: &str) -> Response {
     if path == SLOW_ROUTE {
         return slow(query);
     }
+    if path == REDIRECT {
+        return Response {
+            status: Status::MovedPermanently,
+            content_type: UTF8_HTML,
+            body: Cow::Borrowed(b""),
+            location: Some("/manual/"),
+        };
+    }
+    if path == "/robots.txt" {
+        return ok("text/plain; charset=utf-8", ROBOTS_TXT.as_bytes());
+    }
+    if let Some((_, content_type, body)) = ASSETS.iter().find(|(p, ..)| *p == path) {
+        return ok(content_type, body);
+    }
     let Some(page) = PAGES.iter().find(|page| page.path == path) else {
         return error_page(Status::NotFound);
     };
@@ -137,10 +209,15 @@ pub(crate) fn respond(target: &str) -> Response {
         Body::Latin1(html) => (LATIN1_HTML, html),
         Body::Archive => (UTF8_HTML, archive::page().as_bytes()),
     };
+    ok(content_type, body)
+}
+
+fn ok(content_type: &'static str, body: &'static [u8]) -> Response {
     Response {
         status: Status::Ok,
         content_type,
         body: Cow::Borrowed(body),
+        location: None,
     }
 }
 
@@ -155,6 +232,7 @@ pub(crate) fn error_page(status: Status) -> Response {
         status,
         content_type: UTF8_HTML,
         body: Cow::Owned(html.into_bytes()),
+        location: None,
     }
 }
 
@@ -188,6 +266,7 @@ fn slow(query: &str) -> Response {
         status: Status::Ok,
         content_type: UTF8_HTML,
         body: Cow::Owned(html.into_bytes()),
+        location: None,
     }
 }
 
@@ -212,6 +291,33 @@ mod tests {
             let len = respond(page.path).body.len();
             assert!(len > front.len(), "{} is {len} bytes", page.path);
         }
+    }
+
+    #[test]
+    fn the_manual_redirects_and_robots_txt_closes_the_drafts() {
+        let redirect = respond(REDIRECT);
+        assert_eq!(redirect.status, Status::MovedPermanently);
+        assert_eq!(redirect.location, Some("/manual/"));
+        assert_eq!(respond("/manual/").status, Status::Ok);
+        let robots = respond("/robots.txt");
+        assert_eq!(robots.content_type, "text/plain; charset=utf-8");
+        assert!(ROBOTS_TXT.contains("Disallow: /private/\n"));
+        assert!(DISALLOWED_PAGE.starts_with("/private/"));
+    }
+
+    #[test]
+    fn assets_have_their_media_types() {
+        for (path, content_type) in [
+            ("/static/style.css", "text/css"),
+            ("/static/logo.png", "image/png"),
+            ("/static/tidemark.svg", "image/svg+xml"),
+        ] {
+            let response = respond(path);
+            assert_eq!(response.status, Status::Ok, "{path}");
+            assert_eq!(response.content_type, content_type, "{path}");
+        }
+        assert!(respond("/static/logo.png").body.starts_with(b"\x89PNG\r\n"));
+        assert_eq!(asset_paths().count(), 3);
     }
 
     #[test]

@@ -6,7 +6,10 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use demo_site::{BROKEN_LINK, FRONT_PAGE, LARGE_PAGE, NOT_UTF8_PAGE, page_paths, slow_page};
+use demo_site::{
+    BROKEN_LINK, DISALLOWED_PAGE, FRONT_PAGE, LARGE_PAGE, NOT_UTF8_PAGE, REDIRECT, asset_paths,
+    page_paths, slow_page,
+};
 
 /// Starts a site of its own for one test, so tests cannot slow each other down.
 fn start() -> SocketAddr {
@@ -265,48 +268,64 @@ fn silent_clients_are_dropped() {
     assert!(took < Duration::from_secs(20), "{took:?}");
 }
 
-/// The `href` targets in `html`, which may be Latin-1: links are plain ASCII either way.
-fn links(html: &[u8]) -> Vec<String> {
-    const START: &[u8] = b"href=\"";
-    let mut found = Vec::new();
-    let mut rest = html;
-    while let Some(at) = rest.windows(START.len()).position(|w| w == START) {
-        rest = &rest[at + START.len()..];
-        let end = rest.iter().position(|&b| b == b'"').unwrap();
-        found.push(String::from_utf8(rest[..end].to_vec()).unwrap());
-        rest = &rest[end..];
-    }
-    found
+/// The paths `html`, the page at `path`, links to on this site, as the crawler finds them.
+fn links(addr: SocketAddr, path: &str, html: &[u8]) -> Vec<String> {
+    // The Latin-1 page's links are plain ASCII: read it as UTF-8, lossily.
+    let html = String::from_utf8_lossy(html);
+    let origin = format!("http://{addr}");
+    loader::links::same_site(&format!("{origin}{path}"), &html)
+        .into_iter()
+        .map(|link| link.url[origin.len()..].to_string())
+        .collect()
 }
 
 #[test]
 fn every_link_works_but_one() {
     let addr = start();
     let mut pages = BTreeSet::new();
+    let mut others = BTreeSet::new();
     let mut broken = BTreeSet::new();
+    let mut redirects = BTreeSet::new();
     let mut seen = BTreeSet::from([FRONT_PAGE.to_owned()]);
     let mut queue = VecDeque::from([FRONT_PAGE.to_owned()]);
     while let Some(path) = queue.pop_front() {
         let reply = well_formed(get(addr, &path));
-        match reply.status {
+        let found = match reply.status {
+            200 if reply
+                .header("Content-Type")
+                .unwrap()
+                .starts_with("text/html") =>
+            {
+                pages.insert(path.clone());
+                links(addr, &path, &reply.body)
+            }
             200 => {
-                for link in links(&reply.body) {
-                    assert!(link.starts_with('/'), "{path} links to {link}");
-                    if seen.insert(link.clone()) {
-                        queue.push_back(link);
-                    }
-                }
-                pages.insert(path);
+                others.insert(path);
+                continue;
+            }
+            301 => {
+                redirects.insert(path);
+                vec![reply.header("Location").unwrap().to_owned()]
             }
             404 => {
                 broken.insert(path);
+                continue;
             }
             status => panic!("{path}: {status}"),
+        };
+        for link in found {
+            if seen.insert(link.clone()) {
+                queue.push_back(link);
+            }
         }
     }
     assert_eq!(broken, BTreeSet::from([BROKEN_LINK.to_owned()]));
+    assert_eq!(redirects, BTreeSet::from([REDIRECT.to_owned()]));
     let listed: BTreeSet<String> = page_paths().map(str::to_owned).collect();
     assert_eq!(pages, listed);
+    let assets: BTreeSet<String> = asset_paths().map(str::to_owned).collect();
+    assert_eq!(others, assets);
     assert!(pages.contains(NOT_UTF8_PAGE) && pages.contains(LARGE_PAGE));
+    assert!(pages.contains(DISALLOWED_PAGE));
     assert!(pages.iter().any(|path| path.starts_with("/slow?ms=")));
 }

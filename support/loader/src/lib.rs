@@ -5,9 +5,13 @@
 //! The Python programs each define `load_url`; here it is written once and shared, so that
 //! each chapter's `main.rs` holds only what the chapter teaches.
 
+mod errors;
 pub mod links;
 mod load;
 mod targets;
 
-pub use load::{LoadError, Page, TIMEOUT, load_url, load_url_with_timeout};
-pub use targets::{Targets, exit_status};
+pub use errors::{LoadError, TlsProblem};
+pub use load::{
+    Fetched, Loader, MAX_BODY, Options, Page, TIMEOUT, USER_AGENT, load_url, load_url_with_timeout,
+};
+pub use targets::{Targets, count, exit_status};

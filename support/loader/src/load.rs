@@ -1,16 +1,47 @@
 //! `load_url`: fetch a page and decode it as UTF-8, as the tutorial's
-//! `urllib.request.urlopen(url).read().decode('utf-8')` does.
+//! `urllib.request.urlopen(url).read().decode('utf-8')` does; and [`Loader::fetch`], the
+//! crawler's way to load a page, which follows no redirect and reads no image.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::errors::{LoadError, classify};
+use crate::links;
+
 /// How long one page may take, from connecting to the last byte. A hung server is cut off
 /// after this, with [`LoadError::Timeout`].
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The largest page `load_url` reads (the demo site's largest is just over 1 MiB).
-const MAX_PAGE: u64 = 16 * 1024 * 1024;
+/// The largest body read by default: 16 MiB (the demo site's largest page is just over
+/// 1 MiB). A larger one is [`LoadError::TooLarge`]; [`Options::max_body`] changes it.
+pub const MAX_BODY: u64 = 16 * 1024 * 1024;
+
+/// The User-Agent of every request, so that a site's owner can tell who is asking, and a
+/// `robots.txt` can address this crawler by its first word.
+pub const USER_AGENT: &str = concat!(
+    "ipc-tutorial/",
+    env!("CARGO_PKG_VERSION"),
+    " (the crawler of a Rust multiprocessing tutorial)"
+);
+
+/// What a load may take: time and bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// From connecting to the last byte.
+    pub timeout: Duration,
+    /// The most bytes of body read (after decompression).
+    pub max_body: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            timeout: TIMEOUT,
+            max_body: MAX_BODY,
+        }
+    }
+}
 
 /// A loaded page. It derives serde's traits so that a child can send it to its parent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,52 +52,118 @@ pub struct Page {
     pub html: String,
 }
 
-/// Why a page did not load: each a one-line message, and serializable, so that a child can
-/// send it to its parent as it would a page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-pub enum LoadError {
-    /// Not a URL ureq can use, like the tutorial's `'[http://www.wikipedia.org'`.
-    #[error("{url}: malformed URL ({reason})")]
-    Malformed {
-        /// The URL as given.
-        url: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// No answer could be had: host unknown, connection refused or cut.
-    #[error("{url}: unreachable ({reason})")]
-    Unreachable {
-        /// The URL as given.
-        url: String,
-        /// What the network said.
-        reason: String,
-    },
-    /// The server did not answer in time.
-    #[error("{url}: no complete answer within {seconds} s")]
-    Timeout {
-        /// The URL as given.
-        url: String,
-        /// The time limit.
-        seconds: u64,
-    },
-    /// The server answered with an error status, like Python's `HTTPError`.
-    #[error("{url}: the server answered {status}")]
-    Status {
-        /// The URL as given.
-        url: String,
-        /// The HTTP status code.
-        status: u16,
-    },
-    /// The body is not UTF-8: Python's `decode('utf-8')` raises `UnicodeDecodeError` here.
-    #[error("{url}: the page is not valid UTF-8 (byte {position} of {len})")]
-    NotUtf8 {
-        /// The URL as given.
-        url: String,
-        /// Where the first invalid byte is.
-        position: usize,
-        /// The body's length.
-        len: usize,
-    },
+/// What [`Loader::fetch`] got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Fetched {
+    /// A `text/html` page, read and decoded.
+    Html(Page),
+    /// A redirect, not followed: the full URL it leads to.
+    Redirect(String),
+    /// Something that is not HTML, with its media type (`image/png`, or `none` if the
+    /// server did not say); its body is not read.
+    Other(String),
+}
+
+/// Loads pages with one HTTP agent, so that connections and the trusted certificates (read
+/// from the system once) are shared between loads.
+///
+/// HTTPS trusts what the system trusts, as curl and Python do: `SSL_CERT_FILE` or
+/// `SSL_CERT_DIR` if set, else the system's certificate store.
+#[derive(Debug)]
+pub struct Loader {
+    agent: ureq::Agent,
+    options: Options,
+}
+
+impl Loader {
+    pub fn new(options: Options) -> Loader {
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+            .build();
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(options.timeout))
+            .user_agent(USER_AGENT)
+            .tls_config(tls)
+            .build()
+            .into();
+        Loader { agent, options }
+    }
+
+    /// Loads `url`, following redirects, and decodes the body as UTF-8 whatever its type.
+    pub fn load(&self, url: &str) -> Result<Page, LoadError> {
+        let mut response = self.get(url, true)?;
+        let html = self.read_text(url, &mut response)?;
+        Ok(Page {
+            url: url.to_string(),
+            html,
+        })
+    }
+
+    /// Loads `url` for a crawler: a redirect is returned, not followed (the crawler decides
+    /// whether its target is on the site and new), and a body that is not `text/html` is
+    /// not read.
+    pub fn fetch(&self, url: &str) -> Result<Fetched, LoadError> {
+        let mut response = self.get(url, false)?;
+        if response.status().is_redirection() {
+            let location = (response.headers().get("location"))
+                .and_then(|value| value.to_str().ok())
+                .and_then(|location| url::Url::parse(url).ok()?.join(location).ok());
+            return match location {
+                Some(location) => Ok(Fetched::Redirect(location.into())),
+                None => Err(LoadError::Status {
+                    url: url.to_string(),
+                    status: response.status().as_u16(),
+                }),
+            };
+        }
+        let media_type = (response.headers().get("content-type"))
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .map_or("none".to_string(), |t| t.trim().to_ascii_lowercase());
+        if media_type != "text/html" {
+            return Ok(Fetched::Other(media_type));
+        }
+        let html = self.read_text(url, &mut response)?;
+        Ok(Fetched::Html(Page {
+            url: url.to_string(),
+            html,
+        }))
+    }
+
+    fn get(
+        &self,
+        url: &str,
+        follow_redirects: bool,
+    ) -> Result<ureq::http::Response<ureq::Body>, LoadError> {
+        links::normalise(url).map_err(|reason| LoadError::Malformed {
+            url: url.to_string(),
+            reason,
+        })?;
+        let request = self.agent.get(url).config();
+        let request = if follow_redirects {
+            request
+        } else {
+            request.max_redirects(0)
+        };
+        (request.build().call()).map_err(|e| classify(url, &self.options, e, false))
+    }
+
+    fn read_text(
+        &self,
+        url: &str,
+        response: &mut ureq::http::Response<ureq::Body>,
+    ) -> Result<String, LoadError> {
+        let body = (response.body_mut().with_config())
+            .limit(self.options.max_body)
+            .read_to_vec()
+            .map_err(|e| classify(url, &self.options, e, true))?;
+        let len = body.len();
+        String::from_utf8(body).map_err(|e| LoadError::NotUtf8 {
+            url: url.to_string(),
+            position: e.utf8_error().valid_up_to(),
+            len,
+        })
+    }
 }
 
 /// Loads `url` and returns its text. Python:
@@ -77,49 +174,16 @@ pub fn load_url(url: &str) -> Result<Page, LoadError> {
 
 /// [`load_url`] with another time limit.
 pub fn load_url_with_timeout(url: &str, timeout: Duration) -> Result<Page, LoadError> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .build()
-        .into();
-    let failed = |e| classify(url, timeout, e);
-    let mut response = agent.get(url).call().map_err(failed)?;
-    let body = (response.body_mut().with_config().limit(MAX_PAGE))
-        .read_to_vec()
-        .map_err(failed)?;
-    let len = body.len();
-    let html = String::from_utf8(body).map_err(|e| LoadError::NotUtf8 {
-        url: url.to_string(),
-        position: e.utf8_error().valid_up_to(),
-        len,
-    })?;
-    Ok(Page {
-        url: url.to_string(),
-        html,
-    })
-}
-
-/// Sorts ureq's many errors into the few a reader needs to tell apart.
-fn classify(url: &str, timeout: Duration, e: ureq::Error) -> LoadError {
-    let url = url.to_string();
-    match e {
-        ureq::Error::StatusCode(status) => LoadError::Status { url, status },
-        ureq::Error::Timeout(_) => LoadError::Timeout {
-            url,
-            seconds: timeout.as_secs(),
-        },
-        ureq::Error::Http(_) | ureq::Error::BadUri(_) => LoadError::Malformed {
-            url,
-            reason: e.to_string(),
-        },
-        _ => LoadError::Unreachable {
-            url,
-            reason: e.to_string(),
-        },
-    }
+    let options = Options {
+        timeout,
+        ..Options::default()
+    };
+    Loader::new(options).load(url)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
     use std::net::TcpListener;
     use std::thread;
     use std::time::Instant;
@@ -132,6 +196,20 @@ mod tests {
         let base = format!("http://{}", listener.local_addr().unwrap());
         thread::spawn(move || demo_site::serve(listener));
         base
+    }
+
+    /// A server that answers every connection with `answer`, whatever it is asked.
+    fn answering(answer: &'static [u8]) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut request = [0; 4096];
+                let _ = stream.read(&mut request);
+                let _ = stream.write_all(answer);
+            }
+        });
+        url
     }
 
     #[test]
@@ -158,6 +236,106 @@ mod tests {
         ));
         let latin1 = format!("{base}{}", demo_site::NOT_UTF8_PAGE);
         assert!(matches!(load_url(&latin1), Err(LoadError::NotUtf8 { .. })));
+    }
+
+    #[test]
+    fn errors_are_one_line_in_plain_words() {
+        let not_http = answering(b"SSH-2.0-OpenSSH_9.2\r\n");
+        let cut_short =
+            answering(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\nhalf");
+        let cases = [
+            (
+                "[http://127.0.0.1/".to_string(),
+                "[http://127.0.0.1/: malformed URL ([http is not a scheme (a letter, then \
+                 letters, digits, +, - or .))",
+            ),
+            (
+                "ftp://127.0.0.1/".to_string(),
+                "ftp://127.0.0.1/: malformed URL (ftp: is not http or https)",
+            ),
+            (
+                "http://127.0.0.1:1/".to_string(),
+                "http://127.0.0.1:1/: unreachable (connection refused)",
+            ),
+            (not_http.clone(), "the server's answer is not HTTP"),
+            (
+                cut_short.clone(),
+                "cut short (the connection closed before the end of the body)",
+            ),
+        ];
+        for (url, expected) in cases {
+            let message = load_url(&url).unwrap_err().to_string();
+            assert!(message.ends_with(expected), "{message}");
+            assert!(!message.contains('\n'), "{message}");
+        }
+        let cut = load_url(&cut_short).unwrap_err();
+        assert!(matches!(cut, LoadError::CutShort { .. }), "{cut:?}");
+        let other = load_url(&not_http).unwrap_err();
+        assert!(matches!(other, LoadError::NotHttp { .. }), "{other:?}");
+    }
+
+    #[test]
+    fn a_body_over_the_limit_is_too_large_and_says_the_limit() {
+        let base = demo_site();
+        let url = format!("{base}{}", demo_site::LARGE_PAGE);
+        let loader = Loader::new(Options {
+            max_body: 1024 * 1024,
+            ..Options::default()
+        });
+        let error = loader.load(&url).unwrap_err();
+        assert_eq!(
+            error,
+            LoadError::TooLarge {
+                url: url.clone(),
+                limit: 1024 * 1024
+            }
+        );
+        assert!(
+            error
+                .to_string()
+                .ends_with("the body is larger than the limit of 1 MiB"),
+            "{error}"
+        );
+        assert!(Loader::new(Options::default()).load(&url).is_ok());
+    }
+
+    #[test]
+    fn fetch_follows_no_redirect_and_reads_no_image() {
+        let redirect = answering(
+            b"HTTP/1.1 301 Moved\r\nLocation: /book/\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+        let image = answering(
+            b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 4\r\n\r\n\x89PNG",
+        );
+        let loader = Loader::new(Options::default());
+        assert_eq!(
+            loader.fetch(&redirect),
+            Ok(Fetched::Redirect(format!("{redirect}book/")))
+        );
+        assert_eq!(loader.fetch(&image), Ok(Fetched::Other("image/png".into())));
+        let page = loader.fetch(&format!("{}/", demo_site()));
+        assert!(matches!(page, Ok(Fetched::Html(_))), "{page:?}");
+    }
+
+    #[test]
+    fn requests_name_the_project() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let server = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = vec![0; 4096];
+            let n = stream.read(&mut request).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .unwrap();
+            String::from_utf8_lossy(&request[..n]).into_owned()
+        });
+        load_url(&url).unwrap();
+        let request = server.join().unwrap();
+        assert!(
+            request.contains(&format!("user-agent: {USER_AGENT}\r\n")),
+            "{request}"
+        );
     }
 
     #[test]

@@ -47,3 +47,24 @@ pub fn exit_status(all_loaded: bool) -> ExitCode {
         ExitCode::FAILURE
     }
 }
+
+/// `n` and `noun`, in the plural unless `n` is 1: "1 page", "2 pages", "0 errors".
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn one_is_singular() {
+        assert_eq!(count(1, "page"), "1 page");
+        assert_eq!(count(0, "error"), "0 errors");
+        assert_eq!(count(2, "url"), "2 urls");
+    }
+}

@@ -1,0 +1,138 @@
+//! What the crawl keeps of each URL, shown as it comes in and as a sorted map at the end.
+//!
+//! An entry is a depth and a short outcome: a size, a media type, a redirect's target, an
+//! error. Never a page's links: those are only needed the moment a finding arrives, to pick
+//! the new ones. So the parent's memory grows with the number of URLs, not of links.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use loader::links::Kind;
+use loader::{LoadError, count};
+
+/// What became of one URL.
+pub enum Outcome {
+    /// An HTML page of this many bytes.
+    Page(usize),
+    /// A redirect to this URL; `on_site` if it was followed.
+    Redirect { to: String, on_site: bool },
+    /// Loaded, but not HTML: its media type.
+    Other(String),
+    /// An image, stylesheet or script, as the link said: recorded, not loaded.
+    Embedded(Kind),
+    /// Not loaded, because of `robots.txt`: why.
+    Disallowed(&'static str),
+    /// Why it did not load.
+    Failed(LoadError),
+}
+
+struct Entry {
+    depth: usize,
+    outcome: Outcome,
+    worker: Option<u32>,
+}
+
+/// Every URL of the crawl, sorted, and the progress shown while it runs.
+pub struct SiteMap {
+    entries: BTreeMap<String, Entry>,
+    progress: ProgressBar,
+}
+
+impl SiteMap {
+    /// An empty map. While the crawl runs, each entry is printed on stderr as it comes
+    /// in, and, when stderr is a terminal, a progress bar below them.
+    pub fn new() -> SiteMap {
+        let progress = if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template("{bar:30} {pos}/{len} URLs {wide_msg}")
+                .expect("a valid template");
+            bar.with_style(style)
+        } else {
+            ProgressBar::hidden()
+        };
+        SiteMap {
+            entries: BTreeMap::new(),
+            progress,
+        }
+    }
+
+    /// One more URL to wait for, found or handed out.
+    pub fn expect(&self, urls: usize) {
+        self.progress.inc_length(urls as u64);
+    }
+
+    /// Records what became of `url`, and prints it.
+    pub fn record(&mut self, url: String, depth: usize, outcome: Outcome, worker: Option<u32>) {
+        let line = line(&url, depth, &outcome);
+        // Drawn from this thread, between two findings: no thread ticks the bar, so the
+        // parent stays single-threaded and can still fork (see the fork pitfalls).
+        self.progress.suspend(|| eprintln!("{line}"));
+        self.progress.inc(1);
+        self.progress.set_message(url.clone());
+        let entry = Entry {
+            depth,
+            outcome,
+            worker,
+        };
+        self.entries.insert(url, entry);
+    }
+
+    /// Whether `url`'s outcome is a page or a followed redirect.
+    pub fn loaded(&self, url: &str) -> bool {
+        self.entries.get(url).is_some_and(|entry| {
+            matches!(
+                entry.outcome,
+                Outcome::Page(_) | Outcome::Redirect { on_site: true, .. }
+            )
+        })
+    }
+
+    /// Clears the progress bar, then prints the map in URL order and a summary.
+    pub fn print(&self, workers: &[u32], not_loaded: usize, took: Duration) {
+        self.progress.finish_and_clear();
+        let (mut pages, mut bytes, mut errors) = (0, 0, 0);
+        let mut per_worker: BTreeMap<u32, usize> = workers.iter().map(|&pid| (pid, 0)).collect();
+        println!("Site map (depth, URL):");
+        for (url, entry) in &self.entries {
+            println!("{}", line(url, entry.depth, &entry.outcome));
+            match entry.outcome {
+                Outcome::Page(size) => (pages, bytes) = (pages + 1, bytes + size),
+                Outcome::Failed(_) => errors += 1,
+                _ => {}
+            }
+            if let Some(worker) = entry.worker {
+                *per_worker.entry(worker).or_default() += 1;
+            }
+        }
+        println!(
+            "{}: {} ({bytes} bytes), {} in {:.2} s",
+            count(self.entries.len(), "URL"),
+            count(pages, "page"),
+            count(errors, "error"),
+            took.as_secs_f64()
+        );
+        if not_loaded > 0 {
+            println!("{} not loaded: past --max-pages", count(not_loaded, "link"));
+        }
+        for (worker, loads) in per_worker {
+            println!("  worker {worker}: {}", count(loads, "load"));
+        }
+    }
+}
+
+/// An entry as one line: the depth, the URL and what became of it.
+fn line(url: &str, depth: usize, outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Page(size) => format!("  {depth} {url} ({size} bytes)"),
+        Outcome::Redirect { to, on_site: true } => format!("  {depth} {url} -> {to}"),
+        Outcome::Redirect { to, on_site: false } => {
+            format!("  {depth} {url} -> {to} (another site: not followed)")
+        }
+        Outcome::Other(media_type) => format!("  {depth} {url} ({media_type}: not a page)"),
+        Outcome::Embedded(kind) => format!("  {depth} {url} ({}: not loaded)", kind.name()),
+        Outcome::Disallowed(why) => format!("  {depth} {url} ({why})"),
+        Outcome::Failed(e) => format!("  {depth} error: {e}"),
+    }
+}
