@@ -6,7 +6,17 @@ mod support;
 use std::net::TcpListener;
 use std::process::Command;
 
-chapter_snapshots!("ch02", "url_loader_pool", a_hung_url_is_waited_for_once);
+chapter_snapshots!(
+    "ch02",
+    "url_loader_pool",
+    a_hung_url_is_waited_for_once,
+    sigterm_in_the_default_run_leaves_no_process,
+);
+
+/// The default run: the demo site and the pool's workers end with the parent.
+fn sigterm_in_the_default_run_leaves_no_process() {
+    support::killed_alone_it_leaves_no_process(BIN, &[], 2, fork_test::Signal::SIGTERM);
+}
 
 /// A URL that never answers costs one time limit, not two: the comparison with loading one
 /// by one does not load it again. The listener never accepts, so each attempt to load the

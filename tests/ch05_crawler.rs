@@ -80,8 +80,19 @@ fn a_page_that_is_not_utf8_is_an_error() {
     support::check("ch05_not_utf8", BIN, &[&url]);
 }
 
+/// Killed alone, the crawler takes its workers and its demo site with it.
+fn killed_alone_it_leaves_no_process() {
+    support::killed_alone_it_leaves_no_process(BIN, &[], 4, fork_test::Signal::SIGKILL);
+}
+
+fn with_its_output_closed_it_ends_quietly() {
+    support::with_its_output_closed_it_ends_quietly(BIN);
+}
+
 fork_test::main!(
     default_run_on_the_demo_site,
+    killed_alone_it_leaves_no_process,
+    with_its_output_closed_it_ends_quietly,
     one_worker_ignoring_robots_txt,
     depth_and_max_pages,
     bad_input_is_refused_with_a_usage_line,

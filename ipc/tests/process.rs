@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use fork_test::{Stream, capture, time_limit};
+use fork_test::{Stream, adopt_orphans, capture, is_running, time_limit};
 use ipc::{Error, PANIC_EXIT_CODE, Pipe, Process};
 use nix::sys::signal::{SigHandler, Signal, kill, raise, signal};
-use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
 fn exit_codes_follow_python() {
@@ -188,37 +188,9 @@ fn starting_a_process_while_other_threads_run_is_refused_with_the_way_out() {
     assert_eq!(p.join().unwrap(), 4);
 }
 
-/// Makes this process the adoptive parent of its orphaned descendants, so that the test can
-/// see them (and reap them) instead of init.
-fn adopt_orphans() {
-    nix::sys::prctl::set_child_subreaper(true).unwrap();
-}
-
-/// Whether `pid` is still a live process (not gone, not a zombie).
-fn is_running(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(')')
-            .unwrap()
-            .1
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
-}
-
-/// Reaps every adopted orphan that has exited (the runner then finds none left).
-fn reap_adopted() {
-    while let Ok(status) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-        if status == nix::sys::wait::WaitStatus::StillAlive {
-            break;
-        }
-    }
-}
-
 fn a_child_dies_with_its_parent_and_leaves_no_orphan() {
     time_limit(Duration::from_secs(20));
-    adopt_orphans();
+    adopt_orphans(true);
     let (mut pids, mut child_end) = Pipe::new().unwrap();
     let mut p = Process::new(move || {
         let mut grandchild = Process::new(|| std::thread::sleep(Duration::from_secs(60)));
@@ -239,8 +211,9 @@ fn a_child_dies_with_its_parent_and_leaves_no_orphan() {
     if orphaned {
         let _ = kill(Pid::from_raw(grandchild), Signal::SIGKILL);
     }
-    std::thread::sleep(Duration::from_millis(50));
-    reap_adopted();
+    // Adopted when its parent died: reap it.
+    waitpid(Pid::from_raw(grandchild), None).unwrap();
+    adopt_orphans(false);
     assert!(!orphaned, "the grandchild outlived its parent by 5 s");
 }
 

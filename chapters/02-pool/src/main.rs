@@ -33,6 +33,7 @@ fn load_in_worker(url: String) -> (u32, Duration, Result<Page, LoadError>) {
 
 // ANCHOR: main
 fn main() -> ipc::Result<ExitCode> {
+    loader::end_quietly_when_output_closes(); // `| head` ends it as it ends `cat`
     let targets = Targets::from_args_or_demo(&DEMO_PAGES)?;
     let pool = Pool::new(4);
     let started = Instant::now();

@@ -32,6 +32,7 @@ fn loader(tasks: &mut Queue, results: &mut Queue) -> ipc::Result<()> {
 
 // ANCHOR: main
 fn main() -> ipc::Result<ExitCode> {
+    loader::end_quietly_when_output_closes(); // `| head` ends it as it ends `cat`
     let demo_pages: Vec<&str> = demo_site::page_paths().collect();
     let targets = Targets::from_args_or_demo(&demo_pages)?;
     let (tasks, mut results) = (Queue::new()?, Queue::new()?);

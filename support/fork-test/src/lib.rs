@@ -24,10 +24,12 @@ use std::io::{self, Read, Seek, Write};
 use std::panic;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-use nix::unistd::{alarm, dup, dup2_stderr, dup2_stdout, getpid};
+pub use nix::sys::signal::Signal;
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, sigaction};
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::unistd::{Pid, alarm, dup, dup2_stderr, dup2_stdout, getpid};
 
 /// A test that runs longer than this is stopped by `SIGALRM`, which ends the whole binary
 /// with a failure instead of a stuck CI run.
@@ -166,7 +168,11 @@ pub fn open_fds() -> BTreeMap<i32, String> {
 
 /// Children of this process (running or zombie) as `(pid, state)`, from `/proc/*/stat`.
 pub fn children() -> Vec<(i32, char)> {
-    let me = getpid().as_raw();
+    children_of(getpid().as_raw())
+}
+
+/// Children of `parent` (running or zombie) as `(pid, state)`, from `/proc/*/stat`.
+fn children_of(parent: i32) -> Vec<(i32, char)> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -179,9 +185,72 @@ pub fn children() -> Vec<(i32, char)> {
             let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
             let state = fields.next()?.chars().next()?;
             let ppid: i32 = fields.next()?.parse().ok()?;
-            (ppid == me).then_some((pid, state))
+            (ppid == parent).then_some((pid, state))
         })
         .collect()
+}
+
+/// The descendants of `pid` that are running: its children, theirs, and so on.
+pub fn descendants(pid: i32) -> Vec<i32> {
+    let mut found = Vec::new();
+    let mut parents = vec![pid];
+    while let Some(parent) = parents.pop() {
+        for (child, state) in children_of(parent) {
+            if state != 'Z' {
+                found.push(child);
+                parents.push(child);
+            }
+        }
+    }
+    found
+}
+
+/// Whether `pid` is a process that runs (it exists and is not a zombie).
+pub fn is_running(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Makes this process the adoptive parent of its orphaned descendants, or not
+/// (`PR_SET_CHILD_SUBREAPER`): a test sees them, and reaps them, instead of init.
+pub fn adopt_orphans(adopt: bool) {
+    nix::sys::prctl::set_child_subreaper(adopt).expect("PR_SET_CHILD_SUBREAPER");
+}
+
+/// Sends `signal` to `program` alone (not to its process group), then gives the processes
+/// it started 5 seconds to end too. Meanwhile this process adopts them as they are
+/// orphaned, and reaps them. Returns those still running after 5 seconds (then killed).
+pub fn survivors_of_killing(program: &mut std::process::Child, signal: Signal) -> Vec<i32> {
+    let ours: Vec<i32> = children().into_iter().map(|(pid, _)| pid).collect();
+    adopt_orphans(true);
+    nix::sys::signal::kill(Pid::from_raw(program.id() as i32), signal).expect("kill");
+    program.wait().expect("the program is reaped");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut survivors = Vec::new();
+    loop {
+        let adopted: Vec<(i32, char)> = children()
+            .into_iter()
+            .filter(|(pid, _)| !ours.contains(pid))
+            .collect();
+        if adopted.is_empty() {
+            break;
+        }
+        for (pid, state) in adopted {
+            if state == 'Z' {
+                let _ = waitpid(Pid::from_raw(pid), None::<WaitPidFlag>);
+            } else if Instant::now() >= deadline {
+                survivors.push(pid);
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    adopt_orphans(false);
+    survivors
 }
 
 /// Which standard stream [`capture`] redirects.

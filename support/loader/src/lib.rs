@@ -1,6 +1,6 @@
 //! What every chapter loads and how: the tutorial's `load_url`, the list of URLs
-//! (the command line's, or the built-in demo site's), and the links a page holds (for the
-//! crawler chapter and its exercise).
+//! (the command line's, or the built-in demo site's), the links a page holds (for the
+//! crawler chapter and its exercise), and a quiet end when the output is closed.
 //!
 //! The Python programs each define `load_url`; here it is written once and shared, so that
 //! each chapter's `main.rs` holds only what the chapter teaches.
@@ -8,10 +8,12 @@
 mod errors;
 pub mod links;
 mod load;
+mod sigpipe;
 mod targets;
 
 pub use errors::{LoadError, TlsProblem};
 pub use load::{
     Fetched, Loader, MAX_BODY, Options, Page, TIMEOUT, USER_AGENT, load_url, load_url_with_timeout,
 };
+pub use sigpipe::end_quietly_when_output_closes;
 pub use targets::{Targets, count, exit_status};
