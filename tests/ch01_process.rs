@@ -3,4 +3,4 @@
 #[macro_use]
 mod support;
 
-chapter_snapshots!("ch01", "url_loader");
+chapter_snapshots!("ch01", "url_loader", settle: "Waiting for the spawned process to exit");
