@@ -31,7 +31,10 @@ fn chapter_1_loads_the_front_page_in_a_child() {
     let (output, text) = python("url_loader.py", &[&site.url("/")]);
     assert!(output.status.success(), "{text}");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.starts_with("Spawning a new process to load the url\n"), "{text}");
+    assert!(
+        stdout.starts_with("Spawning a new process to load the url\n"),
+        "{text}"
+    );
     assert!(stdout.contains("</html>"), "{text}");
     assert!(stdout.trim_end().ends_with("Exiting…"), "{text}");
 }
@@ -42,7 +45,10 @@ fn chapter_2_prints_the_pages_then_fails_on_the_malformed_urls() {
     let bad = format!("[{}", site.url("/"));
     let (output, text) = python("url_loader_pool.py", &[&good, &bad]);
     assert_eq!(output.status.code(), Some(1), "{text}");
-    assert!(String::from_utf8_lossy(&output.stdout).contains("</html>"), "{text}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("</html>"),
+        "{text}"
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("unknown url type: [http"), "{text}");
 }
@@ -63,16 +69,26 @@ fn chapter_3_sends_the_page_through_the_pipe() {
 
 fn chapter_4_loads_every_url_through_the_queues() {
     let site = DemoSite::start().unwrap();
-    let urls = [site.url("/"), site.url("/about.html"), site.url("/legacy/latin1.html")];
+    let urls = [
+        site.url("/"),
+        site.url("/about.html"),
+        site.url("/legacy/latin1.html"),
+    ];
     let args: Vec<&str> = urls.iter().map(String::as_str).collect();
     let (output, text) = python("url_loader_queue.py", &args);
     assert!(output.status.success(), "{text}");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.starts_with("Starting 1 producer and 3 loader processes\n"), "{text}");
+    assert!(
+        stdout.starts_with("Starting 1 producer and 3 loader processes\n"),
+        "{text}"
+    );
     for url in &urls[..2] {
         assert!(stdout.contains(&format!(": {url} (")), "{url} in:\n{text}");
     }
-    assert!(text.contains(&format!("error: {}: 'utf-8' codec", urls[2])), "{text}");
+    assert!(
+        text.contains(&format!("error: {}: 'utf-8' codec", urls[2])),
+        "{text}"
+    );
 }
 
 fn chapter_5_crawls_the_nine_pages_of_the_demo_site() {
@@ -81,7 +97,10 @@ fn chapter_5_crawls_the_nine_pages_of_the_demo_site() {
     assert!(output.status.success(), "{text}");
     let pages: Vec<&str> = text.lines().collect();
     assert_eq!(pages.len(), 9, "{text}");
-    assert!(pages.contains(&format!("  0 {} (547 bytes)", site.url("/")).as_str()), "{text}");
+    assert!(
+        pages.contains(&format!("  0 {} (547 bytes)", site.url("/")).as_str()),
+        "{text}"
+    );
 }
 
 fn every_claim_the_book_makes_about_python_holds() {

@@ -30,9 +30,10 @@ use regex::Regex;
 /// pages each worker happened to get (a matter of timing too). The demo site's port is
 /// replaced separately, by its number: another port in the output (the `:1` of a URL that
 /// cannot load) stays as it is.
-const FILTERS: [(&str, &str); 4] = [
+const FILTERS: [(&str, &str); 5] = [
     (r"worker \d+: \d+ pages", "worker [PID]: [N] pages"),
     (r"worker \d+", "worker [PID]"),
+    (r"process \d+", "process [PID]"),
     (r"thread '([^']*)' \(\d+\)", "thread '$1' ([TID])"),
     (r"\d+\.\d+ s\b", "[TIME] s"),
 ];
