@@ -136,6 +136,26 @@ def sleep_forever():
     time.sleep(60)
 
 
+@claim('ch01-process.md')
+def each_kind_of_failed_load_is_the_exception_the_book_names(site):
+    import urllib.error
+    import urllib.request
+    cases = [
+        ('[' + site + '/', urllib.error.URLError, 'unknown url type'),
+        ('http://127.0.0.1:1/', urllib.error.URLError, 'Connection refused'),
+        (site + '/slow?ms=2000', TimeoutError, 'timed out'),
+        (site + '/contributors.html', urllib.error.HTTPError, 'HTTP Error 404'),
+    ]
+    for url, kind, words in cases:
+        try:
+            urllib.request.urlopen(url, timeout=0.5).read()
+        except Exception as e:  # the check is about which exception it is
+            assert type(e) is kind, (url, e)
+            assert words in str(e), (url, e)
+        else:
+            raise AssertionError(f'{url} loaded')
+
+
 @claim('exercises/ch01.md')
 def join_with_a_timeout_then_terminate_gives_exitcode_minus_15(site):
     process = mp.Process(target=sleep_forever)
