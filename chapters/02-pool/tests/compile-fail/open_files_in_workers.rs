@@ -7,12 +7,12 @@ use std::fs::File;
 
 use ipc::Pool;
 
+// ANCHOR: open_in_workers
 fn main() -> ipc::Result<()> {
-    // ANCHOR: open_in_workers
     let pool = Pool::new(2);
     let paths = ["Cargo.toml", "src/main.rs"];
     let files: Vec<File> = pool.map(|path| File::open(path).unwrap(), paths)?;
-    // ANCHOR_END: open_in_workers
     println!("{} files open", files.len());
     Ok(())
 }
+// ANCHOR_END: open_in_workers
