@@ -35,7 +35,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use notify_debouncer_mini::{new_debouncer, notify::RecursiveMode};
+use notify_debouncer_full::notify::{EventKind, RecursiveMode};
+use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 
 use serde::Deserialize;
 
@@ -290,10 +291,9 @@ impl Workspace {
     fn watch(&self, exercise: Option<&'static Exercise>) -> Result<ExitCode, String> {
         let src = self.root.join("exercises/src");
         let (saved, events) = mpsc::channel();
-        let mut debouncer = new_debouncer(Duration::from_millis(200), saved)
+        let mut debouncer = new_debouncer(Duration::from_millis(200), None, saved)
             .map_err(|e| format!("cannot watch {}: {e}", src.display()))?;
         debouncer
-            .watcher()
             .watch(&src, RecursiveMode::NonRecursive)
             .map_err(|e| format!("cannot watch {}: {e}", src.display()))?;
         let mut current = exercise.unwrap_or_else(|| self.next_by_progress());
@@ -596,9 +596,11 @@ impl Workspace {
 }
 
 /// Waits until an exercise file is saved, and returns that exercise; a save of another
-/// file of `exercises/src/` (`types.rs`, `lib.rs`) checks `current` again.
+/// file of `exercises/src/` (`types.rs`, `lib.rs`) checks `current` again. Only writes
+/// count: the compiler opens and reads every file when the checks are built, and that
+/// must not start the checks again.
 fn wait_for_save(
-    events: &mpsc::Receiver<notify_debouncer_mini::DebounceEventResult>,
+    events: &mpsc::Receiver<DebounceEventResult>,
     current: &'static Exercise,
 ) -> Result<&'static Exercise, String> {
     loop {
@@ -608,7 +610,8 @@ fn wait_for_save(
         let Ok(batch) = batch else { continue };
         let saved: Vec<&Path> = batch
             .iter()
-            .map(|event| event.path.as_path())
+            .filter(|event| matches!(event.kind, EventKind::Create(_) | EventKind::Modify(_)))
+            .flat_map(|event| event.paths.iter().map(PathBuf::as_path))
             .filter(|path| path.extension().is_some_and(|ext| ext == "rs"))
             .collect();
         let Some(last) = saved.last() else { continue };

@@ -16,6 +16,10 @@ use std::time::{Duration, SystemTime};
 
 const EXERCISE: &str = env!("CARGO_BIN_EXE_exercise");
 
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 /// A folder of its own for each test, under the system's temporary folder.
 fn scratch(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("exercise-cli-{test}-{}", std::process::id()));
@@ -25,7 +29,7 @@ fn scratch(test: &str) -> PathBuf {
 }
 
 /// A stand-in for cargo whose check of `ch01_exit_code` passes or fails, and which counts
-/// its test runs in `runs` (one line each).
+/// its test runs in `runs` (one line each). Like the compiler, it reads the exercise files.
 fn fake_cargo(dir: &Path, passed: bool) -> PathBuf {
     let script = dir.join("cargo");
     let runs = dir.join("runs");
@@ -33,11 +37,13 @@ fn fake_cargo(dir: &Path, passed: bool) -> PathBuf {
         &script,
         format!(
             "#!/bin/sh\n\
+             cat '{src}'/*.rs > /dev/null\n\
              case \"$*\" in *--no-run*) exit 0;; esac\n\
              echo run >> '{}'\n\
              echo '{{\"exercise\":\"ch01_exit_code\",\"check\":\"a_check\",\"passed\":{passed},\
              \"output\":\"what the check said\"}}' >> \"$EXERCISE_REPORT\"\n",
-            runs.display()
+            runs.display(),
+            src = workspace().join("exercises/src").display(),
         ),
     )
     .unwrap();
@@ -110,11 +116,14 @@ fn watch_checks_at_once_and_again_when_the_file_is_saved() {
         }
     };
     wait_for("watching exercises/src/");
+    // Reading the files, as the compiler does for each check, is not a save.
+    if let Ok(line) = read.recv_timeout(Duration::from_secs(2)) {
+        panic!("the checks ran again with no save: {line:?}");
+    }
     // A save that changes no byte of the learner's file: only its modification time.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let file = fs::File::options()
         .append(true)
-        .open(root.join("exercises/src/ch01_exit_code.rs"))
+        .open(workspace().join("exercises/src/ch01_exit_code.rs"))
         .unwrap();
     file.set_modified(SystemTime::now()).unwrap();
     wait_for("watching exercises/src/");
