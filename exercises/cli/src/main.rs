@@ -198,6 +198,7 @@ impl Workspace {
             next.needs.join(", ")
         );
         self.show_checks(next, &results);
+        self.next_step(next);
         Ok(())
     }
 
@@ -261,6 +262,7 @@ impl Workspace {
         if self.check_and_record(exercise)? {
             Ok(ExitCode::SUCCESS)
         } else {
+            self.next_step(exercise);
             Ok(ExitCode::FAILURE)
         }
     }
@@ -323,8 +325,8 @@ impl Workspace {
                     }
                 },
                 Ok(false) => println!(
-                    "\nSave exercises/src/{}.rs to check it again; \
-                     `cargo exercise hint {}` in another terminal for a hint.",
+                    "Save exercises/src/{}.rs to check it again. Stuck? `cargo exercise hint {}` \
+                     in another terminal.",
                     current.name, current.name
                 ),
                 Err(message) => println!("{message}"),
@@ -519,14 +521,17 @@ impl Workspace {
                 exercise.name
             );
         } else {
-            println!(
-                "{passed} of {} checks pass. Edit exercises/src/{}.rs and check again \
-                 (`cargo exercise watch` does it on every save); stuck? `cargo exercise hint {}`.",
-                results.len(),
-                exercise.name,
-                exercise.name
-            );
+            println!("{passed} of {} checks pass.", results.len());
         }
+    }
+
+    /// What to do after a check that failed, outside `watch`.
+    fn next_step(&self, exercise: &Exercise) {
+        println!(
+            "Edit exercises/src/{}.rs and check again (`cargo exercise watch` does it on \
+             every save); stuck? `cargo exercise hint {}`.",
+            exercise.name, exercise.name
+        );
     }
 
     /// The first exercise not done at the last check (without running anything).
