@@ -329,7 +329,10 @@ impl Workspace {
                      in another terminal.",
                     current.name, current.name
                 ),
-                Err(message) => println!("{message}"),
+                Err(message) => println!(
+                    "{message}\nSave exercises/src/{}.rs to check it again.",
+                    current.name
+                ),
             }
             println!("(watching exercises/src/ for saves; Ctrl-C stops)");
             current = wait_for_save(&events, current)?;
@@ -453,8 +456,7 @@ impl Workspace {
             .map_err(|e| format!("could not run cargo: {e}"))?;
         if !built.success() {
             return Err(
-                "\nThe exercises do not compile yet: the compiler's messages above say where. \
-                 Fix them, then run `cargo exercise` again."
+                "\nThe exercises do not compile yet: the compiler's messages above say where."
                     .into(),
             );
         }
