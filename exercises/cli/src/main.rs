@@ -518,8 +518,10 @@ impl Workspace {
         println!();
         if !results.is_empty() && passed == results.len() {
             println!(
-                "{} {} is done: all {passed} checks pass.",
+                "{} {} is done: all {passed} checks pass. Compare with the reference: \
+                 exercises/solutions/{}.rs.",
                 self.paint("32;1", "Done!"),
+                exercise.name,
                 exercise.name
             );
         } else {
