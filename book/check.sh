@@ -2,13 +2,17 @@
 # Builds the book and checks it, from a clean clone:
 #   1. installs what is missing: mdBook and mdbook-linkcheck2 (pinned, with cargo),
 #      Debian's chromium (apt), playwright-core (npm, into book/node_modules);
-#   2. checks the sources: every {{#include …:anchor}} names an anchor that exists, and
-#      every snapshot include starts right after the snapshot's YAML header;
+#   2. checks the sources: every {{#include …:anchor}} names an anchor that exists, every
+#      snapshot include starts right after the snapshot's YAML header, and every listing
+#      of a chapter page has a caption naming its file;
 #   3. builds the book; a missing page, a broken internal link or a missing include fails;
-#   4. opens every page in headless Chromium: an unresolved include, an empty listing or a
-#      diagram that did not render fails.
+#   4. opens every page in headless Chromium (see browser-check.mjs): an unresolved
+#      include, an empty listing, a diagram that did not render, a listing or table too
+#      wide at 1280 px, diagram text under 9 px at 420 px, a chapter page without its
+#      captions, recap or terminal-style output fails.
 # Usage: bash book/check.sh [--screenshots DIR]   (from any directory; safe to re-run)
 set -euo pipefail
+shopt -s extglob
 
 MDBOOK_VERSION=0.5.4
 LINKCHECK_VERSION=0.13.0
@@ -81,7 +85,19 @@ while IFS= read -r line; do
     if ! grep -q "ANCHOR: $rest\b" "$target" || ! grep -q "ANCHOR_END: $rest\b" "$target"; then
       echo "$md: anchor '$rest' not found in $path"; problems=$((problems + 1))
     fi
-  elif [[ $path == *.snap ]]; then
+  fi
+  # A listing of a chapter page is captioned with the file it comes from: above its fence
+  # stands `<div class="listing">Listing N-K: <code>FILE</code>…`.
+  if [[ $md == ch[0-9][0-9]-*.md && $path == ../../@(chapters|python)/*.@(rs|py) ]]; then
+    lineno="${line#*:}"; lineno="${lineno%%:*}"
+    # The last line that is not blank before the fence (the line before the include).
+    caption="$(awk -v fence=$((lineno - 1)) 'NR < fence && NF { last = $0 } NR == fence { print last; exit }' "$BOOK/src/$md")"
+    if [[ $caption != *"<code>${path#../../}</code>"* ]]; then
+      echo "$md:$lineno: the listing of ${path#../../} needs the caption <div class=\"listing\">Listing N-K: <code>${path#../../}</code></div> before its fence"
+      problems=$((problems + 1))
+    fi
+  fi
+  if [[ $path == *.snap ]]; then
     # Snapshots start with a YAML header between two `---` lines: the include must
     # start on the line right after the second one.
     start="${rest%%:*}"

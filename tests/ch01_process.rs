@@ -3,4 +3,6 @@
 #[macro_use]
 mod support;
 
-chapter_snapshots!("ch01", "url_loader");
+chapter_snapshots!("ch01", "url_loader", settle: |text| {
+    support::child_lines_after(&text, "Waiting for the spawned process to exit")
+});

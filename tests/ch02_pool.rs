@@ -9,8 +9,10 @@ use std::process::Command;
 chapter_snapshots!(
     "ch02",
     "url_loader_pool",
-    a_hung_url_is_waited_for_once,
-    sigterm_in_the_default_run_leaves_no_process,
+    extra: [
+        a_hung_url_is_waited_for_once,
+        sigterm_in_the_default_run_leaves_no_process,
+    ],
 );
 
 /// The default run: the demo site and the pool's workers end with the parent.

@@ -6,7 +6,7 @@ mod support;
 chapter_snapshots!(
     "ch04",
     "url_loader_queue",
-    sigint_to_the_parent_alone_leaves_no_process
+    extra: [sigint_to_the_parent_alone_leaves_no_process],
 );
 
 /// Ctrl-C reaches a whole process group; `kill -INT` the parent alone: its loader, waiting

@@ -1,83 +1,73 @@
 //! Snapshots of chapter 5's `crawler`, on the demo site and with bad input.
 //!
 //! The crawler prints each URL on stderr as it finishes, in an order that depends on which
-//! worker is faster; [`check_any_order`] sorts those lines before the comparison. The site
-//! map on stdout is sorted by the crawler itself.
+//! worker is faster; [`finished_in_any_order`] sorts those lines before the comparison. The
+//! site map that follows is sorted by the crawler itself.
 
 #[macro_use]
 mod support;
 
-use std::process::Command;
-
 use demo_site::{DemoSite, NOT_UTF8_PAGE};
+use support::as_written;
 
 const BIN: &str = env!("CARGO_BIN_EXE_crawler");
 
-/// Like `support::check`, with stderr's lines sorted: the snapshot holds what was printed,
-/// whatever the order the pages finished in.
-fn check_any_order(name: &str, args: &[&str]) {
-    let output = Command::new(BIN).args(args).output().unwrap();
-    let mut finished: Vec<&str> = std::str::from_utf8(&output.stderr)
-        .unwrap()
-        .lines()
-        .collect();
-    finished.sort_unstable();
-    let text = format!(
-        "success: {}\nexit_code: {}\n----- stdout -----\n{}\
-         ----- stderr (sorted) -----\n{}\n",
-        output.status.success(),
-        output.status.code().unwrap(),
-        String::from_utf8(output.stdout).unwrap(),
-        finished.join("\n"),
-    );
-    let mut settings = support::settings();
-    settings.set_description(format!("crawler {}", args.join(" ")).trim_end());
-    settings.bind(|| insta::assert_snapshot!(name, text));
+/// The lines the workers print as pages finish, between the robots.txt line and the site
+/// map, in sorted order.
+fn finished_in_any_order(text: String) -> String {
+    support::sorted_between(&text, "robots.txt:", "Site map")
 }
 
 /// Every page of the demo site, each in its own way: a redirect, links relative to where
 /// it leads, `../`, a `<base>`, a stylesheet and images recorded but not loaded, a page
 /// closed by robots.txt, a 404, a page that is not UTF-8, one that is too slow.
 fn default_run_on_the_demo_site() {
-    check_any_order("ch05_default", &[]);
+    support::check("ch05_default", BIN, &[], None, finished_in_any_order);
 }
 
 /// One worker takes the tasks in the order they are handed out: the order of stderr is
 /// the crawl's own. `--ignore-robots` loads the page robots.txt closes.
 fn one_worker_ignoring_robots_txt() {
-    support::check(
-        "ch05_one_worker",
-        BIN,
-        &["--workers", "1", "--ignore-robots"],
-    );
+    let args = ["--workers", "1", "--ignore-robots"];
+    support::check("ch05_one_worker", BIN, &args, None, as_written);
 }
 
 /// `--depth 1` stops after the front page's links; `--max-pages 4` after four loads.
 fn depth_and_max_pages() {
-    check_any_order("ch05_max_pages", &["--depth", "1", "--max-pages", "4"]);
+    let args = ["--depth", "1", "--max-pages", "4"];
+    support::check("ch05_max_pages", BIN, &args, None, finished_in_any_order);
 }
 
 /// A malformed URL, an extra argument, a bad number: a usage line, exit code 2, and no
 /// worker started.
 fn bad_input_is_refused_with_a_usage_line() {
-    support::check("ch05_bad_url", BIN, &[support::BAD_URLS[0]]);
-    support::check("ch05_two_urls", BIN, &support::BAD_URLS);
-    support::check("ch05_no_workers", BIN, &["--workers", "0"]);
+    let bad_url = [support::BAD_URLS[0]];
+    support::check("ch05_bad_url", BIN, &bad_url, None, as_written);
+    support::check("ch05_two_urls", BIN, &support::BAD_URLS, None, as_written);
+    support::check(
+        "ch05_no_workers",
+        BIN,
+        &["--workers", "0"],
+        None,
+        as_written,
+    );
 }
 
 fn help_lists_the_options() {
-    support::check("ch05_help", BIN, &["--help"]);
+    support::check("ch05_help", BIN, &["--help"], None, as_written);
 }
 
 /// Nobody listening: robots.txt cannot be read, so nothing is loaded, and exit code 1.
 fn an_unreachable_site_is_an_error() {
-    support::check("ch05_unreachable", BIN, &[support::BAD_URLS[1]]);
+    let unreachable = [support::BAD_URLS[1]];
+    support::check("ch05_unreachable", BIN, &unreachable, None, as_written);
 }
 
 fn a_page_that_is_not_utf8_is_an_error() {
     let site = DemoSite::start().unwrap();
     let url = site.url(NOT_UTF8_PAGE);
-    support::check("ch05_not_utf8", BIN, &[&url]);
+    let port = Some(site.addr().port());
+    support::check("ch05_not_utf8", BIN, &[&url], port, finished_in_any_order);
 }
 
 /// Killed alone, the crawler takes its workers and its demo site with it.

@@ -64,7 +64,8 @@ pub enum Reply {
 // ANCHOR_END: reply
 
 // ANCHOR: session
-/// What the parent saw of one loader child's life ([`ch03_loader_service`](crate::ch03_loader_service)).
+/// What the parent saw of one loader child's life
+/// ([`ch03_loader_service`](crate::ch03_loader_service)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     /// The replies to the `Load` requests, in the order they were sent.

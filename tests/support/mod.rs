@@ -1,42 +1,175 @@
-//! Shared by the chapters' snapshot tests: run a chapter's real binary and snapshot its
-//! stdout, stderr and exit code.
+//! Shared by the chapters' snapshot tests: run a chapter's real binary and snapshot what a
+//! terminal would show of it.
 //!
 //! Each `tests/chNN_*.rs` file is a test target of its chapter's package (see the chapter's
 //! `Cargo.toml`), because cargo builds a binary for the integration tests of its own
 //! package only. They use the `fork-test` runner: starting the demo site forks, and forking
 //! is only safe from a single-threaded test binary.
+//!
+//! A snapshot is a terminal session, and the book includes it as it is:
+//!
+//! ```text
+//! $ cargo run -p ch02-pool                       the command a reader types
+//! Serving the demo site at http://127.0.0.1:[PORT]/
+//! …                                              stdout and stderr, in the order written
+//! $ echo $?                                      only when the exit status is not 0
+//! 1
+//! ```
+//!
+//! Stdout and stderr go to one pipe, so the lines keep the order in which the processes
+//! wrote them, as in a terminal. Cargo's own lines (`Compiling…`, `Running…`) are not
+//! there: the test runs the binary that cargo built.
 
+// Every chapter's test binary compiles this module, and each uses a part of it.
+#![allow(dead_code)]
+
+use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fork_test::Signal;
+use regex::Regex;
 
-/// What changes from run to run, and nothing else: ports, process ids, timings, and how
-/// many loads each worker happened to get (a matter of timing too).
+/// What changes from run to run, and nothing else: process ids, timings, and how many
+/// loads each worker happened to get (a matter of timing too). The demo site's port is
+/// replaced separately, by its number: another port in the output (the `:1` of a URL that
+/// cannot load) stays as it is.
 const FILTERS: [(&str, &str); 5] = [
-    (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
     (r"worker \d+: \d+ loads?", "worker [PID]: [N] loads"),
     (r"worker \d+", "worker [PID]"),
+    (r"process \d+", "process [PID]"),
     (r"thread '([^']*)' \(\d+\)", "thread '$1' ([TID])"),
     (r"\d+\.\d+ s\b", "[TIME] s"),
 ];
 
-/// Where the snapshots are, and the filters.
-pub fn settings() -> insta::Settings {
+/// Runs `bin` with `args` and compares what a terminal shows with
+/// `tests/snapshots/{name}.snap`. `site_port` is the port of a demo site the test started
+/// itself, if any; the port of the one the program starts is read from its first line.
+/// `settle` puts lines whose order depends on the scheduler into one order (see
+/// [`child_lines_after`] and [`sorted_between`]).
+pub fn check(
+    name: &str,
+    bin: &str,
+    args: &[&str],
+    site_port: Option<u16>,
+    settle: fn(String) -> String,
+) {
+    let output = run_merged(bin, args);
+    let served = Regex::new(r"Serving the demo site at http://127\.0\.0\.1:(\d+)/").unwrap();
+    let ports = served
+        .captures(&output.text)
+        .map(|found| found[1].to_string())
+        .into_iter()
+        .chain(site_port.map(|port| port.to_string()));
+    let mut command = format!("$ cargo run -p {}", env!("CARGO_PKG_NAME"));
+    if !args.is_empty() {
+        command.push_str(" --");
+        for arg in args {
+            command.push(' ');
+            command.push_str(&shell_quoted(arg));
+        }
+    }
+    let mut text = format!("{command}\n{}", output.text);
+    for port in ports {
+        text = text.replace(&format!("127.0.0.1:{port}/"), "127.0.0.1:[PORT]/");
+    }
+    text = settle(text);
+    for (pattern, replacement) in FILTERS {
+        text = Regex::new(pattern)
+            .unwrap()
+            .replace_all(&text, replacement)
+            .into_owned();
+    }
+    if output.code != 0 {
+        text.push_str(&format!("$ echo $?\n{}\n", output.code));
+    }
     let mut settings = insta::Settings::clone_current();
     let snapshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/snapshots");
     settings.set_snapshot_path(snapshots);
     settings.set_prepend_module_to_snapshot(false);
-    for (pattern, replacement) in FILTERS {
-        settings.add_filter(pattern, replacement);
-    }
-    settings
+    settings.set_omit_expression(true);
+    settings.bind(|| insta::assert_snapshot!(name, text));
 }
 
-/// Runs `bin` with `args` and compares its output with `tests/snapshots/{name}.snap`.
-pub fn check(name: &str, bin: &str, args: &[&str]) {
-    settings().bind(|| insta_cmd::assert_cmd_snapshot!(name, Command::new(bin).args(args)));
+/// What a run printed, stdout and stderr together, and its exit code.
+struct Merged {
+    text: String,
+    code: i32,
+}
+
+/// Runs `bin` with stdout and stderr on one pipe, as a terminal has them on one device.
+fn run_merged(bin: &str, args: &[&str]) -> Merged {
+    let (mut reader, writer) = std::io::pipe().expect("a pipe");
+    let mut command = Command::new(bin);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone().expect("a second end"))
+        .stderr(writer);
+    let mut child = command.spawn().expect("the chapter's binary starts");
+    // The command holds the pipe's write ends: the end of the stream needs them closed.
+    drop(command);
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes).expect("read the output");
+    let status = child.wait().expect("wait for the chapter's binary");
+    Merged {
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+        code: status.code().expect("the binary exits; no signal ends it"),
+    }
+}
+
+/// The argument as a shell needs it: in single quotes if it holds anything but plain
+/// characters (the malformed URLs start with `[`, which the shell would expand).
+fn shell_quoted(arg: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/:.-_=?".contains(c);
+    if arg.chars().all(plain) {
+        arg.to_string()
+    } else {
+        format!("'{arg}'")
+    }
+}
+
+/// Lines in the order the program wrote them: for a program whose order does not depend
+/// on the scheduler.
+pub fn as_written(text: String) -> String {
+    text
+}
+
+/// In chapter 1 the parent prints `Waiting for the spawned process to exit` right after
+/// the fork, while the child starts on its page: the two race, and either line can reach
+/// the terminal first. This puts the parent's `line` first, wherever it came, so that the
+/// snapshot has one order; the book says that yours may have the other.
+pub fn child_lines_after(text: &str, line: &str) -> String {
+    let mut lines: Vec<&str> = text.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        // The child's output starts right after "Spawning…"; move `line` up to there.
+        if lines[i] == line {
+            let start = lines[..i]
+                .iter()
+                .rposition(|l| l.starts_with("Spawning a new process"))
+                .map_or(i, |p| p + 1);
+            let moved = lines.remove(i);
+            lines.insert(start, moved);
+        }
+        i += 1;
+    }
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+/// Sorts the lines after the first that starts with `first` and before the first, after
+/// it, that starts with `end`: lines that workers print in the order they finish.
+pub fn sorted_between(text: &str, first: &str, end: &str) -> String {
+    let mut lines: Vec<&str> = text.lines().collect();
+    if let Some(start) = lines.iter().position(|l| l.starts_with(first)) {
+        let stop = lines[start + 1..]
+            .iter()
+            .position(|l| l.starts_with(end))
+            .map_or(lines.len(), |p| start + 1 + p);
+        lines[start + 1..stop].sort_unstable();
+    }
+    lines.iter().map(|l| format!("{l}\n")).collect()
 }
 
 /// Runs `bin` with `args` until it has started `processes` processes, then sends `signal`
@@ -89,26 +222,36 @@ pub fn with_its_output_closed_it_ends_quietly(bin: &str) {
 /// URLs that fail in the two ways a user's can: malformed, and nobody listening.
 pub const BAD_URLS: [&str; 2] = ["[http://127.0.0.1:1/", "http://127.0.0.1:1/"];
 
-/// The snapshot runs every chapter gets: the default run on the demo site, a run with bad
-/// URLs, and a run on the demo page that is not UTF-8, then the chapter's own `extra` tests.
-/// Expands to the test binary's `main`.
+/// The runs every chapter gets: the default run on the demo site, a run with bad URLs, a
+/// run on the demo page that is not UTF-8, a kill in the middle of a slow load, and a run
+/// with its output closed; then the chapter's own `extra: [...]` tests. Expands to the test
+/// binary's `main`. `settle:` puts lines whose place depends on the scheduler in one order
+/// (`support::as_written` by default).
 #[allow(unused_macros)] // chapter 5 has a main of its own
 macro_rules! chapter_snapshots {
-    ($chapter:literal, $bin:literal $(, $extra:ident)* $(,)?) => {
+    ($chapter:literal, $bin:literal $(, settle: $settle:expr)? $(, extra: [$($extra:ident),* $(,)?])? $(,)?) => {
         const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
+        const SETTLE: fn(String) -> String = {
+            #[allow(unused_variables)]
+            let settle: fn(String) -> String = support::as_written;
+            $(let settle: fn(String) -> String = $settle;)?
+            settle
+        };
 
         fn default_run_on_the_demo_site() {
-            support::check(concat!($chapter, "_default"), BIN, &[]);
+            support::check(concat!($chapter, "_default"), BIN, &[], None, SETTLE);
         }
 
         fn bad_urls_are_one_line_errors_and_exit_1() {
-            support::check(concat!($chapter, "_bad_urls"), BIN, &support::BAD_URLS);
+            let name = concat!($chapter, "_bad_urls");
+            support::check(name, BIN, &support::BAD_URLS, None, SETTLE);
         }
 
         fn a_page_that_is_not_utf8_is_an_error() {
             let site = demo_site::DemoSite::start().unwrap();
             let url = site.url(demo_site::NOT_UTF8_PAGE);
-            support::check(concat!($chapter, "_not_utf8"), BIN, &[&url]);
+            let name = concat!($chapter, "_not_utf8");
+            support::check(name, BIN, &[&url], Some(site.addr().port()), SETTLE);
         }
 
         fn killed_while_it_loads_a_slow_page_it_leaves_no_process() {
@@ -127,7 +270,7 @@ macro_rules! chapter_snapshots {
             a_page_that_is_not_utf8_is_an_error,
             killed_while_it_loads_a_slow_page_it_leaves_no_process,
             with_its_output_closed_it_ends_quietly,
-            $($extra,)*
+            $($($extra,)*)?
         );
     };
 }

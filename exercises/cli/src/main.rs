@@ -3,6 +3,7 @@
 //! ```text
 //! cargo exercise              the list (done / not done), then the next exercise's checks
 //! cargo exercise list         the list only
+//! cargo exercise watch [NAME] run the checks again each time an exercise file is saved
 //! cargo exercise check [NAME] run the checks of NAME (default: the next exercise)
 //! cargo exercise hint [NAME]  the hint of NAME (default: the next exercise)
 //! cargo exercise solution [NAME]  where the reference solution is
@@ -18,6 +19,10 @@
 //!
 //! This package does not depend on the exercises' code, so that the list, the hints and
 //! `reset` work even while the learner's code does not compile.
+//!
+//! Progress and the backups that `reset` makes live in `.exercises/` at the workspace's
+//! root (ignored by git), not under `target/`: `cargo clean` must not forget what a
+//! learner has done. `EXERCISE_STATE` names another folder (the tests use it).
 
 use std::collections::BTreeMap;
 use std::env;
@@ -27,6 +32,11 @@ use std::fs;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use notify_debouncer_full::notify::{EventKind, RecursiveMode};
+use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 
 use serde::Deserialize;
 
@@ -39,39 +49,50 @@ const USAGE: &str = "\
 usage:
   cargo exercise                  the exercises, done or not, and the next one's checks
   cargo exercise list             the exercises, done or not
-  cargo exercise check [NAME]     run the checks of NAME (default: the next exercise)
+  cargo exercise watch [NAME]     check NAME (default: the next exercise), then again each
+                                  time an exercise file is saved; Ctrl-C stops
+  cargo exercise check [NAME]     run the checks of NAME (default: the next exercise);
+                                  exits with 1 if one fails
   cargo exercise hint [NAME]      a hint for NAME (default: the next exercise)
   cargo exercise solution [NAME]  where to find the reference solution of NAME
   cargo exercise reset NAME       put exercises/src/NAME.rs back as shipped (yours is saved)
 NAME is an exercise's name as in the list (ch01_exit_code), or a unique part of it (exit_code).";
+
+/// What `reset` with no name says: it needs one, since it overwrites a file.
+const RESET_USAGE: &str = "\
+usage: cargo exercise reset NAME
+Puts exercises/src/NAME.rs back as shipped; your version is saved in .exercises/backups/.
+It needs the exercise's name, since it replaces your file: see `cargo exercise list`.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let ws = Workspace::find();
     let result = match args.as_slice() {
-        [] => ws.overview(),
-        ["list"] => ws.list().map(|_| ()),
+        [] => ws.overview().map(|()| ExitCode::SUCCESS),
+        ["list"] => ws.list().map(|_| ExitCode::SUCCESS),
         ["check" | "run"] => ws.check(None),
         ["check" | "run", name] => find(name).and_then(|e| ws.check(Some(e))),
-        ["hint"] => ws.hint(None),
-        ["hint", name] => find(name).and_then(|e| ws.hint(Some(e))),
+        ["watch"] => ws.watch(None),
+        ["watch", name] => find(name).and_then(|e| ws.watch(Some(e))),
+        ["hint"] => ws.hint(None, false),
+        ["hint", "--more"] => ws.hint(None, true),
+        ["hint", name] => find(name).and_then(|e| ws.hint(Some(e), false)),
+        ["hint", name, "--more"] => find(name).and_then(|e| ws.hint(Some(e), true)),
         ["solution"] => ws.solution(None),
         ["solution", name] => find(name).and_then(|e| ws.solution(Some(e))),
+        ["reset"] => Err(RESET_USAGE.to_string()),
         ["reset", name] => find(name).and_then(|e| ws.reset(e)),
         ["help" | "-h" | "--help"] => {
             println!("{USAGE}");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         _ => Err(format!("unknown command: {}\n{USAGE}", args.join(" "))),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("{message}");
-            ExitCode::FAILURE
-        }
-    }
+    result.unwrap_or_else(|message| {
+        eprintln!("{message}");
+        ExitCode::from(2)
+    })
 }
 
 /// The exercise called `name`: its exact name, with `-` for `_`, or a part of exactly one.
@@ -172,7 +193,12 @@ impl Workspace {
             "  the book page:                  book/src/exercises/ch{:02}.md",
             next.chapter
         );
+        println!(
+            "  what it uses:                   {}",
+            next.needs.join(", ")
+        );
         self.show_checks(next, &results);
+        self.next_step(next);
         Ok(())
     }
 
@@ -226,16 +252,24 @@ impl Workspace {
         Ok((statuses, results))
     }
 
-    /// `cargo exercise check [NAME]`.
-    fn check(&self, exercise: Option<&'static Exercise>) -> Result<(), String> {
-        let exercise = match exercise {
-            Some(exercise) => exercise,
-            None => self.next_by_progress(),
-        };
+    /// `cargo exercise check [NAME]`: a failure if a check fails, for scripts.
+    fn check(&self, exercise: Option<&'static Exercise>) -> Result<ExitCode, String> {
+        let exercise = exercise.unwrap_or_else(|| self.next_by_progress());
         println!(
             "{} ({}, chapter {})",
             exercise.name, exercise.title, exercise.chapter
         );
+        if self.check_and_record(exercise)? {
+            Ok(ExitCode::SUCCESS)
+        } else {
+            self.next_step(exercise);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+
+    /// Runs the checks of `exercise`, shows them, records the status, and says whether
+    /// every check passed.
+    fn check_and_record(&self, exercise: &'static Exercise) -> Result<bool, String> {
         let results = self
             .run_checks(&[exercise])?
             .remove(exercise.name)
@@ -250,45 +284,127 @@ impl Workspace {
         };
         statuses.insert(exercise.name, status);
         self.save_progress(&statuses);
-        Ok(())
+        Ok(done)
     }
 
-    /// `cargo exercise hint [NAME]`.
-    fn hint(&self, exercise: Option<&'static Exercise>) -> Result<(), String> {
+    /// `cargo exercise watch [NAME]`: checks the exercise, then waits for a save of any
+    /// exercise file and checks that one. Once an exercise is done it says which is next,
+    /// and a save of that file checks it. Runs until Ctrl-C.
+    fn watch(&self, exercise: Option<&'static Exercise>) -> Result<ExitCode, String> {
+        let src = self.root.join("exercises/src");
+        let (saved, events) = mpsc::channel();
+        let mut debouncer = new_debouncer(Duration::from_millis(200), None, saved)
+            .map_err(|e| format!("cannot watch {}: {e}", src.display()))?;
+        debouncer
+            .watch(&src, RecursiveMode::NonRecursive)
+            .map_err(|e| format!("cannot watch {}: {e}", src.display()))?;
+        let mut current = exercise.unwrap_or_else(|| self.next_by_progress());
+        loop {
+            self.clear_screen();
+            println!(
+                "{} ({}, chapter {})",
+                self.paint("1", current.name),
+                current.title,
+                current.chapter
+            );
+            match self.check_and_record(current) {
+                Ok(true) => match self.next_after(current) {
+                    Some(next) => {
+                        println!(
+                            "\nNext: {} ({}). Open exercises/src/{}.rs: saving it runs its \
+                             checks here.",
+                            self.paint("1", next.name),
+                            next.title,
+                            next.name
+                        );
+                        current = next;
+                    }
+                    None => {
+                        println!("\n{}", self.paint("32;1", "Every exercise is done."));
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                },
+                Ok(false) => println!(
+                    "Save exercises/src/{}.rs to check it again. Stuck? `cargo exercise hint {}` \
+                     in another terminal.",
+                    current.name, current.name
+                ),
+                Err(message) => println!(
+                    "{message}\nSave exercises/src/{}.rs to check it again.",
+                    current.name
+                ),
+            }
+            println!("(watching exercises/src/ for saves; Ctrl-C stops)");
+            current = wait_for_save(&events, current)?;
+        }
+    }
+
+    /// The first exercise after `exercise` in the catalog that is not done.
+    fn next_after(&self, exercise: &Exercise) -> Option<&'static Exercise> {
+        let progress = self.load_progress();
+        EXERCISES
+            .iter()
+            .skip_while(|e| e.name != exercise.name)
+            .skip(1)
+            .find(|e| progress.get(e.name) != Some(&Status::Done))
+    }
+
+    /// Clears the terminal, so that each run of the checks starts at the top.
+    fn clear_screen(&self) {
+        if self.color {
+            print!("\x1b[2J\x1b[H");
+        }
+    }
+
+    /// `cargo exercise hint [NAME] [--more]`: the nudge, or with `--more` the stronger
+    /// hint.
+    fn hint(&self, exercise: Option<&'static Exercise>, more: bool) -> Result<ExitCode, String> {
         let exercise = exercise.unwrap_or_else(|| self.next_by_progress());
+        let (which, text) = if more {
+            ("A stronger hint", exercise.more_hint)
+        } else {
+            ("A hint", exercise.hint)
+        };
         println!(
-            "Hint for {} ({}):\n\n{}",
+            "{which} for {} ({}):\n\n{}",
             self.paint("1", exercise.name),
             exercise.title,
-            for_terminal(exercise.hint)
+            for_terminal(text)
         );
-        println!(
-            "\nThe book has more: book/src/exercises/ch{:02}.md",
-            exercise.chapter
-        );
-        Ok(())
+        if more {
+            println!(
+                "\nStill stuck? `cargo exercise solution {}`.",
+                exercise.name
+            );
+        } else {
+            println!(
+                "\nStill stuck? `cargo exercise hint {} --more` says more.",
+                exercise.name
+            );
+        }
+        Ok(ExitCode::SUCCESS)
     }
 
     /// `cargo exercise solution [NAME]`.
-    fn solution(&self, exercise: Option<&'static Exercise>) -> Result<(), String> {
+    fn solution(&self, exercise: Option<&'static Exercise>) -> Result<ExitCode, String> {
         let exercise = exercise.unwrap_or_else(|| self.next_by_progress());
         println!(
             "The reference solution of {} is exercises/solutions/{}.rs, and it is on the \
-             book page book/src/exercises/ch{:02}.md.\nStuck? Try `cargo exercise hint {}` \
-             first.",
+             book page book/src/exercises/ch{:02}-solutions.md.\nStuck? Try `cargo exercise \
+             hint {}` first.",
             exercise.name, exercise.name, exercise.chapter, exercise.name
         );
-        Ok(())
+        Ok(ExitCode::SUCCESS)
     }
 
     /// `cargo exercise reset NAME`.
-    fn reset(&self, exercise: &Exercise) -> Result<(), String> {
+    fn reset(&self, exercise: &Exercise) -> Result<ExitCode, String> {
         let (file, starter) = self.files(exercise);
         if !self.is_changed(exercise) {
             println!("exercises/src/{}.rs is already as shipped.", exercise.name);
-            return Ok(());
+            return Ok(ExitCode::SUCCESS);
         }
-        let backup_dir = self.target_dir().join("exercise-backups");
+        let backup_dir = self.state_dir().join("backups");
         fs::create_dir_all(&backup_dir).map_err(|e| format!("{}: {e}", backup_dir.display()))?;
         let backup = backup_dir.join(format!("{}.rs", exercise.name));
         fs::copy(&file, &backup).map_err(|e| format!("saving {}: {e}", file.display()))?;
@@ -298,7 +414,7 @@ impl Workspace {
             exercise.name,
             backup.display()
         );
-        Ok(())
+        Ok(ExitCode::SUCCESS)
     }
 
     /// The learner's file and its starter.
@@ -340,8 +456,7 @@ impl Workspace {
             .map_err(|e| format!("could not run cargo: {e}"))?;
         if !built.success() {
             return Err(
-                "\nThe exercises do not compile yet: the compiler's messages above say where. \
-                 Fix them, then run `cargo exercise` again."
+                "\nThe exercises do not compile yet: the compiler's messages above say where."
                     .into(),
             );
         }
@@ -403,19 +518,24 @@ impl Workspace {
         println!();
         if !results.is_empty() && passed == results.len() {
             println!(
-                "{} {} is done: all {passed} checks pass.",
+                "{} {} is done: all {passed} checks pass. Compare with the reference: \
+                 exercises/solutions/{}.rs.",
                 self.paint("32;1", "Done!"),
-                exercise.name
-            );
-        } else {
-            println!(
-                "{passed} of {} checks pass. Edit exercises/src/{}.rs and run `cargo exercise` \
-                 again; stuck? `cargo exercise hint {}`.",
-                results.len(),
                 exercise.name,
                 exercise.name
             );
+        } else {
+            println!("{passed} of {} checks pass.", results.len());
         }
+    }
+
+    /// What to do after a check that failed, outside `watch`.
+    fn next_step(&self, exercise: &Exercise) {
+        println!(
+            "Edit exercises/src/{}.rs and check again (`cargo exercise watch` does it on \
+             every save); stuck? `cargo exercise hint {}`.",
+            exercise.name, exercise.name
+        );
     }
 
     /// The first exercise not done at the last check (without running anything).
@@ -427,17 +547,18 @@ impl Workspace {
             .unwrap_or(&EXERCISES[0])
     }
 
-    fn target_dir(&self) -> PathBuf {
-        match env::var_os("CARGO_TARGET_DIR") {
+    /// Where progress and backups are kept: `.exercises/` at the workspace's root, out of
+    /// `target/`, which `cargo clean` deletes.
+    fn state_dir(&self) -> PathBuf {
+        match env::var_os("EXERCISE_STATE") {
             Some(dir) => self.root.join(dir),
-            None => self.root.join("target"),
+            None => self.root.join(".exercises"),
         }
     }
 
-    /// The statuses seen last time, kept in the target folder (`name status` lines).
+    /// The statuses seen last time (`name status` lines).
     fn load_progress(&self) -> Statuses {
-        let text =
-            fs::read_to_string(self.target_dir().join("exercise-progress.txt")).unwrap_or_default();
+        let text = fs::read_to_string(self.state_dir().join("progress.txt")).unwrap_or_default();
         let mut progress = BTreeMap::new();
         for line in text.lines() {
             let Some((name, status)) = line.split_once(' ') else {
@@ -468,9 +589,9 @@ impl Workspace {
                 format!("{name} {word}\n")
             })
             .collect();
-        let dir = self.target_dir();
+        let dir = self.state_dir();
         let _ = fs::create_dir_all(&dir);
-        let _ = fs::write(dir.join("exercise-progress.txt"), text);
+        let _ = fs::write(dir.join("progress.txt"), text);
     }
 
     /// `text` in an ANSI style (e.g. "32;1", bold green) when printing to a terminal.
@@ -480,6 +601,31 @@ impl Workspace {
         } else {
             text.to_string()
         }
+    }
+}
+
+/// Waits until an exercise file is saved, and returns that exercise; a save of another
+/// file of `exercises/src/` (`types.rs`, `lib.rs`) checks `current` again. Only writes
+/// count: the compiler opens and reads every file when the checks are built, and that
+/// must not start the checks again.
+fn wait_for_save(
+    events: &mpsc::Receiver<DebounceEventResult>,
+    current: &'static Exercise,
+) -> Result<&'static Exercise, String> {
+    loop {
+        let batch = events
+            .recv()
+            .map_err(|_| "the file watcher stopped".to_string())?;
+        let Ok(batch) = batch else { continue };
+        let saved: Vec<&Path> = batch
+            .iter()
+            .filter(|event| matches!(event.kind, EventKind::Create(_) | EventKind::Modify(_)))
+            .flat_map(|event| event.paths.iter().map(PathBuf::as_path))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "rs"))
+            .collect();
+        let Some(last) = saved.last() else { continue };
+        let stem = last.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        return Ok(EXERCISES.iter().find(|e| e.name == stem).unwrap_or(current));
     }
 }
 
@@ -497,4 +643,23 @@ fn for_terminal(markdown: &str) -> String {
         }
     }
     text.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_and_backups_are_kept_out_of_target_which_cargo_clean_deletes() {
+        let ws = Workspace {
+            root: PathBuf::from("/ws"),
+            cargo: "cargo".into(),
+            color: false,
+        };
+        if env::var_os("EXERCISE_STATE").is_none() {
+            assert_eq!(ws.state_dir(), Path::new("/ws/.exercises"));
+        }
+        let target = env::var_os("CARGO_TARGET_DIR").map_or(ws.root.join("target"), PathBuf::from);
+        assert!(!ws.state_dir().starts_with(target));
+    }
 }

@@ -4,7 +4,7 @@ use demo_site::{BROKEN_LINK, DemoSite, FRONT_PAGE, NOT_UTF8_PAGE};
 use ipc::{Pipe, Process};
 use nix::sys::signal::{Signal, raise};
 
-use super::TIME_LIMIT;
+use super::{TIME_LIMIT, harness};
 
 exercise! {
     name: ch01_exit_code,
@@ -54,7 +54,7 @@ fn the_sentence_names_the_child_and_its_exit_code(api: Api) {
 }
 
 fn a_panic_and_a_signal_are_described_too(api: Api) {
-    let panics = Process::new(|| panic!("this child panics on purpose"));
+    let panics = Process::new(|| harness::panic_on_purpose());
     let sentence = (api.describe_child)(panics).expect("describe_child returned an error");
     assert_sentence(&sentence, "exit code 101");
 
@@ -87,4 +87,32 @@ fn each_outcome_of_a_load_has_its_exit_code(api: Api) {
             "a child running load_exit_code on {what} ({url}) should exit with {expected}"
         );
     }
+}
+
+/// The harness's own test (reference mode): a check that makes a child panic on purpose,
+/// as `a_panic_and_a_signal_are_described_too` does, and then fails because of the
+/// learner's code, shows the learner's mistake and not the child's panic.
+pub fn a_checks_own_panics_are_not_shown_as_the_learners() {
+    fn wrong_sentence(mut process: Process) -> ipc::Result<String> {
+        process.start()?;
+        process.join()?;
+        Ok("a wrong sentence".to_string())
+    }
+    let api = Api {
+        load_exit_code: SOLUTION.load_exit_code,
+        describe_child: wrong_sentence,
+    };
+    let check = a_panic_and_a_signal_are_described_too;
+    let outcome = harness::run_check("panic_and_signal", check, api, TIME_LIMIT);
+    assert!(!outcome.passed, "the check passed on a wrong sentence");
+    assert!(
+        outcome.output.contains("a wrong sentence"),
+        "the failure shows the learner's sentence:\n{}",
+        outcome.output
+    );
+    assert!(
+        !outcome.output.contains("on purpose"),
+        "the failure shows the check's own panic:\n{}",
+        outcome.output
+    );
 }

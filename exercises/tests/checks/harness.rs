@@ -168,6 +168,15 @@ fn print_panic(info: &PanicHookInfo<'_>) {
     }
 }
 
+/// Panics in a child process that a check starts to see a panic, printing nothing: the
+/// check's own panics must not show in a failed check's output, where they would read as
+/// the learner's error.
+pub fn panic_on_purpose() -> ! {
+    // The hook is this process's only: the child's, after the fork.
+    panic::set_hook(Box::new(|_| {}));
+    panic!("a child of the check panics on purpose")
+}
+
 /// An anonymous file: created, then unlinked at once.
 fn temporary_file() -> File {
     let path = std::env::temp_dir().join(format!("exercise-check-{}.out", std::process::id()));
