@@ -31,6 +31,7 @@ pub fn load_until_closed(urls: &[String]) -> ipc::Result<Vec<Result<Page, LoadEr
     }
     url_tx.close(); // the end of the URLs
 
+    // Spelled out here; `result_rx.iter()` is the same loop, as an iterator.
     let mut results = Vec::new();
     loop {
         match result_rx.recv() {

@@ -1,6 +1,6 @@
 //! Reference solution of `ch04_many_producers`: several producers, one close.
 
-use ipc::{Error, Process, Queue};
+use ipc::{Process, Queue};
 use loader::{TIMEOUT as LOAD_TIMEOUT, load_url};
 
 use crate::types::Summary;
@@ -9,13 +9,10 @@ use crate::types::Summary;
 /// A consumer: takes URLs from `tasks` until the queue is closed, and puts a [`Summary`]
 /// of each on `results`. Returns `Ok(())` once `tasks` is closed and empty.
 pub fn loader(tasks: &mut Queue, results: &mut Queue) -> ipc::Result<()> {
-    loop {
-        let url: String = match tasks.get() {
-            Ok(url) => url,
-            // Not a failure: the parent's way of saying "that was all".
-            Err(Error::Closed) => return Ok(()),
-            Err(e) => return Err(e),
-        };
+    // The iterator ends when the queue is closed and empty: the parent's way of saying
+    // "that was all", not a failure.
+    for url in tasks.iter::<String>() {
+        let url = url?;
         let result = load_url(&url).map(|page| page.html.len());
         let worker = std::process::id();
         results.put(&Summary {
@@ -24,6 +21,7 @@ pub fn loader(tasks: &mut Queue, results: &mut Queue) -> ipc::Result<()> {
             result,
         })?;
     }
+    Ok(())
 }
 // ANCHOR_END: loader
 

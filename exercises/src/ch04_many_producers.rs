@@ -26,8 +26,8 @@ use crate::types::Summary;
 /// A consumer: takes URLs from `tasks` until the queue is closed, and puts a [`Summary`]
 /// of each on `results`. Returns `Ok(())` once `tasks` is closed and empty.
 pub fn loader(tasks: &mut Queue, results: &mut Queue) -> ipc::Result<()> {
-    // TODO: loop: `tasks.get::<String>()`, and `match` on what it returns. For a URL, load
-    //       it and `results.put(&Summary { .. })`; on `Err(ipc::Error::Closed)`, stop.
+    // TODO: for each URL of `tasks.iter::<String>()` (it ends once the queue is closed and
+    //       empty), load it and `results.put(&Summary { .. })`.
     let _ = (tasks, results);
     todo!("take URLs until the task queue is closed")
 }

@@ -28,7 +28,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
-use ipc::{Error, Process, Queue};
+use ipc::{Process, Queue};
 use loader::links::same_site_links;
 use loader::{LoadError, TIMEOUT as LOAD_TIMEOUT, load_url};
 use serde::{Deserialize, Serialize};
@@ -46,18 +46,15 @@ struct Found {
 /// A worker, as in chapter 5: takes URLs until the task queue is closed, and reports
 /// each page's size and links.
 fn worker(tasks: &mut Queue, found: &mut Queue) -> ipc::Result<()> {
-    loop {
-        let url: String = match tasks.get() {
-            Ok(url) => url,
-            Err(Error::Closed) => return Ok(()),
-            Err(e) => return Err(e),
-        };
+    for url in tasks.iter::<String>() {
+        let url = url?;
         let result = load_url(&url).map(|page| {
             let links = same_site_links(&url, &page.html);
             (page.html.len(), links)
         });
         found.put(&Found { url, result })?;
     }
+    Ok(())
 }
 
 /// Crawls the site of `start` with `workers` worker processes, and returns every page it

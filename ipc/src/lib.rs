@@ -1,13 +1,19 @@
-//! Python's `multiprocessing`, in Rust idiom, on Unix `fork` and pipes.
+//! Python's `multiprocessing`, in Rust idiom, on Unix `fork` and sockets.
 //!
 //! | Python | here |
 //! |---|---|
 //! | `Process(target=f, args=...)` | [`Process::new`] with a closure |
+//! | `p.start()`, `p.join()`, `p.join(timeout)` | [`start`](Process::start), [`join`](Process::join), [`join_timeout`](Process::join_timeout) |
+//! | `p.exitcode`, `p.terminate()`, `p.kill()` | [`exitcode`](Process::exitcode), [`terminate`](Process::terminate), [`kill`](Process::kill) |
 //! | `Pipe()` / `Pipe(duplex=False)` | [`Pipe::new`] / [`Pipe::one_way`] |
 //! | `conn.send` / `recv` / `poll` | [`Connection::send`] / [`recv`](Connection::recv) / [`poll`](Connection::poll) |
+//! | `conn.send_bytes` / `recv_bytes` | [`send_bytes`](Connection::send_bytes) / [`recv_bytes`](Connection::recv_bytes) |
+//! | `multiprocessing.connection.wait` | [`connection::wait`] |
 //! | `Pool(n).map(f, items)` | [`Pool::new`]`(n)`[`.map(f, items)`](Pool::map) |
-//! | `Queue()`, `put`, `get` | [`Queue::new`], [`put`](Queue::put), [`get`](Queue::get) |
+//! | `pool.imap`, `pool.imap_unordered` | [`Pool::imap`], [`Pool::imap_unordered`] |
+//! | `Queue()`, `put`, `get`, `get(timeout=)` | [`Queue::new`], [`put`](Queue::put), [`get`](Queue::get), [`get_timeout`](Queue::get_timeout) |
 //! | `EOFError` | [`Error::Closed`] |
+//! | `queue.Empty` | [`Error::Timeout`] |
 //!
 //! ```
 //! use ipc::{Pipe, Process};
@@ -20,9 +26,26 @@
 //! # Ok::<(), ipc::Error>(())
 //! ```
 //!
-//! Fork copies only the calling thread. Fork from a process with one thread (the chapters
-//! do; this crate's fork tests run in single-threaded test binaries), or make sure the
-//! child needs no lock another thread might hold.
+//! # Where it differs from Python, on purpose
+//!
+//! - **A closure, not a pickled function.** A child is forked with the closure already in
+//!   memory: what it captures is what the child gets. A `Pool` forks its workers per call,
+//!   for the same reason.
+//! - **Fork refuses while other threads run** ([`Error::ThreadsRunning`]): a forked child has
+//!   only the calling thread, and would wait forever for a lock another thread held. Python
+//!   3.12 only warns.
+//! - **No process outlives its owner.** Dropping a running [`Process`] kills and reaps it,
+//!   and every child dies with its parent (`PR_SET_PDEATHSIG`), so no zombie and no orphan
+//!   is left, even when the parent is killed.
+//! - **A dead worker is an error, not a hang.** A `Pool` worker that panics, exits or is
+//!   killed turns into an error for its task ([`Error::TaskPanicked`],
+//!   [`Error::WorkerDied`]); Python's pool waits forever.
+//! - **A killed process never wedges a [`Queue`]**, whose messages arrive whole or not at
+//!   all; Python's queue can stay locked for good.
+//! - **Messages are typed and checked.** Both ends name the type (serde); a corrupt,
+//!   oversized or hostile message is an error, never a panic or an abort.
+//! - **A panicking child exits with [`PANIC_EXIT_CODE`]** (101, Rust's), where Python's
+//!   uncaught exception gives 1.
 #![warn(missing_docs)]
 
 mod child;
@@ -33,7 +56,7 @@ mod error;
 mod fork;
 mod pool;
 mod process;
-mod queue;
+pub mod queue;
 
 pub use connection::{Connection, Pipe};
 pub use error::{Error, Result};

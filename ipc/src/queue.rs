@@ -20,6 +20,7 @@
 
 use std::fs::File;
 use std::io::{IoSlice, IoSliceMut, Write};
+use std::marker::PhantomData;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
@@ -178,6 +179,27 @@ impl Queue {
         }
     }
 
+    /// The messages of type `T` that this handle takes, until the queue is closed and empty:
+    /// an iterator that ends at [`Error::Closed`] and yields every other error. A consumer's
+    /// loop; Python's `for item in iter(queue.get, None)`, with the close instead of a `None`.
+    ///
+    /// ```
+    /// let mut queue = ipc::Queue::new()?;
+    /// for url in ["/", "/about.html"] {
+    ///     queue.put(url)?;
+    /// }
+    /// queue.close()?;
+    /// let urls: Vec<String> = queue.iter().collect::<Result<_, _>>()?;
+    /// assert_eq!(urls, ["/", "/about.html"]);
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn iter<T: DeserializeOwned>(&mut self) -> Messages<'_, T> {
+        Messages {
+            queue: self,
+            message: PhantomData,
+        }
+    }
+
     /// Closes the queue, for every process: every later [`put`](Self::put) is an
     /// [`Error::Closed`], and every consumer, once it has taken the messages put before,
     /// gets [`Error::Closed`] instead of waiting forever. Call it when all producers are
@@ -271,6 +293,24 @@ impl Queue {
             cut,
             fds,
         }))
+    }
+}
+
+/// The messages a [`Queue`] handle takes, until the queue is closed: see [`Queue::iter`].
+#[derive(Debug)]
+pub struct Messages<'a, T> {
+    queue: &'a mut Queue,
+    message: PhantomData<fn() -> T>,
+}
+
+impl<T: DeserializeOwned> Iterator for Messages<'_, T> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        match self.queue.get() {
+            Err(Error::Closed) => None,
+            other => Some(other),
+        }
     }
 }
 

@@ -268,6 +268,100 @@ fn get_timeout_holds_while_signals_arrive() {
     );
 }
 
+/// A message whose body says whether it arrived whole: every byte is a function of the id.
+fn checked_message(id: u32, len: usize) -> Message {
+    Message {
+        id,
+        body: (0..len).map(|i| (i as u32 ^ id) as u8).collect(),
+    }
+}
+
+fn is_whole(message: &Message) -> bool {
+    let expected = checked_message(message.id, message.body.len());
+    message.body == expected.body
+}
+
+/// A small pseudo-random generator (xorshift): the same rounds on every run.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, below: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % below
+    }
+}
+
+/// Exit codes of the processes in the chaos test, when they are not killed first.
+const TORN: i32 = 2;
+const LATE: i32 = 3;
+
+fn killing_producers_and_consumers_at_any_moment_never_wedges_the_queue() {
+    time_limit(Duration::from_secs(120));
+    let mut queue = Queue::new().unwrap();
+    let mut dice = Dice(0x9e37_79b9_7f4a_7c15);
+    for round in 0..40 {
+        let mut family = Vec::new();
+        for producer in 0..2u32 {
+            let mut q = queue.try_clone().unwrap();
+            // Small messages, and some bigger than a record (they travel in a memfd).
+            let sizes: Vec<usize> = (0..20)
+                .map(|_| [16, 1000, 40_000, 300_000][dice.roll(4) as usize])
+                .collect();
+            let base = (round * 2 + producer) * 1000;
+            let mut p = Process::new(move || {
+                for (i, len) in sizes.into_iter().enumerate() {
+                    let _ = q.put(&checked_message(base + i as u32, len));
+                }
+            });
+            p.start().unwrap();
+            family.push(p);
+        }
+        for _ in 0..2 {
+            let mut q = queue.try_clone().unwrap();
+            let mut p = Process::with_exit_code(move || {
+                loop {
+                    let asked = Instant::now();
+                    match q.get_timeout::<Message>(Duration::from_millis(100)) {
+                        Ok(message) if !is_whole(&message) => return TORN,
+                        Ok(_) => {}
+                        Err(Error::Timeout) if asked.elapsed() > Duration::from_secs(1) => {
+                            return LATE;
+                        }
+                        Err(Error::Timeout) => return 0,
+                        Err(_) => return TORN,
+                    }
+                }
+            });
+            p.start().unwrap();
+            family.push(p);
+        }
+        std::thread::sleep(Duration::from_millis(dice.roll(30)));
+        for p in &mut family {
+            if dice.roll(2) == 0 {
+                p.kill().unwrap();
+            }
+        }
+        for mut p in family {
+            let code = p.join().unwrap();
+            assert!(
+                code == 0 || code == -9,
+                "round {round}: a process ended with {code}"
+            );
+        }
+    }
+    // Whatever is left is whole, and the queue still works.
+    while let Ok(message) = queue.get_timeout::<Message>(Duration::ZERO) {
+        assert!(is_whole(&message), "message {} was torn", message.id);
+    }
+    queue.put(&checked_message(7, 50_000)).unwrap();
+    let message = queue
+        .get_timeout::<Message>(Duration::from_secs(2))
+        .unwrap();
+    assert!(message.id == 7 && is_whole(&message));
+}
+
 fork_test::main!(
     every_message_arrives_exactly_once,
     get_timeout_waits_at_most_its_timeout,
@@ -278,4 +372,5 @@ fork_test::main!(
     put_after_close_is_an_error,
     get_timeout_accepts_any_duration,
     get_timeout_holds_while_signals_arrive,
+    killing_producers_and_consumers_at_any_moment_never_wedges_the_queue,
 );

@@ -7,7 +7,7 @@
 
 use std::process::ExitCode;
 
-use ipc::{Error, Process, Queue};
+use ipc::{Process, Queue};
 use loader::{LoadError, Page, TIMEOUT as LOAD_TIMEOUT, Targets, exit_status, load_url};
 
 const LOADERS: usize = 3;
@@ -18,15 +18,13 @@ type Report = (String, u32, Result<Page, LoadError>);
 // ANCHOR: loader
 /// A consumer: take URLs until the task queue is closed, put a report for each.
 fn loader(tasks: &mut Queue, results: &mut Queue) -> ipc::Result<()> {
-    loop {
-        let url: String = match tasks.get() {
-            Ok(url) => url,
-            Err(Error::Closed) => return Ok(()),
-            Err(e) => return Err(e),
-        };
+    // `iter` ends when the queue is closed and empty (Python: a `None` sentinel per loader).
+    for url in tasks.iter::<String>() {
+        let url = url?;
         let page = load_url(&url);
         results.put(&(url, std::process::id(), page))?;
     }
+    Ok(())
 }
 // ANCHOR_END: loader
 

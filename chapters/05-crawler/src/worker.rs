@@ -1,6 +1,6 @@
 //! The worker processes: what they are asked, what they answer, and their loop.
 
-use ipc::{Error, Queue};
+use ipc::Queue;
 use loader::links::{self, Link};
 use loader::{Fetched, LoadError, Loader, Options};
 use serde::{Deserialize, Serialize};
@@ -42,13 +42,8 @@ pub enum Loaded {
 pub fn crawl_worker(tasks: &mut Queue, found: &mut Queue, options: Options) -> ipc::Result<()> {
     // One loader per worker: its connections and certificates serve every page.
     let loader = Loader::new(options);
-    loop {
-        let task: Task = match tasks.get() {
-            Ok(task) => task,
-            Err(Error::Closed) => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        let (url, result) = match task {
+    for task in tasks.iter::<Task>() {
+        let (url, result) = match task? {
             Task::Robots(url) => {
                 let text = loader.load(&url).map(|page| Loaded::Text(page.html));
                 (url, text)
@@ -76,5 +71,6 @@ pub fn crawl_worker(tasks: &mut Queue, found: &mut Queue, options: Options) -> i
             result,
         })?;
     }
+    Ok(()) // the task queue is closed and empty
 }
 // ANCHOR_END: worker
