@@ -13,9 +13,16 @@ use nix::unistd::{ForkResult, Pid, fork};
 
 fn main() -> Result<(), Box<dyn Error>> {
     loader::end_quietly_when_output_closes();
-
     println!("A bare fork, and no waitpid yet:");
-    // ANCHOR: bare
+    bare_fork()?;
+    println!("ipc's Process, dropped without join:");
+    with_ipc()?;
+    Ok(())
+}
+
+// ANCHOR: bare
+/// Forks a child that exits at once, and looks at it before and after `waitpid`.
+fn bare_fork() -> nix::Result<()> {
     // SAFETY: in a process with several threads, a forked child may only call
     // async-signal-safe functions; this program starts no thread, so its child may run any
     // code. A bare fork will do for a demonstration whose child lives in the arm below and
@@ -28,10 +35,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("process {child} has exited, and is {}", state(child));
     waitpid(child, None)?; // collects its exit status: the kernel forgets it now
     println!("after waitpid, process {child} is {}", state(child));
-    // ANCHOR_END: bare
+    Ok(())
+}
+// ANCHOR_END: bare
 
-    println!("ipc's Process, dropped without join:");
-    // ANCHOR: ipc
+// ANCHOR: ipc
+/// The same with `ipc`, and a child that is still running when its `Process` is dropped.
+fn with_ipc() -> Result<(), Box<dyn Error>> {
     let mut quick = Process::new(|| ()); // its work is done at once
     quick.start()?;
     let pid = Pid::from_raw(quick.pid().expect("started"));
@@ -46,9 +56,9 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("process {pid} is {}", state(pid));
     drop(slow); // no join: the drop kills the child (SIGKILL), then reaps it
     println!("after the drop, process {pid} is {}", state(pid));
-    // ANCHOR_END: ipc
     Ok(())
 }
+// ANCHOR_END: ipc
 
 /// Waits until `child` has exited, but leaves it in the process table (`WNOWAIT`), so that
 /// `/proc` can show it as a zombie.

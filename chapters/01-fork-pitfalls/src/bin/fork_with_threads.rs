@@ -14,9 +14,16 @@ use nix::unistd::{ForkResult, fork};
 
 fn main() -> Result<(), Box<dyn Error>> {
     loader::end_quietly_when_output_closes();
-
     println!("A bare fork while another thread holds stdout's lock:");
-    // ANCHOR: bare
+    bare_fork()?;
+    println!("ipc's Process, while another thread runs:");
+    with_ipc()?;
+    Ok(())
+}
+
+// ANCHOR: bare
+/// Forks while a second thread holds stdout's lock; the child then prints.
+fn bare_fork() -> Result<(), Box<dyn Error>> {
     let (locked, wait_until_locked) = mpsc::channel();
     let (release, wait_for_release) = mpsc::channel::<()>();
     let printer = thread::spawn(move || {
@@ -42,10 +49,13 @@ fn main() -> Result<(), Box<dyn Error>> {
             wait_and_tell(child, "stdout's lock")?;
         }
     }
-    // ANCHOR_END: bare
+    Ok(())
+}
+// ANCHOR_END: bare
 
-    println!("ipc's Process, while another thread runs:");
-    // ANCHOR: ipc
+// ANCHOR: ipc
+/// The same with `ipc`: refused while the other thread runs, started once it is joined.
+fn with_ipc() -> Result<(), Box<dyn Error>> {
     let (stop, wait_for_stop) = mpsc::channel::<()>();
     let worker = thread::spawn(move || wait_for_stop.recv());
     let mut process = Process::new(|| println!("The child prints."));
@@ -58,6 +68,6 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut process = Process::new(|| println!("The child prints."));
     process.start()?;
     process.join()?;
-    // ANCHOR_END: ipc
     Ok(())
 }
+// ANCHOR_END: ipc

@@ -16,9 +16,19 @@ const URLS: [&str; 2] = ["/", "/about.html"];
 
 fn main() -> Result<(), Box<dyn Error>> {
     loader::end_quietly_when_output_closes();
-
     println!("A bare fork; the child keeps its copy of the pipe's write end:");
-    // ANCHOR: bare
+    bare_fork()?;
+    println!("ipc, with the parent's end inheritable, as every descriptor is by default:");
+    send_urls_then_close(false)?;
+    println!("ipc, with parent_conn.set_inheritable(false):");
+    send_urls_then_close(true)?;
+    Ok(())
+}
+
+// ANCHOR: bare
+/// The parent writes the URLs into a pipe and closes its write end; the child reads lines
+/// until the end of the stream.
+fn bare_fork() -> Result<(), Box<dyn Error>> {
     let (read_end, write_end) = pipe()?;
     // SAFETY: in a process with several threads, a forked child may only call
     // async-signal-safe functions; this program starts no thread, so its child may run any
@@ -45,14 +55,9 @@ fn main() -> Result<(), Box<dyn Error>> {
             wait_and_tell(child, "the end of the stream")?;
         }
     }
-    // ANCHOR_END: bare
-
-    println!("ipc, with the parent's end inheritable, as every descriptor is by default:");
-    send_urls_then_close(false)?;
-    println!("ipc, with parent_conn.set_inheritable(false):");
-    send_urls_then_close(true)?;
     Ok(())
 }
+// ANCHOR_END: bare
 
 // ANCHOR: ipc
 /// The same with `ipc`: the parent sends the URLs and closes its end; the child reads

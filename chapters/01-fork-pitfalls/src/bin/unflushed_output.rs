@@ -11,9 +11,16 @@ use nix::unistd::{ForkResult, fork};
 
 fn main() -> Result<(), Box<dyn Error>> {
     loader::end_quietly_when_output_closes();
-
     println!("A bare fork, with half a line in stdout's buffer:");
-    // ANCHOR: bare
+    bare_fork()?;
+    println!("ipc's Process, which flushes stdout before it forks:");
+    with_ipc()?;
+    Ok(())
+}
+
+// ANCHOR: bare
+/// Prints half a line, then forks with nix's `fork`, which flushes nothing.
+fn bare_fork() -> nix::Result<()> {
     print!("Loading… "); // no newline yet: the text waits in stdout's buffer
     // SAFETY: in a process with several threads, a forked child may only call
     // async-signal-safe functions; this program starts no thread, so its child may run any
@@ -29,15 +36,18 @@ fn main() -> Result<(), Box<dyn Error>> {
             println!("the parent's line"); // the parent's copy of the same buffer
         }
     }
-    // ANCHOR_END: bare
+    Ok(())
+}
+// ANCHOR_END: bare
 
-    println!("ipc's Process, which flushes stdout before it forks:");
-    // ANCHOR: ipc
+// ANCHOR: ipc
+/// The same with `ipc`.
+fn with_ipc() -> ipc::Result<()> {
     print!("Loading… ");
     let mut process = Process::new(|| println!("the child's line"));
     process.start()?; // flushes "Loading… " out, then forks
     process.join()?;
     println!("the parent's line");
-    // ANCHOR_END: ipc
     Ok(())
 }
+// ANCHOR_END: ipc
