@@ -67,6 +67,13 @@ def hangs(script, *args, seconds=5):
         return True
 
 
+def python_output(code, **run_args):
+    """What `python3 -c code` prints on stdout, run from python/ (so that it can import
+    this file); it must exit with 0 within 10 seconds."""
+    return subprocess.run([sys.executable, '-c', code], cwd=HERE, stdout=subprocess.PIPE,
+                          text=True, timeout=10, check=True, **run_args).stdout
+
+
 # Chapter 1 ----------------------------------------------------------------------------
 
 @claim('ch01-process.md')
@@ -108,15 +115,13 @@ def print_partial_line_then_fork(use_multiprocessing):
     print('parent')
 
 
+@claim('fork-pitfalls.md')
 @claim('ch01-process.md')
 def a_fork_without_a_flush_prints_buffered_text_twice_and_multiprocessing_flushes(site):
     for use_multiprocessing, copies in [(False, 2), (True, 1)]:
-        out = subprocess.run(
-            [sys.executable, '-c',
-             'import book_claims; '
-             f'book_claims.print_partial_line_then_fork({use_multiprocessing})'],
-            cwd=HERE, env=python_env(PYTHONUNBUFFERED=None), stdout=subprocess.PIPE,
-            text=True, check=True).stdout
+        out = python_output(
+            f'import book_claims; book_claims.print_partial_line_then_fork({use_multiprocessing})',
+            env=python_env(PYTHONUNBUFFERED=None))
         assert out.count('half a line') == copies, (use_multiprocessing, out)
 
 
@@ -127,8 +132,7 @@ def children_not_joined_are_joined_when_the_parent_exits(site):
             'if __name__ == "__main__":\n'
             '    mp.Process(target=late).start()\n'
             '    print("the parent is done", flush=True)\n')
-    out = subprocess.run([sys.executable, '-c', code], stdout=subprocess.PIPE, text=True,
-                         timeout=10, check=True).stdout
+    out = python_output(code)
     assert out.splitlines() == ['the parent is done', 'the child finished'], out
 
 
@@ -332,6 +336,195 @@ def the_crawler_original_trips_where_the_book_says(site):
     # ...and loads a stylesheet and an image as pages.
     assert any(line.startswith(f'  2 {site}/static/style.css (') for line in lines), lines
     assert any(line.startswith(f'  2 {site}/static/tidemark.svg (') for line in lines), lines
+
+
+# The pitfalls of fork, and the tour of ipc --------------------------------------------
+
+def print_lines_then_fork():
+    """Prints whole lines to a pipe, then forks; each process flushes its buffer at exit."""
+    print('first line')
+    print('second line')
+    pid = os.fork()
+    if pid == 0:
+        sys.stdout.flush()
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+
+@claim('fork-pitfalls.md')
+def with_stdout_a_pipe_whole_lines_buffered_at_a_fork_come_out_twice(site):
+    out = python_output('import book_claims; book_claims.print_lines_then_fork()',
+                        env=python_env(PYTHONUNBUFFERED=None))
+    assert out == 'first line\nsecond line\n' * 2, out
+
+
+def hold_until(lock, locked, release):
+    with lock:
+        locked.set()
+        release.wait()
+
+
+def take(lock):
+    with lock:
+        pass
+
+
+@claim('fork-pitfalls.md')
+def multiprocessing_forks_while_a_thread_holds_a_lock_and_the_child_waits_forever(site):
+    import threading
+    lock, locked, release = threading.Lock(), threading.Event(), threading.Event()
+    holder = threading.Thread(target=hold_until, args=(lock, locked, release))
+    holder.start()
+    locked.wait()
+    child = mp.get_context('fork').Process(target=take, args=(lock,))
+    child.start()  # Python forks anyway
+    release.set()
+    holder.join()
+    child.join(3)
+    try:
+        assert child.exitcode is None, 'the child got a lock that was copied locked'
+    finally:
+        child.kill()
+        child.join()
+
+
+@claim('fork-pitfalls.md')
+def a_forked_child_leaves_with_os_exit_so_atexit_handlers_run_in_the_parent_only(site):
+    code = ('import atexit, multiprocessing as mp, os\n'
+            'if __name__ == "__main__":\n'
+            '    atexit.register(lambda: print("atexit ran", flush=True))\n'
+            '    child = mp.get_context("fork").Process(target=print, args=("child",))\n'
+            '    child.start(); child.join()\n')
+    out = python_output(code)
+    assert out.splitlines() == ['child', 'atexit ran'], out
+
+
+@claim('fork-pitfalls.md')
+def a_parent_killed_with_sigkill_leaves_its_child_running(site):
+    code = ('import multiprocessing as mp, time\n'
+            'if __name__ == "__main__":\n'
+            '    child = mp.get_context("fork").Process(target=time.sleep, args=(30,))\n'
+            '    child.start()\n'
+            '    print(child.pid, flush=True)\n'
+            '    child.join()\n')
+    parent = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    time.sleep(0.5)  # time for a signal sent at the parent's death to arrive, if one were
+    try:
+        with open(f'/proc/{child}/stat') as stat:  # no such file: no such process
+            state = stat.read().rsplit(') ', 1)[1][0]
+        assert state != 'Z', 'the child died with its parent'
+    finally:
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def stdin_of_the_child():
+    print(os.readlink('/proc/self/fd/0'), os.readlink(f'/proc/self/fd/{sys.stdin.fileno()}'))
+
+
+@claim('fork-pitfalls.md')
+def the_child_sys_stdin_reads_dev_null_but_descriptor_0_is_still_the_parents(site):
+    code = 'import book_claims, multiprocessing as mp\n' \
+           'p = mp.get_context("fork").Process(target=book_claims.stdin_of_the_child)\n' \
+           'p.start(); p.join()\n'
+    with open(__file__) as stdin:
+        out = python_output(code, stdin=stdin)
+    assert out.split() == [__file__, '/dev/null'], out
+
+
+@claim('fork-pitfalls.md')
+def python_starts_with_sigpipe_ignored(site):
+    # subprocess starts it with SIGPIPE back to the default (restore_signals=True).
+    code = 'import signal; print(signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN)'
+    out = python_output(code)
+    assert out.strip() == 'True', out
+
+
+@claim('fork-pitfalls.md')
+def only_the_parent_can_join_a_process(site):
+    child = mp.get_context('fork').Process(target=time.sleep, args=(0.5,))
+    child.start()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            child.join()
+            os._exit(1)
+        except AssertionError as e:
+            os._exit(0 if str(e) == 'can only join a child process' else 2)
+    _, status = os.waitpid(pid, 0)
+    child.join()
+    assert os.waitstatus_to_exitcode(status) == 0, status
+
+
+@claim('ipc-tour.md')
+def a_python_queue_is_a_pipe_with_two_locks(site):
+    import multiprocessing.connection
+    import multiprocessing.synchronize
+    q = mp.get_context('fork').Queue()
+    assert isinstance(q._reader, mp.connection.Connection), q._reader
+    assert isinstance(q._writer, mp.connection.Connection), q._writer
+    assert isinstance(q._rlock, mp.synchronize.Lock), q._rlock
+    assert isinstance(q._wlock, mp.synchronize.Lock), q._wlock
+
+
+def get_forever(q):
+    q.get()
+
+
+@claim('fork-pitfalls.md')
+@claim('ipc-tour.md')
+def a_consumer_killed_while_it_waits_in_get_leaves_the_queue_wedged(site):
+    q = mp.get_context('fork').Queue()
+    consumer = mp.get_context('fork').Process(target=get_forever, args=(q,))
+    consumer.start()
+    time.sleep(0.5)  # it waits in get(), holding the queue's reader lock
+    consumer.kill()
+    consumer.join()
+    q.put('a message')
+    try:
+        q.get(timeout=2)
+    except queue.Empty:
+        pass  # the lock went with the killed consumer: the message is there, out of reach
+    else:
+        raise AssertionError('get took the message after a consumer was killed in get')
+
+
+def oserror_of(call, **kwargs):
+    """The message of the OSError that `call(**kwargs)` raises; fails if it returns."""
+    try:
+        call(**kwargs)
+    except OSError as e:
+        return str(e)
+    raise AssertionError(f'{call.__name__} returned')
+
+
+@claim('ipc-tour.md')
+def a_message_over_maxlength_is_an_oserror_and_the_connection_is_not_readable_after(site):
+    a, b = mp.Pipe()
+    a.send_bytes(b'0123456789')
+    a.send_bytes(b'ok')
+    assert oserror_of(b.recv_bytes, maxlength=4) == 'bad message length'
+    assert 'write-only' in oserror_of(b.recv_bytes)  # even for the message that fits
+
+
+@claim('ipc-tour.md')
+def poll_on_the_sending_end_of_a_one_way_pipe_is_an_error(site):
+    _, writer = mp.Pipe(duplex=False)
+    assert 'write-only' in oserror_of(writer.poll)
+
+
+@claim('ipc-tour.md')
+def a_two_way_pipe_is_a_socketpair_and_a_one_way_pipe_an_os_pipe(site):
+    import stat
+    a, _ = mp.Pipe()
+    reader, _ = mp.Pipe(duplex=False)
+    assert stat.S_ISSOCK(os.fstat(a.fileno()).st_mode)
+    assert stat.S_ISFIFO(os.fstat(reader.fileno()).st_mode)
 
 
 if __name__ == '__main__':

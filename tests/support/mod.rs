@@ -55,6 +55,21 @@ pub fn check(
     site_port: Option<u16>,
     settle: fn(String) -> String,
 ) {
+    let command = format!("cargo run -p {}", env!("CARGO_PKG_NAME"));
+    check_command(name, &command, bin, args, site_port, settle);
+}
+
+/// [`check`] for a package of several programs: `command` is how a reader starts this one
+/// (`cargo run -p PACKAGE --bin NAME`). Returns the text compared with the snapshot, so
+/// that a test can also check the behaviour the snapshot shows.
+pub fn check_command(
+    name: &str,
+    command: &str,
+    bin: &str,
+    args: &[&str],
+    site_port: Option<u16>,
+    settle: fn(String) -> String,
+) -> String {
     let output = run_merged(bin, args);
     let served = Regex::new(r"Serving the demo site at http://127\.0\.0\.1:(\d+)/").unwrap();
     let ports = served
@@ -62,7 +77,7 @@ pub fn check(
         .map(|found| found[1].to_string())
         .into_iter()
         .chain(site_port.map(|port| port.to_string()));
-    let mut command = format!("$ cargo run -p {}", env!("CARGO_PKG_NAME"));
+    let mut command = format!("$ {command}");
     if !args.is_empty() {
         command.push_str(" --");
         for arg in args {
@@ -89,7 +104,8 @@ pub fn check(
     settings.set_snapshot_path(snapshots);
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
-    settings.bind(|| insta::assert_snapshot!(name, text));
+    settings.bind(|| insta::assert_snapshot!(name, &text));
+    text
 }
 
 /// What a run printed, stdout and stderr together, and its exit code.
