@@ -330,7 +330,7 @@ where
         conn.set_inheritable(false);
         conn.set_max_message_size(self.max_message);
         let (items, f, limit) = (&mut self.items, &self.f, self.max_message);
-        let child = fork(move || serve(worker_end, items, f, limit))?;
+        let child = fork(&mut Some(move || serve(worker_end, items, f, limit)))?;
         self.pending.pop_front();
         let mut worker = Worker {
             conn,

@@ -97,8 +97,11 @@ impl Process {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn start(&mut self) -> Result<()> {
-        let target = self.target.take().ok_or(Error::AlreadyStarted)?;
-        self.child = Some(fork(target)?);
+        if self.target.is_none() {
+            return Err(Error::AlreadyStarted);
+        }
+        // A refused or failed fork leaves the target here: `start` can be tried again.
+        self.child = Some(fork(&mut self.target)?);
         Ok(())
     }
 

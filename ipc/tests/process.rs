@@ -188,6 +188,21 @@ fn starting_a_process_while_other_threads_run_is_refused_with_the_way_out() {
     assert_eq!(p.join().unwrap(), 4);
 }
 
+fn a_start_refused_for_threads_can_be_retried_once_they_are_joined() {
+    let (stop, wait) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || wait.recv());
+    let mut p = Process::with_exit_code(|| 4);
+    assert!(matches!(
+        p.start(),
+        Err(Error::ThreadsRunning { threads: 2 })
+    ));
+    stop.send(()).unwrap();
+    thread.join().unwrap().unwrap();
+    p.start()
+        .expect("a refused start started nothing: the process can start now");
+    assert_eq!(p.join().unwrap(), 4);
+}
+
 fn a_child_dies_with_its_parent_and_leaves_no_orphan() {
     time_limit(Duration::from_secs(20));
     adopt_orphans(true);
@@ -316,6 +331,7 @@ fork_test::main!(
     misuse_is_an_error,
     a_never_started_process_is_dropped_quietly,
     starting_a_process_while_other_threads_run_is_refused_with_the_way_out,
+    a_start_refused_for_threads_can_be_retried_once_they_are_joined,
     a_child_dies_with_its_parent_and_leaves_no_orphan,
     join_timeout_accepts_any_duration,
     a_child_reaped_by_someone_else_is_never_signalled_again,
