@@ -1,5 +1,5 @@
-//! `Child`: a forked child process, named by a pidfd and reaped exactly once.
-//! [`Process`](crate::Process) and the [`Pool`](crate::Pool)'s workers are built on it.
+//! `Child`: a child process, named by a pidfd and reaped exactly once.
+//! [`Process`](crate::Process) and the pools' workers are built on it.
 //!
 //! A pid is only a number, and the kernel hands it out again once the process is reaped:
 //! by `waitpid` here, or by the kernel itself when `SIGCHLD` is ignored. A signal sent to
@@ -15,21 +15,35 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags};
 use nix::sys::signal::Signal;
+use nix::sys::socket::MsgFlags;
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::{Pid, getpid};
 
 use crate::deadline::{deadline, poll_until};
 use crate::error::{Error, Result};
 
-/// A child process of this one, until it has been reaped.
+/// A process started by this one, until it has been reaped.
 #[derive(Debug)]
 pub(crate) struct Child {
     pid: Pid,
     pidfd: OwnedFd,
-    /// The process that forked it: a copy of this value in any other process (made by a
+    /// The process that started it: a copy of this value in any other process (made by a
     /// later fork) must neither wait for the child nor signal it.
     parent: Pid,
     state: State,
+    reaper: Reaper,
+    /// Whatever must live as long as the child (a spawned child's lifeline).
+    _keep: Option<Box<dyn std::fmt::Debug + Send>>,
+}
+
+/// Who reaps the child, and so learns its exit code.
+#[derive(Debug)]
+enum Reaper {
+    /// This process, its parent: `waitid` on the pidfd.
+    Parent,
+    /// The forkserver, its parent: it sends the exit code over this socket once it has
+    /// reaped the child (and closes it if it dies first).
+    Forkserver(OwnedFd),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,6 +65,8 @@ impl Child {
                 pidfd,
                 parent: getpid(),
                 state: State::Running,
+                reaper: Reaper::Parent,
+                _keep: None,
             }),
             Err(e) => {
                 // No pidfd (a kernel older than 5.3, or no descriptor left): end the child,
@@ -62,13 +78,42 @@ impl Child {
         }
     }
 
+    /// A child of the forkserver: its pidfd (opened by the server, which reaps the child,
+    /// so the pid cannot have been reused), and the socket on which its exit code comes.
+    pub(crate) fn served(pid: Pid, pidfd: OwnedFd, status: OwnedFd) -> Child {
+        Child {
+            pid,
+            pidfd,
+            parent: getpid(),
+            state: State::Running,
+            reaper: Reaper::Forkserver(status),
+            _keep: None,
+        }
+    }
+
+    /// Keeps `value` as long as the child runs (dropped when the child is).
+    pub(crate) fn keep(mut self, value: impl std::fmt::Debug + Send + 'static) -> Child {
+        self._keep = Some(Box::new(value));
+        self
+    }
+
     pub(crate) fn pid(&self) -> i32 {
         self.pid.as_raw()
     }
 
-    /// Readable once the child has exited: for `poll`, beside other descriptors.
-    pub(crate) fn exit_fd(&self) -> BorrowedFd<'_> {
+    /// The pidfd, to hand on (the forkserver sends it to the process that asked for the
+    /// child).
+    pub(crate) fn pidfd(&self) -> BorrowedFd<'_> {
         self.pidfd.as_fd()
+    }
+
+    /// Readable once the child's exit code can be had: for `poll`, beside other
+    /// descriptors.
+    pub(crate) fn exit_fd(&self) -> BorrowedFd<'_> {
+        match &self.reaper {
+            Reaper::Parent => self.pidfd.as_fd(),
+            Reaper::Forkserver(status) => status.as_fd(),
+        }
     }
 
     /// Blocks until the child exits; reaps it.
@@ -100,7 +145,7 @@ impl Child {
     pub(crate) fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<i32>> {
         self.check_parent()?;
         let deadline = deadline(Some(timeout));
-        let mut fds = [PollFd::new(self.pidfd.as_fd(), PollFlags::POLLIN)];
+        let mut fds = [PollFd::new(self.exit_fd(), PollFlags::POLLIN)];
         if poll_until(&mut fds, deadline)? {
             self.try_wait()
         } else {
@@ -140,6 +185,14 @@ impl Child {
                 State::Lost => return Err(Error::ExitStatusLost { pid: self.pid() }),
                 State::Running => {}
             }
+            if let Reaper::Forkserver(status) = &self.reaper {
+                match receive_exit_code(status.as_fd(), flags.contains(WaitPidFlag::WNOHANG))? {
+                    Some(Some(code)) => self.state = State::Exited(code),
+                    Some(None) => self.state = State::Lost, // the forkserver is gone
+                    None => return Ok(None),
+                }
+                continue;
+            }
             match waitid(Id::PIDFd(self.pidfd.as_fd()), WaitPidFlag::WEXITED | flags) {
                 Ok(WaitStatus::Exited(_, code)) => self.state = State::Exited(code),
                 Ok(WaitStatus::Signaled(_, sig, _)) => self.state = State::Exited(-(sig as i32)),
@@ -167,6 +220,26 @@ impl Drop for Child {
         if self.state == State::Running && self.check_parent().is_ok() {
             let _ = self.signal(Signal::SIGKILL);
             let _ = self.wait();
+        }
+    }
+}
+
+/// The exit code the forkserver sends: `Some(Some(code))`; `Some(None)` if the server
+/// closed the socket first (it died); `None` if nothing is there yet and `nonblocking`.
+fn receive_exit_code(status: BorrowedFd<'_>, nonblocking: bool) -> Result<Option<Option<i32>>> {
+    let mut code = [0u8; 4];
+    let flags = if nonblocking {
+        MsgFlags::MSG_DONTWAIT
+    } else {
+        MsgFlags::empty()
+    };
+    loop {
+        match nix::sys::socket::recv(status.as_raw_fd(), &mut code, flags) {
+            Ok(4) => return Ok(Some(Some(i32::from_le_bytes(code)))),
+            Ok(_) => return Ok(Some(None)),
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => return Ok(None),
+            Err(e) => return Err(e.into()),
         }
     }
 }

@@ -158,6 +158,11 @@ impl Connection {
         }
     }
 
+    /// A two-way end on `fd`, a socket of a socketpair.
+    pub(crate) fn from_fd(fd: OwnedFd) -> Connection {
+        Connection::new(fd, true, true)
+    }
+
     /// Sets the largest message this end will send or accept (default
     /// [`DEFAULT_MAX_MESSAGE`]). A longer frame is [`Error::TooLarge`], found from its
     /// header alone.

@@ -104,6 +104,55 @@ pub enum Error {
         /// Threads in this process, the caller's included.
         threads: usize,
     },
+    /// A function given to a start method other than fork cannot be called in another
+    /// process: it lies outside the program's own code (in a shared library), or the other
+    /// process runs another program file (rebuilt since this one started).
+    #[error(
+        "the function cannot be called in another process: it is not in this program's own \
+         code (a shared library?), or the other process runs another program file"
+    )]
+    NotInProgram,
+    /// A process started with the spawn method cannot run its function: its program does
+    /// not call [`spawn::init`](crate::spawn::init) first thing in `main`, so it ran the
+    /// program instead (or exited before it answered).
+    #[error(
+        "the spawned process did not run its function: call ipc::spawn::init() first thing \
+         in main, so that a spawned copy of the program runs the function instead of the \
+         program"
+    )]
+    SpawnNotInitialized,
+    /// Starting a copy of the program for the spawn method failed.
+    #[error("could not start a copy of the program (/proc/self/exe): {0}")]
+    Spawn(#[source] io::Error),
+    /// The forkserver could not be started: it must be forked while this process has one
+    /// thread, so that it copies no lock another thread holds.
+    #[error(
+        "the forkserver is not running, and this process runs {threads} threads, so it \
+         cannot start now: call ipc::forkserver::start() first thing in main, before any \
+         thread starts"
+    )]
+    ForkserverNotStarted {
+        /// Threads in this process, the caller's included.
+        threads: usize,
+    },
+    /// The forkserver has gone (killed, or stopped): no process can be started through it.
+    #[error("the forkserver has gone; ipc::forkserver::start() starts another")]
+    ForkserverGone,
+    /// A child started with the forkserver or spawn method could not run what it was asked
+    /// to: the reason it gave.
+    #[error("the child process refused: {0}")]
+    Refused(String),
+    /// A task was handed to a [`WorkerPool`](crate::WorkerPool) after
+    /// [`close`](crate::WorkerPool::close). Python raises `ValueError("Pool not running")`.
+    #[error("the pool is closed: it takes no new tasks")]
+    PoolClosed,
+    /// [`WorkerPool::join`](crate::WorkerPool::join) was called before
+    /// [`close`](crate::WorkerPool::close), as Python forbids: it would wait forever.
+    #[error("join a pool after closing it, or the wait would have no end")]
+    PoolRunning,
+    /// The [`WorkerPool`](crate::WorkerPool) was terminated: this task's result is lost.
+    #[error("the pool was terminated: the task's result is lost")]
+    PoolTerminated,
     /// `fork` itself failed.
     #[error("could not fork a new process: {}", fork_failure(.0))]
     Fork(#[source] io::Error),

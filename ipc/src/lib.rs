@@ -48,19 +48,28 @@
 //!   uncaught exception gives 1.
 #![warn(missing_docs)]
 
+mod call;
 mod child;
 pub mod codec;
 pub mod connection;
+mod context;
 mod deadline;
 mod error;
 mod fork;
+pub mod forkserver;
+mod panics;
 mod pool;
 mod process;
 pub mod queue;
+mod remote;
+pub mod spawn;
+pub mod worker_pool;
 
 pub use connection::{Connection, Pipe};
+pub use context::{Context, StartMethod, get_context};
 pub use error::{Error, Result};
 pub use fork::PANIC_EXIT_CODE;
 pub use pool::Pool;
 pub use process::{Process, describe_exitcode};
 pub use queue::Queue;
+pub use worker_pool::WorkerPool;

@@ -20,7 +20,6 @@
 //! pipe; a new worker takes over the chunks that are left. Python's pool waits forever
 //! in that case.
 
-use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::mem::ManuallyDrop;
 use std::ops::Range;
@@ -34,20 +33,13 @@ use nix::sys::signal::Signal;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::call::Failure;
 use crate::child::Child;
 use crate::connection::{Connection, DEFAULT_MAX_MESSAGE, Pipe, Until};
 use crate::deadline::poll_until;
 use crate::error::{Error, Result};
 use crate::fork::fork;
-
-/// Why a worker has no result for an item.
-#[derive(Serialize, Deserialize)]
-enum Failure {
-    /// The function panicked: the message, and where.
-    Panicked(String),
-    /// The result's encoding is this long, over the pool's message limit.
-    TooLarge(u64),
-}
+use crate::panics;
 
 /// What a worker has for one item.
 type Outcome<R> = std::result::Result<R, Failure>;
@@ -409,6 +401,7 @@ where
             outcome.map_err(|failure| match failure {
                 Failure::Panicked(message) => Error::TaskPanicked { index, message },
                 Failure::TooLarge(len) => Error::ResultTooLarge { index, len, limit },
+                Failure::Codec(why) => Error::Decode(why),
             })
         });
         results.collect()
@@ -494,7 +487,7 @@ where
     // A process this task forks must not keep the worker's end of the pipe.
     conn.set_inheritable(false);
     conn.set_max_message_size(limit);
-    report_panics_quietly();
+    panics::report_quietly();
     // Chunks come in increasing order; this is where the next may start.
     let mut next = 0;
     loop {
@@ -546,6 +539,11 @@ where
     Reply::Done(results)
 }
 
+/// The failure for a caught panic.
+fn panicked(payload: Box<dyn std::any::Any + Send>) -> Failure {
+    Failure::Panicked(panics::describe(&*payload))
+}
+
 /// Sends a chunk's reply in one message if it fits the limit, else one item at a time;
 /// a result that alone is over the limit is sent as [`Failure::TooLarge`].
 fn send_reply<R: Serialize>(conn: &mut Connection, reply: Reply<R>) -> Result<()> {
@@ -564,36 +562,6 @@ fn send_reply<R: Serialize>(conn: &mut Connection, reply: Reply<R>) -> Result<()
         }
     }
     Ok(())
-}
-
-thread_local! {
-    /// Where the last panic happened, noted by the worker's panic hook.
-    static PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-/// In a worker: a panic is the parent's to report, as [`Error::TaskPanicked`], so the
-/// hook prints nothing; it only notes where the panic happened.
-fn report_panics_quietly() {
-    panic::set_hook(Box::new(|info| {
-        let location = info.location().map(|l| l.to_string());
-        PANIC_LOCATION.with(|last| *last.borrow_mut() = location);
-    }));
-}
-
-/// The failure for a caught panic: its message (`panic!` gives a `&str` or a `String`) and
-/// where it happened.
-fn panicked(payload: Box<dyn std::any::Any + Send>) -> Failure {
-    let message = if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a non-text payload".to_string()
-    };
-    match PANIC_LOCATION.with(|last| last.borrow_mut().take()) {
-        Some(location) => Failure::Panicked(format!("{message} (at {location})")),
-        None => Failure::Panicked(message),
-    }
 }
 
 /// `imap`: results in input order; chunks that finish early wait in `done`.

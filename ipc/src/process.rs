@@ -8,8 +8,10 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use crate::child::Child;
+use crate::context::StartMethod;
 use crate::error::{Error, Result};
 use crate::fork::fork;
+use crate::remote::{self, Job, Request};
 
 /// A child process running a closure. Python: `Process(target=f, args=...)`.
 ///
@@ -41,8 +43,16 @@ use crate::fork::fork;
 /// closure instead. `ipc`'s own types know which process owns them: a `Process` copied
 /// into another process does not kill or reap a child that is not its own.
 pub struct Process {
-    target: Option<Box<dyn FnOnce() -> i32>>,
+    target: Option<Target>,
     child: Option<Child>,
+}
+
+/// What a process runs.
+enum Target {
+    /// A closure, in a forked child.
+    Closure(Box<dyn FnOnce() -> i32>),
+    /// A plain function and its arguments, sent to a child started with `method`.
+    Remote(StartMethod, Job),
 }
 
 impl Process {
@@ -72,7 +82,16 @@ impl Process {
     /// ```
     pub fn with_exit_code(target: impl FnOnce() -> i32 + 'static) -> Process {
         Process {
-            target: Some(Box::new(target)),
+            target: Some(Target::Closure(Box::new(target))),
+            child: None,
+        }
+    }
+
+    /// A process that runs `job` in a child started with `method`: see
+    /// [`Context::process`](crate::Context::process).
+    pub(crate) fn remote(method: StartMethod, job: Job) -> Process {
+        Process {
+            target: Some(Target::Remote(method, job)),
             child: None,
         }
     }
@@ -97,11 +116,26 @@ impl Process {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn start(&mut self) -> Result<()> {
-        if self.target.is_none() {
-            return Err(Error::AlreadyStarted);
-        }
-        // A refused or failed fork leaves the target here: `start` can be tried again.
-        self.child = Some(fork(&mut self.target)?);
+        // A refused or failed start leaves the target here: `start` can be tried again.
+        let child = match self.target.take() {
+            None => return Err(Error::AlreadyStarted),
+            Some(Target::Closure(closure)) => {
+                let mut closure = Some(closure);
+                let forked = fork(&mut closure);
+                self.target = closure.map(Target::Closure); // `None` once forked
+                forked?
+            }
+            Some(Target::Remote(method, job)) => {
+                match remote::start(method, &Request::Run(job.clone())) {
+                    Ok((child, _conn)) => child,
+                    Err(e) => {
+                        self.target = Some(Target::Remote(method, job));
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        self.child = Some(child);
         Ok(())
     }
 

@@ -1,0 +1,297 @@
+//! A call that another process can make: a plain `fn`, by where it is in the program.
+//!
+//! A closure cannot go to a process that is already running, nor to a fresh copy of the
+//! program: its captures are memory of this process. A plain `fn` is code, and every
+//! process running the same program file has the same code. Python sends a function by
+//! its name (pickle writes `module.qualname`); here it goes by its *place in the program*.
+//!
+//! Under ASLR a program started with `exec` is loaded at a different address each time, but
+//! the kernel moves it as one block: the distance between two places in the program is the
+//! same in every process running the same file. So a function travels as its distance from
+//! the program's entry point (`getauxval(AT_ENTRY)`, the loaded address of the ELF entry),
+//! and the callee adds its own entry point back. That is sound because:
+//!
+//! - the callee runs the *same file*: a `spawn` child executes `/proc/self/exe` (the very
+//!   file the parent runs, even if its path was replaced since), and a forkserver child is a
+//!   fork of the parent's image; the callee checks the file's identity (device, inode,
+//!   size, modification time) against the caller's anyway, and refuses a mismatch;
+//! - both addresses are checked, in the caller, to lie in the program file's own code (not
+//!   in a shared library, which is loaded at a distance of its own);
+//! - the function's type travels with it: beside the function's address goes that of a
+//!   *trampoline*, `run_one::<fn(A) -> R>`, instantiated for the type of the function it
+//!   was made with, which decodes an `A`, calls the function and encodes the `R`. The
+//!   callee calls the trampoline, and the trampoline the function: nothing else.
+//!
+//! [procspawn] sends functions the same way, by their distance from its `init` function;
+//! it finds the program again by its path, though, which a rebuild can change.
+//!
+//! [procspawn]: https://docs.rs/procspawn
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::OnceLock;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::codec;
+use crate::error::{Error, Result};
+use crate::panics;
+
+/// A function and the trampoline of its type, by their distance from the entry point.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub(crate) struct Call {
+    program: Program,
+    trampoline: i64,
+    function: i64,
+}
+
+/// What the callee runs a call with: the type-erased trampoline.
+type Trampoline = unsafe fn(usize, &[u8]) -> std::result::Result<Vec<u8>, Failure>;
+
+/// Why a call, or a pool's task, gave no result.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Failure {
+    /// The function panicked: the message, and where.
+    Panicked(String),
+    /// The arguments did not decode, or the result did not encode.
+    Codec(String),
+    /// The result's encoding is this long, over the message limit.
+    TooLarge(u64),
+}
+
+/// The program file's identity: a callee running another file must refuse a call.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+struct Program {
+    device: u64,
+    inode: u64,
+    size: u64,
+    modified: (i64, i64),
+}
+
+/// What this process knows of its program, found once.
+struct Image {
+    program: Program,
+    /// Where the program file's executable code is mapped.
+    code: Vec<(usize, usize)>,
+    entry: usize,
+}
+
+/// A plain function of one of the shapes that can be called in another process: a
+/// `fn(A) -> R`, or a `fn(A, B) -> R` called with a pair (Python's `starmap`). Sealed: the
+/// trampolines rely on every implementer being a function pointer.
+pub(crate) trait Function: Copy + 'static + private::Sealed {
+    /// What the function is called with.
+    type Args: Serialize + DeserializeOwned;
+    /// What it returns.
+    type Output: Serialize + DeserializeOwned;
+    /// Calls it.
+    fn call(self, args: Self::Args) -> Self::Output;
+    /// Its address.
+    fn address(self) -> usize;
+}
+
+mod private {
+    pub trait Sealed {}
+    impl<A, R> Sealed for fn(A) -> R {}
+    impl<A, B, R> Sealed for fn(A, B) -> R {}
+}
+
+impl<A, R> Function for fn(A) -> R
+where
+    A: Serialize + DeserializeOwned + 'static,
+    R: Serialize + DeserializeOwned + 'static,
+{
+    type Args = A;
+    type Output = R;
+
+    fn call(self, args: A) -> R {
+        self(args)
+    }
+
+    fn address(self) -> usize {
+        self as usize
+    }
+}
+
+impl<A, B, R> Function for fn(A, B) -> R
+where
+    A: Serialize + DeserializeOwned + 'static,
+    B: Serialize + DeserializeOwned + 'static,
+    R: Serialize + DeserializeOwned + 'static,
+{
+    type Args = (A, B);
+    type Output = R;
+
+    fn call(self, (a, b): (A, B)) -> R {
+        self(a, b)
+    }
+
+    fn address(self) -> usize {
+        self as usize
+    }
+}
+
+impl Call {
+    /// The call of `function` on one argument, for another process running this program.
+    pub(crate) fn one<F: Function>(function: F) -> Result<Call> {
+        Call::new(run_one::<F>, function.address())
+    }
+
+    /// The call of `function` on each argument of a list (a chunk of a pool's map): the
+    /// result is a list of the results, or of why there is none, item by item.
+    pub(crate) fn each<F: Function>(function: F) -> Result<Call> {
+        Call::new(run_each::<F>, function.address())
+    }
+
+    fn new(trampoline: Trampoline, function: usize) -> Result<Call> {
+        let image = image()?;
+        let trampoline = trampoline as usize;
+        for address in [trampoline, function] {
+            if !image
+                .code
+                .iter()
+                .any(|&(start, end)| start <= address && address < end)
+            {
+                return Err(Error::NotInProgram);
+            }
+        }
+        let distance = |address: usize| address as i64 - image.entry as i64;
+        Ok(Call {
+            program: image.program,
+            trampoline: distance(trampoline),
+            function: distance(function),
+        })
+    }
+
+    /// Whether this process runs the program file the call was made for.
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.program == image()?.program {
+            Ok(())
+        } else {
+            Err(Error::NotInProgram)
+        }
+    }
+
+    /// Makes the call in this process, with `args` encoded as the function's argument;
+    /// returns the result, encoded.
+    pub(crate) fn run(&self, args: &[u8]) -> Result<std::result::Result<Vec<u8>, Failure>> {
+        self.check()?;
+        let entry = image()?.entry;
+        let address = |distance: i64| (entry as i64 + distance) as usize;
+        // SAFETY: `self.trampoline` is the distance of a `Trampoline` from the entry point in
+        // the caller's image (`Call::new` took it from one, and checked that it lies in the
+        // program's code), and this process runs the same program file (checked above), so
+        // the same distance from this process's entry point is the same function. A `Call`
+        // comes only from `Call::new`, or from the socket of the process that made it.
+        let trampoline =
+            unsafe { std::mem::transmute::<usize, Trampoline>(address(self.trampoline)) };
+        // SAFETY: the same holds for the function, and this trampoline is the one
+        // instantiated for the function's type.
+        Ok(unsafe { trampoline(address(self.function), args) })
+    }
+}
+
+/// The function of type `F` at `address`.
+///
+/// # Safety
+///
+/// `address` must be the address of a function of type `F` in this process.
+unsafe fn function_at<F: Function>(address: usize) -> F {
+    const { assert!(std::mem::size_of::<F>() == std::mem::size_of::<usize>()) };
+    // SAFETY: `F` is a function pointer (the trait is sealed), as big as a `usize` (checked
+    // at compile time), and the caller guarantees the address holds such a function.
+    unsafe { std::mem::transmute_copy::<usize, F>(&address) }
+}
+
+/// The trampoline for one call: decodes the argument, calls, encodes the result.
+///
+/// # Safety
+///
+/// `function` must be the address of a function of type `F` in this process.
+unsafe fn run_one<F: Function>(
+    function: usize,
+    args: &[u8],
+) -> std::result::Result<Vec<u8>, Failure> {
+    // SAFETY: passed on from the caller.
+    let function = unsafe { function_at::<F>(function) };
+    let args: F::Args = codec::decode(args).map_err(|e| Failure::Codec(e.to_string()))?;
+    let result = catch(|| function.call(args))?;
+    encode(&result)
+}
+
+/// The trampoline for a chunk: decodes a list of arguments, calls on each (a panic is a
+/// failure of its item), encodes the list of outcomes.
+///
+/// # Safety
+///
+/// `function` must be the address of a function of type `F` in this process.
+unsafe fn run_each<F: Function>(
+    function: usize,
+    args: &[u8],
+) -> std::result::Result<Vec<u8>, Failure> {
+    // SAFETY: passed on from the caller.
+    let function = unsafe { function_at::<F>(function) };
+    let args: Vec<F::Args> = codec::decode(args).map_err(|e| Failure::Codec(e.to_string()))?;
+    let outcomes: Vec<std::result::Result<F::Output, Failure>> = args
+        .into_iter()
+        .map(|args| catch(|| function.call(args)))
+        .collect();
+    encode(&outcomes)
+}
+
+/// Runs `f`, catching a panic as a failure.
+fn catch<T>(f: impl FnOnce() -> T) -> std::result::Result<T, Failure> {
+    panic::catch_unwind(AssertUnwindSafe(f))
+        .map_err(|payload| Failure::Panicked(panics::describe(&*payload)))
+}
+
+fn encode<T: Serialize>(value: &T) -> std::result::Result<Vec<u8>, Failure> {
+    let mut bytes = Vec::new();
+    codec::encode_into(value, &mut bytes).map_err(|e| Failure::Codec(e.to_string()))?;
+    Ok(bytes)
+}
+
+/// This process's image, found once: the program file, its code's place, its entry point.
+fn image() -> Result<&'static Image> {
+    static IMAGE: OnceLock<std::result::Result<Image, String>> = OnceLock::new();
+    IMAGE
+        .get_or_init(|| find_image().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|why| Error::Io(std::io::Error::other(why.clone())))
+}
+
+fn find_image() -> std::io::Result<Image> {
+    let file = fs::metadata("/proc/self/exe")?;
+    let program = Program {
+        device: file.dev(),
+        inode: file.ino(),
+        size: file.size(),
+        modified: (file.mtime(), file.mtime_nsec()),
+    };
+    // The program's executable mappings: "start-end perms offset dev inode path", with
+    // this file's inode, and `x` in the permissions.
+    let maps = fs::read_to_string("/proc/self/maps")?;
+    let code = maps
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (range, perms, inode) = (fields.first()?, fields.get(1)?, fields.get(4)?);
+            if !perms.contains('x') || inode.parse::<u64>().ok()? != program.inode {
+                return None;
+            }
+            let (start, end) = range.split_once('-')?;
+            let hex = |s: &str| usize::from_str_radix(s, 16).ok();
+            Some((hex(start)?, hex(end)?))
+        })
+        .collect();
+    // SAFETY: getauxval(3) reads the auxiliary vector the kernel gave this process; it
+    // returns 0 for a type it does not have.
+    let entry = unsafe { nix::libc::getauxval(nix::libc::AT_ENTRY) } as usize;
+    Ok(Image {
+        program,
+        code,
+        entry,
+    })
+}

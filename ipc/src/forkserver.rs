@@ -1,0 +1,306 @@
+//! The forkserver start method: a small server process, forked while the program still
+//! has one thread, forks every new process from then on. Python: `get_context("forkserver")`
+//! (the default on Linux since Python 3.14).
+//!
+//! Forking is only safe from a process with one thread (see [`fork`](crate::fork)), and
+//! most programs start threads sooner or later: a runtime, a logger, a thread pool. The
+//! forkserver is forked before they do, and has only the one thread all its life, so it can
+//! fork safely whatever the program does afterwards. Its children are copies of the
+//! server, not of the program as it is now: they run a plain function with arguments that
+//! serde can encode, sent to them over a socket (see [`call`](crate::call)).
+//!
+//! A child's standard input, output and error are those of the process that asked for it,
+//! at the moment it asked (they travel with the request), not the server's: its output
+//! goes where the program's output goes now.
+//!
+//! The server is the children's parent, so the server reaps them: it sends each child's
+//! exit code to the process that asked for it, over a socket of that child's own. It also
+//! sends a pidfd for the child, opened before the child can be reaped, so the asking
+//! process can signal it without fear of a reused pid. The server dies with the program
+//! (`PR_SET_PDEATHSIG`), and its children die with the server.
+
+use std::io::IoSlice;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags};
+use nix::sys::socket::{
+    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
+    sendmsg, socketpair,
+};
+use nix::unistd::{Pid, dup2_stderr, dup2_stdin, dup2_stdout};
+
+use crate::child::Child;
+use crate::connection::Connection;
+use crate::deadline::poll_until;
+use crate::error::{Error, Result};
+use crate::fork::{Mark, fork};
+use crate::remote;
+
+/// The running server, if any: this process's line to it, and the server itself.
+static SERVER: Mutex<Option<Server>> = Mutex::new(None);
+
+#[derive(Debug)]
+struct Server {
+    requests: OwnedFd,
+    /// This process's forked children let go of the line to the server.
+    mark: Arc<Mark>,
+    /// Dropping it kills and reaps the server (whose children die with it).
+    process: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.mark.remove();
+    }
+}
+
+fn server() -> MutexGuard<'static, Option<Server>> {
+    SERVER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Starts the forkserver, if it is not running yet. Call it first thing in `main`, before
+/// any thread starts: the server is forked, so it needs a process with one thread (it
+/// refuses with [`Error::ForkserverNotStarted`] otherwise). Without this call, the first
+/// process started with the forkserver method starts it, if there is one thread then.
+///
+/// ```
+/// // First thing in `main`, before any thread:
+/// ipc::forkserver::start()?;
+/// // ...threads may start now; new processes come from the server
+/// # ipc::forkserver::stop();
+/// # Ok::<(), ipc::Error>(())
+/// ```
+pub fn start() -> Result<()> {
+    start_locked(&mut server())
+}
+
+/// The forkserver's process id, while it runs.
+pub fn pid() -> Option<i32> {
+    server().as_ref().map(|server| server.process.pid())
+}
+
+/// Stops the forkserver, and with it every process it started that still runs. Another
+/// call of [`start`] starts a new one.
+pub fn stop() {
+    server().take();
+}
+
+fn start_locked(server: &mut Option<Server>) -> Result<()> {
+    if server.is_some() {
+        return Ok(());
+    }
+    let (requests, theirs) = seqpacket_pair()?;
+    let mark = Mark::new(requests.as_fd());
+    let mut target = Some(move || serve(theirs));
+    let process = fork(&mut target).map_err(|e| match e {
+        Error::ThreadsRunning { threads } => Error::ForkserverNotStarted { threads },
+        e => e,
+    });
+    let process = match process {
+        Ok(process) => process,
+        Err(e) => {
+            mark.remove();
+            return Err(e);
+        }
+    };
+    *server = Some(Server {
+        requests,
+        mark,
+        process,
+    });
+    Ok(())
+}
+
+/// Asks the server for a child that runs [`remote::child_main`] over `connection`.
+pub(crate) fn start_child(connection: OwnedFd) -> Result<Child> {
+    let (status, theirs) = seqpacket_pair()?;
+    {
+        let mut server = server();
+        start_locked(&mut server)?;
+        let requests = server.as_ref().expect("started above").requests.as_raw_fd();
+        // The child's connection, its status socket, and this process's stdin, stdout and
+        // stderr, for the child to use as its own.
+        let fds = [connection.as_raw_fd(), theirs.as_raw_fd(), 0, 1, 2];
+        let sent = send_record(requests, b"start", &fds);
+        if let Err(e) = sent {
+            server.take(); // it is gone: the next start starts another
+            return Err(match e {
+                Errno::EPIPE | Errno::ECONNRESET | Errno::ECONNREFUSED => Error::ForkserverGone,
+                e => e.into(),
+            });
+        }
+    }
+    drop((connection, theirs));
+    // The server answers on the child's status socket: its pid, with its pidfd.
+    let mut reply = [0u8; 256];
+    let (len, mut fds) = receive_record(status.as_fd(), &mut reply)?;
+    match (reply.first(), fds.pop()) {
+        (Some(b'+'), Some(pidfd)) if len == 5 && fds.is_empty() => {
+            let pid = i32::from_le_bytes(reply[1..5].try_into().expect("4 bytes"));
+            Ok(Child::served(Pid::from_raw(pid), pidfd, status))
+        }
+        (Some(b'-'), _) => Err(Error::Refused(
+            String::from_utf8_lossy(&reply[1..len]).into_owned(),
+        )),
+        _ => Err(Error::ForkserverGone),
+    }
+}
+
+/// The server: fork a child for each request, reap the children, send their exit codes.
+/// Runs in the server process, which has one thread.
+fn serve(requests: OwnedFd) -> i32 {
+    // The children must not keep the line to the program, nor each other's status sockets.
+    let _mark = Mark::new(requests.as_fd());
+    let mut children: Vec<Served> = Vec::new();
+    loop {
+        let mut fds: Vec<PollFd> = vec![PollFd::new(requests.as_fd(), PollFlags::POLLIN)];
+        fds.extend(
+            children
+                .iter()
+                .map(|c| PollFd::new(c.child.exit_fd(), PollFlags::POLLIN)),
+        );
+        if poll_until(&mut fds, None).is_err() {
+            return 1;
+        }
+        let ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
+        // Children that exited: reap them and send their codes (from the last, so that
+        // the positions of the others stay right).
+        for i in (0..children.len()).rev() {
+            if ready[i + 1] {
+                let mut served = children.swap_remove(i);
+                if let Ok(Some(code)) = served.child.try_wait() {
+                    let _ = send_record(served.status.as_raw_fd(), &code.to_le_bytes(), &[]);
+                } else {
+                    children.push(served); // not reaped after all: keep watching it
+                }
+            }
+        }
+        if ready[0] {
+            let mut buf = [0u8; 16];
+            match receive_record(requests.as_fd(), &mut buf) {
+                // The program has closed its end: it is done (or gone).
+                Ok((0, _)) => return 0,
+                Ok((_, fds)) => {
+                    // Anything but the five descriptors of a request is ignored.
+                    if let Ok([connection, status, stdin, stdout, stderr]) =
+                        <[OwnedFd; 5]>::try_from(fds)
+                        && let Some(served) = start_one(connection, status, [stdin, stdout, stderr])
+                    {
+                        children.push(served);
+                    }
+                }
+                Err(_) => return 1,
+            }
+        }
+    }
+}
+
+/// A child of the server, and the socket its exit code goes to.
+struct Served {
+    child: Child,
+    status: OwnedFd,
+    mark: Arc<Mark>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.mark.remove();
+    }
+}
+
+/// Forks one child for a request, and tells the asker its pid and pidfd (or why not).
+fn start_one(connection: OwnedFd, status: OwnedFd, stdio: [OwnedFd; 3]) -> Option<Served> {
+    let mark = Mark::new(status.as_fd());
+    let mut target = Some(move || {
+        let [stdin, stdout, stderr] = &stdio;
+        let moved = dup2_stdin(stdin)
+            .and_then(|()| dup2_stdout(stdout))
+            .and_then(|()| dup2_stderr(stderr));
+        drop(stdio);
+        match moved {
+            Ok(()) => remote::child_main(Connection::from_fd(connection)),
+            Err(_) => 1,
+        }
+    });
+    match fork(&mut target) {
+        Ok(child) => {
+            let mut reply = vec![b'+'];
+            reply.extend_from_slice(&child.pid().to_le_bytes());
+            let _ = send_record(status.as_raw_fd(), &reply, &[child.pidfd().as_raw_fd()]);
+            Some(Served {
+                child,
+                status,
+                mark,
+            })
+        }
+        Err(e) => {
+            let mut reply = vec![b'-'];
+            reply.extend_from_slice(e.to_string().as_bytes());
+            reply.truncate(256);
+            let _ = send_record(status.as_raw_fd(), &reply, &[]);
+            mark.remove();
+            None
+        }
+    }
+}
+
+fn seqpacket_pair() -> Result<(OwnedFd, OwnedFd)> {
+    Ok(socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?)
+}
+
+/// Sends one record, with descriptors.
+fn send_record(socket: RawFd, bytes: &[u8], fds: &[RawFd]) -> std::result::Result<(), Errno> {
+    let rights = [ControlMessage::ScmRights(fds)];
+    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &rights };
+    loop {
+        match sendmsg::<()>(
+            socket,
+            &[IoSlice::new(bytes)],
+            cmsgs,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        ) {
+            Err(Errno::EINTR) => {}
+            other => return other.map(drop),
+        }
+    }
+}
+
+/// Receives one record into `buf`: its length, and the descriptors that came with it.
+fn receive_record(socket: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Vec<OwnedFd>)> {
+    let mut space = nix::cmsg_space!([RawFd; 5]);
+    loop {
+        let mut iov = [std::io::IoSliceMut::new(buf)];
+        let msg = match recvmsg::<()>(
+            socket.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(msg) => msg,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let mut fds = Vec::new();
+        for cmsg in msg.cmsgs()? {
+            if let ControlMessageOwned::ScmRights(raw) = cmsg {
+                // SAFETY: the kernel just installed these descriptors in this process for
+                // us; nothing else owns them.
+                fds.extend(
+                    raw.into_iter()
+                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                );
+            }
+        }
+        return Ok((msg.bytes, fds));
+    }
+}

@@ -1,0 +1,36 @@
+//! How a panic in a worker becomes its parent's error: the worker prints nothing, and
+//! sends the panic's message and place instead (as [`Error::TaskPanicked`](crate::Error)).
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::panic;
+
+thread_local! {
+    /// Where the last panic happened, noted by [`report_quietly`]'s hook.
+    static PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// In a worker process: a panic is the parent's to report, so the hook prints nothing; it
+/// only notes where the panic happened, for [`describe`].
+pub(crate) fn report_quietly() {
+    panic::set_hook(Box::new(|info| {
+        let location = info.location().map(|l| l.to_string());
+        PANIC_LOCATION.with(|last| *last.borrow_mut() = location);
+    }));
+}
+
+/// A caught panic's message (`panic!` gives a `&str` or a `String`), and where it happened
+/// if [`report_quietly`]'s hook noted it.
+pub(crate) fn describe(payload: &(dyn Any + Send)) -> String {
+    let message = if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-text payload".to_string()
+    };
+    match PANIC_LOCATION.with(|last| last.borrow_mut().take()) {
+        Some(location) => format!("{message} (at {location})"),
+        None => message,
+    }
+}

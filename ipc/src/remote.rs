@@ -1,0 +1,182 @@
+//! A child that is told what to run: the other side of the forkserver and spawn start
+//! methods, and of the long-lived pool's workers whatever the method.
+//!
+//! A forked child can run a closure because it has a copy of the parent's memory. A child
+//! of the forkserver, or a fresh copy of the program, has not: it gets a connection to its
+//! parent, receives a [`Request`] (a plain function, by its place in the program, and its
+//! arguments, encoded), and answers [`Reply::Ready`] once it knows it can run it.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+
+use nix::poll::{PollFd, PollFlags};
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+use crate::call::{Call, Failure};
+use crate::child::Child;
+use crate::connection::{Connection, Until};
+use crate::context::StartMethod;
+use crate::deadline::poll_until;
+use crate::error::{Error, Result};
+use crate::fork::{PANIC_EXIT_CODE, fork};
+use crate::{forkserver, panics, spawn};
+
+/// A call and its arguments, encoded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Job {
+    pub(crate) call: Call,
+    pub(crate) args: ByteBuf,
+}
+
+/// What a child is asked to do.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Request {
+    /// Run one job and exit: a [`Process`](crate::Process). Its exit code says how it went.
+    Run(Job),
+    /// Run the initializer, then jobs until the connection closes (or `max_tasks` are done):
+    /// a worker of a [`WorkerPool`](crate::WorkerPool).
+    Serve {
+        initializer: Option<Job>,
+        max_tasks: Option<u64>,
+    },
+}
+
+/// What a child answers.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Reply {
+    /// The request can run here (for a worker: its initializer has run).
+    Ready,
+    /// It cannot: the reason.
+    Refused(String),
+    /// A job's result, encoded, or why there is none.
+    Done(Result<ByteBuf, Failure>),
+}
+
+/// Starts a child with `method` that runs [`child_main`] over a new connection, sends it
+/// `request`, and waits for it to be ready. Returns the child and this end of the
+/// connection.
+pub(crate) fn start(method: StartMethod, request: &Request) -> Result<(Child, Connection)> {
+    let (ours, theirs) = UnixStream::pair()?;
+    let mut conn = Connection::from_fd(ours.into());
+    // Other children of this process must not keep this end, or a worker would never see
+    // the end of its connection.
+    conn.set_inheritable(false);
+    let theirs: OwnedFd = theirs.into();
+    let child = match method {
+        StartMethod::Fork => {
+            let mut target = Some(move || child_main(Connection::from_fd(theirs)));
+            fork(&mut target)?
+        }
+        StartMethod::Forkserver => forkserver::start_child(theirs)?,
+        StartMethod::Spawn => spawn::start_child(theirs)?,
+    };
+    conn.send(request)?;
+    match receive_reply(&mut conn, &child) {
+        Ok(Reply::Ready) => Ok((child, conn)),
+        Ok(Reply::Refused(why)) => Err(Error::Refused(why)),
+        Ok(Reply::Done(_)) => Err(Error::Decode("a reply out of turn".into())),
+        Err(Error::Closed) if method == StartMethod::Spawn => Err(Error::SpawnNotInitialized),
+        Err(e) => Err(e),
+    }
+}
+
+/// The next reply of `child` on `conn`; [`Error::Closed`] if the child exits first, even if
+/// a process it started keeps the connection open.
+pub(crate) fn receive_reply(conn: &mut Connection, child: &Child) -> Result<Reply> {
+    if !conn.has_buffered() {
+        let mut fds = [
+            PollFd::new(conn.as_fd(), PollFlags::POLLIN),
+            PollFd::new(child.exit_fd(), PollFlags::POLLIN),
+        ];
+        poll_until(&mut fds, None)?;
+        if !fds[0].any().unwrap_or(false) {
+            return Err(Error::Closed);
+        }
+    }
+    conn.recv_until(Until::WriterExits(child.exit_fd()))
+}
+
+/// What a child started by [`start`] runs: receive the request, say whether it can run,
+/// run it. Returns the exit code.
+pub(crate) fn child_main(mut conn: Connection) -> i32 {
+    let request = match conn.recv::<Request>() {
+        Ok(request) => request,
+        Err(_) => return 1, // the parent is gone, or sent something else
+    };
+    match request {
+        Request::Run(job) => {
+            if let Err(e) = job.call.check() {
+                let _ = conn.send(&Reply::Refused(e.to_string()));
+                return 1;
+            }
+            if conn.send(&Reply::Ready).is_err() {
+                return 1;
+            }
+            drop(conn);
+            match job.call.run(&job.args) {
+                Ok(Ok(_)) => 0,
+                // The default panic hook has printed the message, as for a forked child.
+                Ok(Err(Failure::Panicked(_))) => PANIC_EXIT_CODE,
+                Ok(Err(failure)) => {
+                    eprintln!("ipc: the call could not run: {failure:?}");
+                    1
+                }
+                Err(e) => {
+                    eprintln!("ipc: {e}");
+                    1
+                }
+            }
+        }
+        Request::Serve {
+            initializer,
+            max_tasks,
+        } => serve(conn, initializer, max_tasks),
+    }
+}
+
+/// A pool worker: run the initializer, say ready, then run jobs until the connection closes
+/// or `max_tasks` are done.
+fn serve(mut conn: Connection, initializer: Option<Job>, max_tasks: Option<u64>) -> i32 {
+    panics::report_quietly();
+    if let Some(job) = initializer {
+        let refused = match job.call.run(&job.args) {
+            Ok(Ok(_)) => None,
+            Ok(Err(Failure::Panicked(message))) => Some(format!("it panicked: {message}")),
+            Ok(Err(failure)) => Some(format!("{failure:?}")),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(why) = refused {
+            let _ = conn.send(&Reply::Refused(format!("the initializer failed: {why}")));
+            return 1;
+        }
+    }
+    if conn.send(&Reply::Ready).is_err() {
+        return 1;
+    }
+    let mut done = 0;
+    loop {
+        let job = match conn.recv::<Job>() {
+            Ok(job) => job,
+            Err(Error::Closed) => return 0, // the pool is done with this worker
+            Err(_) => return 1,
+        };
+        let result = match job.call.run(&job.args) {
+            Ok(result) => result.map(ByteBuf::from),
+            Err(e) => Err(Failure::Codec(e.to_string())),
+        };
+        let sent = match conn.send(&Reply::Done(result)) {
+            Err(Error::TooLarge { len, .. }) => {
+                conn.send(&Reply::Done(Err(Failure::TooLarge(len))))
+            }
+            other => other,
+        };
+        if sent.is_err() {
+            return 1;
+        }
+        done += 1;
+        if max_tasks == Some(done) {
+            return 0; // the pool replaces a worker that leaves
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The spawn start method: a fresh copy of the program runs the function. Python:
+//! `get_context("spawn")`.
+//!
+//! The child is `/proc/self/exe`, the very file this process runs, started anew with
+//! `exec` (by `std::process::Command`, which is safe to use from a process with threads).
+//! Its `main` must begin with [`init`]: in a spawned child, `init` runs the function it is
+//! asked to, and exits, instead of returning to the program; everywhere else it returns at
+//! once. Python's `if __name__ == "__main__":` guard plays the same part.
+//!
+//! A spawned child must not outlive its parent either, and `PR_SET_PDEATHSIG` cannot be
+//! trusted here: it fires when the *thread* that started the child ends, and a program with
+//! threads may spawn from a short-lived one. So the child gets a *lifeline*: one end of a
+//! socketpair whose other end only the parent holds. The child asks the kernel for a
+//! `SIGKILL` when its end reports a hang-up (`O_ASYNC` with `F_SETSIG`), which happens when
+//! the parent's end is closed: when the parent process ends, however it ends.
+
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use nix::libc;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::unistd::{Pid, getpid, getppid};
+
+use crate::child::Child;
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+use crate::fork::Mark;
+use crate::remote;
+
+/// The variable that tells a spawned child what it is: `PARENT:CONNECTION:LIFELINE`, the
+/// parent's pid and the numbers of two inherited descriptors.
+const VARIABLE: &str = "IPC_SPAWNED";
+
+/// `fcntl(2)`'s command to choose the signal `O_ASYNC` sends (Linux's `F_SETSIG`, which the
+/// `libc` crate does not name for this target).
+const F_SETSIG: nix::libc::c_int = 10;
+
+/// Set once [`init`] has taken this process's request, so that it never runs twice.
+static INITIALIZED: AtomicBool = AtomicBool::new(false);
+
+/// The hook of the spawn start method: call it first thing in `main`.
+///
+/// In a process started by the spawn method it runs the function the parent asked for, then
+/// exits with its exit code; it does not return. In any other process it does nothing. A
+/// program whose `main` lacks it cannot use spawn: its children would run the program
+/// instead, so starting one is refused with [`Error::SpawnNotInitialized`].
+///
+/// ```no_run
+/// // First thing in `main`: a spawned child runs its function here, and exits.
+/// ipc::spawn::init();
+/// // ...the program
+/// ```
+pub fn init() {
+    let Some(spawned) = Spawned::from_environment() else {
+        return;
+    };
+    if INITIALIZED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    // SAFETY: the parent passed these two descriptors to this process across `exec`, and
+    // nothing has taken them since: this is the first call of `init` (checked above), which
+    // runs first thing in `main`.
+    let (connection, lifeline) = unsafe {
+        (
+            OwnedFd::from_raw_fd(spawned.connection),
+            OwnedFd::from_raw_fd(spawned.lifeline),
+        )
+    };
+    let code = match hold_on_to(&lifeline) {
+        Ok(()) => remote::child_main(Connection::from_fd(connection)),
+        Err(_) => 1, // the parent is gone already
+    };
+    std::process::exit(code)
+}
+
+/// Whether this process was spawned and has not called [`init`]: it would run the whole
+/// program, and spawn again, without end.
+pub(crate) fn missing_init() -> bool {
+    Spawned::from_environment().is_some() && !INITIALIZED.load(Ordering::SeqCst)
+}
+
+/// What the environment says of a spawned child.
+struct Spawned {
+    connection: RawFd,
+    lifeline: RawFd,
+}
+
+impl Spawned {
+    /// The descriptors, if this process is the one that was spawned: the variable names its
+    /// parent, so that a process this one starts, and which inherits the variable, does not
+    /// take it for its own.
+    fn from_environment() -> Option<Spawned> {
+        let value = std::env::var(VARIABLE).ok()?;
+        let mut fields = value.split(':').map(str::parse::<i32>);
+        let (parent, connection, lifeline) = (fields.next()?, fields.next()?, fields.next()?);
+        (parent.ok()? == getppid().as_raw()).then_some(Spawned {
+            connection: connection.ok()?,
+            lifeline: lifeline.ok()?,
+        })
+    }
+}
+
+/// Asks the kernel to kill this process when the other end of `lifeline` (the parent's) is
+/// closed; fails if it is closed already.
+fn hold_on_to(lifeline: &OwnedFd) -> std::io::Result<()> {
+    let fd = lifeline.as_raw_fd();
+    // SAFETY: fcntl(2) on a descriptor this process owns; F_SETOWN and F_SETSIG take plain
+    // integers, F_GETFL/F_SETFL the file's status flags.
+    let set = unsafe {
+        libc::fcntl(fd, libc::F_SETOWN, getpid().as_raw()) == 0
+            && libc::fcntl(fd, F_SETSIG, libc::SIGKILL) == 0
+            && libc::fcntl(
+                fd,
+                libc::F_SETFL,
+                libc::fcntl(fd, libc::F_GETFL) | libc::O_ASYNC,
+            ) == 0
+    };
+    if !set {
+        return Err(std::io::Error::last_os_error());
+    }
+    // A hang-up before O_ASYNC was set sent no signal: look for one now.
+    let mut fds = [PollFd::new(lifeline.as_fd(), PollFlags::POLLIN)];
+    nix::poll::poll(&mut fds, PollTimeout::ZERO)?;
+    match fds[0].revents() {
+        Some(events) if !events.is_empty() => Err(std::io::Error::other("the parent has gone")),
+        _ => Ok(()),
+    }
+}
+
+/// The parent's end of a spawned child's lifeline, kept by the child's [`Child`]: while it
+/// is open, the child lives. Marked so that this process's forked children let go of it.
+#[derive(Debug)]
+struct Lifeline {
+    _end: UnixStream,
+    mark: Arc<Mark>,
+}
+
+impl Drop for Lifeline {
+    fn drop(&mut self) {
+        self.mark.remove();
+    }
+}
+
+/// Starts a fresh copy of the program that runs [`remote::child_main`] over `connection`.
+pub(crate) fn start_child(connection: OwnedFd) -> Result<Child> {
+    if missing_init() {
+        return Err(Error::SpawnNotInitialized);
+    }
+    let (parent_end, child_end) = UnixStream::pair()?;
+    let lifeline = Lifeline {
+        mark: Mark::new(parent_end.as_fd()),
+        _end: parent_end,
+    };
+    let inherited = [connection.as_raw_fd(), child_end.as_raw_fd()];
+    let mut command = Command::new("/proc/self/exe");
+    if let Some(name) = std::env::args_os().next() {
+        command.arg0(name); // `ps` shows the program's name, not /proc/self/exe
+    }
+    command.env(
+        VARIABLE,
+        format!("{}:{}:{}", getpid(), inherited[0], inherited[1]),
+    );
+    // SAFETY: the closure runs in the child between fork and exec, and only calls fcntl(2),
+    // which is async-signal-safe, on two descriptors this process owns (they stay open
+    // until `spawn` returns).
+    unsafe {
+        command.pre_exec(move || {
+            for fd in inherited {
+                // The descriptors are close-on-exec, so that no other program gets them:
+                // this one must.
+                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        })
+    };
+    let spawned = command.spawn().map_err(Error::Spawn)?;
+    drop((connection, child_end));
+    Ok(Child::adopt(Pid::from_raw(spawned.id() as i32))?.keep(lifeline))
+}

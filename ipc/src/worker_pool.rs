@@ -1,0 +1,645 @@
+//! `WorkerPool`: a long-lived pool of worker processes, with Python's `Pool` API, on any
+//! start method. Python: `ctx.Pool(processes, initializer, initargs, maxtasksperchild)`.
+//!
+//! The workers start once and run task after task: plain functions with arguments that
+//! serde can encode, sent by their place in the program (see [`call`](crate::call)), so the
+//! pool works with forkserver and spawn as with fork. ([`Pool`](crate::Pool) forks its
+//! workers per call instead, and so takes closures.)
+//!
+//! `ipc` starts no thread, so nothing happens behind the caller's back: results are read
+//! when the caller waits for one ([`AsyncResult::get`], the iterators, `join`), and each
+//! such wait also hands out the tasks that are waiting. Each worker has up to two tasks at
+//! a time, so that it never sits idle while the parent has tasks left.
+//!
+//! A worker that dies (killed, `exit`, a crash) is an [`Error::WorkerDied`] for the task it
+//! was running; the task it had not begun goes to another worker, and a new worker takes
+//! its place. Python's `Pool` waits forever there; `concurrent.futures.ProcessPoolExecutor`
+//! breaks the whole pool.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::marker::PhantomData;
+use std::ops::Range;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_bytes::ByteBuf;
+
+use crate::call::{Call, Failure, Function};
+use crate::child::Child;
+use crate::codec;
+use crate::connection::Connection;
+use crate::context::StartMethod;
+use crate::deadline::{deadline, poll_until};
+use crate::error::{Error, Result};
+use crate::remote::{self, Job, Reply, Request};
+
+/// Tasks a worker holds at a time: the one it runs, and the next.
+const IN_FLIGHT: usize = 2;
+
+/// How long a worker that has closed its connection may take to exit before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(1);
+
+/// Sets up a [`WorkerPool`]; made by [`Context::pool`](crate::Context::pool).
+#[derive(Debug)]
+pub struct WorkerPoolBuilder {
+    method: StartMethod,
+    processes: usize,
+    initializer: Option<Result<Job>>,
+    max_tasks: Option<u64>,
+}
+
+impl WorkerPoolBuilder {
+    pub(crate) fn new(method: StartMethod, processes: usize) -> WorkerPoolBuilder {
+        WorkerPoolBuilder {
+            method,
+            processes,
+            initializer: None,
+            max_tasks: None,
+        }
+    }
+
+    /// Runs `initializer(args)` in each worker as it starts. Python: `initializer=`,
+    /// `initargs=`. If it fails (panics), the worker cannot start, and the pool says why.
+    pub fn initializer<A>(mut self, initializer: fn(A), args: A) -> WorkerPoolBuilder
+    where
+        A: Serialize + DeserializeOwned + 'static,
+    {
+        self.initializer = Some(job(Call::one(initializer), &args));
+        self
+    }
+
+    /// Replaces each worker after it has run `tasks` tasks. Python: `maxtasksperchild=`.
+    ///
+    /// # Panics
+    /// If `tasks` is 0.
+    pub fn max_tasks_per_child(mut self, tasks: u64) -> WorkerPoolBuilder {
+        assert!(tasks > 0, "max_tasks_per_child must be at least 1");
+        self.max_tasks = Some(tasks);
+        self
+    }
+
+    /// Starts the workers.
+    ///
+    /// # Panics
+    /// If the pool has no process.
+    pub fn start(self) -> Result<WorkerPool> {
+        assert!(self.processes > 0, "a pool needs at least one process");
+        let initializer = self.initializer.transpose()?;
+        let pool = WorkerPool {
+            state: RefCell::new(State {
+                method: self.method,
+                size: self.processes,
+                initializer,
+                max_tasks: self.max_tasks,
+                workers: Vec::new(),
+                queue: VecDeque::new(),
+                done: HashMap::new(),
+                next_id: 0,
+                closed: false,
+                terminated: false,
+            }),
+        };
+        pool.state.borrow_mut().fill()?;
+        Ok(pool)
+    }
+}
+
+/// A long-lived pool of worker processes; see the [module](self). Made by
+/// [`Context::pool`](crate::Context::pool).
+///
+/// ```
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// let ctx = ipc::get_context(ipc::StartMethod::Forkserver);
+/// let pool = ctx.pool(2).start()?;
+/// assert_eq!(pool.map(square, 1..=4)?, [1, 4, 9, 16]);
+/// let later = pool.apply_async(square, 5)?;
+/// assert_eq!(later.get()?, 25);
+/// # drop(pool);
+/// # ipc::forkserver::stop();
+/// # Ok::<(), ipc::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct WorkerPool {
+    state: RefCell<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    method: StartMethod,
+    size: usize,
+    initializer: Option<Job>,
+    max_tasks: Option<u64>,
+    workers: Vec<Worker>,
+    /// Tasks no worker has yet.
+    queue: VecDeque<Task>,
+    /// Results not collected yet, by task id.
+    done: HashMap<u64, Result<ByteBuf>>,
+    next_id: u64,
+    closed: bool,
+    terminated: bool,
+}
+
+/// A job, and what it is for the caller: its id, and the positions of its items in the
+/// call that made it (for errors).
+#[derive(Debug)]
+struct Task {
+    id: u64,
+    items: Range<usize>,
+    job: Job,
+}
+
+#[derive(Debug)]
+struct Worker {
+    conn: Connection,
+    child: Child,
+    /// The tasks it holds, the one it runs first.
+    tasks: VecDeque<Task>,
+    /// Tasks it has finished.
+    finished: u64,
+}
+
+fn job<A: Serialize>(call: Result<Call>, args: &A) -> Result<Job> {
+    let mut encoded = Vec::new();
+    codec::encode_into(args, &mut encoded)?;
+    Ok(Job {
+        call: call?,
+        args: encoded.into(),
+    })
+}
+
+impl WorkerPool {
+    /// The number of workers.
+    pub fn processes(&self) -> usize {
+        self.state.borrow().size
+    }
+
+    /// Runs `f(args)` in a worker and waits for the result. Python: `pool.apply(f, (args,))`.
+    pub fn apply<A, R>(&self, f: fn(A) -> R, args: A) -> Result<R>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+    {
+        self.apply_async(f, args)?.get()
+    }
+
+    /// Hands `f(args)` to a worker and returns at once. Python: `pool.apply_async`.
+    pub fn apply_async<A, R>(&self, f: fn(A) -> R, args: A) -> Result<AsyncResult<'_, R>>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+    {
+        let id = self.submit(job(Call::one(f), &args)?, 0..1)?;
+        Ok(AsyncResult {
+            pool: self,
+            id,
+            result: PhantomData,
+        })
+    }
+
+    /// Applies `f` to every item and returns the results in input order. Python:
+    /// `pool.map(f, items)`, with its default chunk size, `ceil(len / (4 × processes))`.
+    /// The first failure is the error.
+    pub fn map<A, R, I>(&self, f: fn(A) -> R, items: I) -> Result<Vec<R>>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+        I: IntoIterator<Item = A>,
+    {
+        self.map_async(f, items)?.get()
+    }
+
+    /// Like [`map`](Self::map), but returns at once. Python: `pool.map_async`.
+    pub fn map_async<A, R, I>(&self, f: fn(A) -> R, items: I) -> Result<MapResult<'_, R>>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+        I: IntoIterator<Item = A>,
+    {
+        self.map_chunks(f, items.into_iter().collect())
+    }
+
+    /// Like [`map`](Self::map) for a function of two arguments, each item a pair.
+    /// Python: `pool.starmap(f, pairs)`.
+    pub fn starmap<A, B, R, I>(&self, f: fn(A, B) -> R, items: I) -> Result<Vec<R>>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        B: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+        I: IntoIterator<Item = (A, B)>,
+    {
+        self.map_chunks(f, items.into_iter().collect())?.get()
+    }
+
+    /// Yields `f(item)` for each item, in input order, taking items from `items` only as
+    /// workers need them: the iterator may be long, or endless. Python: `pool.imap`
+    /// (chunk size 1).
+    pub fn imap<A, R, I>(&self, f: fn(A) -> R, items: I) -> Result<Imap<'_, A, R, I::IntoIter>>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+        I: IntoIterator<Item = A>,
+    {
+        Imap::new(self, f, items.into_iter(), true)
+    }
+
+    /// Like [`imap`](Self::imap), but yields results as they finish. Python:
+    /// `pool.imap_unordered`.
+    pub fn imap_unordered<A, R, I>(
+        &self,
+        f: fn(A) -> R,
+        items: I,
+    ) -> Result<Imap<'_, A, R, I::IntoIter>>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+        I: IntoIterator<Item = A>,
+    {
+        Imap::new(self, f, items.into_iter(), false)
+    }
+
+    /// Takes no new tasks from now on; those handed in are still run. Python: `pool.close()`.
+    pub fn close(&self) {
+        self.state.borrow_mut().closed = true;
+    }
+
+    /// Waits for every task handed in to finish, then for the workers to exit. Call
+    /// [`close`](Self::close) first, as in Python. Results not collected yet are lost.
+    pub fn join(&self) -> Result<()> {
+        let mut state = self.state.borrow_mut();
+        if !state.closed {
+            return Err(Error::PoolRunning);
+        }
+        while !state.queue.is_empty() || state.workers.iter().any(|w| !w.tasks.is_empty()) {
+            state.pump(None)?;
+        }
+        for mut worker in state.workers.drain(..) {
+            drop(worker.conn); // the worker sees the end of its tasks and exits
+            if worker.child.wait_timeout(EXIT_GRACE)?.is_none() {
+                worker.child.signal(nix::sys::signal::Signal::SIGKILL)?;
+                worker.child.wait()?;
+            }
+        }
+        state.done.clear();
+        Ok(())
+    }
+
+    /// Stops every worker at once; the tasks not finished are lost ([`Error::PoolTerminated`]
+    /// for their results). Python: `pool.terminate()`; dropping the pool does it too.
+    pub fn terminate(&self) {
+        let mut state = self.state.borrow_mut();
+        state.terminated = true;
+        state.workers.clear(); // dropping a worker kills and reaps it
+        state.queue.clear();
+    }
+
+    /// Hands a task to the pool: it goes to a worker now, or when one has room.
+    fn submit(&self, job: Job, items: Range<usize>) -> Result<u64> {
+        let mut state = self.state.borrow_mut();
+        if state.terminated {
+            return Err(Error::PoolTerminated);
+        }
+        if state.closed {
+            return Err(Error::PoolClosed);
+        }
+        let id = state.next_id;
+        state.next_id += 1;
+        state.queue.push_back(Task { id, items, job });
+        state.dispatch();
+        Ok(id)
+    }
+
+    /// Splits `items` into Python's default chunks, one task each.
+    fn map_chunks<F: Function>(
+        &self,
+        f: F,
+        items: Vec<F::Args>,
+    ) -> Result<MapResult<'_, F::Output>> {
+        let chunksize = items.len().div_ceil(4 * self.processes()).max(1);
+        let call = Call::each(f)?;
+        let mut tasks = Vec::new();
+        let mut items = items.into_iter();
+        let mut start = 0;
+        loop {
+            let chunk: Vec<F::Args> = items.by_ref().take(chunksize).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let range = start..start + chunk.len();
+            start = range.end;
+            tasks.push(self.submit(job(Ok(call), &chunk)?, range)?);
+        }
+        Ok(MapResult {
+            pool: self,
+            tasks,
+            result: PhantomData,
+        })
+    }
+
+    /// The result of task `id`, waiting until `deadline` at most (`None` if it is not
+    /// there by then).
+    fn wait_for(&self, id: u64, deadline: Option<Instant>) -> Result<Option<Result<ByteBuf>>> {
+        let mut state = self.state.borrow_mut();
+        loop {
+            if let Some(result) = state.done.remove(&id) {
+                return Ok(Some(result));
+            }
+            if state.terminated {
+                return Err(Error::PoolTerminated);
+            }
+            if !state.pump(deadline)? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// The first of `ids` to finish, and its result.
+    fn wait_for_any(&self, ids: &[u64]) -> Result<(u64, Result<ByteBuf>)> {
+        let mut state = self.state.borrow_mut();
+        loop {
+            if let Some(&id) = ids.iter().find(|id| state.done.contains_key(id)) {
+                let result = state.done.remove(&id).expect("found above");
+                return Ok((id, result));
+            }
+            if state.terminated {
+                return Err(Error::PoolTerminated);
+            }
+            state.pump(None)?;
+        }
+    }
+}
+
+impl Drop for WorkerPool {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+impl State {
+    /// Starts workers until there are `size` of them.
+    fn fill(&mut self) -> Result<()> {
+        while self.workers.len() < self.size && !self.terminated {
+            let request = Request::Serve {
+                initializer: self.initializer.clone(),
+                max_tasks: self.max_tasks,
+            };
+            let (child, conn) = remote::start(self.method, &request)?;
+            self.workers.push(Worker {
+                conn,
+                child,
+                tasks: VecDeque::new(),
+                finished: 0,
+            });
+        }
+        self.dispatch();
+        Ok(())
+    }
+
+    /// Gives waiting tasks to workers with room.
+    fn dispatch(&mut self) {
+        for worker in &mut self.workers {
+            let room = match self.max_tasks {
+                // A worker that will leave after its last task gets no more than that.
+                Some(max) => max.saturating_sub(worker.finished) as usize,
+                None => usize::MAX,
+            }
+            .min(IN_FLIGHT);
+            while worker.tasks.len() < room {
+                let Some(task) = self.queue.pop_front() else {
+                    return;
+                };
+                // If the worker has died, the send fails: its exit shows in `pump`.
+                let _ = worker.conn.send(&task.job);
+                worker.tasks.push_back(task);
+            }
+        }
+    }
+
+    /// Waits until a worker answers or exits, and deals with it: `false` if `deadline`
+    /// passed first.
+    fn pump(&mut self, deadline: Option<Instant>) -> Result<bool> {
+        self.fill()?;
+        if self.workers.is_empty() {
+            return Err(Error::PoolTerminated);
+        }
+        let ready = match self.workers.iter().position(|w| w.conn.has_buffered()) {
+            Some(w) => (w, true),
+            None => {
+                let mut fds = Vec::with_capacity(2 * self.workers.len());
+                for worker in &self.workers {
+                    fds.push(PollFd::new(worker.conn.as_fd(), PollFlags::POLLIN));
+                    fds.push(PollFd::new(worker.child.exit_fd(), PollFlags::POLLIN));
+                }
+                if !poll_until(&mut fds, deadline)? {
+                    return Ok(false);
+                }
+                let is = |i: usize| fds[i].any().unwrap_or(false);
+                match (0..self.workers.len()).find(|&w| is(2 * w)) {
+                    Some(w) => (w, true),
+                    None => match (0..self.workers.len()).find(|&w| is(2 * w + 1)) {
+                        Some(w) => (w, false),
+                        None => return Ok(true), // woken for nothing: look again
+                    },
+                }
+            }
+        };
+        let (w, readable) = ready;
+        if readable {
+            let worker = &mut self.workers[w];
+            let reply = remote::receive_reply(&mut worker.conn, &worker.child);
+            if let Ok(Reply::Done(result)) = reply
+                && let Some(task) = worker.tasks.pop_front()
+            {
+                worker.finished += 1;
+                let result = result.map_err(|failure| failure_error(failure, task.items.start));
+                self.done.insert(task.id, result);
+                self.dispatch();
+                return Ok(true);
+            }
+        }
+        self.lost(w)?;
+        Ok(true)
+    }
+
+    /// Worker `w` has exited, or sent what it should not: reap it, fail the task it ran,
+    /// give back the one it had not begun, and start another worker.
+    fn lost(&mut self, w: usize) -> Result<()> {
+        let Worker {
+            conn,
+            mut child,
+            mut tasks,
+            ..
+        } = self.workers.swap_remove(w);
+        drop(conn);
+        let exitcode = match child.wait_timeout(EXIT_GRACE)? {
+            Some(code) => code,
+            None => {
+                child.signal(nix::sys::signal::Signal::SIGKILL)?;
+                child.wait()?
+            }
+        };
+        if let Some(task) = tasks.pop_front() {
+            let error = Error::WorkerDied {
+                index: task.items.start,
+                pid: child.pid(),
+                exitcode,
+            };
+            self.done.insert(task.id, Err(error));
+        }
+        // The tasks it had not begun go first to another worker.
+        while let Some(task) = tasks.pop_back() {
+            self.queue.push_front(task);
+        }
+        self.fill()
+    }
+}
+
+/// The error for a task's failure; `index` is the position of its (first) item.
+fn failure_error(failure: Failure, index: usize) -> Error {
+    match failure {
+        Failure::Panicked(message) => Error::TaskPanicked { index, message },
+        Failure::TooLarge(len) => Error::ResultTooLarge {
+            index,
+            len,
+            limit: crate::connection::DEFAULT_MAX_MESSAGE,
+        },
+        Failure::Codec(why) => Error::Decode(why),
+    }
+}
+
+/// The result of [`WorkerPool::apply_async`], to come. Python: `AsyncResult`.
+#[derive(Debug)]
+pub struct AsyncResult<'pool, R> {
+    pool: &'pool WorkerPool,
+    id: u64,
+    result: PhantomData<fn() -> R>,
+}
+
+impl<R: DeserializeOwned> AsyncResult<'_, R> {
+    /// Waits for the result. Python: `result.get()`.
+    pub fn get(self) -> Result<R> {
+        let bytes = self.pool.wait_for(self.id, None)?.expect("no deadline")?;
+        codec::decode(&bytes)
+    }
+
+    /// Waits for the result at most `timeout`: [`Error::Timeout`] if it is not there by
+    /// then (ask again later). Python: `result.get(timeout)`, which raises `TimeoutError`.
+    pub fn get_timeout(&mut self, timeout: Duration) -> Result<R> {
+        match self.pool.wait_for(self.id, deadline(Some(timeout)))? {
+            Some(bytes) => codec::decode(&(bytes?)),
+            None => Err(Error::Timeout),
+        }
+    }
+}
+
+/// The result of [`WorkerPool::map_async`], to come: every chunk's.
+#[derive(Debug)]
+pub struct MapResult<'pool, R> {
+    pool: &'pool WorkerPool,
+    tasks: Vec<u64>,
+    result: PhantomData<fn() -> R>,
+}
+
+impl<R: DeserializeOwned> MapResult<'_, R> {
+    /// Waits for every result, in input order; the first failure is the error.
+    pub fn get(self) -> Result<Vec<R>> {
+        let mut results = Vec::new();
+        for &id in &self.tasks {
+            let bytes = self.pool.wait_for(id, None)?.expect("no deadline")?;
+            let outcomes: Vec<std::result::Result<R, Failure>> = codec::decode(&bytes)?;
+            for outcome in outcomes {
+                let index = results.len();
+                results.push(outcome.map_err(|failure| failure_error(failure, index))?);
+            }
+        }
+        Ok(results)
+    }
+}
+
+/// The results of [`WorkerPool::imap`] and [`imap_unordered`](WorkerPool::imap_unordered),
+/// as they come: an iterator that takes its items only as workers need them.
+#[derive(Debug)]
+pub struct Imap<'pool, A, R, I> {
+    pool: &'pool WorkerPool,
+    call: Call,
+    items: I,
+    /// The next item's position.
+    next_index: usize,
+    ordered: bool,
+    /// Tasks handed in and not yielded yet, in the order they were handed in.
+    pending: VecDeque<(u64, usize)>,
+    item: PhantomData<fn(A) -> R>,
+}
+
+impl<'pool, A, R, I> Imap<'pool, A, R, I>
+where
+    A: Serialize + DeserializeOwned + 'static,
+    R: Serialize + DeserializeOwned + 'static,
+    I: Iterator<Item = A>,
+{
+    fn new(pool: &'pool WorkerPool, f: fn(A) -> R, items: I, ordered: bool) -> Result<Self> {
+        Ok(Imap {
+            pool,
+            call: Call::one(f)?,
+            items,
+            next_index: 0,
+            ordered,
+            pending: VecDeque::new(),
+            item: PhantomData,
+        })
+    }
+
+    /// Hands in items while the workers could use more: a few per worker, no more.
+    fn top_up(&mut self) -> Result<()> {
+        let wanted = IN_FLIGHT * self.pool.processes() + 1;
+        while self.pending.len() < wanted {
+            let Some(item) = self.items.next() else {
+                break;
+            };
+            let index = self.next_index;
+            self.next_index += 1;
+            let id = self
+                .pool
+                .submit(job(Ok(self.call), &item)?, index..index + 1)?;
+            self.pending.push_back((id, index));
+        }
+        Ok(())
+    }
+
+    fn next_result(&mut self) -> Result<Option<R>> {
+        self.top_up()?;
+        let (id, bytes) = if self.ordered {
+            let Some(&(id, _)) = self.pending.front() else {
+                return Ok(None);
+            };
+            (id, self.pool.wait_for(id, None)?.expect("no deadline"))
+        } else {
+            if self.pending.is_empty() {
+                return Ok(None);
+            }
+            let ids: Vec<u64> = self.pending.iter().map(|&(id, _)| id).collect();
+            self.pool.wait_for_any(&ids)?
+        };
+        self.pending.retain(|&(pending, _)| pending != id);
+        codec::decode(&(bytes?)).map(Some)
+    }
+}
+
+impl<A, R, I> Iterator for Imap<'_, A, R, I>
+where
+    A: Serialize + DeserializeOwned + 'static,
+    R: Serialize + DeserializeOwned + 'static,
+    I: Iterator<Item = A>,
+{
+    type Item = Result<R>;
+
+    fn next(&mut self) -> Option<Result<R>> {
+        self.next_result().transpose()
+    }
+}

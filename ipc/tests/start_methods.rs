@@ -1,0 +1,366 @@
+//! Start methods (fork, forkserver, spawn), the long-lived `WorkerPool`, and both from a
+//! process that has threads running.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use fork_test::{Stream, capture, time_limit};
+use ipc::{Error, PANIC_EXIT_CODE, Process, StartMethod, get_context};
+
+/// The methods that work from a process with threads.
+const FROM_THREADS: [StartMethod; 2] = [StartMethod::Forkserver, StartMethod::Spawn];
+
+fn exit_with(code: i32) {
+    std::process::exit(code)
+}
+
+fn panic_with(message: String) {
+    panic!("{message}")
+}
+
+fn write_file((path, text): (String, String)) {
+    std::fs::write(path, text).unwrap()
+}
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+fn my_pid(_: ()) -> u32 {
+    std::process::id()
+}
+
+fn add(a: u64, b: u64) -> u64 {
+    a + b
+}
+
+fn sleep_ms(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+/// Set by the pools' initializer, in each worker.
+static GREETING: AtomicU64 = AtomicU64::new(0);
+
+fn remember(value: u64) {
+    GREETING.store(value, Ordering::SeqCst);
+}
+
+fn recall(_: ()) -> u64 {
+    GREETING.load(Ordering::SeqCst)
+}
+
+/// Stops the forkserver when a test ends, passing or not: the runner wants no process left.
+struct StopsTheForkserver;
+
+impl Drop for StopsTheForkserver {
+    fn drop(&mut self) {
+        ipc::forkserver::stop();
+    }
+}
+
+fn a_process_runs_a_function_under_every_method() {
+    let _stop = StopsTheForkserver;
+    let dir = std::env::temp_dir().join(format!("ipc-start-methods-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for method in StartMethod::ALL {
+        let ctx = get_context(method);
+        let path = dir.join(method.name()).display().to_string();
+        let mut p = ctx
+            .process(write_file, (path.clone(), method.name().into()))
+            .unwrap();
+        p.start().unwrap();
+        assert_eq!(p.join().unwrap(), 0, "{method}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), method.name());
+
+        let mut p = ctx.process(exit_with, 7).unwrap();
+        p.start().unwrap();
+        assert_eq!(p.join().unwrap(), 7, "{method}: the exit code comes back");
+
+        let mut code = None;
+        let stderr = capture(Stream::Stderr, || {
+            let mut p = ctx.process(panic_with, format!("{method} panics")).unwrap();
+            p.start().unwrap();
+            code = Some(p.join().unwrap());
+        });
+        assert_eq!(code, Some(PANIC_EXIT_CODE), "{method}");
+        assert!(stderr.contains(&format!("{method} panics")), "{stderr}");
+
+        let mut p = ctx.process(sleep_ms_unit, 60_000).unwrap();
+        p.start().unwrap();
+        p.terminate().unwrap();
+        assert_eq!(
+            p.join().unwrap(),
+            -15,
+            "{method}: terminate reaches the child"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn sleep_ms_unit(ms: u64) {
+    sleep_ms(ms);
+}
+
+/// Threads that print and allocate until dropped.
+struct BusyThreads {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl BusyThreads {
+    fn start(count: usize) -> BusyThreads {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..count)
+            .map(|_| {
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let _out = std::io::stdout().lock();
+                        std::hint::black_box(vec![0u8; 4096]);
+                    }
+                })
+            })
+            .collect();
+        BusyThreads { stop, threads }
+    }
+}
+
+impl Drop for BusyThreads {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            thread.join().unwrap();
+        }
+    }
+}
+
+fn from_a_process_with_threads_forkserver_and_spawn_work_and_fork_refuses() {
+    time_limit(Duration::from_secs(600));
+    let _stop = StopsTheForkserver;
+    ipc::forkserver::start().unwrap(); // while this process has one thread
+    let busy = BusyThreads::start(2);
+    // A rayon pool, busy too.
+    let rayon = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    for _ in 0..2 {
+        let stop = Arc::clone(&stop);
+        rayon.spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::hint::black_box(vec![1u8; 1024]);
+            }
+        });
+    }
+    let refused = get_context(StartMethod::Fork)
+        .process(exit_with, 0)
+        .unwrap()
+        .start();
+    assert!(
+        matches!(refused, Err(Error::ThreadsRunning { .. })),
+        "{refused:?}"
+    );
+    for method in FROM_THREADS {
+        let ctx = get_context(method);
+        let pool = ctx.pool(2).start().unwrap();
+        for round in 0..200 {
+            let mut p = ctx.process(exit_with, round % 100).unwrap();
+            p.start().unwrap();
+            assert_eq!(p.join().unwrap(), round % 100, "{method}, round {round}");
+            let squares = pool.map(square, 0..10u64).unwrap();
+            assert_eq!(squares, (0..10u64).map(|x| x * x).collect::<Vec<_>>());
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    drop(rayon);
+    drop(busy);
+}
+
+fn a_dead_worker_is_an_error_for_its_task_and_is_replaced_under_every_method() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    for method in StartMethod::ALL {
+        let pool = get_context(method).pool(2).start().unwrap();
+        let before = pool.apply(my_pid, ()).unwrap();
+        let started = Instant::now();
+        match pool.apply(exit_with_code_u64, 3) {
+            Err(Error::WorkerDied { exitcode: 3, .. }) => {}
+            other => panic!("{method}: expected the worker to die, got {other:?}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{method}: reported at once"
+        );
+        let killed = pool.apply(kill_myself, ());
+        assert!(
+            matches!(killed, Err(Error::WorkerDied { exitcode: -9, .. })),
+            "{method}: {killed:?}"
+        );
+        // The pool goes on, with new workers.
+        assert_eq!(pool.map(square, [2, 3]).unwrap(), [4, 9], "{method}");
+        assert!(pool.apply(my_pid, ()).unwrap() > 0 && before > 0);
+    }
+}
+
+fn exit_with_code_u64(code: u64) -> u64 {
+    std::process::exit(code as i32)
+}
+
+fn kill_myself(_: ()) -> u64 {
+    nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL).unwrap();
+    0
+}
+
+fn the_pool_api_follows_python() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    let pool = get_context(StartMethod::Forkserver)
+        .pool(2)
+        .initializer(remember, 42)
+        .max_tasks_per_child(3)
+        .start()
+        .unwrap();
+    assert_eq!(pool.apply(recall, ()).unwrap(), 42, "the initializer ran");
+    assert_eq!(pool.starmap(add, [(1, 2), (3, 4)]).unwrap(), [3, 7]);
+    // imap takes items as it goes: an endless iterator is fine.
+    let first: Vec<u64> = pool
+        .imap(square, 0u64..)
+        .unwrap()
+        .take(20)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(first, (0..20u64).map(|x| x * x).collect::<Vec<_>>());
+    let mut unordered: Vec<u64> = pool
+        .imap_unordered(sleep_ms, [300, 0, 0, 0])
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(unordered[0], 0, "a quick one came before the slow one");
+    unordered.sort();
+    assert_eq!(unordered, [0, 0, 0, 300]);
+    // After 3 tasks a worker is replaced: more pids than workers over 12 tasks.
+    let pids: std::collections::HashSet<u32> =
+        (0..12).map(|_| pool.apply(my_pid, ()).unwrap()).collect();
+    assert!(pids.len() > 2, "workers were replaced: {pids:?}");
+    // A result can be waited for with a timeout, and asked again.
+    let mut slow = pool.apply_async(sleep_ms, 500).unwrap();
+    assert!(matches!(
+        slow.get_timeout(Duration::from_millis(10)),
+        Err(Error::Timeout)
+    ));
+    assert_eq!(slow.get_timeout(Duration::from_secs(10)).unwrap(), 500);
+    // A panic is the task's error.
+    assert!(matches!(
+        pool.apply(panics_on_odd, 3),
+        Err(Error::TaskPanicked { .. })
+    ));
+    pool.close();
+    assert!(matches!(pool.apply(square, 2), Err(Error::PoolClosed)));
+    pool.join().unwrap();
+    let pool = get_context(StartMethod::Spawn).pool(1).start().unwrap();
+    let pending = pool.apply_async(sleep_ms, 60_000).unwrap();
+    assert!(matches!(pool.join(), Err(Error::PoolRunning)));
+    pool.terminate();
+    assert!(matches!(pending.get(), Err(Error::PoolTerminated)));
+}
+
+fn panics_on_odd(x: u64) -> u64 {
+    assert!(x.is_multiple_of(2), "odd");
+    x
+}
+
+fn the_forkserver_dies_with_its_parent() {
+    time_limit(Duration::from_secs(30));
+    fork_test::adopt_orphans(true);
+    let (mut report, mut report_end) = ipc::Pipe::new().unwrap();
+    let mut parent = Process::new(move || {
+        ipc::forkserver::start().unwrap();
+        let mut p = get_context(StartMethod::Forkserver)
+            .process(sleep_ms_unit, 60_000)
+            .unwrap();
+        p.start().unwrap();
+        report_end
+            .send(&(ipc::forkserver::pid().unwrap(), p.pid().unwrap()))
+            .unwrap();
+        std::mem::forget(p);
+        std::thread::sleep(Duration::from_secs(60));
+    });
+    parent.start().unwrap();
+    let (server, child): (i32, i32) = report.recv().unwrap();
+    parent.kill().unwrap();
+    parent.join().unwrap();
+    let started = Instant::now();
+    while (fork_test::is_running(server) || fork_test::is_running(child))
+        && started.elapsed() < Duration::from_secs(5)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let survivors: Vec<i32> = [server, child]
+        .into_iter()
+        .filter(|&p| fork_test::is_running(p))
+        .collect();
+    for &p in &survivors {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(p),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    // Adopted when their parents died: reap them.
+    for p in [server, child] {
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(p), None);
+    }
+    fork_test::adopt_orphans(false);
+    assert!(survivors.is_empty(), "left running: {survivors:?}");
+}
+
+fn a_spawned_program_without_init_is_refused() {
+    let mut p = Process::with_exit_code(|| {
+        // Pretend to be a spawned child whose main forgot `ipc::spawn::init()`.
+        let parent = nix::unistd::getppid();
+        // SAFETY: this child process has one thread.
+        unsafe { std::env::set_var("IPC_SPAWNED", format!("{parent}:900:901")) };
+        match get_context(StartMethod::Spawn)
+            .process(exit_with, 0)
+            .unwrap()
+            .start()
+        {
+            Err(Error::SpawnNotInitialized) => 0,
+            other => {
+                eprintln!("{other:?}");
+                1
+            }
+        }
+    });
+    p.start().unwrap();
+    assert_eq!(p.join().unwrap(), 0);
+}
+
+fn main() -> std::process::ExitCode {
+    ipc::spawn::init();
+    fork_test::run(&[
+        (
+            "a_process_runs_a_function_under_every_method",
+            a_process_runs_a_function_under_every_method,
+        ),
+        (
+            "from_a_process_with_threads_forkserver_and_spawn_work_and_fork_refuses",
+            from_a_process_with_threads_forkserver_and_spawn_work_and_fork_refuses,
+        ),
+        (
+            "a_dead_worker_is_an_error_for_its_task_and_is_replaced_under_every_method",
+            a_dead_worker_is_an_error_for_its_task_and_is_replaced_under_every_method,
+        ),
+        ("the_pool_api_follows_python", the_pool_api_follows_python),
+        (
+            "the_forkserver_dies_with_its_parent",
+            the_forkserver_dies_with_its_parent,
+        ),
+        (
+            "a_spawned_program_without_init_is_refused",
+            a_spawned_program_without_init_is_refused,
+        ),
+    ])
+}
