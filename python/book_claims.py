@@ -257,7 +257,8 @@ def recv_raises_eoferror_once_every_copy_of_the_other_end_is_closed(site):
 @claim('ch03-pipe.md')
 def a_duplex_pipe_is_a_socketpair_and_a_one_way_pipe_an_os_pipe(site):
     duplex, _ = mp.Pipe()
-    reader, _ = mp.Pipe(duplex=False)
+    reader, writer = mp.Pipe(duplex=False)  # the receiving end first, then the sending one
+    assert reader.readable and not reader.writable and writer.writable and not writer.readable
     assert stat.S_ISSOCK(os.fstat(duplex.fileno()).st_mode), 'Pipe() is not a socket'
     assert stat.S_ISFIFO(os.fstat(reader.fileno()).st_mode), 'Pipe(duplex=False) is not a pipe'
 
