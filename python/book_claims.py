@@ -18,6 +18,7 @@ import os
 import pathlib
 import queue
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -257,6 +258,34 @@ def recv_raises_eoferror_once_every_copy_of_the_other_end_is_closed(site):
         raise AssertionError('recv returned after the end of the stream')
 
 
+@claim('ch03-pipe.md')
+def a_duplex_pipe_is_a_socketpair_and_a_one_way_pipe_an_os_pipe(site):
+    duplex, _ = mp.Pipe()
+    reader, writer = mp.Pipe(duplex=False)  # the receiving end first, then the sending one
+    assert reader.readable and not reader.writable and writer.writable and not writer.readable
+    assert stat.S_ISSOCK(os.fstat(duplex.fileno()).st_mode), 'Pipe() is not a socket'
+    assert stat.S_ISFIFO(os.fstat(reader.fileno()).st_mode), 'Pipe(duplex=False) is not a pipe'
+
+
+@claim('ch03-pipe.md')
+def a_message_refused_as_too_long_leaves_the_connection_unreadable(site):
+    a, b = mp.Pipe()
+    a.send_bytes(b'x' * 100)
+    a.send_bytes(b'the next message')
+    try:
+        b.recv_bytes(maxlength=10)
+    except OSError:
+        pass
+    else:
+        raise AssertionError('a 100-byte message was received with maxlength=10')
+    try:
+        b.recv_bytes()  # the next message is there, whole, but this end can no longer read
+    except OSError:
+        pass
+    else:
+        raise AssertionError('the connection was still readable after a refused message')
+
+
 # Chapter 4 ----------------------------------------------------------------------------
 
 def put_a_megabyte(q):
@@ -297,6 +326,40 @@ def close_tells_no_consumer_and_get_with_a_timeout_raises_queue_empty(site):
         pass
     else:
         raise AssertionError('get returned from an empty queue')
+
+
+@claim('ch04-queue.md')
+def a_queue_is_a_pipe_with_a_lock_for_its_readers_and_one_for_its_writers(site):
+    q = mp.Queue()
+    assert stat.S_ISFIFO(os.fstat(q._reader.fileno()).st_mode), 'the queue is not a pipe'
+    for lock in (q._rlock, q._wlock):
+        assert type(lock) is type(mp.Lock()), type(lock)
+
+
+def wait_for_a_task(q):
+    q.get()  # the queue is empty: it waits in get, holding the readers' lock
+
+
+@claim('ch04-queue.md')
+def a_consumer_killed_while_it_waits_in_get_wedges_the_queue_for_the_others(site):
+    q = mp.Queue()
+    consumer = mp.Process(target=wait_for_a_task, args=(q,))
+    consumer.start()
+    deadline = time.monotonic() + 10
+    while q._rlock.acquire(block=False):  # still free: the consumer has not reached get
+        q._rlock.release()
+        assert time.monotonic() < deadline, "the consumer never took the readers' lock"
+        time.sleep(0.01)
+    os.kill(consumer.pid, signal.SIGKILL)
+    consumer.join()
+    q.put('a task')
+    assert q._reader.poll(5), 'the task never reached the pipe'
+    try:
+        q.get(timeout=3)
+    except queue.Empty:
+        pass  # the task is in the pipe, and the dead consumer holds the lock for good
+    else:
+        raise AssertionError('get took the task: the dead consumer\'s lock was released')
 
 
 @claim('ch04-queue.md')
