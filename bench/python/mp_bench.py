@@ -15,6 +15,8 @@ import time
 
 FORK = "python Process (fork)"
 SPAWN = "python Process (spawn)"
+FORKSERVER = "python Process (forkserver)"
+APPLY = "python Pool.apply_async + get"
 CONNECTION = "python send_bytes/recv_bytes"
 POOL_MAP = "python Pool.map (warm pool)"
 
@@ -28,6 +30,10 @@ def noop():
 
 def square(x):
     return x * x
+
+
+def identity(x):
+    return x
 
 
 def echo(conn):
@@ -123,15 +129,23 @@ def main():
     args = parser.parse_args()
     r, reps = args.round, args.reps
 
-    alternate("start_join", r, reps, [
-        (FORK, lambda: start_join("fork", args.forks)),
-        (SPAWN, lambda: start_join("spawn", args.spawns)),
+    alternate("start_join", r, reps, [(FORK, lambda: start_join("fork", args.forks))])
+    alternate("start_join_forkserver", r, reps, [
+        (FORKSERVER, lambda: start_join("forkserver", args.spawns)),
     ])
+    alternate("start_join_spawn", r, reps, [(SPAWN, lambda: start_join("spawn", args.spawns))])
 
     n = args.round_trips
     alternate("round_trip", r, reps, [
         (CONNECTION, lambda: with_new_child(Child(echo), round_trips, 100, n)),
     ])
+    payload = b"\xa5" * PAYLOAD
+    with mp.get_context("fork").Pool(1) as pool:
+        pool.apply(identity, (payload,))  # the worker is up before timing
+        alternate("round_trip", r, reps, [
+            (APPLY, lambda: per_op(n, lambda: [pool.apply_async(identity, (payload,)).get()
+                                               for _ in range(n)])),
+        ])
 
     for topic, size, messages in args.size:
         size, messages = int(size), int(messages)

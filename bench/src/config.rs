@@ -15,8 +15,10 @@ pub struct Config {
     pub forks: usize,
     /// ...with Python's `fork` start method...
     pub python_forks: usize,
-    /// ...and with `spawn`, which starts a new interpreter each time.
+    /// ...and with `spawn`, which starts a new interpreter each time, or `forkserver`.
     pub python_spawns: usize,
+    /// Children per sample with ipc's forkserver and spawn methods.
+    pub spawns: usize,
     /// 64-byte round trips per sample.
     pub round_trips: usize,
     /// Bytes moved per throughput sample (at least one message).
@@ -36,6 +38,7 @@ impl Config {
             forks: 100,
             python_forks: 20,
             python_spawns: 3,
+            spawns: 20,
             round_trips: 2000,
             sample_bytes: 64 << 20,
             tasks: 100_000,
@@ -47,6 +50,7 @@ impl Config {
                 forks: 50,
                 python_forks: 10,
                 python_spawns: 2,
+                spawns: 10,
                 round_trips: 1000,
                 sample_bytes: 32 << 20,
                 ..full

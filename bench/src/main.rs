@@ -36,6 +36,8 @@ use crate::config::Config;
 use crate::harness::{Result, Samples};
 
 fn main() -> ExitCode {
+    // A spawned copy of the bench runs its function here (the spawn start method).
+    ipc::spawn::init();
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -52,6 +54,7 @@ fn run() -> Result {
         Some(_) => return Err("usage: bench [--quick]".into()),
     };
     let config = Config::new(quick, std::thread::available_parallelism()?.get());
+    ipc::forkserver::start()?;
     let site = DemoSite::start()?;
     let mut samples = Samples::default();
     let mut python = true;

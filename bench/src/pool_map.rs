@@ -1,11 +1,12 @@
 //! `Pool.map` over many tiny tasks: what the pool itself costs, since the work is nothing.
 //!
-//! Each `ipc` sample includes forking the workers, because `ipc::Pool::map` forks them
-//! per call; Python's samples reuse a pool started beforehand, which favours Python.
+//! Each `ipc::Pool` sample includes forking the workers, because `ipc::Pool::map` forks
+//! them per call; Python's samples reuse a pool started beforehand, which favours Python.
+//! `ipc::WorkerPool` is long-lived like Python's: its samples reuse one pool too.
 
 use std::hint::black_box;
 
-use ipc::Pool;
+use ipc::{Pool, StartMethod, get_context};
 
 use crate::config::Config;
 use crate::harness::{Contender, Result, Samples, alternate, per_op};
@@ -18,6 +19,8 @@ pub const CHUNK_1: &str = "pool_map_chunk1";
 pub const SEQUENTIAL: &str = "plain sequential loop";
 /// `ipc::Pool::new(processes).map(f, items)`.
 pub const IPC: &str = "ipc Pool.map";
+/// `WorkerPool::map(f, items)` on a pool started before the clock starts.
+pub const IPC_WARM: &str = "ipc WorkerPool.map (warm pool)";
 
 /// The tiny task.
 fn square(x: u64) -> u64 {
@@ -32,6 +35,9 @@ pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
     let pool = Pool::new(config.processes);
     let chunk_1 = pool.clone().with_chunksize(1);
     let map = |pool: &Pool| Ok(pool.map(square, items.iter().copied())?);
+    let warm = get_context(StartMethod::Fork)
+        .pool(config.processes)
+        .start()?;
     alternate(
         samples,
         DEFAULT_CHUNKS,
@@ -45,6 +51,9 @@ pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
                 })
             }),
             Contender::new(IPC, || checked(&expected, || map(&pool))),
+            Contender::new(IPC_WARM, || {
+                checked(&expected, || Ok(warm.map(square, items.iter().copied())?))
+            }),
         ],
     )?;
     alternate(

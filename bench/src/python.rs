@@ -19,6 +19,10 @@ const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/mp_bench.py");
 pub const FORK: &str = "python Process (fork)";
 /// The same with `spawn`, which starts a fresh interpreter.
 pub const SPAWN: &str = "python Process (spawn)";
+/// The same with `forkserver`.
+pub const FORKSERVER: &str = "python Process (forkserver)";
+/// `pool.apply_async(f, (payload,)).get()` on a warm pool of one worker.
+pub const APPLY: &str = "python Pool.apply_async + get";
 /// `Connection.send_bytes` / `recv_bytes`.
 pub const CONNECTION: &str = "python send_bytes/recv_bytes";
 /// `Pool.map` on a pool started before the clock starts.
@@ -72,8 +76,11 @@ pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result<boo
 fn expected(topic: &str, contender: &str) -> bool {
     let sizes = throughput::SIZES.map(|(key, _)| key);
     match contender {
-        FORK | SPAWN => topic == start_join::TOPIC,
+        FORK => topic == start_join::TOPIC,
+        FORKSERVER => topic == start_join::FORKSERVER_TOPIC,
+        SPAWN => topic == start_join::SPAWN_TOPIC,
         CONNECTION => topic == round_trip::TOPIC || sizes.contains(&topic),
+        APPLY => topic == round_trip::TOPIC,
         POOL_MAP => topic == pool_map::DEFAULT_CHUNKS || topic == pool_map::CHUNK_1,
         _ => false,
     }

@@ -76,7 +76,24 @@ fn layout(config: &Config) -> Vec<Topic> {
                 row(start_join::RAW),
                 target(start_join::IPC, Goal::TimeAtMost(1.25)),
                 row(python::FORK),
+            ],
+        },
+        Topic {
+            key: start_join::FORKSERVER_TOPIC,
+            title: "start + join with the forkserver method, per child".into(),
+            bytes: None,
+            rows: vec![
+                row(python::FORKSERVER),
+                target(start_join::IPC_FORKSERVER, Goal::SpeedAtLeast(5.0)),
+            ],
+        },
+        Topic {
+            key: start_join::SPAWN_TOPIC,
+            title: "start + join with the spawn method, per child".into(),
+            bytes: None,
+            rows: vec![
                 row(python::SPAWN),
+                target(start_join::IPC_SPAWN, Goal::SpeedAtLeast(5.0)),
             ],
         },
         Topic {
@@ -86,7 +103,9 @@ fn layout(config: &Config) -> Vec<Topic> {
             rows: vec![
                 row(round_trip::RAW),
                 target(round_trip::IPC, Goal::TimeAtMost(1.3)),
+                target(round_trip::IPC_APPLY, Goal::TimeAtMost(2.0)),
                 row(python::CONNECTION),
+                row(python::APPLY),
             ],
         },
     ];
@@ -113,6 +132,7 @@ fn layout(config: &Config) -> Vec<Topic> {
             rows: vec![
                 row(python::POOL_MAP),
                 target(pool_map::IPC, Goal::SpeedAtLeast(5.0)),
+                target(pool_map::IPC_WARM, Goal::SpeedAtLeast(10.0)),
                 row(pool_map::SEQUENTIAL),
             ],
         },

@@ -17,6 +17,8 @@ pub const TOPIC: &str = "round_trip";
 pub const IPC: &str = "ipc Connection send/recv";
 /// `write_all`/`read_exact` of 64 bytes on a socketpair.
 pub const RAW: &str = "raw socketpair write/read";
+/// `apply_async(echo, payload).get()` on a long-lived pool of one worker.
+pub const IPC_APPLY: &str = "ipc WorkerPool.apply_async + get";
 
 /// Bytes in each message.
 const PAYLOAD: usize = 64;
@@ -36,8 +38,48 @@ pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
         &mut [
             Contender::new(RAW, || with_new_peer(RawEcho::start()?, WARM_UP, trips)),
             Contender::new(IPC, || with_new_peer(IpcEcho::start()?, WARM_UP, trips)),
+            Contender::new(IPC_APPLY, || {
+                with_new_peer(PoolEcho::start()?, WARM_UP, trips)
+            }),
         ],
     )
+}
+
+/// The echo as a pool's task: the payload back.
+fn echo(payload: ByteBuf) -> ByteBuf {
+    payload
+}
+
+/// A long-lived pool of one worker, which echoes through `apply_async`.
+struct PoolEcho {
+    pool: ipc::WorkerPool,
+    payload: ByteBuf,
+}
+
+impl PoolEcho {
+    fn start() -> Result<PoolEcho> {
+        Ok(PoolEcho {
+            pool: ipc::get_context(ipc::StartMethod::Fork).pool(1).start()?,
+            payload: ByteBuf::from(vec![0xa5; PAYLOAD]),
+        })
+    }
+}
+
+impl Peer for PoolEcho {
+    fn run(&mut self, trips: usize) -> Result {
+        for _ in 0..trips {
+            let echo = self.pool.apply_async(echo, self.payload.clone())?.get()?;
+            if echo.len() != PAYLOAD {
+                return Err("pool echo: wrong length".into());
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result {
+        self.pool.close();
+        Ok(self.pool.join()?)
+    }
 }
 
 /// A child that sends every message back, with `ipc`.

@@ -5,18 +5,29 @@
 //! than a batch would take, and some children take ten times the usual (when the scheduler
 //! is slow to run the child or to wake the parent), which would swamp a batch's mean.
 
+use ipc::{StartMethod, get_context};
+
 use crate::config::Config;
 use crate::harness::{Contender, Result, Samples, alternate, per_op};
 use crate::raw::RawChild;
 
 /// The topic's key in samples, JSON lines and the Python script's output.
 pub const TOPIC: &str = "start_join";
+/// The topic of the forkserver method: ipc's against Python's.
+pub const FORKSERVER_TOPIC: &str = "start_join_forkserver";
+/// The topic of the spawn method: ipc's against Python's.
+pub const SPAWN_TOPIC: &str = "start_join_spawn";
 /// `ipc::Process::new(..)`, `start`, `join`.
 pub const IPC: &str = "ipc::Process";
+/// `get_context(Forkserver).process(noop, ())`, `start`, `join`.
+pub const IPC_FORKSERVER: &str = "ipc Process (forkserver)";
+/// `get_context(Spawn).process(noop, ())`, `start`, `join`.
+pub const IPC_SPAWN: &str = "ipc Process (spawn)";
 /// `fork`, `_exit(0)` in the child, `waitpid`.
 pub const RAW: &str = "raw fork/_exit/waitpid";
 
-/// One round: samples of `config.forks` children per contender, taking turns every child.
+/// One round: samples of `config.forks` children per contender, taking turns every child;
+/// then the forkserver and spawn methods, `config.spawns` children per sample.
 pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
     alternate(
         samples,
@@ -26,13 +37,33 @@ pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
         config.forks,
         &mut [
             Contender::new(RAW, || per_op(1, || RawChild::spawn(|| ())?.join())),
-            Contender::new(IPC, || per_op(1, ipc)),
+            Contender::new(IPC, || per_op(1, || joined(ipc::Process::new(|| ())))),
         ],
-    )
+    )?;
+    for (topic, contender, method) in [
+        (FORKSERVER_TOPIC, IPC_FORKSERVER, StartMethod::Forkserver),
+        (SPAWN_TOPIC, IPC_SPAWN, StartMethod::Spawn),
+    ] {
+        let ctx = get_context(method);
+        alternate(
+            samples,
+            topic,
+            round,
+            config.reps,
+            config.spawns,
+            &mut [Contender::new(contender, || {
+                per_op(1, || joined(ctx.process(noop, ())?))
+            })],
+        )?;
+    }
+    Ok(())
 }
 
-fn ipc() -> Result {
-    let mut p = ipc::Process::new(|| ());
+/// The target of the forkserver and spawn children: nothing.
+fn noop(_: ()) {}
+
+/// Starts `p` and joins it; an error unless it exits with 0.
+fn joined(mut p: ipc::Process) -> Result {
     p.start()?;
     match p.join()? {
         0 => Ok(()),

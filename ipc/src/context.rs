@@ -1,15 +1,4 @@
 //! Start methods: how a new process begins. Python: `multiprocessing.get_context(method)`.
-//!
-//! | Python | here | the new process is | its target |
-//! |---|---|---|---|
-//! | `get_context("fork")` | [`StartMethod::Fork`] | a copy of this process, made now | any closure ([`Process::new`]) |
-//! | `get_context("forkserver")` | [`StartMethod::Forkserver`] | a copy of the [forkserver](crate::forkserver), made when the program had one thread | a plain `fn` and its arguments |
-//! | `get_context("spawn")` | [`StartMethod::Spawn`] | a fresh copy of the program, whose `main` begins with [`spawn::init`](crate::spawn::init) | a plain `fn` and its arguments |
-//!
-//! Fork is the fastest and takes any closure, but only works from a process with one
-//! thread. The other two work from any process: the function goes by its place in the
-//! program and the arguments are encoded with serde, as Python pickles a function by its
-//! name and its arguments by value.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -21,7 +10,7 @@ use crate::process::Process;
 use crate::remote::Job;
 use crate::worker_pool::WorkerPoolBuilder;
 
-/// How a new process begins; see the [module](self).
+/// How a new process begins; see [`get_context`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StartMethod {
     /// A copy of this process (`fork`): fast, any closure, one thread only.
@@ -83,6 +72,17 @@ pub struct Context {
 }
 
 /// The context of `method`. Python: `multiprocessing.get_context(method)`.
+///
+/// | Python | here | the new process is | its target |
+/// |---|---|---|---|
+/// | `get_context("fork")` | [`StartMethod::Fork`] | a copy of this process, made now | any closure ([`Process::new`]) |
+/// | `get_context("forkserver")` | [`StartMethod::Forkserver`] | a copy of the [forkserver](crate::forkserver), made when the program had one thread | a plain `fn` and its arguments |
+/// | `get_context("spawn")` | [`StartMethod::Spawn`] | a fresh copy of the program, whose `main` begins with [`spawn::init`](crate::spawn::init) | a plain `fn` and its arguments |
+///
+/// Fork is the fastest and takes any closure, but only works from a process with one
+/// thread. The other two work from any process: the function goes by its place in the
+/// program and the arguments are encoded with serde, as Python pickles a function by its
+/// name and its arguments by value.
 pub fn get_context(method: StartMethod) -> Context {
     Context { method }
 }

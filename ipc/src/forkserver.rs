@@ -2,12 +2,12 @@
 //! has one thread, forks every new process from then on. Python: `get_context("forkserver")`
 //! (the default on Linux since Python 3.14).
 //!
-//! Forking is only safe from a process with one thread (see [`fork`](crate::fork)), and
+//! Forking is only safe from a process with one thread (see [`Process::start`](crate::Process::start)), and
 //! most programs start threads sooner or later: a runtime, a logger, a thread pool. The
 //! forkserver is forked before they do, and has only the one thread all its life, so it can
 //! fork safely whatever the program does afterwards. Its children are copies of the
 //! server, not of the program as it is now: they run a plain function with arguments that
-//! serde can encode, sent to them over a socket (see [`call`](crate::call)).
+//! serde can encode, sent to them over a socket by their place in the program.
 //!
 //! A child's standard input, output and error are those of the process that asked for it,
 //! at the moment it asked (they travel with the request), not the server's: its output

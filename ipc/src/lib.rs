@@ -12,6 +12,11 @@
 //! | `Pool(n).map(f, items)` | [`Pool::new`]`(n)`[`.map(f, items)`](Pool::map) |
 //! | `pool.imap`, `pool.imap_unordered` | [`Pool::imap`], [`Pool::imap_unordered`] |
 //! | `Queue()`, `put`, `get`, `get(timeout=)` | [`Queue::new`], [`put`](Queue::put), [`get`](Queue::get), [`get_timeout`](Queue::get_timeout) |
+//! | `get_context("fork" \| "forkserver" \| "spawn")` | [`get_context`]`(`[`StartMethod`]`)` |
+//! | `ctx.Process(target=f, args=(a,))` | [`Context::process`]`(f, a)` |
+//! | `ctx.Pool(n, initializer, initargs, maxtasksperchild)` | [`Context::pool`]`(n)` → [`WorkerPool`] |
+//! | `pool.apply`, `apply_async`, `map_async`, `starmap` | [`WorkerPool::apply`], [`apply_async`](WorkerPool::apply_async), [`map_async`](WorkerPool::map_async), [`starmap`](WorkerPool::starmap) |
+//! | `if __name__ == "__main__":` (for spawn) | [`spawn::init`] first in `main` |
 //! | `EOFError` | [`Error::Closed`] |
 //! | `queue.Empty` | [`Error::Timeout`] |
 //!
@@ -33,7 +38,10 @@
 //!   for the same reason.
 //! - **Fork refuses while other threads run** ([`Error::ThreadsRunning`]): a forked child has
 //!   only the calling thread, and would wait forever for a lock another thread held. Python
-//!   3.12 only warns.
+//!   3.12 only warns. The [forkserver] and [spawn] methods work from any process.
+//! - **Targets of forkserver and spawn are plain functions of this program**, sent by their
+//!   place in it (see `ipc/src/call.rs`), with arguments that serde can encode: Python
+//!   pickles them by name, and pickles connections and queues too, which `ipc` does not.
 //! - **No process outlives its owner.** Dropping a running [`Process`] kills and reaps it,
 //!   and every child dies with its parent (`PR_SET_PDEATHSIG`), so no zombie and no orphan
 //!   is left, even when the parent is killed.

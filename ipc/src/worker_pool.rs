@@ -2,7 +2,7 @@
 //! start method. Python: `ctx.Pool(processes, initializer, initargs, maxtasksperchild)`.
 //!
 //! The workers start once and run task after task: plain functions with arguments that
-//! serde can encode, sent by their place in the program (see [`call`](crate::call)), so the
+//! serde can encode, sent by their place in the program (see [`get_context`](crate::get_context)), so the
 //! pool works with forkserver and spawn as with fork. ([`Pool`](crate::Pool) forks its
 //! workers per call instead, and so takes closures.)
 //!
