@@ -221,8 +221,18 @@ unsafe fn run_one<F: Function>(
     encode(&result)
 }
 
+/// The outcome of a chunk: most chunks have no failure, and travel as plain results; only a
+/// chunk with a failure pays for an outcome per item.
+#[derive(Serialize, Deserialize)]
+pub(crate) enum Outcomes<R> {
+    /// Every item's result.
+    All(Vec<R>),
+    /// Each item's result, or why there is none.
+    Each(Vec<std::result::Result<R, Failure>>),
+}
+
 /// The trampoline for a chunk: decodes a list of arguments, calls on each (a panic is a
-/// failure of its item), encodes the list of outcomes.
+/// failure of its item), encodes their [`Outcomes`].
 ///
 /// # Safety
 ///
@@ -234,11 +244,21 @@ unsafe fn run_each<F: Function>(
     // SAFETY: passed on from the caller.
     let function = unsafe { function_at::<F>(function) };
     let args: Vec<F::Args> = codec::decode(args).map_err(|e| Failure::Codec(e.to_string()))?;
-    let outcomes: Vec<std::result::Result<F::Output, Failure>> = args
-        .into_iter()
-        .map(|args| catch(|| function.call(args)))
-        .collect();
-    encode(&outcomes)
+    let mut args = args.into_iter();
+    let mut results = Vec::with_capacity(args.len());
+    while let Some(item) = args.next() {
+        match catch(|| function.call(item)) {
+            Ok(result) => results.push(result),
+            Err(failure) => {
+                // From here on, one outcome per item.
+                let mut outcomes: Vec<_> = results.into_iter().map(Ok).collect();
+                outcomes.push(Err(failure));
+                outcomes.extend(args.map(|item| catch(|| function.call(item))));
+                return encode(&Outcomes::Each(outcomes));
+            }
+        }
+    }
+    encode(&Outcomes::All(results))
 }
 
 /// Runs `f`, catching a panic as a failure.

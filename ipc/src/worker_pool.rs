@@ -28,7 +28,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_bytes::ByteBuf;
 
-use crate::call::{Call, Failure, Function};
+use crate::call::{Call, Failure, Function, Outcomes};
 use crate::child::Child;
 use crate::codec;
 use crate::connection::Connection;
@@ -552,10 +552,14 @@ impl<R: DeserializeOwned> MapResult<'_, R> {
         let mut results = Vec::new();
         for &id in &self.tasks {
             let bytes = self.pool.wait_for(id, None)?.expect("no deadline")?;
-            let outcomes: Vec<std::result::Result<R, Failure>> = codec::decode(&bytes)?;
-            for outcome in outcomes {
-                let index = results.len();
-                results.push(outcome.map_err(|failure| failure_error(failure, index))?);
+            match codec::decode::<Outcomes<R>>(&bytes)? {
+                Outcomes::All(chunk) => results.extend(chunk),
+                Outcomes::Each(outcomes) => {
+                    for outcome in outcomes {
+                        let index = results.len();
+                        results.push(outcome.map_err(|failure| failure_error(failure, index))?);
+                    }
+                }
             }
         }
         Ok(results)
