@@ -31,6 +31,8 @@ use crate::fork::Mark;
 const HEADER_LEN: usize = 4;
 /// How much one `read` asks the kernel for: small messages arrive whole in one call.
 const READ_BUFFER: usize = 64 * 1024;
+/// How many bytes of messages [`Connection::send_later`] keeps before it writes them.
+const BATCH: usize = 16 * 1024;
 /// The default largest message, in bytes (256 MiB); see [`Connection::set_max_message_size`].
 ///
 /// ```
@@ -125,6 +127,8 @@ pub struct Connection {
     mark: Option<Arc<Mark>>,
     /// Why this end can no longer be read, once a receive left the stream mid-message.
     unreadable: Option<String>,
+    /// Frames encoded and not written yet: see [`Connection::send_later`].
+    outgoing: Vec<u8>,
     max_message: usize,
     /// Bytes read from the kernel but not handed out yet: `buf[start..end]`.
     buf: Vec<u8>,
@@ -151,6 +155,7 @@ impl Connection {
             writable,
             mark: None,
             unreadable: None,
+            outgoing: Vec::new(),
             max_message: DEFAULT_MAX_MESSAGE,
             buf: Vec::new(),
             start: 0,
@@ -229,13 +234,50 @@ impl Connection {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn send<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        self.send_later(value)?;
+        self.flush()
+    }
+
+    /// Encodes one message behind those not written yet; [`flush`](Self::flush) writes
+    /// them all at once. A pool sends several tasks with one system call this way, and the
+    /// worker wakes once for them. Once
+    /// [`BATCH`] bytes wait, they are written at once: a batch is for small messages, and a
+    /// big one should not wait for others.
+    pub(crate) fn send_later<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
         self.check(self.writable, "receive")?;
-        // Encode behind a placeholder header, then fill it in: one buffer, one write.
-        let mut frame = vec![0; HEADER_LEN];
-        codec::encode_into(value, &mut frame)?;
-        let header = self.header_for(frame.len() - HEADER_LEN)?;
-        frame[..HEADER_LEN].copy_from_slice(&header);
-        self.write_all(&mut [IoSlice::new(&frame)])
+        // Encode behind a placeholder header, then fill it in.
+        let start = self.outgoing.len();
+        self.outgoing.extend_from_slice(&[0; HEADER_LEN]);
+        let encoded = codec::encode_into(value, &mut self.outgoing)
+            .and_then(|()| self.header_for(self.outgoing.len() - start - HEADER_LEN));
+        match encoded {
+            Ok(header) => {
+                self.outgoing[start..start + HEADER_LEN].copy_from_slice(&header);
+                if self.outgoing.len() >= BATCH {
+                    self.flush()?;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.outgoing.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes the messages [`send_later`](Self::send_later) encoded.
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        if self.outgoing.is_empty() {
+            return Ok(());
+        }
+        let mut outgoing = std::mem::take(&mut self.outgoing);
+        let written = self.write_all(&mut [IoSlice::new(&outgoing)]);
+        // Keep the buffer for the next messages, unless a big one made it big.
+        if outgoing.capacity() <= READ_BUFFER {
+            outgoing.clear();
+            self.outgoing = outgoing;
+        }
+        written
     }
 
     /// Receives one value sent with [`send`](Self::send). Blocks until it arrives; if the

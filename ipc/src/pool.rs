@@ -82,6 +82,12 @@ impl<R> Finished<R> {
 /// How long a worker whose pipe has closed may take to exit before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
 
+/// Chunks a worker holds at a time: the one it works on, and the next few, so that it never
+/// waits for the parent between two chunks (a few, and not one, so that the parent and the
+/// workers each wake once for several small chunks). More would cost balance: a chunk
+/// waiting behind a slow one on one worker cannot go to another.
+const IN_FLIGHT: usize = 4;
+
 /// A pool of worker processes. Python: `Pool(processes)`.
 ///
 /// ```
@@ -276,13 +282,13 @@ struct Run<T, F, R> {
     max_message: usize,
 }
 
-/// A busy worker: its process, the parent's end of its pipe, the chunk it holds, and the
-/// outcomes of that chunk received so far. (Fields drop in order: the pipe closes before
-/// the process is reaped.)
+/// A busy worker: the parent's end of its pipe, its process, the chunks it holds (it works
+/// on the first), and the outcomes of the first received so far. (Fields drop in order:
+/// the pipe closes before the process is reaped.)
 struct Worker<R> {
     conn: Connection,
     child: Child,
-    task: Range<usize>,
+    tasks: VecDeque<Range<usize>>,
     received: Vec<Outcome<R>>,
 }
 
@@ -311,11 +317,11 @@ where
         Ok(run)
     }
 
-    /// Forks a worker for the next pending chunk, if there is one.
+    /// Forks a worker for the next pending chunks, if there are any.
     fn start_worker(&mut self) -> Result<()> {
-        let Some(task) = self.pending.front().cloned() else {
+        if self.pending.is_empty() {
             return Ok(());
-        };
+        }
         let (mut conn, worker_end) = Pipe::new()?;
         // Workers must not keep the parent's ends (their own or another worker's), or the
         // end of the stream would never reach them.
@@ -323,16 +329,30 @@ where
         conn.set_max_message_size(self.max_message);
         let (items, f, limit) = (&mut self.items, &self.f, self.max_message);
         let child = fork(&mut Some(move || serve(worker_end, items, f, limit)))?;
-        self.pending.pop_front();
-        let mut worker = Worker {
+        self.workers.push(Worker {
             conn,
             child,
-            task: 0..0,
+            tasks: VecDeque::new(),
             received: Vec::new(),
-        };
-        worker.hand_out(task, &mut self.handed_out);
-        self.workers.push(worker);
+        });
+        self.top_up(self.workers.len() - 1);
         Ok(())
+    }
+
+    /// Gives worker `w` pending chunks until it holds [`IN_FLIGHT`]: from then on their
+    /// items are the worker's, so the parent moves `handed_out` past them.
+    fn top_up(&mut self, w: usize) {
+        let worker = &mut self.workers[w];
+        while worker.tasks.len() < IN_FLIGHT {
+            let Some(task) = self.pending.pop_front() else {
+                break;
+            };
+            self.handed_out = self.handed_out.max(task.end);
+            // If the worker is dead, the send fails; `next_chunk` finds out from its pidfd.
+            let _ = worker.conn.send_later(&(task.start, task.end));
+            worker.tasks.push_back(task);
+        }
+        let _ = worker.conn.flush();
     }
 
     /// Waits for a worker to finish its chunk or die; `None` once every chunk is done.
@@ -350,18 +370,18 @@ where
             } else {
                 None // exited, and nothing to read
             };
-            let task = worker.task.clone();
+            let task = worker.tasks.front().cloned().unwrap_or(0..0);
             let answered = worker.received.len();
             match reply {
                 Some(Reply::Done(results)) if answered == 0 && results.len() == task.len() => {
-                    self.hand_next_chunk(w)?;
+                    self.chunk_done(w)?;
                     return Ok(Some((task.start, Finished::Done(results))));
                 }
                 Some(Reply::Part(outcomes)) if answered + outcomes.len() <= task.len() => {
                     worker.received.extend(outcomes);
                     if worker.received.len() == task.len() {
                         let outcomes = std::mem::take(&mut worker.received);
-                        self.hand_next_chunk(w)?;
+                        self.chunk_done(w)?;
                         let results = self.results(task.clone(), outcomes);
                         return Ok(Some((task.start, Finished::from_results(results))));
                     }
@@ -407,15 +427,22 @@ where
         results.collect()
     }
 
-    /// Worker `w` is gone: reap it, start another for the chunks left, and report the
-    /// items of its chunk that it had not answered.
+    /// Worker `w` is gone: reap it, give back the chunk it had not begun, start another
+    /// worker for the chunks left, and report the items of its chunk that it had not
+    /// answered.
     fn lost(&mut self, w: usize) -> Result<(usize, Finished<R>)> {
         let Worker {
             conn,
             mut child,
-            task,
+            mut tasks,
             received,
         } = self.workers.swap_remove(w);
+        let task = tasks.pop_front().unwrap_or(0..0);
+        // Not begun: its items are still whole in the parent (and in every worker forked
+        // from it), and the new worker takes it first, since it goes to the front.
+        while let Some(not_begun) = tasks.pop_back() {
+            self.pending.push_front(not_begun);
+        }
         drop(conn);
         let exitcode = match child.wait_timeout(EXIT_GRACE)? {
             Some(code) => code,
@@ -438,29 +465,18 @@ where
         Ok((task.start, Finished::Failed(results)))
     }
 
-    /// Gives worker `w` the next chunk, or lets it go if none is left.
-    fn hand_next_chunk(&mut self, w: usize) -> Result<()> {
-        match self.pending.pop_front() {
-            Some(task) => self.workers[w].hand_out(task, &mut self.handed_out),
-            None => {
-                let mut worker = self.workers.swap_remove(w);
-                drop(worker.conn); // the worker reads the end of the stream and exits
-                worker.child.wait()?;
-            }
+    /// Worker `w` has finished its first chunk: give it another, or let it go once it has
+    /// nothing left to do.
+    fn chunk_done(&mut self, w: usize) -> Result<()> {
+        self.workers[w].tasks.pop_front();
+        self.workers[w].received.clear();
+        self.top_up(w);
+        if self.workers[w].tasks.is_empty() {
+            let mut worker = self.workers.swap_remove(w);
+            drop(worker.conn); // the worker reads the end of the stream and exits
+            worker.child.wait()?;
         }
         Ok(())
-    }
-}
-
-impl<R> Worker<R> {
-    /// Gives `task` to this worker: from now on its items are the worker's, so the parent
-    /// moves `handed_out` past them.
-    fn hand_out(&mut self, task: Range<usize>, handed_out: &mut usize) {
-        *handed_out = task.end;
-        // If the worker is dead, the send fails; `next_chunk` finds out from its pidfd.
-        let _ = self.conn.send(&(task.start, task.end));
-        self.task = task;
-        self.received.clear();
     }
 }
 
@@ -505,7 +521,9 @@ where
         }
         next = end;
         let reply = run_chunk(&mut items[start..end], f);
-        if let Err(e) = send_reply(&mut conn, reply) {
+        // At once, not batched with the next chunk's: that one may take long, or kill this
+        // worker, and these results must not wait for it, nor die with it.
+        if let Err(e) = send_reply(&mut conn, reply).and_then(|()| conn.flush()) {
             eprintln!("pool worker: {e}");
             return 1;
         }
@@ -544,10 +562,11 @@ fn panicked(payload: Box<dyn std::any::Any + Send>) -> Failure {
     Failure::Panicked(panics::describe(&*payload))
 }
 
-/// Sends a chunk's reply in one message if it fits the limit, else one item at a time;
-/// a result that alone is over the limit is sent as [`Failure::TooLarge`].
+/// Queues a chunk's reply (see [`Connection::send_later`]) in one message if it fits the
+/// limit, else one item at a time; a result that alone is over the limit is sent as
+/// [`Failure::TooLarge`]. The caller flushes.
 fn send_reply<R: Serialize>(conn: &mut Connection, reply: Reply<R>) -> Result<()> {
-    match conn.send(&reply) {
+    match conn.send_later(&reply) {
         Err(Error::TooLarge { .. }) => {}
         other => return other,
     }
@@ -557,8 +576,8 @@ fn send_reply<R: Serialize>(conn: &mut Connection, reply: Reply<R>) -> Result<()
     };
     for outcome in outcomes {
         let part = Reply::Part(vec![outcome]);
-        if let Err(Error::TooLarge { len, .. }) = conn.send(&part) {
-            conn.send(&Reply::<R>::Part(vec![Err(Failure::TooLarge(len))]))?;
+        if let Err(Error::TooLarge { len, .. }) = conn.send_later(&part) {
+            conn.send_later(&Reply::<R>::Part(vec![Err(Failure::TooLarge(len))]))?;
         }
     }
     Ok(())

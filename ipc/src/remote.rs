@@ -165,12 +165,14 @@ fn serve(mut conn: Connection, initializer: Option<Job>, max_tasks: Option<u64>)
             Ok(result) => result.map(ByteBuf::from),
             Err(e) => Err(Failure::Codec(e.to_string())),
         };
-        let sent = match conn.send(&Reply::Done(result)) {
+        let queued = match conn.send_later(&Reply::Done(result)) {
             Err(Error::TooLarge { len, .. }) => {
-                conn.send(&Reply::Done(Err(Failure::TooLarge(len))))
+                conn.send_later(&Reply::Done(Err(Failure::TooLarge(len))))
             }
             other => other,
         };
+        // At once: the next job may take long, or kill this worker.
+        let sent = queued.and_then(|()| conn.flush());
         if sent.is_err() {
             return 1;
         }

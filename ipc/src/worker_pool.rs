@@ -412,12 +412,13 @@ impl State {
             .min(IN_FLIGHT);
             while worker.tasks.len() < room {
                 let Some(task) = self.queue.pop_front() else {
-                    return;
+                    break;
                 };
                 // If the worker has died, the send fails: its exit shows in `pump`.
-                let _ = worker.conn.send(&task.job);
+                let _ = worker.conn.send_later(&task.job);
                 worker.tasks.push_back(task);
             }
+            let _ = worker.conn.flush();
         }
     }
 
