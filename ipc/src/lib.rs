@@ -8,6 +8,13 @@
 //! | `Pool(n).map(f, items)` | [`Pool::new`]`(n)`[`.map(f, items)`](Pool::map) |
 //! | `Queue()`, `put`, `get` | [`Queue::new`], [`put`](Queue::put), [`get`](Queue::get) |
 //! | `EOFError` | [`Error::Closed`] |
+//! | `Value('q', 0)`, `Array('d', n)` | [`Value::new`]`(0u64)`, [`Array::new`]`(n)`: see [`sharedctypes`] |
+//! | `RawValue`, `RawArray` | [`RawValue`], [`RawArray`] |
+//! | (none) | [`SharedAtomic`]: an atomic in shared memory |
+//! | `Lock()`, `RLock()`, `Semaphore(n)`, `BoundedSemaphore(n)` | [`Lock`], [`RLock`], [`Semaphore`], [`BoundedSemaphore`]: see [`synchronize`] |
+//! | `Event()`, `Condition()`, `Barrier(n)` | [`Event`], [`Condition`], [`Barrier`] |
+//! | `shared_memory.SharedMemory(name, create, size)` | [`SharedMemory`] |
+//! | a `Lock` whose holder was killed: locked for ever | [`LockGuard::owner_died`]: the next holder is told |
 //!
 //! ```
 //! use ipc::{Pipe, Process};
@@ -31,9 +38,13 @@ pub mod connection;
 mod deadline;
 mod error;
 mod fork;
+mod mapping;
 mod pool;
 mod process;
 mod queue;
+pub mod shared_memory;
+pub mod sharedctypes;
+pub mod synchronize;
 
 pub use connection::{Connection, Pipe};
 pub use error::{Error, Result};
@@ -41,3 +52,8 @@ pub use fork::PANIC_EXIT_CODE;
 pub use pool::Pool;
 pub use process::{Process, describe_exitcode};
 pub use queue::Queue;
+pub use shared_memory::SharedMemory;
+pub use sharedctypes::{Array, RawArray, RawValue, SharedAtomic, Value};
+pub use synchronize::{
+    Barrier, BoundedSemaphore, Condition, Event, Lock, LockGuard, RLock, Semaphore,
+};
