@@ -25,6 +25,7 @@ mod python;
 mod raw;
 mod report;
 mod round_trip;
+mod shared_state;
 mod start_join;
 mod throughput;
 
@@ -65,6 +66,7 @@ fn run() -> Result {
         throughput::round(&mut samples, &config, round)?;
         pool_map::round(&mut samples, &config, round)?;
         pages::round(&mut samples, &site, round)?;
+        shared_state::round(&mut samples, &config, round)?;
         if python && round % 2 == 1 {
             python = python::round(&mut samples, &config, round)?;
         }
