@@ -164,15 +164,23 @@ fn layout(config: &Config) -> Vec<Topic> {
         },
         Topic {
             key: shared_state::VALUE_LOCKED,
-            title: format!("{increments} adds to a shared Value under its lock, {workers} processes"),
+            title: format!(
+                "{increments} adds to a shared Value under its lock, {workers} processes"
+            ),
             bytes: None,
-            rows: vec![row(python::VALUE), ten_times_python(shared_state::IPC_VALUE)],
+            rows: vec![
+                row(python::VALUE),
+                ten_times_python(shared_state::IPC_VALUE),
+            ],
         },
         Topic {
             key: shared_state::VALUE_ATOMIC,
             title: format!("{increments} adds to a shared atomic, {workers} processes"),
             bytes: None,
-            rows: vec![row(python::VALUE), ten_times_python(shared_state::IPC_ATOMIC)],
+            rows: vec![
+                row(python::VALUE),
+                ten_times_python(shared_state::IPC_ATOMIC),
+            ],
         },
     ]);
     topics

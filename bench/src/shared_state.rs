@@ -109,7 +109,11 @@ pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
                     atomic.fetch_add(1, Ordering::Relaxed);
                 }
             })?;
-            counted(atomic.load(Ordering::Relaxed), adds * config.processes, seconds)
+            counted(
+                atomic.load(Ordering::Relaxed),
+                adds * config.processes,
+                seconds,
+            )
         })],
     )
 }
