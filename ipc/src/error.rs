@@ -157,7 +157,7 @@ pub enum Error {
     BrokenBarrier,
     /// A [`Semaphore`](crate::Semaphore) was released past its limit: for a
     /// [`BoundedSemaphore`](crate::BoundedSemaphore), the value it was made with. Python
-    /// raises `ValueError: Semaphore released too many times`.
+    /// raises `ValueError: semaphore or lock released too many times`.
     #[error("the semaphore was released too many times: it cannot count above {limit}")]
     SemaphoreFull {
         /// The most permits it can hold.

@@ -45,8 +45,7 @@ use crate::error::Result;
 /// # Ok::<(), ipc::Error>(())
 /// ```
 ///
-/// As with [`std::sync::Condvar`] (and unlike Python's), a wait may end although nobody
-/// notified (a *spurious* wake-up, say a notify that came while the waiter was on its way
+/// As with [`std::sync::Condvar`], a wait may end although nobody notified (a *spurious* wake-up, say a notify that came while the waiter was on its way
 /// to sleep, or a signal): wait in a loop that checks what you wait for, as
 /// [`wait_for`](ConditionGuard::wait_for) does. Its lock is a [`Lock`](crate::Lock), not
 /// Python's default `RLock`, and robust in the same way: see

@@ -35,9 +35,10 @@ use crate::error::Result;
 /// # Ok::<(), ipc::Error>(())
 /// ```
 ///
-/// A wait that began before a `set` ends even if a `clear` comes right after (Python's
-/// `multiprocessing.Event` can miss such a set). A process killed at any moment leaves
-/// the event working: the flag changes and the wake-up happen in one system call.
+/// A wait that began before a `set` ends, and says the flag was set, even if a `clear`
+/// comes right after: Python's `multiprocessing.Event.wait()` then often returns `False`,
+/// with no timeout given. A process killed at any moment leaves the event working: the
+/// flag changes and the wake-up happen in one system call.
 #[derive(Clone)]
 pub struct Event {
     block: Arc<SharedBlock<EventState>>,
