@@ -369,6 +369,22 @@ def without_a_lock_the_original_loses_updates(site):
     assert counted < 400_000, line
 
 
+def add_through_value(value, adds):
+    for _ in range(adds):
+        value.value += 1
+
+
+@claim('ch07-shared-memory.md')
+def value_plus_equals_loses_updates_even_with_its_lock(site):
+    value = mp.Value('q', 0)  # lock=True: each read and each write takes the lock
+    adders = [mp.Process(target=add_through_value, args=(value, 100_000)) for _ in range(4)]
+    for adder in adders:
+        adder.start()
+    for adder in adders:
+        adder.join()
+    assert value.value < 400_000, value.value
+
+
 def wait_and_report(event, answers):
     answers.put(event.wait())
 
