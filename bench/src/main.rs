@@ -2,8 +2,8 @@
 //! checks the targets of the issue.
 //!
 //! ```text
-//! cargo run --release -p bench              # full run: 9 rounds, about 1.5 minutes
-//! cargo run --release -p bench -- --quick   # 3 rounds, smaller batches: about 30 s
+//! cargo run --release -p bench              # full run: 9 rounds, about 3 minutes
+//! cargo run --release -p bench -- --quick   # 3 rounds, smaller batches: about 1 minute
 //! ```
 //!
 //! Prints a table of medians to stdout, then one JSON line per row; progress goes to

@@ -79,8 +79,9 @@ pub struct Session {
 // ANCHOR_END: session
 
 // ANCHOR: tally
-/// What loader processes loaded, all together ([`ch07_polite_loaders`](crate::ch07_polite_loaders)).
-/// Plain numbers in a `#[repr(C)]` struct (`Pod`), so that it can live in shared memory.
+/// What loader processes loaded, all together
+/// ([`ch07_polite_loaders`](crate::ch07_polite_loaders)). Plain numbers in a `#[repr(C)]`
+/// struct (`Pod`), so that it can live in shared memory.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
 #[repr(C)]
 pub struct Tally {

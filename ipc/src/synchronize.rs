@@ -20,7 +20,7 @@
 //! the others keep a few words of state beside it, changed under it, and sleep on a
 //! futex word (see `futex`) rather than a pthread condition variable: glibc's condition
 //! variable counts its sleepers in shared memory, and a process killed while it sleeps
-//! stays counted, which can make a later `notify` wait for it for ever.
+//! stays counted; with glibc 2.36 the next `pthread_cond_signal` then never returns.
 //!
 //! Kill any process at any moment, and the others go on:
 //!

@@ -14,7 +14,7 @@
 //! Deadlines are absolute times on `CLOCK_MONOTONIC`, which setting the wall clock does
 //! not move; a signal that interrupts a wait does not stretch it.
 
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, Ordering, fence};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -94,6 +94,8 @@ pub(crate) fn add_and_wake_by(word: &AtomicU32, add: u32, n: u32) {
     // that number (the fourth argument) is 0.
     let op = (libc::FUTEX_OP_ADD << 28) | (libc::FUTEX_OP_CMP_EQ << 24) | ((add as c_int) << 12);
     let n = c_int::try_from(n).unwrap_or(c_int::MAX);
+    // What this thread wrote before is visible to a sleeper that sees the word change.
+    fence(Ordering::SeqCst);
     // SAFETY: FUTEX_WAKE_OP adds to the 4 bytes at `word` atomically (an AtomicU32, valid
     // while borrowed, so a concurrent atomic access is no data race) and reads nothing
     // else; the fourth argument is a count, not a pointer, for this operation.
