@@ -559,7 +559,7 @@ fn a_set_followed_by_a_clear_still_wakes_the_waiters() {
         }
     });
     wait_until("the child at the event", || waiting.load(Ordering::Relaxed));
-    std::thread::sleep(Duration::from_millis(20));
+    std::thread::sleep(Duration::from_millis(50)); // asleep in wait_timeout by now
     event.set();
     event.clear();
     assert_eq!(join(&mut child), 0);
