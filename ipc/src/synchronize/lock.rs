@@ -1,7 +1,10 @@
 //! `Lock` and `RLock`: Python's `multiprocessing.Lock` and `multiprocessing.RLock`, on a
 //! robust mutex (see `robust`) so that a holder's death does not lock out everyone else.
 
+use std::ffi::CStr;
+use std::io;
 use std::marker::PhantomData;
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -96,10 +99,10 @@ impl Lock {
     /// A lock in a new block of shared memory with room for `extra` bytes after it,
     /// aligned to `align`: the lock of a `Value` or `Array`, and where its data goes.
     pub(crate) fn with_room(
-        name: &std::ffi::CStr,
+        name: &CStr,
         extra: usize,
         align: usize,
-    ) -> Result<(Lock, std::ptr::NonNull<u8>)> {
+    ) -> Result<(Lock, NonNull<u8>)> {
         let block = SharedBlock::new(name, extra, align, |()| {})?;
         let data = block.extra(align);
         Ok((
@@ -313,7 +316,7 @@ impl RLock {
             }
             Err(Error::AlreadyHeld) => {
                 let more = depth.load(Ordering::Relaxed).checked_add(1);
-                let more = more.ok_or_else(|| std::io::Error::other("an RLock held 2^32 times"))?;
+                let more = more.ok_or_else(|| io::Error::other("an RLock held 2^32 times"))?;
                 depth.store(more, Ordering::Relaxed);
                 false
             }
