@@ -590,6 +590,112 @@ def a_two_way_pipe_is_a_socketpair_and_a_one_way_pipe_an_os_pipe(site):
     assert stat.S_ISFIFO(os.fstat(reader.fileno()).st_mode)
 
 
+# Chapter 7 ----------------------------------------------------------------------------
+
+@claim('ch07-shared-memory.md')
+def the_original_loses_updates_without_a_lock_and_its_killed_holders_lock_stays_locked(site):
+    run = run_original('shared_state.py', site + '/')
+    line = next(l for l in run.stdout.splitlines() if 'without a lock' in l)
+    counted = int(line.split(':')[1].split()[0])
+    assert counted < 400_000, line
+    assert 'acquire(timeout=2) returned False' in run.stdout, run.stdout
+
+
+@claim('ch07-shared-memory.md')
+def a_lock_acquired_again_by_its_holder_waits_for_itself(site):
+    lock = mp.Lock()
+    lock.acquire()
+    assert not lock.acquire(timeout=0.2), 'a Lock was acquired twice'
+
+
+@claim('ch07-shared-memory.md')
+def the_lock_of_a_value_an_array_or_a_condition_is_an_rlock(site):
+    for lock in (mp.Value('q', 0).get_lock(), mp.Array('q', 2).get_lock(),
+                 mp.Condition()._lock):
+        assert type(lock).__name__ == 'RLock', type(lock)
+
+
+def add_through_value(value, adds):
+    for _ in range(adds):
+        value.value += 1
+
+
+@claim('ch07-shared-memory.md')
+def value_plus_equals_loses_updates_even_with_its_lock(site):
+    value = mp.Value('q', 0)  # lock=True: each read and each write takes the lock
+    adders = [mp.Process(target=add_through_value, args=(value, 100_000)) for _ in range(4)]
+    for adder in adders:
+        adder.start()
+    for adder in adders:
+        adder.join()
+    assert value.value < 400_000, value.value
+
+
+def wait_and_report(event, answers):
+    answers.put(event.wait())
+
+
+@claim('ch07-shared-memory.md')
+def event_wait_without_a_timeout_can_return_false_after_a_set_then_a_clear(site):
+    answers = []
+    for _ in range(20):
+        event, answer = mp.Event(), mp.Queue()
+        waiter = mp.Process(target=wait_and_report, args=(event, answer))
+        waiter.start()
+        time.sleep(0.05)  # asleep in wait() by now
+        event.set()
+        event.clear()
+        answers.append(answer.get(timeout=10))
+        waiter.join()
+        if False in answers:
+            return
+    raise AssertionError(f'wait() returned {answers}')
+
+
+@claim('ch07-shared-memory.md')
+def a_bounded_semaphore_released_too_often_raises_value_error(site):
+    semaphore = mp.BoundedSemaphore(1)
+    try:
+        semaphore.release()
+    except ValueError as e:
+        assert str(e) == 'semaphore or lock released too many times', e
+    else:
+        raise AssertionError('no ValueError')
+
+
+@claim('ch07-shared-memory.md')
+def shared_memory_names_itself_refuses_size_0_and_unlinks_once(site):
+    from multiprocessing import shared_memory
+    shm = shared_memory.SharedMemory(create=True, size=10)
+    assert shm.name.startswith('psm_'), shm.name
+    shm.unlink()
+    try:
+        shm.unlink()
+    except FileNotFoundError:
+        pass
+    else:
+        raise AssertionError('a second unlink raised nothing')
+    shm.close()
+    try:
+        shared_memory.SharedMemory(create=True, size=0)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError('a size of 0 was accepted')
+
+
+@claim('ch07-shared-memory.md')
+def a_barrier_wait_that_times_out_breaks_it(site):
+    import threading
+    barrier = mp.Barrier(2)
+    try:
+        barrier.wait(timeout=0.1)
+    except threading.BrokenBarrierError:
+        assert barrier.broken
+    else:
+        raise AssertionError('the wait did not time out')
+
+
 if __name__ == '__main__':
     if len(sys.argv) != 2:
         sys.exit('usage: python3 python/book_claims.py DEMO_SITE_URL')

@@ -19,6 +19,10 @@ FORKSERVER = "python Process (forkserver)"
 APPLY = "python Pool.apply_async + get"
 CONNECTION = "python send_bytes/recv_bytes"
 POOL_MAP = "python Pool.map (warm pool)"
+LOCK_WITH = "python Lock, with lock:"
+LOCK_CALLS = "python Lock, acquire(); release()"
+VALUE = "python Value, get_lock() += 1"
+CONTENDERS = 2  # processes contending for one lock, as in Rust
 
 PAYLOAD = 64
 STOP = b""  # tells a child to leave: it holds a copy of the parent's end, so no EOF comes
@@ -114,6 +118,57 @@ def with_new_child(child, exchange, warm_up, ops):
     return seconds
 
 
+def lock_with(lock, count):
+    """What a guard does in Rust: the lock taken around a block."""
+    for _ in range(count):
+        with lock:
+            pass
+
+
+def lock_calls(lock, count):
+    for _ in range(count):
+        lock.acquire()
+        lock.release()
+
+
+def add_locked(value, count):
+    for _ in range(count):
+        with value.get_lock():
+            value.value += 1
+
+
+def at_the_barrier(start, work, *args):
+    start.wait()
+    work(*args)
+
+
+def in_processes(processes, work, *args):
+    """Wall time of `work(*args)` in each of `processes` forked children that start
+    together, from the start to the last join, as in Rust."""
+    context = mp.get_context("fork")
+    start = context.Barrier(processes + 1)
+    children = [
+        context.Process(target=at_the_barrier, args=(start, work, *args))
+        for _ in range(processes)
+    ]
+    for child in children:
+        child.start()
+    start.wait()
+    began = time.perf_counter()
+    for child in children:
+        child.join()
+        assert child.exitcode == 0
+    return time.perf_counter() - began
+
+
+def counted_adds(processes, adds):
+    """Seconds per add of `processes` children adding `adds` each to one locked Value."""
+    value = mp.get_context("fork").Value("q", 0)
+    seconds = in_processes(processes, add_locked, value, adds)
+    assert value.value == processes * adds, "no add lost"
+    return seconds / (processes * adds)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--round", type=int, required=True)
@@ -123,6 +178,8 @@ def main():
     parser.add_argument("--round-trips", type=int, required=True)
     parser.add_argument("--tasks", type=int, required=True)
     parser.add_argument("--processes", type=int, required=True)
+    parser.add_argument("--lock-ops", type=int, required=True)
+    parser.add_argument("--increments", type=int, required=True)
     parser.add_argument(
         "--size", nargs=3, action="append", default=[], metavar=("TOPIC", "BYTES", "MESSAGES")
     )
@@ -164,6 +221,24 @@ def main():
         alternate("pool_map_chunk1", r, 1, [
             (POOL_MAP, lambda: per_op(1, lambda: pool.map(square, items, chunksize=1))),
         ])
+
+    ops = args.lock_ops
+    lock = mp.get_context("fork").Lock()
+    alternate("lock_uncontended", r, reps, [
+        (LOCK_WITH, lambda: per_op(ops, lambda: lock_with(lock, ops))),
+        (LOCK_CALLS, lambda: per_op(ops, lambda: lock_calls(lock, ops))),
+    ])
+    contended = CONTENDERS * ops
+    alternate("lock_contended", r, reps, [
+        (LOCK_WITH, lambda: in_processes(CONTENDERS, lock_with, lock, ops) / contended),
+        (LOCK_CALLS, lambda: in_processes(CONTENDERS, lock_calls, lock, ops) / contended),
+    ])
+    adds = args.increments // args.processes
+    # A second or two per sample: one per round, as for chunksize 1.
+    seconds = counted_adds(args.processes, adds)
+    # Python has no atomics: its locked Value is the reference of both topics.
+    for topic in ("value_locked", "value_atomic"):
+        print(json.dumps({"topic": topic, "contender": VALUE, "seconds": seconds}))
 
 
 if __name__ == "__main__":

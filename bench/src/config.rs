@@ -25,8 +25,13 @@ pub struct Config {
     pub sample_bytes: usize,
     /// Tiny tasks per `Pool.map`.
     pub tasks: usize,
-    /// Workers of the `Pool.map` topics: one per core, like Python's `Pool()`.
+    /// Workers of the `Pool.map` topics: one per core, like Python's `Pool()`. Also the
+    /// processes that share the counter of the shared-state topics.
     pub processes: usize,
+    /// Lock acquires and releases per sample (per process, when two contend).
+    pub lock_ops: usize,
+    /// Adds to a shared counter per sample, all processes together.
+    pub increments: usize,
 }
 
 impl Config {
@@ -43,6 +48,8 @@ impl Config {
             sample_bytes: 64 << 20,
             tasks: 100_000,
             processes,
+            lock_ops: 200_000,
+            increments: 1_000_000,
         };
         if quick {
             Config {

@@ -2,8 +2,8 @@
 //! checks the targets of the issue.
 //!
 //! ```text
-//! cargo run --release -p bench              # full run: 9 rounds, about 1.5 minutes
-//! cargo run --release -p bench -- --quick   # 3 rounds, smaller batches: about 30 s
+//! cargo run --release -p bench              # full run: 9 rounds, about 3 minutes
+//! cargo run --release -p bench -- --quick   # 3 rounds, smaller batches: about 1 minute
 //! ```
 //!
 //! Prints a table of medians to stdout, then one JSON line per row; progress goes to
@@ -25,6 +25,7 @@ mod python;
 mod raw;
 mod report;
 mod round_trip;
+mod shared_state;
 mod start_join;
 mod throughput;
 
@@ -68,6 +69,7 @@ fn run() -> Result {
         throughput::round(&mut samples, &config, round)?;
         pool_map::round(&mut samples, &config, round)?;
         pages::round(&mut samples, &site, round)?;
+        shared_state::round(&mut samples, &config, round)?;
         if python && round % 2 == 1 {
             python = python::round(&mut samples, &config, round)?;
         }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::config::Config;
 use crate::harness::{Result, Samples};
-use crate::{pool_map, round_trip, start_join, throughput};
+use crate::{pool_map, round_trip, shared_state, start_join, throughput};
 
 /// The script, found from the source tree the bench was built from.
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/mp_bench.py");
@@ -27,6 +27,13 @@ pub const APPLY: &str = "python Pool.apply_async + get";
 pub const CONNECTION: &str = "python send_bytes/recv_bytes";
 /// `Pool.map` on a pool started before the clock starts.
 pub const POOL_MAP: &str = "python Pool.map (warm pool)";
+/// `multiprocessing.Lock` taken around a block, `with lock: pass`: what a guard does.
+pub const LOCK_WITH: &str = "python Lock, with lock:";
+/// The same as two bare calls, `lock.acquire(); lock.release()`: Python's fastest way.
+pub const LOCK_CALLS: &str = "python Lock, acquire(); release()";
+/// `with value.get_lock(): value.value += 1` on a `multiprocessing.Value('q')`, for the
+/// atomic topic too: Python has no atomics, and this is its correct counter.
+pub const VALUE: &str = "python Value, get_lock() += 1";
 
 /// One sample, as the script prints it.
 #[derive(Deserialize)]
@@ -48,7 +55,9 @@ pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result<boo
         .args(["--spawns", &config.python_spawns.to_string()])
         .args(["--round-trips", &config.round_trips.to_string()])
         .args(["--tasks", &config.tasks.to_string()])
-        .args(["--processes", &config.processes.to_string()]);
+        .args(["--processes", &config.processes.to_string()])
+        .args(["--lock-ops", &config.lock_ops.to_string()])
+        .args(["--increments", &config.increments.to_string()]);
     for (topic, size) in throughput::SIZES {
         let messages = config.messages(size).to_string();
         command.args(["--size", topic, &size.to_string(), &messages]);
@@ -82,6 +91,10 @@ fn expected(topic: &str, contender: &str) -> bool {
         CONNECTION => topic == round_trip::TOPIC || sizes.contains(&topic),
         APPLY => topic == round_trip::TOPIC,
         POOL_MAP => topic == pool_map::DEFAULT_CHUNKS || topic == pool_map::CHUNK_1,
+        LOCK_WITH | LOCK_CALLS => {
+            topic == shared_state::UNCONTENDED || topic == shared_state::CONTENDED
+        }
+        VALUE => topic == shared_state::VALUE_LOCKED || topic == shared_state::VALUE_ATOMIC,
         _ => false,
     }
 }

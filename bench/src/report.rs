@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::harness::{Samples, median};
-use crate::{pages, pool_map, python, round_trip, start_join, throughput};
+use crate::{pages, pool_map, python, round_trip, shared_state, start_join, throughput};
 
 /// What a row must achieve against its topic's reference.
 #[derive(Clone, Copy, Debug)]
@@ -152,6 +152,54 @@ fn layout(config: &Config) -> Vec<Topic> {
                     ..row("ideal: 4 x 50 ms")
                 },
                 target(pages::IPC, Goal::TimeAtMost(1.2)),
+            ],
+        },
+    ]);
+    let (lock_ops, increments) = (config.lock_ops, config.increments);
+    let ten_times_python = |contender| target(contender, Goal::SpeedAtLeast(10.0));
+    topics.extend([
+        Topic {
+            key: shared_state::UNCONTENDED,
+            title: format!("Lock acquire + release, uncontended ({lock_ops} per sample)"),
+            bytes: None,
+            rows: vec![
+                row(python::LOCK_WITH),
+                ten_times_python(shared_state::IPC_LOCK),
+                row(python::LOCK_CALLS),
+                row(shared_state::STD_MUTEX),
+            ],
+        },
+        Topic {
+            key: shared_state::CONTENDED,
+            title: format!(
+                "Lock acquire + release, {} processes contending ({lock_ops} each)",
+                shared_state::CONTENDERS
+            ),
+            bytes: None,
+            rows: vec![
+                row(python::LOCK_WITH),
+                ten_times_python(shared_state::IPC_LOCK),
+                row(python::LOCK_CALLS),
+            ],
+        },
+        Topic {
+            key: shared_state::VALUE_LOCKED,
+            title: format!(
+                "{increments} adds to a shared Value under its lock, {workers} processes"
+            ),
+            bytes: None,
+            rows: vec![
+                row(python::VALUE),
+                ten_times_python(shared_state::IPC_VALUE),
+            ],
+        },
+        Topic {
+            key: shared_state::VALUE_ATOMIC,
+            title: format!("{increments} adds to a shared atomic, {workers} processes"),
+            bytes: None,
+            rows: vec![
+                row(python::VALUE),
+                ten_times_python(shared_state::IPC_ATOMIC),
             ],
         },
     ]);

@@ -11,6 +11,8 @@
 //! | [`ch03_until_closed`] | 3, Pipe | read until the other end closes |
 //! | [`ch04_many_producers`] | 4, Queue | several producers: close the queue once they are all done |
 //! | [`ch05_no_levels`] | 5, Crawler | hand out each new link at once, not level by level |
+//! | [`ch07_polite_loaders`] | 7, Shared memory | at most N loads at once, in all processes: a `Semaphore` |
+//! | [`ch07_undo_log`] | 7, Shared memory | an update that the next holder can undo after a death |
 //!
 //! Run `cargo exercise` from anywhere in the workspace: it lists what is done, runs the
 //! checks of the next exercise and says what failed; `cargo exercise hint` gives a hint.
@@ -31,6 +33,8 @@ pub mod ch03_loader_service;
 pub mod ch03_until_closed;
 pub mod ch04_many_producers;
 pub mod ch05_no_levels;
+pub mod ch07_polite_loaders;
+pub mod ch07_undo_log;
 
 // The same exercises as shipped, and solved. The checks run on both (`cargo test`).
 #[doc(hidden)]

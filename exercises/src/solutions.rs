@@ -19,3 +19,7 @@ pub mod ch03_until_closed;
 pub mod ch04_many_producers;
 #[path = "../solutions/ch05_no_levels.rs"]
 pub mod ch05_no_levels;
+#[path = "../solutions/ch07_polite_loaders.rs"]
+pub mod ch07_polite_loaders;
+#[path = "../solutions/ch07_undo_log.rs"]
+pub mod ch07_undo_log;

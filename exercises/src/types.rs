@@ -1,6 +1,7 @@
 //! The types in the exercises' signatures. Your code, the checks and the reference
 //! solutions all use these, so please do not change them.
 
+use bytemuck::{Pod, Zeroable};
 use loader::{LoadError, Page};
 use serde::{Deserialize, Serialize};
 
@@ -76,3 +77,44 @@ pub struct Session {
     pub exitcode: i32,
 }
 // ANCHOR_END: session
+
+// ANCHOR: tally
+/// What loader processes loaded, all together
+/// ([`ch07_polite_loaders`](crate::ch07_polite_loaders)). Plain numbers in a `#[repr(C)]`
+/// struct (`Pod`), so that it can live in shared memory.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub struct Tally {
+    /// Pages loaded.
+    pub pages: u64,
+    /// The length of their text in bytes, all pages together.
+    pub bytes: u64,
+    /// URLs that did not load.
+    pub errors: u64,
+}
+// ANCHOR_END: tally
+
+// ANCHOR: ledger
+/// Pages and bytes ([`ch07_undo_log`](crate::ch07_undo_log)).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub struct Totals {
+    /// Pages added.
+    pub pages: u64,
+    /// Their bytes, all pages together.
+    pub bytes: u64,
+}
+
+/// The totals, and what it takes to undo an update that a process began and did not
+/// finish ([`ch07_undo_log`](crate::ch07_undo_log)), as in chapter 7.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub struct Ledger {
+    /// The totals.
+    pub totals: Totals,
+    /// A copy of `totals` made before the update under way.
+    pub undo: Totals,
+    /// 1 while an update is under way, else 0.
+    pub updating: u64,
+}
+// ANCHOR_END: ledger

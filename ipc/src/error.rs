@@ -185,6 +185,33 @@ pub enum Error {
         /// The worker's exit code, in [`Process::exitcode`](crate::Process::exitcode)'s meaning.
         exitcode: i32,
     },
+    /// This thread already holds the lock it asked for (a [`Lock`](crate::Lock), or the
+    /// lock of a `Value` or `Array`): waiting would be waiting for itself, for ever, which
+    /// is what Python's `Lock` does. Drop the guard first, or use an [`RLock`](crate::RLock).
+    #[error("this thread already holds the lock: drop its guard before acquiring it again")]
+    AlreadyHeld,
+    /// A process died (or panicked) while it held the lock of a [`Value`](crate::Value)
+    /// or [`Array`](crate::Array), which may be half-written, and no holder has repaired
+    /// it since. Take it with `lock()`, which says so with `owner_died()`, repair it, and
+    /// drop the guard.
+    #[error(
+        "a process died while it held this value's lock, and the value may be half-written: \
+         repair it through lock() (its guard's owner_died() is true) before reading it"
+    )]
+    OwnerDied,
+    /// A [`Barrier`](crate::Barrier) was broken (a wait timed out, or `abort` was called)
+    /// or reset while waiting. Python: `threading.BrokenBarrierError`.
+    #[doc(alias = "BrokenBarrierError")]
+    #[error("the barrier is broken (a wait timed out, or it was aborted or reset)")]
+    BrokenBarrier,
+    /// A [`Semaphore`](crate::Semaphore) was released past its limit: for a
+    /// [`BoundedSemaphore`](crate::BoundedSemaphore), the value it was made with. Python
+    /// raises `ValueError: semaphore or lock released too many times`.
+    #[error("the semaphore was released too many times: it cannot count above {limit}")]
+    SemaphoreFull {
+        /// The most permits it can hold.
+        limit: u32,
+    },
     /// An operating-system error (pipe, read, write, waitid, poll...).
     #[error(transparent)]
     Io(#[from] io::Error),

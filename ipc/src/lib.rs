@@ -19,6 +19,13 @@
 //! | `if __name__ == "__main__":` (for spawn) | [`spawn::init`] first in `main` |
 //! | `EOFError` | [`Error::Closed`] |
 //! | `queue.Empty` | [`Error::Timeout`] |
+//! | `Value('q', 0)`, `Array('d', n)` | [`Value::new`]`(0u64)`, [`Array::new`]`(n)`: see [`sharedctypes`] |
+//! | `RawValue`, `RawArray` | [`RawValue`], [`RawArray`] |
+//! | (none) | [`SharedAtomic`]: an atomic in shared memory |
+//! | `Lock()`, `RLock()`, `Semaphore(n)`, `BoundedSemaphore(n)` | [`Lock`], [`RLock`], [`Semaphore`], [`BoundedSemaphore`]: see [`synchronize`] |
+//! | `Event()`, `Condition()`, `Barrier(n)` | [`Event`], [`Condition`], [`Barrier`] |
+//! | `shared_memory.SharedMemory(name, create, size)` | [`SharedMemory`] |
+//! | a `Lock` whose holder was killed: locked for ever | [`LockGuard::owner_died`]: the next holder is told |
 //!
 //! ```
 //! use ipc::{Pipe, Process};
@@ -65,12 +72,16 @@ mod deadline;
 mod error;
 mod fork;
 pub mod forkserver;
+mod mapping;
 mod panics;
 mod pool;
 mod process;
 pub mod queue;
 mod remote;
+pub mod shared_memory;
+pub mod sharedctypes;
 pub mod spawn;
+pub mod synchronize;
 pub mod worker_pool;
 
 pub use connection::{Connection, Pipe};
@@ -80,4 +91,9 @@ pub use fork::PANIC_EXIT_CODE;
 pub use pool::Pool;
 pub use process::{Process, describe_exitcode};
 pub use queue::Queue;
+pub use shared_memory::SharedMemory;
+pub use sharedctypes::{Array, RawArray, RawValue, SharedAtomic, Value};
+pub use synchronize::{
+    Barrier, BoundedSemaphore, Condition, Event, Lock, LockGuard, RLock, Semaphore,
+};
 pub use worker_pool::WorkerPool;

@@ -1,5 +1,5 @@
 //! Runs every Python program in `python/` against the demo site, offline: the originals of
-//! chapters 1 to 5, and `book_claims.py`, which checks each sentence the book says about
+//! chapters 1 to 5 and 7, and `book_claims.py`, which checks each sentence the book says about
 //! Python's `multiprocessing`. Needs `python3` (3.11 or later) on the PATH.
 
 use std::path::Path;
@@ -100,6 +100,27 @@ fn chapter_5_crawls_the_demo_site() {
     assert!(text.contains(&front_page), "{front_page:?} in:\n{text}");
 }
 
+/// The shared counter, the loaders' rows, and a lock that stays locked when its holder is
+/// killed (what the book says of the counter without a lock is a claim, below).
+fn chapter_7_shares_memory_and_its_lock_stays_locked() {
+    let site = DemoSite::start().unwrap();
+    let urls = [site.url("/"), site.url("/legacy/latin1.html")];
+    let args: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let (output, text) = python("shared_state.py", &args);
+    assert!(output.status.success(), "{text}");
+    for line in [
+        "  with a Lock: 400000 of 400000, in ",
+        "2 URLs with 3 loader processes",
+        "  acquire(timeout=2) returned False: the lock stays locked for ever",
+    ] {
+        assert!(text.contains(line), "{line:?} in:\n{text}");
+    }
+    assert!(
+        text.contains(&format!("error: {}: 'utf-8' codec", urls[1])),
+        "{text}"
+    );
+}
+
 fn every_claim_the_book_makes_about_python_holds() {
     let site = DemoSite::start().unwrap();
     let (output, text) = python("book_claims.py", &[&site.url("")]);
@@ -113,5 +134,6 @@ fork_test::main!(
     chapter_3_sends_the_page_through_the_pipe,
     chapter_4_loads_every_url_through_the_queues,
     chapter_5_crawls_the_demo_site,
+    chapter_7_shares_memory_and_its_lock_stays_locked,
     every_claim_the_book_makes_about_python_holds,
 );

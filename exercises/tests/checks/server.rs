@@ -9,6 +9,8 @@
 //!   links back to `/fan/N`: many links, with long URLs.
 //! - `/requests`: how many times each path was asked for (this one aside), a line
 //!   `COUNT PATH` each, for [`TestServer::requests`].
+//! - `/busy/...`: answers after [`BUSY_FOR`]; the server counts how many of these are
+//!   open at once, and `/most-busy` says the most it has seen ([`TestServer::most_busy`]).
 //! - anything else: a short page, at once; or, on a server started
 //!   [`with_links`](TestServer::with_links), a page with those links, if the path has an
 //!   entry there, and "404 Not Found" if not.
@@ -29,6 +31,9 @@ use ipc::Process;
 
 /// How long a waiting page waits. A correct program makes it wait milliseconds.
 pub const PATIENCE: Duration = Duration::from_secs(5);
+
+/// How long a `/busy` page takes: long enough that loads which overlap are seen to.
+pub const BUSY_FOR: Duration = Duration::from_millis(100);
 
 /// Pages and the paths they link to, for [`TestServer::with_links`].
 pub type Links = &'static [(&'static str, &'static [&'static str])];
@@ -80,6 +85,18 @@ impl TestServer {
         loader::load_url(&self.url("/release")).expect("the test server takes /release");
     }
 
+    /// The most `/busy` pages that were being loaded at the same time so far.
+    pub fn most_busy(&self) -> usize {
+        let page = loader::load_url(&self.url("/most-busy")).expect("the test server's /most-busy");
+        let text = page
+            .html
+            .split("<p>")
+            .nth(1)
+            .and_then(|t| t.split("</p>").next());
+        text.and_then(|n| n.parse().ok())
+            .expect("/most-busy answers a number")
+    }
+
     /// How many times each path (with its query string) was asked for so far.
     pub fn requests(&self) -> BTreeMap<String, usize> {
         let page = loader::load_url(&self.url("/requests")).expect("the test server's /requests");
@@ -102,6 +119,9 @@ struct State {
     /// Set when a `/meet` request gave up waiting.
     gave_up: bool,
     released: bool,
+    /// `/busy` requests being answered now, and the most there were at once.
+    busy: usize,
+    most_busy: usize,
     /// How many times each path was asked for.
     requests: BTreeMap<String, usize>,
 }
@@ -162,7 +182,20 @@ fn respond(path: &str, shared: &Shared, links: Links) -> (&'static str, String) 
             .collect();
         return (OK, format!("{}\n", counts.concat()));
     }
+    if path == "/most-busy" {
+        return (OK, lock().most_busy.to_string());
+    }
     *lock().requests.entry(path.to_string()).or_default() += 1;
+    if path.starts_with("/busy/") {
+        {
+            let mut s = lock();
+            s.busy += 1;
+            s.most_busy = s.most_busy.max(s.busy);
+        }
+        thread::sleep(BUSY_FOR);
+        lock().busy -= 1;
+        return (OK, format!("a page that took {} ms", BUSY_FOR.as_millis()));
+    }
     if let Some(rest) = path.strip_prefix("/fan/") {
         let (n, leaf) = rest.split_once('/').unwrap_or((rest, ""));
         if !leaf.is_empty() {

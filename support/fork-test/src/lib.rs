@@ -6,7 +6,8 @@
 //! `harness = false` and use this runner: it runs the tests one after another on the main
 //! thread, and after each one checks what a fork test can leave behind:
 //! - a child process that was not reaped (a zombie) or is still running;
-//! - a file descriptor that was opened and not closed.
+//! - a file descriptor that was opened and not closed;
+//! - shared memory that was mapped and not unmapped (see [`shared_mappings`]).
 //!
 //! A test that hangs is cut off: by default after [`HANG_LIMIT`], or sooner if it says so
 //! with [`time_limit`]. The binary then prints which test hung and exits with a failure.
@@ -94,6 +95,7 @@ pub fn run(tests: &[(&str, fn())]) -> ExitCode {
 
 fn run_one(name: &str, test: fn()) -> Result<(), String> {
     let fds_before = open_fds();
+    let mappings_before = shared_mappings();
     let message: &'static [u8] = format!("\n\ntest {name} hung: it ran past its time limit\n")
         .leak()
         .as_bytes();
@@ -117,6 +119,13 @@ fn run_one(name: &str, test: fn()) -> Result<(), String> {
         .collect();
     if !leaked.is_empty() {
         return Err(format!("leaked file descriptors: {leaked:?}"));
+    }
+    let mapped: Vec<_> = shared_mappings()
+        .into_iter()
+        .filter(|mapping| !mappings_before.contains(mapping))
+        .collect();
+    if !mapped.is_empty() {
+        return Err(format!("leaked shared memory mappings: {mapped:?}"));
     }
     Ok(())
 }
@@ -163,6 +172,17 @@ pub fn open_fds() -> BTreeMap<i32, String> {
             let target = fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
             Some((fd, target.display().to_string()))
         })
+        .collect()
+}
+
+/// The shared memory mapped in this process: the lines of `/proc/self/maps` for a memfd
+/// (`/memfd:NAME`) or a POSIX shared memory object (`/dev/shm/NAME`), which is how `ipc`'s
+/// shared objects are mapped.
+pub fn shared_mappings() -> Vec<String> {
+    let maps = fs::read_to_string("/proc/self/maps").expect("/proc/self/maps is readable");
+    maps.lines()
+        .filter(|line| line.contains("/memfd:") || line.contains("/dev/shm/"))
+        .map(str::to_string)
         .collect()
 }
 

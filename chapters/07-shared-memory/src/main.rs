@@ -1,0 +1,40 @@
+//! Chapter 7: memory that processes share, and the locks that guard it. Three parts:
+//!
+//! 1. Four processes add 1 to one counter: without a lock (updates are lost, and counted),
+//!    with a `Lock`, and with an atomic; the time of each (`counter`).
+//! 2. Loader processes keep their statistics (pages, bytes, errors) in shared memory, a
+//!    row each, instead of sending results back (`stats`).
+//! 3. A process is killed while it holds the lock of the totals, in the middle of an
+//!    update; the next holder is told, and repairs them (`ledger`). Python's lock would
+//!    stay locked for ever.
+//!
+//! Run it with no arguments to load the demo site's pages in part 2, or give URLs:
+//! `cargo run -p ch07-shared-memory -- URL…`.
+
+mod counter;
+mod ledger;
+mod stats;
+
+use std::process::ExitCode;
+
+use loader::{Targets, exit_status};
+
+/// The processes that race for the counter, and how many times each adds 1.
+const RACERS: usize = 4;
+const ADDS: u64 = 100_000;
+/// The processes that load pages in part 2.
+const LOADERS: usize = 3;
+
+// ANCHOR: main
+fn main() -> ipc::Result<ExitCode> {
+    loader::end_quietly_when_output_closes(); // `| head` ends it as it ends `cat`
+    counter::race(RACERS, ADDS)?;
+
+    let demo_pages: Vec<&str> = demo_site::page_paths().collect();
+    let targets = Targets::from_args_or_demo(&demo_pages)?;
+    let loaded = stats::load_all(&targets.urls, LOADERS)?;
+
+    ledger::kill_a_holder(loaded.totals())?;
+    Ok(exit_status(loaded.errors == 0))
+}
+// ANCHOR_END: main

@@ -1,0 +1,249 @@
+//! `SharedMemory`: a block of bytes that processes share. Python:
+//! `multiprocessing.shared_memory.SharedMemory`.
+
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use nix::fcntl::OFlag;
+use nix::sys::mman::{shm_open, shm_unlink};
+use nix::sys::stat::Mode;
+
+use crate::error::Result;
+use crate::mapping::Mapping;
+use crate::synchronize::robust::{init_own_pid, own_pid};
+
+/// A block of bytes in shared memory, with no lock and no type. Python:
+/// `multiprocessing.shared_memory.SharedMemory`.
+///
+/// | Python | here |
+/// |---|---|
+/// | `SharedMemory(create=True, size=n)` | [`SharedMemory::new`]`(n)`: no name, for this process and its children |
+/// | `SharedMemory(name, create=True, size=n)` | [`SharedMemory::create`]`(name, n)`: under `/dev/shm`, for any process |
+/// | `SharedMemory(name)` | [`SharedMemory::open`]`(name)` |
+/// | `shm.buf[i]`, `shm.buf[a:b] = data` | [`buf()`](Self::buf)`[i]`, [`write(a, data)`](Self::write) |
+/// | `bytes(shm.buf[a:b])` | [`read(a, &mut out)`](Self::read), [`to_vec()`](Self::to_vec) |
+/// | `shm.name`, `shm.size` | [`name()`](Self::name), [`size()`](Self::size) |
+/// | `shm.close()`, `shm.unlink()` | drop it; [`unlink()`](Self::unlink) |
+///
+/// ```
+/// use ipc::{Process, SharedMemory};
+///
+/// let shm = SharedMemory::new(16)?;
+/// let mut child = Process::new({
+///     let shm = shm.clone();
+///     move || shm.write(0, b"hello")
+/// });
+/// child.start()?;
+/// child.join()?;
+/// let mut hello = [0; 5];
+/// shm.read(0, &mut hello);
+/// assert_eq!(&hello, b"hello");
+/// # Ok::<(), ipc::Error>(())
+/// ```
+///
+/// # Bytes that other processes write
+///
+/// Python hands out `buf`, a `memoryview` of the bytes. The Rust equivalent, a `&mut [u8]`
+/// (or even a `&[u8]`), would promise the compiler that nobody else changes those bytes
+/// while it lives, which another process may do at any moment: undefined behaviour. So
+/// [`buf`](Self::buf) is a slice of [`AtomicU8`]: each byte is read and written with an
+/// atomic access, which another process's write cannot tear or race, and [`read`]
+/// and [`write`](Self::write) copy bytes in and out that way. Nothing orders the bytes of
+/// a copy among themselves: to read a record that another process writes, agree on a
+/// [`Lock`](crate::Lock) or an [`Event`](crate::Event) too. For typed data, a
+/// [`Value`](crate::Value) or an [`Array`](crate::Array) carries its own lock.
+///
+/// # Names
+///
+/// A block made by [`create`](Self::create) has a name under `/dev/shm`, by which other
+/// programs (Python's `SharedMemory(name)` included) can [`open`](Self::open) it. The name
+/// lasts until [`unlink`](Self::unlink), or until the handles of the process that created
+/// it are dropped (a child's copy, made by `fork`, unlinks nothing): Python leaves that to
+/// its resource tracker at exit. A program that opens the block by name can also shrink
+/// it, and a process that touches a page past the new end gets `SIGBUS`: share names only
+/// with programs you trust. A block made by [`new`](Self::new) has no name, and its size
+/// is sealed.
+///
+/// [`read`]: Self::read
+#[derive(Clone)]
+pub struct SharedMemory {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    mapping: Mapping,
+    /// The name under `/dev/shm`, without the leading `/`.
+    name: Option<String>,
+    /// The process that created the name: only it unlinks the name when dropped.
+    creator: Option<i32>,
+}
+
+impl std::fmt::Debug for SharedMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedMemory")
+            .field("name", &self.inner.name)
+            .field("size", &self.size())
+            .finish()
+    }
+}
+
+impl SharedMemory {
+    /// A new block of `size` zero bytes, with no name (a memfd): for this process and the
+    /// children it forks. Python: `SharedMemory(create=True, size=size)`, which makes up a
+    /// name.
+    pub fn new(size: usize) -> Result<SharedMemory> {
+        init_own_pid();
+        Ok(SharedMemory::from_parts(
+            Mapping::new(c"ipc-shared-memory", positive(size)?)?,
+            None,
+            None,
+        ))
+    }
+
+    /// A new block of `size` zero bytes named `name` (under `/dev/shm`, as `/dev/shm/NAME`),
+    /// for any process that knows the name; an error if the name is taken. Python:
+    /// `SharedMemory(name, create=True, size=size)`.
+    pub fn create(name: &str, size: usize) -> Result<SharedMemory> {
+        init_own_pid();
+        let size = positive(size)?;
+        let path = shm_path(name)?;
+        let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_CLOEXEC;
+        let fd = shm_open(path.as_str(), flags, Mode::S_IRUSR | Mode::S_IWUSR)?;
+        let made = nix::unistd::ftruncate(&fd, size as nix::libc::off_t)
+            .map_err(std::io::Error::from)
+            .and_then(|()| Mapping::from_fd(fd));
+        match made {
+            Ok(mapping) => Ok(SharedMemory::from_parts(
+                mapping,
+                Some(name.to_string()),
+                Some(own_pid()),
+            )),
+            Err(e) => {
+                let _ = shm_unlink(path.as_str());
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Opens the block named `name`, made by this or another program. Python:
+    /// `SharedMemory(name)`.
+    pub fn open(name: &str) -> Result<SharedMemory> {
+        init_own_pid();
+        let path = shm_path(name)?;
+        let fd = shm_open(
+            path.as_str(),
+            OFlag::O_RDWR | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        let mapping = Mapping::from_fd(fd)?;
+        Ok(SharedMemory::from_parts(
+            mapping,
+            Some(name.to_string()),
+            None,
+        ))
+    }
+
+    fn from_parts(mapping: Mapping, name: Option<String>, creator: Option<i32>) -> SharedMemory {
+        SharedMemory {
+            inner: Arc::new(Inner {
+                mapping,
+                name,
+                creator,
+            }),
+        }
+    }
+
+    /// The block's name, if it has one. Python: `shm.name`.
+    pub fn name(&self) -> Option<&str> {
+        self.inner.name.as_deref()
+    }
+
+    /// Its size in bytes. Python: `shm.size`.
+    pub fn size(&self) -> usize {
+        self.inner.mapping.len()
+    }
+
+    /// The bytes, each an [`AtomicU8`]: `buf()[i].load(Ordering::Relaxed)` reads byte `i`.
+    /// Python: `shm.buf`. See [above](Self#bytes-that-other-processes-write) for why atomics.
+    pub fn buf(&self) -> &[AtomicU8] {
+        let mapping = &self.inner.mapping;
+        // SAFETY: the mapping is `len` bytes, valid as long as `self` (which keeps it);
+        // `AtomicU8` has the size and alignment of `u8`, and every access through this
+        // slice is atomic, so writes by other threads or processes are no data race.
+        unsafe {
+            std::slice::from_raw_parts(mapping.ptr().cast::<AtomicU8>().as_ptr(), mapping.len())
+        }
+    }
+
+    /// Copies `out.len()` bytes from `offset` into `out`. Panics if that goes past the end.
+    pub fn read(&self, offset: usize, out: &mut [u8]) {
+        let bytes = &self.buf()[offset..offset + out.len()];
+        for (out, byte) in out.iter_mut().zip(bytes) {
+            *out = byte.load(Ordering::Relaxed);
+        }
+    }
+
+    /// Copies `data` into the block at `offset`. Panics if that goes past the end.
+    pub fn write(&self, offset: usize, data: &[u8]) {
+        let bytes = &self.buf()[offset..offset + data.len()];
+        for (byte, value) in bytes.iter().zip(data) {
+            byte.store(*value, Ordering::Relaxed);
+        }
+    }
+
+    /// A copy of every byte.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut bytes = vec![0; self.size()];
+        self.read(0, &mut bytes);
+        bytes
+    }
+
+    /// Removes the name, so that no other process can open the block (those that have it
+    /// keep it). Python: `shm.unlink()`. Nothing to do for a block without a name.
+    pub fn unlink(&self) -> Result<()> {
+        if let Some(name) = &self.inner.name {
+            shm_unlink(shm_path(name)?.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+impl AsFd for SharedMemory {
+    /// The descriptor of the block's file: sent to another process over a Unix socket
+    /// (`SCM_RIGHTS`), it lets that process map the same bytes.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.mapping.fd()
+    }
+}
+
+impl Drop for Inner {
+    /// The process that created a name unlinks it (if nobody did), as a `TempDir` deletes
+    /// its folder; in any other process this only unmaps.
+    fn drop(&mut self) {
+        if let (Some(name), Some(creator)) = (&self.name, self.creator)
+            && creator == own_pid()
+            && let Ok(path) = shm_path(name)
+        {
+            let _ = shm_unlink(path.as_str()); // unlinked already: nothing to do
+        }
+    }
+}
+
+/// `/NAME` for `shm_open`, if `name` is one: not empty, no `/`, and short enough.
+fn shm_path(name: &str) -> Result<String> {
+    if name.is_empty() || name.contains(['/', '\0']) || name.len() > 250 {
+        let why =
+            format!("{name:?} is not a shared memory name: 1 to 250 bytes, without '/' or NUL");
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why).into());
+    }
+    Ok(format!("/{name}"))
+}
+
+fn positive(size: usize) -> Result<usize> {
+    if size == 0 {
+        let why = "a shared memory block needs a size above 0";
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why).into());
+    }
+    Ok(size)
+}

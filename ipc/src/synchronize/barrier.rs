@@ -1,0 +1,304 @@
+//! `Barrier`: processes wait until a given number of them have arrived. Python:
+//! `multiprocessing.Barrier`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::futex::{self, Deadline, Woken, deadline_after};
+use super::lock::LockGuard;
+use super::robust::SharedBlock;
+use crate::error::{Error, Result};
+
+/// A meeting point for a fixed number of processes (its *parties*): each [`wait`] waits
+/// until all have called it, then all go on together. Python:
+/// `multiprocessing.Barrier(parties)`.
+///
+/// [`wait`] returns the caller's place of arrival, from 0 to `parties - 1` (the last to
+/// arrive gets `parties - 1`), so that exactly one process can be picked for a job. The
+/// barrier can then be used again, for the next round.
+///
+/// ```
+/// use ipc::{Barrier, Process};
+///
+/// let start = Barrier::new(3)?;
+/// let mut children: Vec<Process> = (0..2)
+///     .map(|_| {
+///         let start = start.clone();
+///         Process::new(move || {
+///             start.wait().unwrap(); // waits for the two others
+///         })
+///     })
+///     .collect();
+/// for child in &mut children {
+///     child.start()?;
+/// }
+/// let place = start.wait()?; // all three go on from here, at once
+/// assert!(place < 3);
+/// for child in &mut children {
+///     child.join()?;
+/// }
+/// # Ok::<(), ipc::Error>(())
+/// ```
+///
+/// A wait that times out *breaks* the barrier, as in Python: it and every other wait,
+/// now and later, return [`Error::BrokenBarrier`], until [`reset`](Self::reset). So does
+/// [`abort`](Self::abort). A process that dies before it arrives never arrives: waits
+/// without a timeout then wait for ever, so use one (or `abort` from the process that sees
+/// it die). Python's `action` argument is not offered: the process that gets place 0 can
+/// do that work.
+///
+/// [`wait`]: Self::wait
+#[derive(Clone)]
+pub struct Barrier {
+    block: Arc<SharedBlock<BarrierState>>,
+}
+
+impl std::fmt::Debug for Barrier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Barrier")
+            .field("parties", &self.parties())
+            .field("n_waiting", &self.n_waiting())
+            .field("broken", &self.broken())
+            .finish()
+    }
+}
+
+struct BarrierState {
+    /// The current round, packed in one word (see [`Round`]) so that it changes in one
+    /// store: a process killed at any moment leaves the old round or the new one.
+    round: AtomicU64,
+    /// Bit `g % 64`: whether round `g` ended by a reset (its waiters get an error) rather
+    /// than by its last arrival (they go on).
+    reset_rounds: AtomicU64,
+    parties: AtomicU32,
+    /// Changed, with a wake-up of every waiter, whenever the round ends or breaks.
+    wakes: AtomicU32,
+}
+
+/// One round of the barrier: its number, how many have arrived, and whether it broke.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Round {
+    number: u32,
+    arrived: u32,
+    broken: bool,
+}
+
+impl Round {
+    fn load(word: &AtomicU64) -> Round {
+        let word = word.load(Ordering::Relaxed);
+        Round {
+            number: (word >> 32) as u32,
+            arrived: (word as u32) >> 1,
+            broken: word & 1 == 1,
+        }
+    }
+
+    fn store(self, word: &AtomicU64) {
+        let low = (self.arrived << 1) | u32::from(self.broken);
+        word.store(
+            (u64::from(self.number) << 32) | u64::from(low),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The next round, empty.
+    fn next(self) -> Round {
+        Round {
+            number: self.number.wrapping_add(1),
+            arrived: 0,
+            broken: false,
+        }
+    }
+}
+
+/// The most parties a barrier can have: its count of arrivals has 31 bits.
+const MAX_PARTIES: usize = (u32::MAX >> 1) as usize;
+
+impl Barrier {
+    /// A barrier for `parties` processes (1 to 2³¹ − 1). Python: `Barrier(parties)`.
+    pub fn new(parties: usize) -> Result<Barrier> {
+        if parties == 0 || parties > MAX_PARTIES {
+            let why = format!("a barrier needs 1 to {MAX_PARTIES} parties, not {parties}");
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why).into());
+        }
+        let block = SharedBlock::new(c"ipc-barrier", 0, 1, |state: &BarrierState| {
+            state.parties.store(parties as u32, Ordering::Relaxed);
+        })?;
+        Ok(Barrier {
+            block: Arc::new(block),
+        })
+    }
+
+    /// Waits until all the parties have called `wait`, and returns this caller's place of
+    /// arrival (0 to `parties - 1`). Python: `barrier.wait()`.
+    /// [`Error::BrokenBarrier`] if the barrier is or becomes broken meanwhile.
+    pub fn wait(&self) -> Result<usize> {
+        self.wait_until(None)
+    }
+
+    /// Like [`wait`](Self::wait), but at most `timeout`: then the barrier breaks, for
+    /// every waiter, and this returns [`Error::BrokenBarrier`]. Python:
+    /// `barrier.wait(timeout)`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let barrier = ipc::Barrier::new(2)?; // the other party never comes
+    /// let alone = barrier.wait_timeout(Duration::from_millis(10));
+    /// assert!(matches!(alone, Err(ipc::Error::BrokenBarrier)));
+    /// assert!(barrier.broken());
+    /// barrier.reset(); // usable again
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<usize> {
+        self.wait_until(deadline_after(timeout).as_ref())
+    }
+
+    fn wait_until(&self, deadline: Option<&Deadline>) -> Result<usize> {
+        let state = self.block.state();
+        let mut held = self.hold();
+        let round = Round::load(&state.round);
+        if round.broken {
+            return Err(Error::BrokenBarrier);
+        }
+        let place = round.arrived;
+        if place + 1 == state.parties.load(Ordering::Relaxed) {
+            // The last to arrive: wake the others, then start the next round (see `end`).
+            self.end(round, false);
+            return Ok(place as usize);
+        }
+        Round {
+            arrived: place + 1,
+            ..round
+        }
+        .store(&state.round);
+        loop {
+            let seen = state.wakes.load(Ordering::Relaxed);
+            let woken = held.unlocked(|| futex::wait(&state.wakes, seen, deadline));
+            let now = Round::load(&state.round);
+            if now.number != round.number {
+                return if self.was_reset(round.number, now.number) {
+                    Err(Error::BrokenBarrier)
+                } else {
+                    Ok(place as usize)
+                };
+            }
+            if now.broken {
+                return Err(Error::BrokenBarrier);
+            }
+            if woken == Woken::TimedOut {
+                self.break_round(now);
+                return Err(Error::BrokenBarrier);
+            }
+        }
+    }
+
+    /// Ends `round` and starts the next one, under the lock. The waiters are woken first:
+    /// they need the lock to look, so they see the new round (or, if this process dies
+    /// before storing it, the old one, and sleep again).
+    fn end(&self, round: Round, by_reset: bool) {
+        let state = self.block.state();
+        futex::add_and_wake(&state.wakes, u32::MAX);
+        let bit = 1u64 << (round.number % 64);
+        if by_reset {
+            state.reset_rounds.fetch_or(bit, Ordering::Relaxed);
+        } else {
+            state.reset_rounds.fetch_and(!bit, Ordering::Relaxed);
+        }
+        round.next().store(&state.round);
+    }
+
+    /// Whether round `mine`, which ended before round `now`, ended by a reset. Known for
+    /// the last 64 rounds; a waiter that slept through more (stopped for that long while
+    /// the others went round and round) takes its round to have ended normally.
+    fn was_reset(&self, mine: u32, now: u32) -> bool {
+        let reset_rounds = self.block.state().reset_rounds.load(Ordering::Relaxed);
+        now.wrapping_sub(mine) <= 64 && reset_rounds & (1 << (mine % 64)) != 0
+    }
+
+    /// Marks `round` broken and wakes its waiters, under the lock.
+    fn break_round(&self, round: Round) {
+        let state = self.block.state();
+        futex::add_and_wake(&state.wakes, u32::MAX);
+        Round {
+            broken: true,
+            ..round
+        }
+        .store(&state.round);
+    }
+
+    /// Breaks the barrier: every wait, now and until [`reset`](Self::reset), returns
+    /// [`Error::BrokenBarrier`]. Python: `barrier.abort()`.
+    pub fn abort(&self) {
+        let _held = self.hold();
+        self.break_round(Round::load(&self.block.state().round));
+    }
+
+    /// Makes the barrier new again: not broken, nobody waiting. Processes waiting now get
+    /// [`Error::BrokenBarrier`]. Python: `barrier.reset()`.
+    pub fn reset(&self) {
+        let _held = self.hold();
+        let round = Round::load(&self.block.state().round);
+        if round.arrived > 0 || round.broken {
+            self.end(round, true);
+        }
+    }
+
+    /// How many parties it waits for. Python: `barrier.parties`.
+    pub fn parties(&self) -> usize {
+        self.block.state().parties.load(Ordering::Relaxed) as usize
+    }
+
+    /// How many are waiting now (0 while broken). Python: `barrier.n_waiting`.
+    pub fn n_waiting(&self) -> usize {
+        let round = Round::load(&self.block.state().round);
+        if round.broken {
+            0
+        } else {
+            round.arrived as usize
+        }
+    }
+
+    /// Whether the barrier is broken. Python: `barrier.broken`.
+    pub fn broken(&self) -> bool {
+        Round::load(&self.block.state().round).broken
+    }
+
+    fn hold(&self) -> LockGuard<'_> {
+        LockGuard::hold(self.block.mutex(), None).expect("no deadline")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_round_packs_into_one_word_and_back() {
+        let word = AtomicU64::new(0);
+        for round in [
+            Round {
+                number: u32::MAX,
+                arrived: MAX_PARTIES as u32,
+                broken: true,
+            },
+            Round {
+                number: 7,
+                arrived: 3,
+                broken: false,
+            },
+        ] {
+            round.store(&word);
+            assert_eq!(Round::load(&word), round);
+        }
+        assert_eq!(
+            Round::load(&word).next(),
+            Round {
+                number: 8,
+                arrived: 0,
+                broken: false
+            }
+        );
+    }
+}

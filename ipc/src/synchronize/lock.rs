@@ -1,0 +1,366 @@
+//! `Lock` and `RLock`: Python's `multiprocessing.Lock` and `multiprocessing.RLock`, on a
+//! robust mutex (see `robust`) so that a holder's death does not lock out everyone else.
+
+use std::ffi::CStr;
+use std::io;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use super::futex::{Deadline, deadline_after};
+use super::robust::{RobustMutex, SharedBlock, own_pid};
+use crate::error::{Error, Result};
+
+/// A lock that processes share. Python: `multiprocessing.Lock()`.
+///
+/// [`acquire`](Self::acquire) returns a [`LockGuard`]; dropping the guard releases the lock.
+/// Make the lock before starting the processes that use it, and give each a clone (a clone
+/// is another handle on the same lock, for a process or a thread).
+///
+/// ```
+/// use ipc::{Lock, Process};
+///
+/// let lock = Lock::new()?;
+/// let child_lock = lock.clone();
+/// let mut child = Process::new(move || {
+///     let _guard = child_lock.acquire().unwrap();
+///     println!("only one process at a time prints here");
+/// });
+/// child.start()?;
+/// {
+///     let _guard = lock.acquire()?;
+///     println!("the parent's turn");
+/// }
+/// child.join()?;
+/// # Ok::<(), ipc::Error>(())
+/// ```
+///
+/// # When a holder dies
+///
+/// Python's lock is a semaphore: a process killed while it holds it leaves it locked for
+/// ever, and every other process waits. This one is a *robust* mutex: the kernel notices
+/// the death, and the next `acquire` gets the lock with [`LockGuard::owner_died`] true,
+/// because what the lock guards may be half-updated. Repair it, then drop the guard: the
+/// lock works as before. A holder that panics counts as one that died (like a poisoned
+/// [`std::sync::Mutex`]): its data may be half-updated just the same.
+///
+/// ```
+/// use ipc::{Lock, Process};
+///
+/// let lock = Lock::new()?;
+/// let child_lock = lock.clone();
+/// let mut child = Process::new(move || {
+///     let _guard = child_lock.acquire().unwrap();
+///     nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL).unwrap(); // dies holding it
+/// });
+/// child.start()?;
+/// child.join()?;
+/// let guard = lock.acquire()?; // no wait for ever: the lock is ours
+/// assert!(guard.owner_died());
+/// drop(guard); // repaired: the next holder is told nothing
+/// assert!(!lock.acquire()?.owner_died());
+/// # Ok::<(), ipc::Error>(())
+/// ```
+///
+/// # Differences from Python
+///
+/// - The guard releases the lock, in the thread that acquired it: a robust mutex has an
+///   owner (that is how the kernel knows whose death to report). Python's `release` may
+///   be called by any process.
+/// - Acquiring it again from the thread that holds it is [`Error::AlreadyHeld`]; Python's
+///   `Lock` waits for itself for ever. [`RLock`] may be acquired again.
+/// - A guard moved into a child process (by `fork`) does not hold the lock there: the
+///   parent holds it, and drops its copy right after the fork. Dropping the child's copy
+///   does nothing.
+#[derive(Clone)]
+pub struct Lock {
+    block: Arc<SharedBlock<()>>,
+}
+
+impl std::fmt::Debug for Lock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lock").finish_non_exhaustive()
+    }
+}
+
+impl Lock {
+    /// A new lock, not held. It lives in a page of shared memory of its own.
+    ///
+    /// ```
+    /// let lock = ipc::Lock::new()?;
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn new() -> Result<Lock> {
+        Lock::with_room(c"ipc-lock", 0, 1).map(|(lock, _)| lock)
+    }
+
+    /// A lock in a new block of shared memory with room for `extra` bytes after it,
+    /// aligned to `align`: the lock of a `Value` or `Array`, and where its data goes.
+    pub(crate) fn with_room(
+        name: &CStr,
+        extra: usize,
+        align: usize,
+    ) -> Result<(Lock, NonNull<u8>)> {
+        let block = SharedBlock::new(name, extra, align, |()| {})?;
+        let data = block.extra(align);
+        Ok((
+            Lock {
+                block: Arc::new(block),
+            },
+            data,
+        ))
+    }
+
+    /// Waits until the lock is free and takes it. Python: `lock.acquire()`, or `with lock:`.
+    ///
+    /// ```
+    /// let lock = ipc::Lock::new()?;
+    /// let guard = lock.acquire()?;
+    /// assert!(matches!(lock.acquire(), Err(ipc::Error::AlreadyHeld)));
+    /// drop(guard);
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn acquire(&self) -> Result<LockGuard<'_>> {
+        self.acquire_until(None)
+            .map(|guard| guard.expect("no deadline"))
+    }
+
+    /// Like [`acquire`](Self::acquire), but waits at most `timeout`: `None` if the lock was
+    /// not free by then. Python: `lock.acquire(timeout=…)`, which returns `False`. The
+    /// wait is measured on a clock that setting the time of day does not move.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let lock = ipc::Lock::new()?;
+    /// assert!(lock.acquire_timeout(Duration::ZERO)?.is_some()); // free: taken at once
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<Option<LockGuard<'_>>> {
+        self.acquire_until(deadline_after(timeout).as_ref())
+    }
+
+    pub(crate) fn acquire_until(
+        &self,
+        deadline: Option<&Deadline>,
+    ) -> Result<Option<LockGuard<'_>>> {
+        LockGuard::acquire(self.block.mutex(), deadline)
+    }
+}
+
+/// The proof that this thread holds a [`Lock`] (or the lock of a `Value` or `Array`);
+/// dropping it releases the lock. It stays in the thread that acquired it (it is not
+/// `Send`), as a mutex must be released by the thread that locked it.
+#[must_use = "the lock is released as soon as the guard is dropped"]
+#[derive(Debug)]
+pub struct LockGuard<'a> {
+    mutex: &'a RobustMutex,
+    owner_died: bool,
+    /// The process that acquired it: in any other (a child with a copy of this guard, made
+    /// by `fork`) the guard holds nothing.
+    pid: i32,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<'a> LockGuard<'a> {
+    /// Locks `mutex`, waiting until `deadline` at most: `Ok(None)` if it passed.
+    pub(crate) fn acquire(
+        mutex: &'a RobustMutex,
+        deadline: Option<&Deadline>,
+    ) -> Result<Option<LockGuard<'a>>> {
+        Ok(mutex.lock(deadline)?.map(|acquired| LockGuard {
+            mutex,
+            owner_died: acquired.owner_died,
+            pid: own_pid(),
+            _not_send: PhantomData,
+        }))
+    }
+
+    /// Locks `mutex`, the lock of a shared object that its own code takes for a moment and
+    /// never hands to a caller, so that none of `acquire`'s errors can happen.
+    pub(crate) fn hold(
+        mutex: &'a RobustMutex,
+        deadline: Option<&Deadline>,
+    ) -> Option<LockGuard<'a>> {
+        LockGuard::acquire(mutex, deadline).expect("the inner lock of a shared object works")
+    }
+
+    /// Releases the lock, runs `wait`, and takes the lock again, waiting as long as it
+    /// takes: a condition variable's wait. A holder found dead meanwhile is reported by
+    /// [`owner_died`](Self::owner_died) from then on.
+    pub(crate) fn unlocked<R>(&mut self, wait: impl FnOnce() -> R) -> R {
+        self.check_process();
+        // SAFETY: this guard holds the mutex (checked), and takes it again below before
+        // anything else can use the guard.
+        unsafe { self.mutex.unlock(true) };
+        let waited = wait();
+        // Taking again a lock this thread just released fails only on corrupt memory.
+        let acquired = self
+            .mutex
+            .lock(None)
+            .ok()
+            .flatten()
+            .expect("taking again the lock that this thread released");
+        self.owner_died |= acquired.owner_died;
+        waited
+    }
+
+    /// Whether a previous holder died (or panicked) while it held the lock, leaving what
+    /// the lock guards possibly half-updated. Repair it before dropping this guard: once
+    /// a guard is dropped (other than by a panic), the lock counts as repaired and the next
+    /// holder is told nothing.
+    pub fn owner_died(&self) -> bool {
+        self.owner_died
+    }
+
+    /// Panics in a process that did not acquire this guard (a child given a copy by
+    /// `fork`): there the lock is not held, and what it guards must not be touched.
+    pub(crate) fn check_process(&self) {
+        assert!(
+            self.held_here(),
+            "this guard was acquired by process {} before a fork; process {} does not \
+             hold the lock: acquire it in the child",
+            self.pid,
+            own_pid()
+        );
+    }
+
+    fn held_here(&self) -> bool {
+        self.pid == own_pid()
+    }
+
+    /// Releases the lock without marking the data repaired: for a holder that only looked
+    /// and found it torn.
+    pub(crate) fn release_torn(self) {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        this.release(false);
+    }
+
+    fn release(&mut self, done: bool) {
+        if self.held_here() {
+            // SAFETY: this guard holds the mutex (it was acquired in this process, and a
+            // guard is not Send, so in this thread), and is being given up.
+            unsafe { self.mutex.unlock(done) };
+        }
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        self.release(true);
+    }
+}
+
+/// A lock that the thread holding it may acquire again. Python: `multiprocessing.RLock()`.
+///
+/// Each [`acquire`](Self::acquire) returns a guard; the lock is free again when the last
+/// of this thread's guards is dropped. Like [`Lock`], it is robust: see
+/// [`RLockGuard::owner_died`].
+///
+/// ```
+/// let lock = ipc::RLock::new()?;
+/// let outer = lock.acquire()?;
+/// let inner = lock.acquire()?; // the same thread: no waiting
+/// drop(inner);
+/// drop(outer); // free now
+/// # Ok::<(), ipc::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct RLock {
+    block: Arc<SharedBlock<RLockState>>,
+}
+
+impl std::fmt::Debug for RLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RLock").finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct RLockState {
+    /// How many guards the holding thread has; changed only by that thread.
+    depth: AtomicU32,
+}
+
+impl RLock {
+    /// A new recursive lock, not held.
+    pub fn new() -> Result<RLock> {
+        Ok(RLock {
+            block: Arc::new(SharedBlock::new(c"ipc-rlock", 0, 1, |_| {})?),
+        })
+    }
+
+    /// Waits until the lock is free or held by this thread, and takes it (once more).
+    /// Python: `rlock.acquire()`.
+    pub fn acquire(&self) -> Result<RLockGuard<'_>> {
+        self.acquire_until(None)
+            .map(|guard| guard.expect("no deadline"))
+    }
+
+    /// Like [`acquire`](Self::acquire), but waits at most `timeout`: `None` if the lock was
+    /// still held by another thread or process then.
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<Option<RLockGuard<'_>>> {
+        self.acquire_until(deadline_after(timeout).as_ref())
+    }
+
+    fn acquire_until(&self, deadline: Option<&Deadline>) -> Result<Option<RLockGuard<'_>>> {
+        let depth = &self.block.state().depth;
+        let owner_died = match self.block.mutex().lock(deadline) {
+            Ok(None) => return Ok(None),
+            Ok(Some(acquired)) => {
+                // The first guard: whatever depth a dead holder left is its own.
+                depth.store(1, Ordering::Relaxed);
+                acquired.owner_died
+            }
+            Err(Error::AlreadyHeld) => {
+                let more = depth.load(Ordering::Relaxed).checked_add(1);
+                let more = more.ok_or_else(|| io::Error::other("an RLock held 2^32 times"))?;
+                depth.store(more, Ordering::Relaxed);
+                false
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Some(RLockGuard {
+            lock: self,
+            owner_died,
+            pid: own_pid(),
+            _not_send: PhantomData,
+        }))
+    }
+}
+
+/// One hold of an [`RLock`] by this thread; the lock is released when the thread's last
+/// guard is dropped. Not `Send`, like [`LockGuard`].
+#[must_use = "the hold is given up as soon as the guard is dropped"]
+#[derive(Debug)]
+pub struct RLockGuard<'a> {
+    lock: &'a RLock,
+    owner_died: bool,
+    pid: i32,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl RLockGuard<'_> {
+    /// Whether a previous holder died (or panicked) while it held the lock: see
+    /// [`LockGuard::owner_died`]. Only the first guard of a holding thread can say so.
+    pub fn owner_died(&self) -> bool {
+        self.owner_died
+    }
+}
+
+impl Drop for RLockGuard<'_> {
+    fn drop(&mut self) {
+        if self.pid != own_pid() {
+            return; // a copy made by fork: the parent holds the lock, not this process
+        }
+        let depth = &self.lock.block.state().depth;
+        let left = depth.load(Ordering::Relaxed) - 1;
+        depth.store(left, Ordering::Relaxed);
+        if left == 0 {
+            // SAFETY: this thread holds the mutex (its guards do) and gives up the last.
+            unsafe { self.lock.block.mutex().unlock(true) };
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! The mutex under every lock of this crate: a *robust*, *process-shared* pthread mutex,
+//! in shared memory, and the block of shared memory that starts with one.
+//!
+//! - `PTHREAD_PROCESS_SHARED`: any process that maps the memory may lock it.
+//! - `PTHREAD_MUTEX_ROBUST`: while a thread holds robust mutexes, the C library keeps them
+//!   on a list that the kernel knows of (`set_robust_list(2)`). When the thread dies (its
+//!   whole process killed with `SIGKILL` included) the kernel walks that list, marks each
+//!   mutex "owner died" and wakes a waiter. The next `pthread_mutex_lock` then *succeeds*,
+//!   returning `EOWNERDEAD` instead of 0: the lock is taken, and the caller is told that
+//!   what it guards may be half-updated. `pthread_mutex_consistent` makes it an ordinary
+//!   mutex again.
+//! - `PTHREAD_MUTEX_ERRORCHECK`: locking it again from the thread that holds it is the
+//!   error `EDEADLK` rather than a thread waiting for itself forever.
+//!
+//! On top of the C library's mutex, each [`RobustMutex`] keeps two words of its own: which
+//! process holds it, and whether the data may be torn (a holder died or panicked, and no
+//! holder has finished with it since).
+
+use std::cell::UnsafeCell;
+use std::ffi::CStr;
+use std::io;
+use std::marker::PhantomData;
+use std::mem::{ManuallyDrop, MaybeUninit};
+use std::ptr::NonNull;
+use std::sync::Once;
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+
+use nix::libc::{self, c_int, clockid_t, pthread_mutex_t, timespec};
+
+use super::futex::Deadline;
+use crate::error::{Error, Result};
+use crate::mapping::Mapping;
+
+// glibc has had `pthread_mutex_clocklock` since 2.30; the `libc` crate does not declare it.
+unsafe extern "C" {
+    fn pthread_mutex_clocklock(
+        mutex: *mut pthread_mutex_t,
+        clockid: clockid_t,
+        abstime: *const timespec,
+    ) -> c_int;
+}
+
+/// A robust, process-shared, error-checking pthread mutex, as it lies in shared memory.
+#[repr(C)]
+pub(crate) struct RobustMutex {
+    mutex: UnsafeCell<pthread_mutex_t>,
+    /// The process id of the holder while it is held, else 0.
+    holder: AtomicI32,
+    /// 1 while what the lock guards may be torn: a holder died (or panicked) holding it,
+    /// and no holder has dropped its guard normally since.
+    owner_died: AtomicU32,
+}
+
+impl std::fmt::Debug for RobustMutex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RobustMutex")
+            .field("holder", &self.holder)
+            .field("owner_died", &self.owner_died)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a successful lock found.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Acquired {
+    /// The data may be torn: see [`RobustMutex`]'s `owner_died`.
+    pub(crate) owner_died: bool,
+}
+
+impl RobustMutex {
+    /// Makes the mutex at `this`.
+    ///
+    /// # Safety
+    ///
+    /// `this` points to zeroed, writable memory of a shared mapping, which no other
+    /// process or thread uses yet.
+    unsafe fn init(this: *mut RobustMutex) -> io::Result<()> {
+        let mut attr = MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+        // SAFETY: each call gets a valid pointer: `attr`, initialised by the first call
+        // before the others use it, and the mutex, which nobody else uses yet (the caller
+        // says so). Destroying the attribute after `pthread_mutex_init` is allowed.
+        unsafe {
+            check(libc::pthread_mutexattr_init(attr.as_mut_ptr()))?;
+            let attr = attr.as_mut_ptr();
+            let made = check(libc::pthread_mutexattr_setpshared(
+                attr,
+                libc::PTHREAD_PROCESS_SHARED,
+            ))
+            .and(check(libc::pthread_mutexattr_setrobust(
+                attr,
+                libc::PTHREAD_MUTEX_ROBUST,
+            )))
+            .and(check(libc::pthread_mutexattr_settype(
+                attr,
+                libc::PTHREAD_MUTEX_ERRORCHECK,
+            )))
+            .and(check(libc::pthread_mutex_init(
+                UnsafeCell::raw_get(&raw const (*this).mutex),
+                attr,
+            )));
+            libc::pthread_mutexattr_destroy(attr);
+            made
+        }
+    }
+
+    /// Locks, waiting until `deadline` at most (for ever without one). `Ok(None)`: the
+    /// deadline passed. [`Error::AlreadyHeld`] if this thread holds it already.
+    pub(crate) fn lock(&self, deadline: Option<&Deadline>) -> Result<Option<Acquired>> {
+        let mutex = self.mutex.get();
+        // SAFETY: the mutex was initialised by `init` before any handle to it existed, and
+        // lives in a mapping that outlives `&self`; pthread mutexes are made to be locked
+        // from many threads and (being process-shared) processes at once.
+        let r = unsafe {
+            match deadline {
+                None => libc::pthread_mutex_lock(mutex),
+                Some(at) => pthread_mutex_clocklock(mutex, libc::CLOCK_MONOTONIC, at),
+            }
+        };
+        match r {
+            0 => {}
+            libc::EOWNERDEAD => {
+                // We hold it. Make it an ordinary mutex again at once, and remember in the
+                // shared word that the data may be torn, until a holder says otherwise. A
+                // process killed right here leaves it owner-died again, for the next one.
+                // SAFETY: this thread holds the mutex, as pthread_mutex_consistent requires.
+                unsafe { libc::pthread_mutex_consistent(mutex) };
+                self.owner_died.store(1, Ordering::Relaxed);
+            }
+            libc::ETIMEDOUT => return Ok(None),
+            libc::EDEADLK => return Err(Error::AlreadyHeld),
+            e => return Err(io::Error::from_raw_os_error(e).into()),
+        }
+        self.holder.store(own_pid(), Ordering::Relaxed);
+        Ok(Some(Acquired {
+            owner_died: self.owner_died.load(Ordering::Relaxed) == 1,
+        }))
+    }
+
+    /// Unlocks. `done`: the holder finished with the data, which is whole again (clears
+    /// the owner-died mark); not when a holder only looked and found it torn. A thread
+    /// that unwinds from a panic leaves the data as a dead holder would, and marks it.
+    ///
+    /// # Safety
+    ///
+    /// This thread holds the mutex, through a lock that the caller now gives up.
+    pub(crate) unsafe fn unlock(&self, done: bool) {
+        if std::thread::panicking() {
+            self.owner_died.store(1, Ordering::Relaxed);
+        } else if done {
+            self.owner_died.store(0, Ordering::Relaxed);
+        }
+        self.holder.store(0, Ordering::Relaxed);
+        // SAFETY: this thread holds the mutex (the caller says so).
+        let r = unsafe { libc::pthread_mutex_unlock(self.mutex.get()) };
+        debug_assert_eq!(r, 0, "pthread_mutex_unlock by the holder");
+    }
+
+    /// Whether a thread of this process holds the mutex now.
+    fn held_by_this_process(&self) -> bool {
+        self.holder.load(Ordering::Relaxed) == own_pid()
+    }
+}
+
+fn check(r: c_int) -> io::Result<()> {
+    match r {
+        0 => Ok(()),
+        e => Err(io::Error::from_raw_os_error(e)),
+    }
+}
+
+/// This process's id, kept in memory: `getpid` is a system call, and guards compare it on
+/// every use. A fork handler (`pthread_atfork`) updates it in each child.
+static OWN_PID: AtomicI32 = AtomicI32::new(0);
+
+/// Reads [`OWN_PID`] after [`init_own_pid`]: every shared object calls that first.
+pub(crate) fn own_pid() -> i32 {
+    OWN_PID.load(Ordering::Relaxed)
+}
+
+/// Fills [`OWN_PID`] and registers the handler that keeps it right after `fork`, once.
+pub(crate) fn init_own_pid() {
+    static REGISTER: Once = Once::new();
+    extern "C" fn in_child() {
+        // getpid(2) is async-signal-safe, as a fork handler must be.
+        OWN_PID.store(std::process::id() as i32, Ordering::Relaxed);
+    }
+    REGISTER.call_once(|| {
+        OWN_PID.store(std::process::id() as i32, Ordering::Relaxed);
+        // SAFETY: `in_child` only stores to an atomic, after getpid; it is registered for
+        // the life of the process (a function, never unloaded).
+        let r = unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+        assert_eq!(r, 0, "pthread_atfork: out of memory");
+    });
+}
+
+/// A block of shared memory that starts with a [`RobustMutex`], then the state `S` of the
+/// object it belongs to (words that processes share, all atomics: zero is each one's
+/// first value), then anything else the object keeps there.
+///
+/// Dropping the last handle of this process unmaps the block, unless a thread of this
+/// process still holds the mutex (a guard that was forgotten, `mem::forget`): the C library
+/// keeps a held robust mutex on the thread's list, and writes to it when it locks or
+/// unlocks another one, or when the thread exits. Unmapped, that memory could be mapped
+/// again for something else, and those writes would land there. So it stays mapped.
+pub(crate) struct SharedBlock<S> {
+    mapping: ManuallyDrop<Mapping>,
+    header: NonNull<Header<S>>,
+    _state: PhantomData<S>,
+}
+
+#[repr(C)]
+struct Header<S> {
+    mutex: RobustMutex,
+    state: S,
+}
+
+// SAFETY: the block is shared memory; the mutex is made for use by many threads, the state
+// is atomics (`S: Sync`), and what follows the header is reached only through raw pointers
+// by the types that say how (under the mutex).
+unsafe impl<S: Sync> Send for SharedBlock<S> {}
+// SAFETY: as above.
+unsafe impl<S: Sync> Sync for SharedBlock<S> {}
+
+impl<S: Sync> SharedBlock<S> {
+    /// A new block named `name` (for `/proc/PID/maps`), with room for `extra` bytes after
+    /// the header, starting at [`extra_offset`](Self::extra_offset)`(align)`. The state is
+    /// all zeros; `init` may set its first values before anyone else can see it.
+    pub(crate) fn new(
+        name: &CStr,
+        extra: usize,
+        align: usize,
+        init: impl FnOnce(&S),
+    ) -> Result<SharedBlock<S>> {
+        init_own_pid();
+        let len = Self::extra_offset(align) + extra;
+        let mapping = Mapping::new(name, len)?;
+        let header = mapping.ptr().cast::<Header<S>>();
+        // SAFETY: the mapping is new (zeroed, writable, shared, page-aligned and at least
+        // a header long): nothing else uses it yet.
+        unsafe { RobustMutex::init(&raw mut (*header.as_ptr()).mutex) }?;
+        let block = SharedBlock {
+            mapping: ManuallyDrop::new(mapping),
+            header,
+            _state: PhantomData,
+        };
+        init(block.state());
+        Ok(block)
+    }
+
+    /// Where the bytes after the header start, for data aligned to `align` bytes.
+    pub(crate) fn extra_offset(align: usize) -> usize {
+        size_of::<Header<S>>().next_multiple_of(align)
+    }
+
+    pub(crate) fn mutex(&self) -> &RobustMutex {
+        // SAFETY: the header was initialised in `new`, and the mapping lives as long as self.
+        unsafe { &(*self.header.as_ptr()).mutex }
+    }
+
+    pub(crate) fn state(&self) -> &S {
+        // SAFETY: as for `mutex`; the state is atomics, valid when zeroed.
+        unsafe { &(*self.header.as_ptr()).state }
+    }
+
+    /// The first byte after the header, aligned to `align`.
+    pub(crate) fn extra(&self, align: usize) -> NonNull<u8> {
+        // SAFETY: `new` made the mapping `extra_offset(align) + extra` bytes long.
+        unsafe { self.mapping.ptr().add(Self::extra_offset(align)) }
+    }
+}
+
+impl<S> Drop for SharedBlock<S> {
+    fn drop(&mut self) {
+        // SAFETY: `self.mapping` is not used again; the header is valid until it goes.
+        let mapping = unsafe { ManuallyDrop::take(&mut self.mapping) };
+        // SAFETY: the header is still mapped (by `mapping`).
+        let mutex = unsafe { &(*self.header.as_ptr()).mutex };
+        if mutex.held_by_this_process() {
+            mapping.leak();
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! `Semaphore` and `BoundedSemaphore`: Python's `multiprocessing.Semaphore` and
+//! `multiprocessing.BoundedSemaphore`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use super::futex::{self, Deadline, Woken, deadline_after};
+use super::lock::LockGuard;
+use super::robust::SharedBlock;
+use crate::error::{Error, Result};
+
+/// A counter of permits shared by processes: [`acquire`](Self::acquire) takes one,
+/// waiting while there is none, and [`release`](Self::release) gives one back. Python:
+/// `multiprocessing.Semaphore(value)`. A semaphore made with 2 lets two processes at a
+/// time through, say, to be polite to a web server.
+///
+/// ```
+/// use ipc::{Process, Semaphore};
+///
+/// let two_at_a_time = Semaphore::new(2)?;
+/// let mut children: Vec<Process> = (0..4)
+///     .map(|_| {
+///         let permits = two_at_a_time.clone();
+///         Process::new(move || {
+///             permits.acquire();
+///             // ...at most two processes here at once...
+///             permits.release().unwrap();
+///         })
+///     })
+///     .collect();
+/// for child in &mut children {
+///     child.start()?;
+/// }
+/// for child in &mut children {
+///     child.join()?;
+/// }
+/// assert_eq!(two_at_a_time.value(), 2);
+/// # Ok::<(), ipc::Error>(())
+/// ```
+///
+/// A semaphore has no owner: any process may release, and none is told when a process
+/// that took a permit dies. Its permit is then lost, as in Python: wait with
+/// [`acquire_timeout`](Self::acquire_timeout) where that matters. (A lock has an owner,
+/// and this crate's locks report its death: see [`Lock`](crate::Lock).)
+#[derive(Clone)]
+pub struct Semaphore {
+    block: Arc<SharedBlock<SemaphoreState>>,
+}
+
+impl std::fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("value", &self.value())
+            .finish_non_exhaustive()
+    }
+}
+
+struct SemaphoreState {
+    /// The permits left. Changed under the block's mutex, in one store.
+    count: AtomicU32,
+    /// The most `count` may be: the first value for a bounded semaphore, else `u32::MAX`.
+    limit: AtomicU32,
+    /// Changed (with a wake-up) by every release that finds waiters: they sleep on it.
+    wakes: AtomicU32,
+    /// How many processes and threads sleep, or are about to, in `acquire`. A process
+    /// killed while it waits stays counted, which costs later releases a system call.
+    waiters: AtomicU32,
+}
+
+impl Semaphore {
+    /// A semaphore with `value` permits. Python: `Semaphore(value)`.
+    pub fn new(value: u32) -> Result<Semaphore> {
+        Semaphore::with_limit(value, u32::MAX)
+    }
+
+    fn with_limit(value: u32, limit: u32) -> Result<Semaphore> {
+        let block = SharedBlock::new(c"ipc-semaphore", 0, 1, |state: &SemaphoreState| {
+            state.count.store(value, Ordering::Relaxed);
+            state.limit.store(limit, Ordering::Relaxed);
+        })?;
+        Ok(Semaphore {
+            block: Arc::new(block),
+        })
+    }
+
+    /// Takes a permit, waiting until there is one. Python: `sem.acquire()`.
+    pub fn acquire(&self) {
+        self.acquire_until(None);
+    }
+
+    /// Like [`acquire`](Self::acquire), but waits at most `timeout`: whether a permit was
+    /// taken. Python: `sem.acquire(timeout=…)`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let sem = ipc::Semaphore::new(1)?;
+    /// assert!(sem.acquire_timeout(Duration::ZERO)); // the one permit
+    /// assert!(!sem.acquire_timeout(Duration::from_millis(10))); // none left
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+        self.acquire_until(deadline_after(timeout).as_ref())
+    }
+
+    fn acquire_until(&self, deadline: Option<&Deadline>) -> bool {
+        let state = self.block.state();
+        let Some(mut held) = LockGuard::hold(self.block.mutex(), deadline) else {
+            return false;
+        };
+        loop {
+            let count = state.count.load(Ordering::Relaxed);
+            if count > 0 {
+                state.count.store(count - 1, Ordering::Relaxed);
+                return true;
+            }
+            let seen = state.wakes.load(Ordering::Relaxed);
+            state.waiters.fetch_add(1, Ordering::Relaxed);
+            let woken = held.unlocked(|| futex::wait(&state.wakes, seen, deadline));
+            state.waiters.fetch_sub(1, Ordering::Relaxed);
+            if woken == Woken::TimedOut {
+                let count = state.count.load(Ordering::Relaxed);
+                if count == 0 {
+                    return false;
+                }
+                state.count.store(count - 1, Ordering::Relaxed);
+                return true;
+            }
+        }
+    }
+
+    /// Gives a permit back, waking the processes waiting for one. Python: `sem.release()`.
+    /// [`Error::SemaphoreFull`] if the count is at its limit: for a [`BoundedSemaphore`],
+    /// the value it was made with (Python raises `ValueError`).
+    pub fn release(&self) -> Result<()> {
+        let state = self.block.state();
+        let _held = LockGuard::hold(self.block.mutex(), None);
+        let count = state.count.load(Ordering::Relaxed);
+        let limit = state.limit.load(Ordering::Relaxed);
+        if count >= limit {
+            return Err(Error::SemaphoreFull { limit });
+        }
+        if state.waiters.load(Ordering::Relaxed) > 0 {
+            // Wake them all, before the count changes: they need the lock to look at it,
+            // and have it only once this release is whole. Waking one would lose the
+            // permit if that one died, or timed out, before taking it.
+            futex::add_and_wake(&state.wakes, u32::MAX);
+        }
+        state.count.store(count + 1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The permits left now (others may take or give some right after). Python:
+    /// `sem.get_value()`.
+    pub fn value(&self) -> u32 {
+        self.block.state().count.load(Ordering::Relaxed)
+    }
+}
+
+/// A [`Semaphore`] that refuses to count above the value it was made with, since a
+/// release more than the acquires is a bug. Python: `multiprocessing.BoundedSemaphore`.
+///
+/// ```
+/// let sem = ipc::BoundedSemaphore::new(1)?;
+/// sem.acquire();
+/// sem.release()?;
+/// assert!(matches!(sem.release(), Err(ipc::Error::SemaphoreFull { limit: 1 })));
+/// # Ok::<(), ipc::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct BoundedSemaphore {
+    semaphore: Semaphore,
+}
+
+impl BoundedSemaphore {
+    /// A semaphore with `value` permits, and never more. Python: `BoundedSemaphore(value)`.
+    pub fn new(value: u32) -> Result<BoundedSemaphore> {
+        Ok(BoundedSemaphore {
+            semaphore: Semaphore::with_limit(value, value)?,
+        })
+    }
+
+    /// Takes a permit, waiting until there is one: see [`Semaphore::acquire`].
+    pub fn acquire(&self) {
+        self.semaphore.acquire();
+    }
+
+    /// Takes a permit, waiting at most `timeout`: see [`Semaphore::acquire_timeout`].
+    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+        self.semaphore.acquire_timeout(timeout)
+    }
+
+    /// Gives a permit back; [`Error::SemaphoreFull`] if that would make more than the
+    /// value it was made with.
+    pub fn release(&self) -> Result<()> {
+        self.semaphore.release()
+    }
+
+    /// The permits left now.
+    pub fn value(&self) -> u32 {
+        self.semaphore.value()
+    }
+}

@@ -1,0 +1,93 @@
+//! `SharedMemory`: anonymous and named blocks across processes, and who removes a name.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use fork_test::time_limit;
+use ipc::{Process, SharedMemory};
+
+fn run(f: impl FnOnce() + 'static) {
+    let mut child = Process::new(f);
+    child.start().unwrap();
+    assert_eq!(child.join().unwrap(), 0);
+}
+
+fn a_block_without_a_name_is_shared_with_children() {
+    time_limit(Duration::from_secs(20));
+    let shm = SharedMemory::new(10).unwrap();
+    assert_eq!((shm.size(), shm.name()), (10, None));
+    assert_eq!(shm.to_vec(), [0; 10]);
+    let child_shm = shm.clone();
+    run(move || {
+        child_shm.write(2, b"hello");
+        child_shm.buf()[9].store(b'!', Ordering::Relaxed);
+    });
+    let mut hello = [0; 5];
+    shm.read(2, &mut hello);
+    assert_eq!(&hello, b"hello");
+    assert_eq!(shm.to_vec(), b"\0\0hello\0\0!");
+    assert!(
+        SharedMemory::new(0).is_err(),
+        "a size of 0 is refused, as in Python"
+    );
+}
+
+/// A unique name for this test run.
+fn name(what: &str) -> String {
+    format!("ipc-test-{what}-{}", std::process::id())
+}
+
+fn a_named_block_is_opened_by_name_and_unlinked_by_its_creator() {
+    time_limit(Duration::from_secs(20));
+    let name = name("named");
+    let file = Path::new("/dev/shm").join(&name);
+    let shm = SharedMemory::create(&name, 4096).unwrap();
+    assert!(file.exists());
+    assert!(
+        SharedMemory::create(&name, 4096).is_err(),
+        "the name is taken"
+    );
+    let child_name = name.clone();
+    run(move || {
+        // Opened by its name, not inherited: any program could do this.
+        let other = SharedMemory::open(&child_name).unwrap();
+        assert_eq!(other.size(), 4096);
+        other.write(0, b"written by name");
+    });
+    let mut text = [0; 15];
+    shm.read(0, &mut text);
+    assert_eq!(&text, b"written by name");
+
+    // A child's copy (made by fork) does not remove the name when it is dropped...
+    let copy = shm.clone();
+    run(move || drop(copy));
+    assert!(file.exists(), "the child's copy left the name alone");
+    // ...the creator's last handle does.
+    drop(shm);
+    assert!(!file.exists(), "the creator removed the name");
+    assert!(SharedMemory::open(&name).is_err());
+}
+
+fn unlink_removes_the_name_and_leaves_the_bytes_to_who_has_them() {
+    time_limit(Duration::from_secs(20));
+    let name = name("unlink");
+    let shm = SharedMemory::create(&name, 100).unwrap();
+    shm.write(0, b"still here");
+    shm.unlink().unwrap();
+    assert!(SharedMemory::open(&name).is_err(), "no name any more");
+    assert_eq!(&shm.to_vec()[..10], b"still here");
+    assert!(
+        shm.unlink().is_err(),
+        "already gone (Python raises FileNotFoundError)"
+    );
+    for bad in ["", "a/b", &"x".repeat(300)] {
+        assert!(SharedMemory::create(bad, 1).is_err(), "{bad:?} is no name");
+    }
+}
+
+fork_test::main!(
+    a_block_without_a_name_is_shared_with_children,
+    a_named_block_is_opened_by_name_and_unlinked_by_its_creator,
+    unlink_removes_the_name_and_leaves_the_bytes_to_who_has_them,
+);
