@@ -279,6 +279,8 @@ struct Run<T, F, R> {
     f: F,
     pending: VecDeque<Range<usize>>,
     workers: Vec<Worker<R>>,
+    /// How many workers the pool has, when it has chunks enough for all.
+    processes: usize,
     max_message: usize,
 }
 
@@ -309,6 +311,7 @@ where
             f,
             pending,
             workers: Vec::new(),
+            processes: pool.processes,
             max_message: pool.max_message,
         };
         for _ in 0..pool.processes {
@@ -339,11 +342,14 @@ where
         Ok(())
     }
 
-    /// Gives worker `w` pending chunks until it holds [`IN_FLIGHT`]: from then on their
-    /// items are the worker's, so the parent moves `handed_out` past them.
+    /// Gives worker `w` pending chunks until it holds its share: from then on their items
+    /// are the worker's, so the parent moves `handed_out` past them. Its share is
+    /// [`IN_FLIGHT`] while chunks are many, and less when they are few (down to one), so
+    /// that no chunk waits behind another while some worker has nothing to do.
     fn top_up(&mut self, w: usize) {
+        let share = (self.pending.len() / self.processes).clamp(1, IN_FLIGHT);
         let worker = &mut self.workers[w];
-        while worker.tasks.len() < IN_FLIGHT {
+        while worker.tasks.len() < share {
             let Some(task) = self.pending.pop_front() else {
                 break;
             };

@@ -37,7 +37,7 @@ use crate::deadline::{deadline, poll_until};
 use crate::error::{Error, Result};
 use crate::remote::{self, Job, Reply, Request};
 
-/// Tasks a worker holds at a time: the one it runs, and the next.
+/// Tasks a worker holds at a time, at most: the one it runs, and the next.
 const IN_FLIGHT: usize = 2;
 
 /// How long a worker that has closed its connection may take to exit before it is killed.
@@ -401,15 +401,18 @@ impl State {
         Ok(())
     }
 
-    /// Gives waiting tasks to workers with room.
+    /// Gives waiting tasks to workers with room. A worker's share is [`IN_FLIGHT`] while
+    /// tasks are many, and less when they are few (down to one), so that no task waits
+    /// behind another while some worker has nothing to do.
     fn dispatch(&mut self) {
+        let share = (self.queue.len() / self.size).clamp(1, IN_FLIGHT);
         for worker in &mut self.workers {
             let room = match self.max_tasks {
                 // A worker that will leave after its last task gets no more than that.
                 Some(max) => max.saturating_sub(worker.finished) as usize,
                 None => usize::MAX,
             }
-            .min(IN_FLIGHT);
+            .min(share);
             while worker.tasks.len() < room {
                 let Some(task) = self.queue.pop_front() else {
                     break;
