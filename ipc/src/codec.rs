@@ -11,7 +11,8 @@
 
 mod guard;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::io;
 use std::marker::PhantomData;
 
 use serde::Serialize;
@@ -39,6 +40,123 @@ pub fn encode_into<T: Serialize + ?Sized>(value: &T, buf: &mut Vec<u8>) -> Resul
     bincode::serde::encode_into_std_write(value, buf, config())
         .map(drop)
         .map_err(|e| Error::Encode(e.to_string()))
+}
+
+/// Appends the encoding of `value` to `buf`, unless it would take `buf` past `cap` bytes:
+/// then `buf` is left as it was and the answer is `false`. A big message can then be
+/// encoded as it is sent ([`encode_to`]) instead of copied into a buffer first.
+pub(crate) fn encode_capped<T: Serialize + ?Sized>(
+    value: &T,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> Result<bool> {
+    /// A writer into `buf` that refuses to grow it past `cap`.
+    struct Capped<'a> {
+        buf: &'a mut Vec<u8>,
+        cap: usize,
+    }
+    impl bincode::enc::write::Writer for Capped<'_> {
+        fn write(&mut self, bytes: &[u8]) -> std::result::Result<(), bincode::error::EncodeError> {
+            if self.buf.len() + bytes.len() > self.cap {
+                return Err(bincode::error::EncodeError::Other("over the cap"));
+            }
+            self.buf.extend_from_slice(bytes);
+            Ok(())
+        }
+    }
+    let start = buf.len();
+    let writer = Capped { buf, cap };
+    match bincode::serde::encode_into_writer(value, writer, config()) {
+        Ok(()) => Ok(true),
+        Err(bincode::error::EncodeError::Other("over the cap")) => {
+            buf.truncate(start);
+            Ok(false)
+        }
+        Err(e) => {
+            buf.truncate(start);
+            Err(Error::Encode(e.to_string()))
+        }
+    }
+}
+
+/// The length of the encoding of `value`, found without writing it.
+pub(crate) fn encoded_len<T: Serialize + ?Sized>(value: &T) -> Result<usize> {
+    let mut size = bincode::enc::write::SizeWriter::default();
+    bincode::serde::encode_into_writer(value, &mut size, config())
+        .map_err(|e| Error::Encode(e.to_string()))?;
+    Ok(size.bytes_written)
+}
+
+/// Encodes `value` into `out` as it goes: what the encoder writes in big pieces (a byte
+/// buffer's contents) goes to `out` as it is, not copied.
+pub(crate) fn encode_to<T: Serialize + ?Sized>(
+    value: &T,
+    mut out: &mut dyn io::Write,
+) -> Result<()> {
+    bincode::serde::encode_into_std_write(value, &mut out, config())
+        .map(drop)
+        .map_err(|e| Error::Encode(e.to_string()))
+}
+
+/// Where a message's bytes come from when it is decoded as it arrives ([`decode_from`]),
+/// rather than first read whole into a buffer.
+pub(crate) trait Source {
+    /// Fills `buf` from the message; an error if the message has fewer bytes left.
+    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()>;
+    /// The next `len` bytes of the message, in a vector of their own, which grows as they
+    /// arrive (so that a false length costs only what really comes).
+    fn read_owned(&mut self, len: usize) -> io::Result<Vec<u8>>;
+    /// How many bytes of the message are not read yet.
+    fn remaining(&self) -> usize;
+}
+
+/// Reads a length as bincode writes it with its standard configuration: one byte up to
+/// 250; after 251, 252 or 253, a `u16`, `u32` or `u64`, little-endian.
+pub(crate) fn read_length(source: &mut dyn Source) -> io::Result<u64> {
+    let mut first = [0u8; 1];
+    source.read_exact(&mut first)?;
+    let mut wide = [0u8; 8];
+    let width = match first[0] {
+        small @ 0..=250 => return Ok(u64::from(small)),
+        251 => 2,
+        252 => 4,
+        253 => 8,
+        _ => return Err(io::Error::other("a length wider than 64 bits")),
+    };
+    source.read_exact(&mut wide[..width])?;
+    Ok(u64::from_le_bytes(wide))
+}
+
+/// Decodes a message from `source` as its bytes arrive, with the same rules as [`decode`]:
+/// a string or a byte buffer is read straight into the buffer that becomes the value, with
+/// no copy. Bytes left over are an error; the caller skips them.
+pub(crate) fn decode_from<T: DeserializeOwned>(source: &mut dyn Source) -> Result<T> {
+    /// bincode's reader over the shared source.
+    struct Reader<'a, 'b>(&'a RefCell<&'b mut dyn Source>);
+    impl bincode::de::read::Reader for Reader<'_, '_> {
+        fn read(
+            &mut self,
+            bytes: &mut [u8],
+        ) -> std::result::Result<(), bincode::error::DecodeError> {
+            self.0
+                .borrow_mut()
+                .read_exact(bytes)
+                .map_err(|e| bincode::error::DecodeError::OtherString(e.to_string()))
+        }
+    }
+    let budget = Cell::new(source.remaining());
+    let source: RefCell<&mut dyn Source> = RefCell::new(&mut *source);
+    let message = guard::Message::streamed(PhantomData::<T>, &budget, &source);
+    let mut decoder = bincode::serde::OwnedSerdeDecoder::from_reader(Reader(&source), config());
+    let value = serde::de::DeserializeSeed::deserialize(message, decoder.as_deserializer())
+        .map_err(|e| Error::Decode(e.to_string()))?;
+    let left = source.borrow().remaining();
+    if left > 0 {
+        return Err(Error::Decode(format!(
+            "{left} bytes left over after the value"
+        )));
+    }
+    Ok(value)
 }
 
 /// Decodes a whole message. Bytes left over mean the message was not a `T`: an error.

@@ -24,6 +24,8 @@ use serde::de::DeserializeOwned;
 
 use crate::codec;
 use crate::deadline::{deadline, poll_until};
+
+mod streamed;
 use crate::error::{Error, Result};
 use crate::fork::Mark;
 
@@ -248,8 +250,21 @@ impl Connection {
         // Encode behind a placeholder header, then fill it in.
         let start = self.outgoing.len();
         self.outgoing.extend_from_slice(&[0; HEADER_LEN]);
-        let encoded = codec::encode_into(value, &mut self.outgoing)
-            .and_then(|()| self.header_for(self.outgoing.len() - start - HEADER_LEN));
+        let cap = start + HEADER_LEN + streamed::STREAMED_OVER;
+        match codec::encode_capped(value, &mut self.outgoing, cap) {
+            Ok(true) => {}
+            Ok(false) => {
+                // Big: write what waits, then this one as it is encoded.
+                self.outgoing.truncate(start);
+                self.flush()?;
+                return self.send_streamed(value);
+            }
+            Err(e) => {
+                self.outgoing.truncate(start);
+                return Err(e);
+            }
+        }
+        let encoded = self.header_for(self.outgoing.len() - start - HEADER_LEN);
         match encoded {
             Ok(header) => {
                 self.outgoing[start..start + HEADER_LEN].copy_from_slice(&header);
@@ -308,6 +323,9 @@ impl Connection {
             let frame = self.start..self.start + len;
             self.start += len;
             return codec::decode(&self.buf[frame]);
+        }
+        if len > streamed::STREAMED_OVER {
+            return self.recv_streamed(len, until);
         }
         let mut body = Vec::new();
         self.recv_body(len, &mut body, until)?;

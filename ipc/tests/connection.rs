@@ -441,6 +441,100 @@ fn poll_on_the_sending_end_of_a_one_way_pipe_is_an_error() {
     ));
 }
 
+/// A big frame (decoded as it arrives) is held to the same rules as a small one: nesting,
+/// lengths checked against what is left, and no memory reserved ahead of the bytes.
+fn a_big_hostile_frame_is_refused_like_a_small_one() {
+    // 100 000 nested `Box`es: over the size at which frames are decoded as they arrive.
+    let deep: Vec<u8> = [vec![1u8; 100_000], vec![0]].concat();
+    let (mut a, mut b) = Pipe::new().unwrap();
+    b.send_bytes(&deep).unwrap();
+    let code = in_a_small_child(move || a.recv::<Chain>().map(std::mem::forget).is_err());
+    assert_eq!(
+        code, 0,
+        "a 100 KB nest is a decode error, not a stack overflow"
+    );
+
+    // A 200 000-byte body whose string claims a billion bytes.
+    let mut body = vec![0xfc, 0x00, 0xca, 0x9a, 0x3b];
+    body.resize(200_000, b'x');
+    let (mut a, mut b) = Pipe::new().unwrap();
+    b.send_bytes(&body).unwrap();
+    let code = in_a_small_child(move || matches!(a.recv::<String>(), Err(Error::Decode(_))));
+    assert_eq!(code, 0, "refused from the length alone");
+
+    // A string that fits the frame's announced length, but the sender stops half-way:
+    // the memory grows with what arrives, then the frame is cut short.
+    let mut frame = (150u32 * 1024 * 1024 + 5).to_be_bytes().to_vec();
+    frame.extend_from_slice(&[0xfc, 0x00, 0x00, 0x60, 0x09]); // 150 MiB
+    frame.extend_from_slice(&[b'y'; 100_000]);
+    let (mut a, b) = Pipe::new().unwrap();
+    write_raw(&b, &frame);
+    drop(b);
+    let code = in_a_small_child(move || matches!(a.recv::<String>(), Err(Error::Truncated { .. })));
+    assert_eq!(
+        code, 0,
+        "a 150 MiB string that stops after 100 KB is cut short, and cheap"
+    );
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct Page {
+    url: String,
+    #[serde(with = "serde_bytes")]
+    body: Vec<u8>,
+}
+
+fn a_big_message_of_the_wrong_type_leaves_the_next_one_readable() {
+    let (mut a, mut b) = Pipe::new().unwrap();
+    let page = || Page {
+        url: "/big".into(),
+        body: vec![9; 300_000],
+    };
+    let mut p = Process::new(move || {
+        b.send(&page()).unwrap();
+        b.send(&"after").unwrap();
+        b.send(&page()).unwrap();
+    });
+    p.start().unwrap();
+    assert!(matches!(a.recv::<(u8, u8)>(), Err(Error::Decode(_))));
+    assert_eq!(
+        a.recv::<String>().unwrap(),
+        "after",
+        "the wrong one was skipped whole"
+    );
+    assert_eq!(a.recv::<Page>().unwrap(), page());
+    assert_eq!(p.join().unwrap(), 0);
+}
+
+/// A value whose encoding is longer each time it is encoded: the first pass (to count the
+/// frame's length) and the second (to send it) disagree.
+struct Growing(std::cell::Cell<usize>);
+
+impl Serialize for Growing {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.set(self.0.get() + 1);
+        serde_bytes::Bytes::new(&vec![1u8; 100_000 * self.0.get()]).serialize(serializer)
+    }
+}
+
+fn a_big_value_that_changes_while_it_is_sent_cuts_the_stream_not_the_frames() {
+    let (mut a, mut b) = Pipe::new().unwrap();
+    let mut p = Process::new(move || {
+        assert!(b.send(&Growing(std::cell::Cell::new(0))).is_err());
+        assert!(
+            b.send(&1u8).is_err(),
+            "nothing more goes out after a broken frame"
+        );
+    });
+    p.start().unwrap();
+    let got = a.recv::<serde_bytes::ByteBuf>();
+    assert!(
+        matches!(got, Err(Error::Truncated { .. } | Error::Closed)),
+        "the reader sees the stream end, not a frame that is something else: {got:?}"
+    );
+    assert_eq!(p.join().unwrap(), 0);
+}
+
 fork_test::main!(
     a_duplex_pipe_carries_typed_messages_both_ways,
     the_child_sees_the_end_when_the_parent_closes,
@@ -459,4 +553,7 @@ fork_test::main!(
     a_deeply_nested_message_is_an_error_not_a_stack_overflow,
     a_refused_message_leaves_no_fake_message_behind,
     poll_on_the_sending_end_of_a_one_way_pipe_is_an_error,
+    a_big_hostile_frame_is_refused_like_a_small_one,
+    a_big_message_of_the_wrong_type_leaves_the_next_one_readable,
+    a_big_value_that_changes_while_it_is_sent_cuts_the_stream_not_the_frames,
 );

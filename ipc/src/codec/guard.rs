@@ -13,17 +13,22 @@
 //! 3. **Strings and byte buffers** are read where they lie in the message, so that a length
 //!    is checked against the bytes that are really there *before* anything is allocated
 //!    (bincode's own path for an owned `String` allocates first, then finds the bytes
-//!    missing); the visitor still receives the owned value it asked for.
+//!    missing); the visitor still receives the owned value it asked for. A message decoded
+//!    as it arrives (see [`Source`](super::Source)) has its strings and byte buffers read
+//!    straight into the buffer that becomes the value, which grows as the bytes come: a
+//!    length is checked against what is left of the message, and costs only what arrives.
 //!
 //! No maintained crate does this for serde (`serde_stacker` grows the stack instead, which
 //! moves the limit to memory); it is plain forwarding, one wrapper per serde trait.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 
 use serde::de::{
     self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
 };
+
+use super::Source;
 
 /// The deepest nesting a message may have: compound values (structs, tuples, sequences,
 /// maps, enum variants, `Some`) inside one another. Deep enough for the data a program
@@ -31,11 +36,13 @@ use serde::de::{
 /// stack (2 MiB): about 300 KiB in a debug build.
 pub const MAX_DEPTH: usize = 256;
 
-/// What every wrapper carries: the levels left, and the shared budget of announcements.
+/// What every wrapper carries: the levels left, the shared budget of announcements, and,
+/// for a message decoded as it arrives, where its bytes come from.
 #[derive(Clone, Copy)]
 struct Limits<'b> {
     depth_left: usize,
     budget: &'b Cell<usize>,
+    source: Option<&'b RefCell<&'b mut dyn Source>>,
 }
 
 impl<'b> Limits<'b> {
@@ -64,12 +71,31 @@ pub(super) struct Message<'b, S> {
 }
 
 impl<'b, S> Message<'b, S> {
+    /// A message in a slice: strings and byte buffers are borrowed from it.
     pub(super) fn new(seed: S, budget: &'b Cell<usize>) -> Self {
         Message {
             seed,
             limits: Limits {
                 depth_left: MAX_DEPTH,
                 budget,
+                source: None,
+            },
+        }
+    }
+
+    /// A message read from `source` as it is decoded: strings and byte buffers are read from
+    /// it by the guard itself, straight into their own buffers.
+    pub(super) fn streamed(
+        seed: S,
+        budget: &'b Cell<usize>,
+        source: &'b RefCell<&'b mut dyn Source>,
+    ) -> Self {
+        Message {
+            seed,
+            limits: Limits {
+                depth_left: MAX_DEPTH,
+                budget,
+                source: Some(source),
             },
         }
     }
@@ -141,8 +167,6 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Guarded<'_, D> {
         deserialize_f32();
         deserialize_f64();
         deserialize_char();
-        deserialize_str();
-        deserialize_bytes();
         deserialize_option();
         deserialize_unit();
         deserialize_unit_struct(name: &'static str);
@@ -162,7 +186,10 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Guarded<'_, D> {
             wants_owned: true,
             ..self.guard(visitor)
         };
-        self.inner.deserialize_str(visitor)
+        match self.limits.source {
+            Some(source) => visitor.visit_string(read_string(source)?),
+            None => self.inner.deserialize_str(visitor),
+        }
     }
 
     fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
@@ -170,12 +197,49 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Guarded<'_, D> {
             wants_owned: true,
             ..self.guard(visitor)
         };
-        self.inner.deserialize_bytes(visitor)
+        match self.limits.source {
+            Some(source) => visitor.visit_byte_buf(read_bytes(source)?),
+            None => self.inner.deserialize_bytes(visitor),
+        }
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        let visitor = self.guard(visitor);
+        match self.limits.source {
+            Some(source) => visitor.visit_str(&read_string(source)?),
+            None => self.inner.deserialize_str(visitor),
+        }
+    }
+
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        let visitor = self.guard(visitor);
+        match self.limits.source {
+            Some(source) => visitor.visit_bytes(&read_bytes(source)?),
+            None => self.inner.deserialize_bytes(visitor),
+        }
     }
 
     fn is_human_readable(&self) -> bool {
         self.inner.is_human_readable()
     }
+}
+
+/// The bytes of a string or a byte buffer in a streamed message: its length (bincode's
+/// variable-length integer), checked against what is left of the message, then the bytes.
+fn read_bytes<E: de::Error>(source: &RefCell<&mut dyn Source>) -> Result<Vec<u8>, E> {
+    let mut source = source.borrow_mut();
+    let len = super::read_length(&mut **source).map_err(E::custom)?;
+    if len > source.remaining() as u64 {
+        return Err(E::custom(format_args!(
+            "a length of {len} bytes, with {} bytes left in the message",
+            source.remaining()
+        )));
+    }
+    source.read_owned(len as usize).map_err(E::custom)
+}
+
+fn read_string<E: de::Error>(source: &RefCell<&mut dyn Source>) -> Result<String, E> {
+    String::from_utf8(read_bytes(source)?).map_err(E::custom)
 }
 
 /// `fn visit_*(self, v)` for plain values: passed through.

@@ -1,0 +1,216 @@
+//! Big typed messages, encoded as they are sent and decoded as they arrive.
+//!
+//! A small message is encoded into a buffer and sent with one write, and received whole
+//! into the connection's buffer before it is decoded. For a big one (a page, a file's
+//! bytes) each of those steps would copy every byte once more. So past [`STREAMED_OVER`]
+//! bytes, the sender first counts the encoding's length (for the frame's header), then
+//! encodes straight into the socket: a byte buffer's contents go from the value to the
+//! kernel as they are. The receiver decodes from the socket as the bytes come: a byte
+//! buffer or a string is read straight into the memory that becomes the value.
+
+use std::io::{self, IoSlice, Write};
+
+use nix::sys::socket::{Shutdown, shutdown};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{BATCH, Connection, HEADER_LEN, Until};
+use crate::codec::{self, Source};
+use crate::error::{Error, Result};
+
+/// Messages longer than this are encoded as they are sent, and decoded as they arrive.
+pub(super) const STREAMED_OVER: usize = 64 * 1024;
+
+impl Connection {
+    /// Sends `value`, whose encoding is longer than [`STREAMED_OVER`], encoding it into the
+    /// socket as it goes.
+    pub(super) fn send_streamed<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        let len = codec::encoded_len(value)?;
+        let header = self.header_for(len)?;
+        let mut frame = FrameWriter {
+            conn: self,
+            buf: Vec::with_capacity(BATCH),
+            left: len,
+        };
+        frame.buf.extend_from_slice(&header);
+        let sent = codec::encode_to(value, &mut frame).and_then(|()| frame.finish());
+        if let Err(e) = sent {
+            // Part of a frame may be out: the reader must see the stream end there, not
+            // read what follows as the rest of the frame. Later sends are refused by the
+            // kernel (`EPIPE`: `Error::Closed`).
+            let _ = shutdown(std::os::fd::AsRawFd::as_raw_fd(&self.fd), Shutdown::Write);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Receives a frame of `len` bytes and decodes it as it arrives.
+    pub(super) fn recv_streamed<T: DeserializeOwned>(
+        &mut self,
+        len: usize,
+        until: Until<'_>,
+    ) -> Result<T> {
+        let mut frame = FrameReader {
+            conn: self,
+            until,
+            len,
+            left: len,
+            failure: None,
+        };
+        let decoded = codec::decode_from::<T>(&mut frame);
+        if let Some(failure) = frame.failure.take() {
+            // The bytes stopped coming: the stream is cut, or the socket failed.
+            return Err(failure);
+        }
+        if decoded.is_err() && frame.left > 0 {
+            // Not a `T`: skip the rest of its frame, so that the next message is read from
+            // its own beginning.
+            frame.skip_rest()?;
+        }
+        decoded
+    }
+}
+
+/// Writes one frame's encoding into the socket: small pieces are gathered in `buf`, big
+/// ones go out as they are. Refuses to write more than the header announced.
+struct FrameWriter<'a> {
+    conn: &'a mut Connection,
+    buf: Vec<u8>,
+    /// Bytes of the body the header announced and not written yet.
+    left: usize,
+}
+
+impl FrameWriter<'_> {
+    fn send_buf(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let sent = self.conn.write_all(&mut [IoSlice::new(&buf)]);
+        self.buf = buf;
+        self.buf.clear();
+        sent.map_err(io::Error::other)
+    }
+
+    /// Sends what is gathered; the encoding must have been exactly as long as announced.
+    fn finish(&mut self) -> Result<()> {
+        if self.left != 0 {
+            return Err(Error::Encode(format!(
+                "the value encoded {} bytes shorter the second time",
+                self.left
+            )));
+        }
+        self.send_buf().map_err(|e| Error::Io(io::Error::other(e)))
+    }
+}
+
+impl Write for FrameWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if bytes.len() > self.left {
+            // A value whose encoding changed between the count and now.
+            return Err(io::Error::other("the value encoded longer the second time"));
+        }
+        self.left -= bytes.len();
+        if self.buf.len() + bytes.len() > self.buf.capacity() {
+            self.send_buf()?;
+        }
+        if bytes.len() >= self.buf.capacity() {
+            // Big: from the value to the kernel, with no copy.
+            return self
+                .conn
+                .write_all(&mut [IoSlice::new(bytes)])
+                .map(|()| bytes.len())
+                .map_err(io::Error::other);
+        }
+        self.buf.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send_buf()
+    }
+}
+
+/// Reads one frame's body, for [`codec::decode_from`]: from the connection's buffer first,
+/// then from the socket.
+struct FrameReader<'a, 'u> {
+    conn: &'a mut Connection,
+    until: Until<'u>,
+    len: usize,
+    /// Bytes of the body not read yet.
+    left: usize,
+    /// Why the bytes stopped coming, if they did.
+    failure: Option<Error>,
+}
+
+impl FrameReader<'_, '_> {
+    /// Keeps `error` as the reason, and turns it into one the codec passes on.
+    fn fail(&mut self, error: Error) -> io::Error {
+        let error = match error {
+            // The stream ended inside this frame.
+            Error::Closed | Error::Truncated { .. } => Error::Truncated {
+                expected: HEADER_LEN + self.len,
+                got: HEADER_LEN + self.len - self.left,
+            },
+            e => e,
+        };
+        let text = error.to_string();
+        self.failure = Some(error);
+        self.conn.unreadable = Some(format!(
+            "an earlier receive failed in the middle of a message: {text}"
+        ));
+        io::Error::other(text)
+    }
+
+    /// Reads and drops what is left of the body.
+    fn skip_rest(&mut self) -> Result<()> {
+        while self.left > 0 {
+            let chunk = self.left.min(BATCH);
+            if self.read_owned(chunk).is_err() {
+                return Err(self.failure.take().expect("a failed read says why"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Source for FrameReader<'_, '_> {
+    fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        if buf.len() > self.left {
+            return Err(io::Error::other("past the end of the message"));
+        }
+        let mut filled = 0;
+        while filled < buf.len() {
+            let want = (buf.len() - filled).min(BATCH);
+            match self.conn.fill(want, self.until) {
+                Ok(true) => {}
+                Ok(false) => return Err(self.fail(Error::Closed)),
+                Err(e) => return Err(self.fail(e)),
+            }
+            let conn = &mut *self.conn;
+            buf[filled..filled + want].copy_from_slice(&conn.buf[conn.start..conn.start + want]);
+            conn.start += want;
+            filled += want;
+        }
+        self.left -= buf.len();
+        Ok(())
+    }
+
+    fn read_owned(&mut self, len: usize) -> io::Result<Vec<u8>> {
+        if len > self.left {
+            return Err(io::Error::other("past the end of the message"));
+        }
+        let mut bytes = Vec::new();
+        match self.conn.recv_body(len, &mut bytes, self.until) {
+            Ok(()) => {
+                self.left -= len;
+                Ok(bytes)
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    fn remaining(&self) -> usize {
+        self.left
+    }
+}
