@@ -24,6 +24,7 @@ use serde::de::DeserializeOwned;
 
 use crate::codec;
 use crate::deadline::{deadline, poll_until};
+use crate::descriptor::{Descriptor, Lent};
 
 mod streamed;
 use crate::error::{Error, Result};
@@ -620,6 +621,38 @@ impl Drop for Connection {
         if let Some(mark) = &self.mark {
             mark.remove();
         }
+    }
+}
+
+/// A `Connection` can go to a process as it starts, in its arguments (see
+/// [`Descriptor`](crate::Descriptor)), as Python's can: the new process gets its own copy
+/// of this end. Not with bytes received and not read yet, which it would not get.
+impl Serialize for Connection {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::Error as _;
+        if self.has_buffered() || !self.outgoing.is_empty() {
+            return Err(S::Error::custom(
+                "a connection with messages half read or not yet written cannot be given to \
+                 another process",
+            ));
+        }
+        let end = Lent(self.fd.as_fd());
+        (end, self.readable, self.writable, self.max_message as u64).serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Connection {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Connection, D::Error> {
+        let (fd, readable, writable, max_message) =
+            <(Descriptor, bool, bool, u64)>::deserialize(deserializer)?;
+        let mut conn = Connection::new(fd.into_owned(), readable, writable);
+        conn.set_max_message_size(max_message.try_into().unwrap_or(usize::MAX));
+        Ok(conn)
     }
 }
 

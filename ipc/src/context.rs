@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::call::Call;
-use crate::codec;
+use crate::descriptor;
 use crate::error::Result;
 use crate::process::Process;
 use crate::remote::Job;
@@ -97,7 +97,9 @@ impl Context {
     /// `ctx.Process(target=target, args=(args,))`. With fork, `target` and `args` are
     /// simply captured; with the other methods the target goes by its place in the program
     /// and the arguments are encoded now, which fails if `target` is not in the program's
-    /// own code ([`Error::NotInProgram`](crate::Error::NotInProgram)).
+    /// own code ([`Error::NotInProgram`](crate::Error::NotInProgram)). The arguments may
+    /// hold a [`Connection`](crate::Connection), a [`Queue`](crate::Queue) or any
+    /// [`Descriptor`](crate::Descriptor): the new process gets its own copy.
     pub fn process<A>(&self, target: fn(A), args: A) -> Result<Process>
     where
         A: Serialize + DeserializeOwned + 'static,
@@ -105,13 +107,13 @@ impl Context {
         if self.method == StartMethod::Fork {
             return Ok(Process::new(move || target(args)));
         }
-        let mut encoded = Vec::new();
-        codec::encode_into(&args, &mut encoded)?;
+        // The descriptors the arguments hold (a Connection, a Queue...) go with the process.
+        let (encoded, descriptors) = descriptor::encode_args(&args)?;
         let job = Job {
             call: Call::one(target)?,
             args: encoded.into(),
         };
-        Ok(Process::remote(self.method, job))
+        Ok(Process::remote(self.method, job, descriptors))
     }
 
     /// A long-lived pool of `processes` workers started with this method. Python:

@@ -67,6 +67,10 @@ fn server() -> MutexGuard<'static, Option<Server>> {
 /// refuses with [`Error::ForkserverNotStarted`] otherwise). Without this call, the first
 /// process started with the forkserver method starts it, if there is one thread then.
 ///
+/// The server is a copy of this process as it is now, and keeps a copy of every descriptor
+/// open now (the children it starts later inherit them too): one more reason to start it
+/// first, before the program opens files and pipes whose end of stream matters.
+///
 /// ```
 /// // First thing in `main`, before any thread:
 /// ipc::forkserver::start()?;
@@ -115,16 +119,41 @@ fn start_locked(server: &mut Option<Server>) -> Result<()> {
     Ok(())
 }
 
-/// Asks the server for a child that runs [`remote::child_main`] over `connection`.
-pub(crate) fn start_child(connection: OwnedFd) -> Result<Child> {
+/// The most descriptors the arguments of one child may hold (the kernel takes at most 253
+/// in one message; five go with every request).
+const MAX_DESCRIPTORS: usize = 200;
+
+/// Asks the server for a child that runs [`remote::child_main`] over `connection`, with
+/// copies of `descriptors`.
+pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Result<Child> {
+    if descriptors.len() > MAX_DESCRIPTORS {
+        return Err(Error::Encode(format!(
+            "the arguments hold {} descriptors; a process started by the forkserver can be \
+             given {MAX_DESCRIPTORS}",
+            descriptors.len()
+        )));
+    }
     let (status, theirs) = seqpacket_pair()?;
     {
         let mut server = server();
-        start_locked(&mut server)?;
+        if server.is_none() {
+            // Started now, the server would keep a copy of what this request hands on (and
+            // the child's end of its connection would never see the end of the stream).
+            let handed_on = [connection.as_fd(), theirs.as_fd(), status.as_fd()];
+            let marks: Vec<Arc<Mark>> = handed_on
+                .into_iter()
+                .chain(descriptors.iter().map(AsFd::as_fd))
+                .map(Mark::new)
+                .collect();
+            let started = start_locked(&mut server);
+            marks.iter().for_each(|mark| mark.remove());
+            started?;
+        }
         let requests = server.as_ref().expect("started above").requests.as_raw_fd();
         // The child's connection, its status socket, and this process's stdin, stdout and
         // stderr, for the child to use as its own.
-        let fds = [connection.as_raw_fd(), theirs.as_raw_fd(), 0, 1, 2];
+        let mut fds = vec![connection.as_raw_fd(), theirs.as_raw_fd(), 0, 1, 2];
+        fds.extend(descriptors.iter().map(AsRawFd::as_raw_fd));
         let sent = send_record(requests, b"start", &fds);
         if let Err(e) = sent {
             server.take(); // it is gone: the next start starts another
@@ -184,15 +213,16 @@ fn serve(requests: OwnedFd) -> i32 {
             match receive_record(requests.as_fd(), &mut buf) {
                 // The program has closed its end: it is done (or gone).
                 Ok((0, _)) => return 0,
-                Ok((_, fds)) => {
-                    // Anything but the five descriptors of a request is ignored.
-                    if let Ok([connection, status, stdin, stdout, stderr]) =
-                        <[OwnedFd; 5]>::try_from(fds)
-                        && let Some(served) = start_one(connection, status, [stdin, stdout, stderr])
-                    {
+                Ok((_, mut fds)) if fds.len() >= 5 => {
+                    let descriptors = fds.split_off(5);
+                    let [connection, status, stdin, stdout, stderr] =
+                        <[OwnedFd; 5]>::try_from(fds).expect("five, checked above");
+                    let stdio = [stdin, stdout, stderr];
+                    if let Some(served) = start_one(connection, status, stdio, descriptors) {
                         children.push(served);
                     }
                 }
+                Ok(_) => {} // not a request of ours: ignore it
                 Err(_) => return 1,
             }
         }
@@ -213,7 +243,12 @@ impl Drop for Served {
 }
 
 /// Forks one child for a request, and tells the asker its pid and pidfd (or why not).
-fn start_one(connection: OwnedFd, status: OwnedFd, stdio: [OwnedFd; 3]) -> Option<Served> {
+fn start_one(
+    connection: OwnedFd,
+    status: OwnedFd,
+    stdio: [OwnedFd; 3],
+    descriptors: Vec<OwnedFd>,
+) -> Option<Served> {
     let mark = Mark::new(status.as_fd());
     let mut target = Some(move || {
         let [stdin, stdout, stderr] = &stdio;
@@ -222,7 +257,7 @@ fn start_one(connection: OwnedFd, status: OwnedFd, stdio: [OwnedFd; 3]) -> Optio
             .and_then(|()| dup2_stderr(stderr));
         drop(stdio);
         match moved {
-            Ok(()) => remote::child_main(Connection::from_fd(connection)),
+            Ok(()) => remote::child_main(Connection::from_fd(connection), descriptors),
             Err(_) => 1,
         }
     });
@@ -277,7 +312,7 @@ fn send_record(socket: RawFd, bytes: &[u8], fds: &[RawFd]) -> std::result::Resul
 
 /// Receives one record into `buf`: its length, and the descriptors that came with it.
 fn receive_record(socket: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Vec<OwnedFd>)> {
-    let mut space = nix::cmsg_space!([RawFd; 5]);
+    let mut space = nix::cmsg_space!([RawFd; 5 + MAX_DESCRIPTORS]);
     loop {
         let mut iov = [std::io::IoSliceMut::new(buf)];
         let msg = match recvmsg::<()>(

@@ -69,6 +69,7 @@ pub mod codec;
 pub mod connection;
 mod context;
 mod deadline;
+mod descriptor;
 mod error;
 mod fork;
 pub mod forkserver;
@@ -86,6 +87,7 @@ pub mod worker_pool;
 
 pub use connection::{Connection, Pipe};
 pub use context::{Context, StartMethod, get_context};
+pub use descriptor::Descriptor;
 pub use error::{Error, Result};
 pub use fork::PANIC_EXIT_CODE;
 pub use pool::Pool;

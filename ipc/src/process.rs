@@ -3,6 +3,7 @@
 //! [`fork`](crate::fork); the child's lifetime (waiting, signals, reaping) in
 //! [`Child`](crate::child::Child).
 
+use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
@@ -51,8 +52,9 @@ pub struct Process {
 enum Target {
     /// A closure, in a forked child.
     Closure(Box<dyn FnOnce() -> i32>),
-    /// A plain function and its arguments, sent to a child started with `method`.
-    Remote(StartMethod, Job),
+    /// A plain function and its arguments, sent to a child started with `method`, with
+    /// the descriptors the arguments hold.
+    Remote(StartMethod, Job, Vec<OwnedFd>),
 }
 
 impl Process {
@@ -89,9 +91,9 @@ impl Process {
 
     /// A process that runs `job` in a child started with `method`: see
     /// [`Context::process`](crate::Context::process).
-    pub(crate) fn remote(method: StartMethod, job: Job) -> Process {
+    pub(crate) fn remote(method: StartMethod, job: Job, descriptors: Vec<OwnedFd>) -> Process {
         Process {
-            target: Some(Target::Remote(method, job)),
+            target: Some(Target::Remote(method, job, descriptors)),
             child: None,
         }
     }
@@ -125,11 +127,11 @@ impl Process {
                 self.target = closure.map(Target::Closure); // `None` once forked
                 forked?
             }
-            Some(Target::Remote(method, job)) => {
-                match remote::start(method, &Request::Run(job.clone())) {
+            Some(Target::Remote(method, job, fds)) => {
+                match remote::start(method, &Request::Run(job.clone()), &fds) {
                     Ok((child, _conn)) => child,
                     Err(e) => {
-                        self.target = Some(Target::Remote(method, job));
+                        self.target = Some(Target::Remote(method, job, fds));
                         return Err(e);
                     }
                 }

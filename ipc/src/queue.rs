@@ -39,6 +39,7 @@ use serde::de::DeserializeOwned;
 use crate::codec;
 use crate::connection::DEFAULT_MAX_MESSAGE;
 use crate::deadline::{deadline, poll_until};
+use crate::descriptor::{Descriptor, Lent};
 use crate::error::{Error, Result};
 
 /// The first byte of a record: the message follows in the record.
@@ -293,6 +294,30 @@ impl Queue {
             cut,
             fds,
         }))
+    }
+}
+
+/// A `Queue` can go to a process as it starts, in its arguments (see
+/// [`Descriptor`](crate::Descriptor)), as Python's can: the new process gets a handle of
+/// its own on the same queue.
+impl Serialize for Queue {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        (Lent(self.tx.as_fd()), Lent(self.rx.as_fd())).serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Queue {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Queue, D::Error> {
+        let (tx, rx) = <(Descriptor, Descriptor)>::deserialize(deserializer)?;
+        Ok(Queue {
+            tx: tx.into_owned(),
+            rx: rx.into_owned(),
+        })
     }
 }
 

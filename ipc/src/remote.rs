@@ -20,7 +20,7 @@ use crate::context::StartMethod;
 use crate::deadline::poll_until;
 use crate::error::{Error, Result};
 use crate::fork::{PANIC_EXIT_CODE, fork};
-use crate::{forkserver, panics, spawn};
+use crate::{descriptor, forkserver, panics, spawn};
 
 /// A call and its arguments, encoded.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -53,10 +53,14 @@ pub(crate) enum Reply {
     Done(Result<ByteBuf, Failure>),
 }
 
-/// Starts a child with `method` that runs [`child_main`] over a new connection, sends it
-/// `request`, and waits for it to be ready. Returns the child and this end of the
-/// connection.
-pub(crate) fn start(method: StartMethod, request: &Request) -> Result<(Child, Connection)> {
+/// Starts a child with `method` that runs [`child_main`] over a new connection, with copies
+/// of `descriptors` (those the request's arguments hold), sends it `request`, and waits for
+/// it to be ready. Returns the child and this end of the connection.
+pub(crate) fn start(
+    method: StartMethod,
+    request: &Request,
+    descriptors: &[OwnedFd],
+) -> Result<(Child, Connection)> {
     let (ours, theirs) = UnixStream::pair()?;
     let mut conn = Connection::from_fd(ours.into());
     // Other children of this process must not keep this end, or a worker would never see
@@ -65,11 +69,15 @@ pub(crate) fn start(method: StartMethod, request: &Request) -> Result<(Child, Co
     let theirs: OwnedFd = theirs.into();
     let child = match method {
         StartMethod::Fork => {
-            let mut target = Some(move || child_main(Connection::from_fd(theirs)));
+            let copies = descriptors
+                .iter()
+                .map(OwnedFd::try_clone)
+                .collect::<std::io::Result<Vec<_>>>()?;
+            let mut target = Some(move || child_main(Connection::from_fd(theirs), copies));
             fork(&mut target)?
         }
-        StartMethod::Forkserver => forkserver::start_child(theirs)?,
-        StartMethod::Spawn => spawn::start_child(theirs)?,
+        StartMethod::Forkserver => forkserver::start_child(theirs, descriptors)?,
+        StartMethod::Spawn => spawn::start_child(theirs, descriptors)?,
     };
     conn.send(request)?;
     match receive_reply(&mut conn, &child) {
@@ -98,8 +106,8 @@ pub(crate) fn receive_reply(conn: &mut Connection, child: &Child) -> Result<Repl
 }
 
 /// What a child started by [`start`] runs: receive the request, say whether it can run,
-/// run it. Returns the exit code.
-pub(crate) fn child_main(mut conn: Connection) -> i32 {
+/// run it, with `descriptors` for its arguments. Returns the exit code.
+pub(crate) fn child_main(mut conn: Connection, descriptors: Vec<OwnedFd>) -> i32 {
     let request = match conn.recv::<Request>() {
         Ok(request) => request,
         Err(_) => return 1, // the parent is gone, or sent something else
@@ -114,7 +122,7 @@ pub(crate) fn child_main(mut conn: Connection) -> i32 {
                 return 1;
             }
             drop(conn);
-            match job.call.run(&job.args) {
+            match descriptor::with_received(descriptors, || job.call.run(&job.args)) {
                 Ok(Ok(_)) => 0,
                 // The default panic hook has printed the message, as for a forked child.
                 Ok(Err(Failure::Panicked(_))) => PANIC_EXIT_CODE,
@@ -131,16 +139,21 @@ pub(crate) fn child_main(mut conn: Connection) -> i32 {
         Request::Serve {
             initializer,
             max_tasks,
-        } => serve(conn, initializer, max_tasks),
+        } => serve(conn, initializer, max_tasks, descriptors),
     }
 }
 
 /// A pool worker: run the initializer, say ready, then run jobs until the connection closes
 /// or `max_tasks` are done.
-fn serve(mut conn: Connection, initializer: Option<Job>, max_tasks: Option<u64>) -> i32 {
+fn serve(
+    mut conn: Connection,
+    initializer: Option<Job>,
+    max_tasks: Option<u64>,
+    descriptors: Vec<OwnedFd>,
+) -> i32 {
     panics::report_quietly();
     if let Some(job) = initializer {
-        let refused = match job.call.run(&job.args) {
+        let refused = match descriptor::with_received(descriptors, || job.call.run(&job.args)) {
             Ok(Ok(_)) => None,
             Ok(Err(Failure::Panicked(message))) => Some(format!("it panicked: {message}")),
             Ok(Err(failure)) => Some(format!("{failure:?}")),

@@ -31,8 +31,9 @@ use crate::error::{Error, Result};
 use crate::fork::Mark;
 use crate::remote;
 
-/// The variable that tells a spawned child what it is: `PARENT:CONNECTION:LIFELINE`, the
-/// parent's pid and the numbers of two inherited descriptors.
+/// The variable that tells a spawned child what it is: `PARENT:CONNECTION:LIFELINE:ARGS`,
+/// the parent's pid, the numbers of two inherited descriptors, and those of the descriptors
+/// its arguments hold (separated by commas).
 const VARIABLE: &str = "IPC_SPAWNED";
 
 /// `fcntl(2)`'s command to choose the signal `O_ASYNC` sends (Linux's `F_SETSIG`, which the
@@ -61,17 +62,22 @@ pub fn init() {
     if INITIALIZED.swap(true, Ordering::SeqCst) {
         return;
     }
-    // SAFETY: the parent passed these two descriptors to this process across `exec`, and
+    // SAFETY: the parent passed these descriptors to this process across `exec`, and
     // nothing has taken them since: this is the first call of `init` (checked above), which
     // runs first thing in `main`.
-    let (connection, lifeline) = unsafe {
+    let (connection, lifeline, descriptors) = unsafe {
         (
             OwnedFd::from_raw_fd(spawned.connection),
             OwnedFd::from_raw_fd(spawned.lifeline),
+            spawned
+                .descriptors
+                .iter()
+                .map(|&fd| OwnedFd::from_raw_fd(fd))
+                .collect(),
         )
     };
     let code = match hold_on_to(&lifeline) {
-        Ok(()) => remote::child_main(Connection::from_fd(connection)),
+        Ok(()) => remote::child_main(Connection::from_fd(connection), descriptors),
         Err(_) => 1, // the parent is gone already
     };
     std::process::exit(code)
@@ -87,6 +93,7 @@ pub(crate) fn missing_init() -> bool {
 struct Spawned {
     connection: RawFd,
     lifeline: RawFd,
+    descriptors: Vec<RawFd>,
 }
 
 impl Spawned {
@@ -95,11 +102,21 @@ impl Spawned {
     /// take it for its own.
     fn from_environment() -> Option<Spawned> {
         let value = std::env::var(VARIABLE).ok()?;
-        let mut fields = value.split(':').map(str::parse::<i32>);
-        let (parent, connection, lifeline) = (fields.next()?, fields.next()?, fields.next()?);
-        (parent.ok()? == getppid().as_raw()).then_some(Spawned {
-            connection: connection.ok()?,
-            lifeline: lifeline.ok()?,
+        let mut fields = value.split(':');
+        let mut number = || fields.next()?.parse::<i32>().ok();
+        let (parent, connection, lifeline) = (number()?, number()?, number()?);
+        let descriptors = match fields.next().unwrap_or_default() {
+            "" => Vec::new(),
+            list => list
+                .split(',')
+                .map(str::parse::<RawFd>)
+                .collect::<std::result::Result<_, _>>()
+                .ok()?,
+        };
+        (parent == getppid().as_raw()).then_some(Spawned {
+            connection,
+            lifeline,
+            descriptors,
         })
     }
 }
@@ -145,8 +162,10 @@ impl Drop for Lifeline {
     }
 }
 
-/// Starts a fresh copy of the program that runs [`remote::child_main`] over `connection`.
-pub(crate) fn start_child(connection: OwnedFd) -> Result<Child> {
+/// Starts a fresh copy of the program that runs [`remote::child_main`] over `connection`,
+/// with `descriptors` (the same numbers: an `exec` keeps the descriptors it is not told
+/// to close).
+pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Result<Child> {
     if missing_init() {
         return Err(Error::SpawnNotInitialized);
     }
@@ -155,21 +174,29 @@ pub(crate) fn start_child(connection: OwnedFd) -> Result<Child> {
         mark: Mark::new(parent_end.as_fd()),
         _end: parent_end,
     };
-    let inherited = [connection.as_raw_fd(), child_end.as_raw_fd()];
+    let mut inherited = vec![connection.as_raw_fd(), child_end.as_raw_fd()];
+    inherited.extend(descriptors.iter().map(AsRawFd::as_raw_fd));
     let mut command = Command::new("/proc/self/exe");
     if let Some(name) = std::env::args_os().next() {
         command.arg0(name); // `ps` shows the program's name, not /proc/self/exe
     }
+    let arguments: Vec<String> = inherited[2..].iter().map(RawFd::to_string).collect();
     command.env(
         VARIABLE,
-        format!("{}:{}:{}", getpid(), inherited[0], inherited[1]),
+        format!(
+            "{}:{}:{}:{}",
+            getpid(),
+            inherited[0],
+            inherited[1],
+            arguments.join(",")
+        ),
     );
     // SAFETY: the closure runs in the child between fork and exec, and only calls fcntl(2),
-    // which is async-signal-safe, on two descriptors this process owns (they stay open
-    // until `spawn` returns).
+    // which is async-signal-safe, on descriptors this process owns (they stay open until
+    // `spawn` returns); it allocates nothing (the list was made before the fork).
     unsafe {
         command.pre_exec(move || {
-            for fd in inherited {
+            for &fd in &inherited {
                 // The descriptors are close-on-exec, so that no other program gets them:
                 // this one must.
                 if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {

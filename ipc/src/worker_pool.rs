@@ -20,7 +20,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::marker::PhantomData;
 use std::ops::Range;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags};
@@ -34,6 +34,7 @@ use crate::codec;
 use crate::connection::Connection;
 use crate::context::StartMethod;
 use crate::deadline::{deadline, poll_until};
+use crate::descriptor;
 use crate::error::{Error, Result};
 use crate::remote::{self, Job, Reply, Request};
 
@@ -48,7 +49,7 @@ const EXIT_GRACE: Duration = Duration::from_secs(1);
 pub struct WorkerPoolBuilder {
     method: StartMethod,
     processes: usize,
-    initializer: Option<Result<Job>>,
+    initializer: Option<Result<(Job, Vec<OwnedFd>)>>,
     max_tasks: Option<u64>,
 }
 
@@ -64,11 +65,20 @@ impl WorkerPoolBuilder {
 
     /// Runs `initializer(args)` in each worker as it starts. Python: `initializer=`,
     /// `initargs=`. If it fails (panics), the worker cannot start, and the pool says why.
+    /// As in Python, this is where a worker gets what is shared by inheritance (a
+    /// [`Queue`](crate::Queue), a [`Descriptor`](crate::Descriptor)...): the tasks' own
+    /// arguments cannot hold one.
     pub fn initializer<A>(mut self, initializer: fn(A), args: A) -> WorkerPoolBuilder
     where
         A: Serialize + DeserializeOwned + 'static,
     {
-        self.initializer = Some(job(Call::one(initializer), &args));
+        self.initializer = Some(descriptor::encode_args(&args).and_then(|(bytes, fds)| {
+            let job = Job {
+                call: Call::one(initializer)?,
+                args: bytes.into(),
+            };
+            Ok((job, fds))
+        }));
         self
     }
 
@@ -88,12 +98,16 @@ impl WorkerPoolBuilder {
     /// If the pool has no process.
     pub fn start(self) -> Result<WorkerPool> {
         assert!(self.processes > 0, "a pool needs at least one process");
-        let initializer = self.initializer.transpose()?;
+        let (initializer, descriptors) = match self.initializer.transpose()? {
+            Some((job, fds)) => (Some(job), fds),
+            None => (None, Vec::new()),
+        };
         let pool = WorkerPool {
             state: RefCell::new(State {
                 method: self.method,
                 size: self.processes,
                 initializer,
+                descriptors,
                 max_tasks: self.max_tasks,
                 workers: Vec::new(),
                 queue: VecDeque::new(),
@@ -135,6 +149,8 @@ struct State {
     method: StartMethod,
     size: usize,
     initializer: Option<Job>,
+    /// What the initializer's arguments hold: each new worker gets copies.
+    descriptors: Vec<OwnedFd>,
     max_tasks: Option<u64>,
     workers: Vec<Worker>,
     /// Tasks no worker has yet.
@@ -389,7 +405,7 @@ impl State {
                 initializer: self.initializer.clone(),
                 max_tasks: self.max_tasks,
             };
-            let (child, conn) = remote::start(self.method, &request)?;
+            let (child, conn) = remote::start(self.method, &request, &self.descriptors)?;
             self.workers.push(Worker {
                 conn,
                 child,

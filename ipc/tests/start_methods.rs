@@ -338,6 +338,131 @@ fn a_spawned_program_without_init_is_refused() {
     assert_eq!(p.join().unwrap(), 0);
 }
 
+fn answer_on(conn: ipc::Connection) {
+    let mut conn = conn;
+    let question: String = conn.recv().unwrap();
+    conn.send(&format!("{question}? from {}", std::process::id()))
+        .unwrap();
+}
+
+fn put_on(queue: ipc::Queue) {
+    let mut queue = queue;
+    queue.put(&std::process::id()).unwrap();
+}
+
+/// The queue a pool's worker got from its initializer.
+static RESULTS: std::sync::Mutex<Option<ipc::Queue>> = std::sync::Mutex::new(None);
+
+fn keep_queue(queue: ipc::Queue) {
+    *RESULTS.lock().unwrap() = Some(queue);
+}
+
+fn report(x: u64) -> u64 {
+    RESULTS.lock().unwrap().as_mut().unwrap().put(&x).unwrap();
+    x
+}
+
+fn echo_conn(conn: ipc::Connection) -> u8 {
+    drop(conn);
+    0
+}
+
+fn pipes_and_queues_go_to_new_processes_in_their_arguments() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    for method in FROM_THREADS {
+        let ctx = get_context(method);
+        let (mut ours, theirs) = ipc::Pipe::new().unwrap();
+        let mut p = ctx.process(answer_on, theirs).unwrap();
+        p.start().unwrap();
+        ours.send("ready").unwrap();
+        let answer: String = ours.recv().unwrap();
+        assert!(answer.starts_with("ready? from "), "{method}: {answer}");
+        assert_eq!(p.join().unwrap(), 0);
+
+        let mut queue = ipc::Queue::new().unwrap();
+        let mut p = ctx.process(put_on, queue.try_clone().unwrap()).unwrap();
+        p.start().unwrap();
+        let pid: u32 = queue.get_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(pid as i32, p.pid().unwrap(), "{method}");
+        assert_eq!(p.join().unwrap(), 0);
+
+        // A pool's workers get the queue from the initializer, as in Python...
+        let results = ipc::Queue::new().unwrap();
+        let pool = ctx
+            .pool(2)
+            .initializer(keep_queue, results.try_clone().unwrap())
+            .start()
+            .unwrap();
+        assert_eq!(pool.map(report, [1, 2, 3]).unwrap(), [1, 2, 3]);
+        let mut reported: Vec<u64> = (0..3)
+            .map(|_| results.try_clone().unwrap().get().unwrap())
+            .collect();
+        reported.sort();
+        assert_eq!(reported, [1, 2, 3], "{method}");
+        // ...and a task's arguments cannot hold one: it is refused, with the reason.
+        let (_ours, theirs) = ipc::Pipe::new().unwrap();
+        let refused = pool.apply(echo_conn, theirs).unwrap_err().to_string();
+        assert!(refused.contains("as it starts"), "{refused}");
+    }
+}
+
+fn write_hello(fd: ipc::Descriptor) {
+    std::io::Write::write_all(&mut std::fs::File::from(fd.into_owned()), b"hello").unwrap();
+}
+
+fn a_lazily_started_forkserver_keeps_no_copy_of_what_it_hands_on() {
+    time_limit(Duration::from_secs(20));
+    let _stop = StopsTheForkserver;
+    ipc::forkserver::stop();
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let fd = ipc::Descriptor::from(std::os::fd::OwnedFd::from(writer));
+    // The first forkserver process starts the server, now.
+    let mut p = get_context(StartMethod::Forkserver)
+        .process(write_hello, fd)
+        .unwrap();
+    p.start().unwrap();
+    assert_eq!(p.join().unwrap(), 0);
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut text).unwrap(); // the end comes
+    assert_eq!(text, "hello");
+}
+
+/// Marks its arrival in `dir`, then waits (5 s at most) until `count` tasks have arrived:
+/// true if they all did, that is, if they ran at the same time.
+fn meet((dir, count): (String, usize)) -> bool {
+    let mine = format!("{dir}/{}", std::process::id());
+    std::fs::write(mine, "").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if std::fs::read_dir(&dir).unwrap().count() >= count {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+fn two_tasks_on_a_pool_of_four_run_at_the_same_time() {
+    let _stop = StopsTheForkserver;
+    for method in StartMethod::ALL {
+        let dir = std::env::temp_dir().join(format!("ipc-meet-{}-{method}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let d = dir.display().to_string();
+        let pool = get_context(method).pool(4).start().unwrap();
+        let met = pool
+            .map(meet, vec![(d.clone(), 2), (d.clone(), 2)])
+            .unwrap();
+        drop(pool);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            met,
+            [true, true],
+            "{method}: the two tasks ran on two workers at once"
+        );
+    }
+}
+
 fn main() -> std::process::ExitCode {
     ipc::spawn::init();
     fork_test::run(&[
@@ -361,6 +486,18 @@ fn main() -> std::process::ExitCode {
         (
             "a_spawned_program_without_init_is_refused",
             a_spawned_program_without_init_is_refused,
+        ),
+        (
+            "pipes_and_queues_go_to_new_processes_in_their_arguments",
+            pipes_and_queues_go_to_new_processes_in_their_arguments,
+        ),
+        (
+            "a_lazily_started_forkserver_keeps_no_copy_of_what_it_hands_on",
+            a_lazily_started_forkserver_keeps_no_copy_of_what_it_hands_on,
+        ),
+        (
+            "two_tasks_on_a_pool_of_four_run_at_the_same_time",
+            two_tasks_on_a_pool_of_four_run_at_the_same_time,
         ),
     ])
 }
