@@ -19,6 +19,7 @@ pub struct Spinner {
 }
 
 impl Spinner {
+    // ANCHOR: start
     /// Starts the spinner, and with it a thread.
     pub fn start() -> Spinner {
         let style =
@@ -27,6 +28,7 @@ impl Spinner {
         bar.enable_steady_tick(Duration::from_millis(100));
         Spinner { bar }
     }
+    // ANCHOR_END: start
 
     /// What the spinner says it is doing.
     pub fn set_message(&self, message: String) {
