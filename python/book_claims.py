@@ -427,14 +427,16 @@ def command_line(pid):
 
 
 def who_started_me(_):
-    """In a child: its parent's pid and command line, and its own command line."""
-    return os.getppid(), command_line(os.getppid()), command_line(os.getpid())
+    """In a child: its parent's pid and command line, its own command line, and the name
+    under which it imported the program's main module."""
+    return (os.getppid(), command_line(os.getppid()), command_line(os.getpid()),
+            sys.modules['__main__'].__name__)
 
 
 @claim('ch06-start-methods.md')
 def the_forkserver_is_a_fresh_python_that_imports_main_and_forks_the_children(site):
     with mp.get_context('forkserver').Pool(1) as pool:
-        parent, parent_command, _ = pool.apply(who_started_me, (None,))
+        parent, parent_command, _, _ = pool.apply(who_started_me, (None,))
     assert parent != os.getpid(), 'a forkserver child is not a child of the program'
     assert "-c from multiprocessing.forkserver import main; main(" in parent_command, \
         parent_command
@@ -444,8 +446,9 @@ def the_forkserver_is_a_fresh_python_that_imports_main_and_forks_the_children(si
 @claim('ch06-start-methods.md')
 def a_spawned_child_is_a_fresh_python_started_by_the_program(site):
     with mp.get_context('spawn').Pool(1) as pool:
-        parent, _, own_command = pool.apply(who_started_me, (None,))
+        parent, _, own_command, main_name = pool.apply(who_started_me, (None,))
     assert parent == os.getpid(), 'a spawned child is a child of the program'
+    assert main_name == '__mp_main__', main_name  # so `if __name__ == '__main__':` is false
     assert '-c from multiprocessing.spawn import spawn_main; spawn_main(' in own_command, \
         own_command
     assert own_command.rstrip().endswith('--multiprocessing-fork'), own_command

@@ -11,6 +11,8 @@
 //! | [`ch03_until_closed`] | 3, Pipe | read until the other end closes |
 //! | [`ch04_many_producers`] | 4, Queue | several producers: close the queue once they are all done |
 //! | [`ch05_no_levels`] | 5, Crawler | hand out each new link at once, not level by level |
+//! | [`ch06_from_threads`] | 6, Start methods | workers for a program that runs threads |
+//! | [`ch06_worker_logs`] | 6, Start methods | each worker opens its own log as it starts |
 //!
 //! Run `cargo exercise` from anywhere in the workspace: it lists what is done, runs the
 //! checks of the next exercise and says what failed; `cargo exercise hint` gives a hint.
@@ -31,6 +33,8 @@ pub mod ch03_loader_service;
 pub mod ch03_until_closed;
 pub mod ch04_many_producers;
 pub mod ch05_no_levels;
+pub mod ch06_from_threads;
+pub mod ch06_worker_logs;
 
 // The same exercises as shipped, and solved. The checks run on both (`cargo test`).
 #[doc(hidden)]

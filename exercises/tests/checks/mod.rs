@@ -91,6 +91,8 @@ pub mod ch03_loader_service;
 pub mod ch03_until_closed;
 pub mod ch04_many_producers;
 pub mod ch05_no_levels;
+pub mod ch06_from_threads;
+pub mod ch06_worker_logs;
 
 /// Every exercise, in the catalog's order.
 pub const SUITES: &[Suite] = &[
@@ -103,6 +105,8 @@ pub const SUITES: &[Suite] = &[
     ch03_until_closed::SUITE,
     ch04_many_producers::SUITE,
     ch05_no_levels::SUITE,
+    ch06_from_threads::SUITE,
+    ch06_worker_logs::SUITE,
 ];
 
 /// Learner mode: every check of every exercise, on the learner's code.
