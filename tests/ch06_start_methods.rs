@@ -56,7 +56,12 @@ fn killed_while_spawned_workers_load_it_leaves_no_process() {
 fn children_of(pid: i32) -> usize {
     let parent_of = |child: i32| -> Option<i32> {
         let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).ok()?;
-        stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+        stat.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
     };
     fork_test::descendants(pid)
         .into_iter()

@@ -26,7 +26,9 @@ fn open_log(dir: PathBuf) {
 /// Runs in a pool worker: load the page, write its URL to the worker's log, and keep only
 /// what the parent needs.
 fn summarize(url: String) -> Summary {
-    let mut log: &File = LOG.get().expect("open_log ran in this worker before its first task");
+    let mut log: &File = LOG
+        .get()
+        .expect("open_log ran in this worker before its first task");
     writeln!(log, "{url}").expect("a line in the worker's log");
     let result = load_url(&url).map(|page| page.html.len());
     Summary {

@@ -118,7 +118,10 @@ fn chapter_6_loads_the_pages_under_every_start_method() {
             .map(|(_, rest)| rest.lines().take(2).collect::<Vec<_>>())
             .unwrap_or_default();
         assert_eq!(lines.len(), 2, "{method} in:\n{text}");
-        assert!(lines[0].ends_with(&format!(": {good} (891 bytes)")), "{text}");
+        assert!(
+            lines[0].ends_with(&format!(": {good} (891 bytes)")),
+            "{text}"
+        );
         assert!(lines[1].contains("unknown url type: [http"), "{text}");
     }
     assert!(!text.contains("Warning"), "{text}");
