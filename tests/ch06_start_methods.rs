@@ -3,8 +3,8 @@
 #[macro_use]
 mod support;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::io::{Read, Write};
+use std::net::TcpListener;
 
 use regex::Regex;
 
@@ -24,32 +24,54 @@ fn start_join_times(text: String) -> String {
 
 /// Spawned workers are children of the program itself (the forkserver's are the server's),
 /// and their parent's death reaches them through their lifelines, not through
-/// `PR_SET_PDEATHSIG`. Killed while they load a page, the program leaves none behind.
+/// `PR_SET_PDEATHSIG`. Killed while one of them waits for a page that never comes, the
+/// program leaves none behind: the waiting worker would go on for the 10 s of its time
+/// limit if nothing killed it.
 fn killed_while_spawned_workers_load_it_leaves_no_process() {
-    let site = demo_site::DemoSite::start().unwrap();
-    let url = site.url(&demo_site::slow_page(2_000));
-    let mut program = Command::new(BIN)
-        .arg(&url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = program.id() as i32;
+    let (_server, url) = answers_once_then_never();
     // Five children at once only while spawn's pool runs: the forkserver and four workers.
     // (The forkserver's workers are its children; fork's timed processes come one by one.)
-    let started = Instant::now();
-    while children_of(pid) < 5 {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the program never had spawn's four workers"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let survivors = fork_test::survivors_of_killing(&mut program, fork_test::Signal::SIGKILL);
-    assert!(
-        survivors.is_empty(),
-        "SIGKILL to the program alone left {survivors:?} running"
+    let spawn_pool_runs = |pid| children_of(pid) >= 5;
+    support::killed_alone_when_it_leaves_no_process(
+        BIN,
+        &[&url],
+        spawn_pool_runs,
+        fork_test::Signal::SIGKILL,
     );
+}
+
+/// A server, in a process of its own until dropped, that answers its first request (the
+/// forkserver's worker's) at once and never answers another (spawn's worker's).
+fn answers_once_then_never() -> (ipc::Process, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let mut server = ipc::Process::new(move || {
+        let mut unanswered = Vec::new();
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buf = [0; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(len) => request.extend_from_slice(&buf[..len]),
+                }
+            }
+            if n == 0 {
+                let page = "<p>once</p>";
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n{page}",
+                    page.len()
+                );
+            } else {
+                unanswered.push(stream);
+            }
+        }
+    });
+    server.start().unwrap();
+    (server, url)
 }
 
 /// How many running children `pid` has, from `/proc/PID/stat` ("pid (comm) state ppid…").
