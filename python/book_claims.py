@@ -78,6 +78,7 @@ def python_output(code, **run_args):
 # Chapter 1 ----------------------------------------------------------------------------
 
 @claim('ch01-process.md')
+@claim('ch06-start-methods.md')
 def fork_is_the_default_start_method_on_linux_before_3_14(site):
     if sys.version_info < (3, 14):
         assert mp.get_start_method() == 'fork', mp.get_start_method()
@@ -399,6 +400,94 @@ def the_crawler_original_trips_where_the_book_says(site):
     # ...and loads a stylesheet and an image as pages.
     assert any(line.startswith(f'  2 {site}/static/style.css (') for line in lines), lines
     assert any(line.startswith(f'  2 {site}/static/tidemark.svg (') for line in lines), lines
+
+
+# Chapter 6 ----------------------------------------------------------------------------
+
+@claim('ch06-start-methods.md')
+def from_a_program_with_threads_3_11_forks_without_a_word_and_3_12_warns(site):
+    code = ('import multiprocessing as mp, threading\n'
+            'if __name__ == "__main__":\n'
+            '    stop = threading.Event()\n'
+            '    ticker = threading.Thread(target=stop.wait)\n'
+            '    ticker.start()\n'
+            '    child = mp.get_context("fork").Process(target=print, args=("child",))\n'
+            '    child.start(); child.join(); stop.set(); ticker.join()\n'
+            '    print("exitcode", child.exitcode)\n')
+    run = subprocess.run([sys.executable, '-W', 'always::DeprecationWarning', '-c', code],
+                         capture_output=True, text=True, timeout=10)
+    assert run.stdout == 'child\nexitcode 0\n', run
+    warned = 'is multi-threaded, use of fork() may lead to deadlocks in the child' in run.stderr
+    assert warned == (sys.version_info >= (3, 12)), run.stderr
+
+
+def command_line(pid):
+    with open(f'/proc/{pid}/cmdline', 'rb') as f:
+        return f.read().replace(b'\0', b' ').decode()
+
+
+def who_started_me(_):
+    """In a child: its parent's pid and command line, its own command line, and the name
+    under which it imported the program's main module."""
+    return (os.getppid(), command_line(os.getppid()), command_line(os.getpid()),
+            sys.modules['__main__'].__name__)
+
+
+@claim('ch06-start-methods.md')
+def the_forkserver_is_a_fresh_python_that_imports_main_and_forks_the_children(site):
+    with mp.get_context('forkserver').Pool(1) as pool:
+        parent, parent_command, _, _ = pool.apply(who_started_me, (None,))
+    assert parent != os.getpid(), 'a forkserver child is not a child of the program'
+    assert "-c from multiprocessing.forkserver import main; main(" in parent_command, \
+        parent_command
+    assert "['__main__']" in parent_command, parent_command  # what it imports first
+
+
+@claim('ch06-start-methods.md')
+def a_spawned_child_is_a_fresh_python_started_by_the_program(site):
+    with mp.get_context('spawn').Pool(1) as pool:
+        parent, _, own_command, main_name = pool.apply(who_started_me, (None,))
+    assert parent == os.getpid(), 'a spawned child is a child of the program'
+    assert main_name == '__mp_main__', main_name  # so `if __name__ == '__main__':` is false
+    assert '-c from multiprocessing.spawn import spawn_main; spawn_main(' in own_command, \
+        own_command
+    assert own_command.rstrip().endswith('--multiprocessing-fork'), own_command
+
+
+@claim('ch06-start-methods.md')
+def a_lambda_in_a_function_cannot_be_pickled_for_forkserver_or_spawn_and_fork_takes_it(site):
+    for method in ['forkserver', 'spawn']:
+        child = mp.get_context(method).Process(target=lambda: None)
+        try:
+            child.start()
+        except (mp.reduction.pickle.PicklingError, AttributeError) as e:
+            assert "Can't pickle local object" in str(e), e  # in start, in the parent
+        else:
+            child.join()
+            raise AssertionError(f'{method} started a lambda')
+    child = mp.get_context('fork').Process(target=lambda: None)
+    child.start()
+    child.join()
+    assert child.exitcode == 0, child.exitcode
+
+
+@claim('ch06-start-methods.md')
+def without_the_main_guard_a_spawned_child_fails_and_the_parent_sees_exit_code_1(site):
+    import tempfile
+    code = ('import multiprocessing as mp\n'
+            'child = mp.get_context("spawn").Process(target=print)\n'
+            'child.start(); child.join()\n'
+            'print("exitcode", child.exitcode, flush=True)\n')
+    with tempfile.TemporaryDirectory() as folder:
+        script = pathlib.Path(folder) / 'no_guard.py'
+        script.write_text(code)
+        run = subprocess.run([sys.executable, str(script)], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, timeout=30)
+    assert 'RuntimeError' in run.stdout, run.stdout
+    assert 'An attempt has been made to start a new process before the\n' \
+           '        current process has finished its bootstrapping phase.' in run.stdout, run.stdout
+    assert run.stdout.rstrip().endswith('exitcode 1'), run.stdout  # the parent goes on
+    assert run.returncode == 0, run.returncode
 
 
 # The pitfalls of fork, and the tour of ipc --------------------------------------------

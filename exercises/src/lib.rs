@@ -11,6 +11,8 @@
 //! | [`ch03_until_closed`] | 3, Pipe | read until the other end closes |
 //! | [`ch04_many_producers`] | 4, Queue | several producers: close the queue once they are all done |
 //! | [`ch05_no_levels`] | 5, Crawler | hand out each new link at once, not level by level |
+//! | [`ch06_from_threads`] | 6, Start methods | workers for a program that runs threads |
+//! | [`ch06_worker_logs`] | 6, Start methods | each worker opens its own log as it starts |
 //! | [`ch07_polite_loaders`] | 7, Shared memory | at most N loads at once, in all processes: a `Semaphore` |
 //! | [`ch07_undo_log`] | 7, Shared memory | an update that the next holder can undo after a death |
 //!
@@ -33,6 +35,8 @@ pub mod ch03_loader_service;
 pub mod ch03_until_closed;
 pub mod ch04_many_producers;
 pub mod ch05_no_levels;
+pub mod ch06_from_threads;
+pub mod ch06_worker_logs;
 pub mod ch07_polite_loaders;
 pub mod ch07_undo_log;
 

@@ -19,6 +19,10 @@ pub mod ch03_until_closed;
 pub mod ch04_many_producers;
 #[path = "../solutions/ch05_no_levels.rs"]
 pub mod ch05_no_levels;
+#[path = "../solutions/ch06_from_threads.rs"]
+pub mod ch06_from_threads;
+#[path = "../solutions/ch06_worker_logs.rs"]
+pub mod ch06_worker_logs;
 #[path = "../solutions/ch07_polite_loaders.rs"]
 pub mod ch07_polite_loaders;
 #[path = "../solutions/ch07_undo_log.rs"]

@@ -21,6 +21,10 @@ pub mod ch03_until_closed;
 pub mod ch04_many_producers;
 #[path = "../starters/ch05_no_levels.rs"]
 pub mod ch05_no_levels;
+#[path = "../starters/ch06_from_threads.rs"]
+pub mod ch06_from_threads;
+#[path = "../starters/ch06_worker_logs.rs"]
+pub mod ch06_worker_logs;
 #[path = "../starters/ch07_polite_loaders.rs"]
 pub mod ch07_polite_loaders;
 #[path = "../starters/ch07_undo_log.rs"]

@@ -1,5 +1,5 @@
 //! Runs every Python program in `python/` against the demo site, offline: the originals of
-//! chapters 1 to 5 and 7, and `book_claims.py`, which checks each sentence the book says about
+//! chapters 1 to 7, and `book_claims.py`, which checks each sentence the book says about
 //! Python's `multiprocessing`. Needs `python3` (3.11 or later) on the PATH.
 
 use std::path::Path;
@@ -100,6 +100,42 @@ fn chapter_5_crawls_the_demo_site() {
     assert!(text.contains(&front_page), "{front_page:?} in:\n{text}");
 }
 
+/// From a program with a second thread, Python 3.11 loads the pages under every method,
+/// fork included, without a word of warning.
+fn chapter_6_loads_the_pages_under_every_start_method() {
+    let site = DemoSite::start().unwrap();
+    let good = site.url("/about.html");
+    let bad = format!("[{}", site.url("/"));
+    let (output, text) = python("url_loader_start_methods.py", &[&good, &bad]);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.starts_with("A ticker runs on a thread of its own: 2 threads now\n"),
+        "{text}"
+    );
+    for method in ["fork", "forkserver", "spawn"] {
+        let lines = text
+            .split_once(&format!("\n{method}:\n"))
+            .map(|(_, rest)| rest.lines().take(2).collect::<Vec<_>>())
+            .unwrap_or_default();
+        assert_eq!(lines.len(), 2, "{method} in:\n{text}");
+        assert!(
+            lines[0].ends_with(&format!(": {good} (891 bytes)")),
+            "{text}"
+        );
+        assert!(lines[1].contains("unknown url type: [http"), "{text}");
+    }
+    assert!(!text.contains("Warning"), "{text}");
+    let table = text
+        .split_once("Start + join of a process that does nothing, median of 20:\n")
+        .map_or("", |(_, table)| table);
+    let methods: Vec<&str> = table
+        .lines()
+        .filter(|row| row.ends_with(" ms"))
+        .filter_map(|row| row.split_whitespace().next())
+        .collect();
+    assert_eq!(methods, ["fork", "forkserver", "spawn"], "{text}");
+}
+
 /// The shared counter, the loaders' rows, and a lock that stays locked when its holder is
 /// killed (what the book says of the counter without a lock is a claim, below).
 fn chapter_7_shares_memory_and_its_lock_stays_locked() {
@@ -134,6 +170,7 @@ fork_test::main!(
     chapter_3_sends_the_page_through_the_pipe,
     chapter_4_loads_every_url_through_the_queues,
     chapter_5_crawls_the_demo_site,
+    chapter_6_loads_the_pages_under_every_start_method,
     chapter_7_shares_memory_and_its_lock_stays_locked,
     every_claim_the_book_makes_about_python_holds,
 );

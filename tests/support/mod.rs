@@ -197,6 +197,18 @@ pub fn killed_alone_it_leaves_no_process(
     processes: usize,
     signal: Signal,
 ) {
+    let started_them = |pid| fork_test::descendants(pid).len() >= processes;
+    killed_alone_when_it_leaves_no_process(bin, args, started_them, signal);
+}
+
+/// [`killed_alone_it_leaves_no_process`], with the signal sent once `ready(pid)` holds
+/// (within 10 seconds) rather than after a number of processes.
+pub fn killed_alone_when_it_leaves_no_process(
+    bin: &str,
+    args: &[&str],
+    ready: impl Fn(i32) -> bool,
+    signal: Signal,
+) {
     let mut program = Command::new(bin)
         .args(args)
         .stdout(Stdio::null())
@@ -205,10 +217,10 @@ pub fn killed_alone_it_leaves_no_process(
         .unwrap();
     let pid = program.id() as i32;
     let started = Instant::now();
-    while fork_test::descendants(pid).len() < processes {
+    while !ready(pid) {
         assert!(
             started.elapsed() < Duration::from_secs(10),
-            "{bin} started no process"
+            "{bin} did not get there within 10 s"
         );
         std::thread::sleep(Duration::from_millis(10));
     }

@@ -8,17 +8,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use ipc::Pool;
-use loader::{LoadError, Page, Targets, count, exit_status, load_url};
-
-/// The tutorial's list has four URLs, two of them malformed (`'[http://www.packt.com'`).
-/// Ours: two pages that answer after a delay, so that the pool's gain shows, and two
-/// malformed URLs.
-const DEMO_PAGES: [&str; 4] = [
-    "/slow?ms=300",
-    "/slow?ms=400",
-    "[/about.html",
-    "[/docs/faq.html",
-];
+use loader::{LoadError, POOL_DEMO_PAGES, Page, Targets, count, exit_status, load_url};
 
 // ANCHOR: load_in_worker
 /// What runs in a worker: load one URL, and say which process did it and how long it took.
@@ -34,7 +24,7 @@ fn load_in_worker(url: String) -> (u32, Duration, Result<Page, LoadError>) {
 // ANCHOR: main
 fn main() -> ipc::Result<ExitCode> {
     loader::end_quietly_when_output_closes(); // `| head` ends it as it ends `cat`
-    let targets = Targets::from_args_or_demo(&DEMO_PAGES)?;
+    let targets = Targets::from_args_or_demo(&POOL_DEMO_PAGES)?;
     let pool = Pool::new(4);
     let started = Instant::now();
     let results = pool.map(load_in_worker, targets.urls.clone())?;

@@ -91,6 +91,8 @@ pub mod ch03_loader_service;
 pub mod ch03_until_closed;
 pub mod ch04_many_producers;
 pub mod ch05_no_levels;
+pub mod ch06_from_threads;
+pub mod ch06_worker_logs;
 pub mod ch07_polite_loaders;
 pub mod ch07_undo_log;
 
@@ -105,6 +107,8 @@ pub const SUITES: &[Suite] = &[
     ch03_until_closed::SUITE,
     ch04_many_producers::SUITE,
     ch05_no_levels::SUITE,
+    ch06_from_threads::SUITE,
+    ch06_worker_logs::SUITE,
     ch07_polite_loaders::SUITE,
     ch07_undo_log::SUITE,
 ];

@@ -16,4 +16,4 @@ pub use load::{
     Fetched, Loader, MAX_BODY, Options, Page, TIMEOUT, USER_AGENT, load_url, load_url_with_timeout,
 };
 pub use sigpipe::end_quietly_when_output_closes;
-pub use targets::{Targets, count, exit_status};
+pub use targets::{POOL_DEMO_PAGES, Targets, count, exit_status};

@@ -5,6 +5,17 @@ use std::process::ExitCode;
 
 use demo_site::DemoSite;
 
+/// The demo-site list of the pool chapters (2, and 6, which loads it under each start
+/// method), in the shape of the tutorial's: its list has four URLs, two of them malformed
+/// (`'[http://www.packt.com'`). Ours: two pages that answer after a delay, so that a pool's
+/// gain shows, and two malformed URLs.
+pub const POOL_DEMO_PAGES: [&str; 4] = [
+    "/slow?ms=300",
+    "/slow?ms=400",
+    "[/about.html",
+    "[/docs/faq.html",
+];
+
 /// The URLs to load, and the demo site serving them when they are its pages.
 #[derive(Debug)]
 pub struct Targets {
