@@ -23,6 +23,10 @@ use nix::fcntl::{FcntlArg, SealFlag, fcntl};
 use nix::sys::memfd::{MFdFlags, memfd_create};
 use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
 
+/// The largest alignment a value in a mapping can have: a mapping starts on a page
+/// boundary, and a page is 4 KiB or more.
+pub(crate) const MAX_ALIGN: usize = 4096;
+
 /// Bytes of a file mapped in this process with `MAP_SHARED`, and the file's descriptor.
 /// Unmapped when dropped; each process (a forked child too) unmaps its own copy.
 #[derive(Debug)]

@@ -46,7 +46,7 @@ use std::time::Duration;
 use bytemuck::Pod;
 
 use crate::error::{Error, Result};
-use crate::mapping::Mapping;
+use crate::mapping::{MAX_ALIGN, Mapping};
 use crate::synchronize::futex::deadline_after;
 use crate::synchronize::robust::init_own_pid;
 use crate::synchronize::{Lock, LockGuard};
@@ -498,8 +498,21 @@ impl<T> fmt::Debug for RawArray<T> {
 /// cannot be mapped), all zero.
 fn raw_mapping<T>(name: &std::ffi::CStr, len: usize) -> Result<Arc<Mapping>> {
     init_own_pid();
+    check_align::<T>().map_err(|why| std::io::Error::new(std::io::ErrorKind::InvalidInput, why))?;
     let bytes = len.checked_mul(size_of::<T>()).ok_or_else(too_large)?;
     Ok(Arc::new(Mapping::new(name, bytes.max(1))?))
+}
+
+/// A mapping starts on a page boundary: a type aligned to more cannot be placed in one.
+fn check_align<T>() -> std::result::Result<(), String> {
+    if align_of::<T>() > MAX_ALIGN {
+        return Err(format!(
+            "a type aligned to {} bytes cannot live in shared memory, which is aligned to a \
+             page ({MAX_ALIGN} bytes)",
+            align_of::<T>()
+        ));
+    }
+    Ok(())
 }
 
 impl<T: Shareable> RawValue<T> {

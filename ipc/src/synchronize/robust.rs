@@ -29,7 +29,7 @@ use nix::libc::{self, c_int, clockid_t, pthread_mutex_t, timespec};
 
 use super::futex::Deadline;
 use crate::error::{Error, Result};
-use crate::mapping::Mapping;
+use crate::mapping::{MAX_ALIGN, Mapping};
 
 // glibc has had `pthread_mutex_clocklock` since 2.30; the `libc` crate does not declare it.
 unsafe extern "C" {
@@ -232,7 +232,8 @@ impl<S: Sync> SharedBlock<S> {
         init: impl FnOnce(&S),
     ) -> Result<SharedBlock<S>> {
         init_own_pid();
-        let len = Self::extra_offset(align) + extra;
+        let len = Self::len(extra, align)
+            .map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?;
         let mapping = Mapping::new(name, len)?;
         let header = mapping.ptr().cast::<Header<S>>();
         // SAFETY: the mapping is new (zeroed, writable, shared, page-aligned and at least
@@ -245,6 +246,20 @@ impl<S: Sync> SharedBlock<S> {
         };
         init(block.state());
         Ok(block)
+    }
+
+    /// How long a block is with room for `extra` bytes aligned to `align` after the header.
+    /// An alignment above a page's cannot hold: the block starts on a page boundary.
+    fn len(extra: usize, align: usize) -> std::result::Result<usize, String> {
+        if align > MAX_ALIGN {
+            return Err(format!(
+                "a type aligned to {align} bytes cannot live in shared memory, which is \
+                 aligned to a page ({MAX_ALIGN} bytes)"
+            ));
+        }
+        Self::extra_offset(align)
+            .checked_add(extra)
+            .ok_or_else(|| "too large for memory".to_string())
     }
 
     /// Where the bytes after the header start, for data aligned to `align` bytes.
