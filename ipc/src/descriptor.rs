@@ -110,6 +110,12 @@ pub(crate) fn serialize_fd<S: Serializer>(
     serializer.serialize_u32(place as u32)
 }
 
+/// Whether the arguments of a process that starts are being encoded: whether a descriptor
+/// can be encoded now. (A named `SharedMemory` goes by its name otherwise, as in Python.)
+pub(crate) fn starting_a_process() -> bool {
+    SENDING.with(|sending| sending.borrow().is_some())
+}
+
 /// Decodes a descriptor encoded by [`serialize_fd`]: this process's own, taken from the
 /// table it was started with.
 fn deserialize_fd<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OwnedFd, D::Error> {
