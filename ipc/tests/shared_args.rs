@@ -60,13 +60,30 @@ where
     }
 }
 
-// ANCHOR: add_under_its_lock
+// ANCHOR: in_arguments
 fn add_under_its_lock(counter: Value<u64>) {
     for _ in 0..1000 {
         *counter.lock().unwrap() += 1;
     }
 }
-// ANCHOR_END: add_under_its_lock
+
+/// Four processes started with `method` add to one counter, which each gets in its
+/// arguments; what they counted.
+fn count_in_four_processes(method: StartMethod) -> u64 {
+    let ctx = get_context(method);
+    let counter = Value::new(0u64).unwrap();
+    let mut adders: Vec<_> = (0..4)
+        .map(|_| ctx.process(add_under_its_lock, counter.clone()).unwrap())
+        .collect();
+    for adder in &mut adders {
+        adder.start().unwrap();
+    }
+    for adder in &mut adders {
+        assert_eq!(adder.join().unwrap(), 0);
+    }
+    counter.get().unwrap()
+}
+// ANCHOR_END: in_arguments
 
 fn add_under_a_lock((counter, lock): (RawValue<u64>, Lock)) {
     for _ in 0..1000 {
@@ -79,20 +96,11 @@ fn a_value_counted_by_four_processes_under_its_lock_is_exact() {
     time_limit(Duration::from_secs(60));
     let _stop = StopsTheForkserver;
     for method in METHODS {
-        let ctx = get_context(method);
-        // ANCHOR: in_arguments
-        let counter = Value::new(0u64).unwrap();
-        let mut adders: Vec<_> = (0..4)
-            .map(|_| ctx.process(add_under_its_lock, counter.clone()).unwrap())
-            .collect();
-        for adder in &mut adders {
-            adder.start().unwrap();
-        }
-        for adder in &mut adders {
-            assert_eq!(adder.join().unwrap(), 0, "{method}");
-        }
-        assert_eq!(counter.get().unwrap(), 4000, "{method}: no update lost");
-        // ANCHOR_END: in_arguments
+        assert_eq!(
+            count_in_four_processes(method),
+            4000,
+            "{method}: no update lost"
+        );
 
         // Python's way: a value without a lock, and a lock of its own beside it.
         let (counter, lock) = (RawValue::new(0u64).unwrap(), Lock::new().unwrap());
