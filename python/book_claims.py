@@ -785,6 +785,71 @@ def a_barrier_wait_that_times_out_breaks_it(site):
         raise AssertionError('the wait did not time out')
 
 
+def add_under_the_lock(counter, lock):
+    for _ in range(1000):
+        with lock:
+            counter.value += 1
+
+
+@claim('ch07-shared-memory.md')
+def a_value_and_a_lock_go_to_spawn_and_forkserver_processes_in_their_arguments(site):
+    for method in ('spawn', 'forkserver'):
+        ctx = mp.get_context(method)
+        counter, lock = ctx.Value('q', 0), ctx.Lock()
+        adders = [ctx.Process(target=add_under_the_lock, args=(counter, lock))
+                  for _ in range(4)]
+        for adder in adders:
+            adder.start()
+        for adder in adders:
+            adder.join()
+        assert counter.value == 4000, (method, counter.value)
+
+
+KEPT = None
+
+
+def keep(value):
+    global KEPT
+    KEPT = value
+
+
+def add_to_kept(n):
+    with KEPT.get_lock():
+        KEPT.value += n
+
+
+def read_value(value):
+    return value.value
+
+
+def first_byte(shm):
+    return shm.buf[0]
+
+
+@claim('ch07-shared-memory.md')
+def a_value_goes_in_a_pool_initializer_a_task_refuses_it_and_shared_memory_goes_by_name(site):
+    from multiprocessing import shared_memory
+    ctx = mp.get_context('spawn')
+    total = ctx.Value('q', 0)
+    shm = shared_memory.SharedMemory(create=True, size=8)
+    try:
+        shm.buf[0] = 42
+        with ctx.Pool(2, initializer=keep, initargs=(total,)) as pool:
+            pool.map(add_to_kept, range(1, 11))
+            assert total.value == 55, total.value
+            try:
+                pool.apply(read_value, (total,))
+            except RuntimeError as e:
+                assert str(e) == ('Synchronized objects should only be shared between '
+                                  'processes through inheritance'), e
+            else:
+                raise AssertionError('a Value went in a task')
+            assert pool.apply(first_byte, (shm,)) == 42
+    finally:
+        shm.close()
+        shm.unlink()
+
+
 if __name__ == '__main__':
     if len(sys.argv) != 2:
         sys.exit('usage: python3 python/book_claims.py DEMO_SITE_URL')

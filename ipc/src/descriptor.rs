@@ -17,6 +17,7 @@
 use std::cell::RefCell;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
+use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -109,6 +110,12 @@ pub(crate) fn serialize_fd<S: Serializer>(
     serializer.serialize_u32(place as u32)
 }
 
+/// Whether the arguments of a process that starts are being encoded: whether a descriptor
+/// can be encoded now. (A named `SharedMemory` goes by its name otherwise, as in Python.)
+pub(crate) fn starting_a_process() -> bool {
+    SENDING.with(|sending| sending.borrow().is_some())
+}
+
 /// Decodes a descriptor encoded by [`serialize_fd`]: this process's own, taken from the
 /// table it was started with.
 fn deserialize_fd<'de, D: Deserializer<'de>>(deserializer: D) -> Result<OwnedFd, D::Error> {
@@ -149,7 +156,15 @@ pub(crate) fn encode_args<T: Serialize + ?Sized>(args: &T) -> Result<(Vec<u8>, V
 
 /// Runs `decode` (which decodes the arguments of this process) with the descriptors it was
 /// started with available to them. Those not taken are closed afterwards.
+///
+/// Each is made close-on-exec first: a spawned process inherits them across `exec`, which
+/// needs the flag off, and a program that this process runs later must not get them (a
+/// pipe end it kept would hold the pipe open, a memfd the memory).
 pub(crate) fn with_received<R>(fds: Vec<OwnedFd>, decode: impl FnOnce() -> R) -> R {
+    for fd in &fds {
+        // It fails only for a descriptor that is not open, which an `OwnedFd` always is.
+        let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    }
     RECEIVED.with(|received| *received.borrow_mut() = Some(fds.into_iter().map(Some).collect()));
     let result = decode();
     RECEIVED.with(|received| received.borrow_mut().take());

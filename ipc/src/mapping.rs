@@ -9,19 +9,24 @@
 //! name in any directory, and is gone once the last descriptor and mapping of it are.
 //! The descriptor stays open beside the mapping, for a process that is not a fork of this
 //! one (a forkserver or spawn child): sent over a Unix socket with `SCM_RIGHTS`, it can be
-//! mapped there too ([`Mapping::from_fd`] maps one). Its size is sealed: a process given
-//! the descriptor cannot shrink the file under the others' mappings, which would make
-//! their next access a `SIGBUS`.
+//! mapped there too ([`Mapping::receive`] maps one, after checking it). Its size is
+//! sealed: a process given the descriptor cannot shrink the file under the others'
+//! mappings, which would make their next access a `SIGBUS`.
 
 use std::ffi::CStr;
+use std::fmt::Display;
 use std::io;
 use std::num::NonZeroUsize;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
 
 use nix::fcntl::{FcntlArg, SealFlag, fcntl};
 use nix::sys::memfd::{MFdFlags, memfd_create};
 use nix::sys::mman::{MapFlags, ProtFlags, mmap, munmap};
+
+/// The largest alignment a value in a mapping can have: a mapping starts on a page
+/// boundary, and a page is 4 KiB or more.
+pub(crate) const MAX_ALIGN: usize = 4096;
 
 /// Bytes of a file mapped in this process with `MAP_SHARED`, and the file's descriptor.
 /// Unmapped when dropped; each process (a forked child too) unmaps its own copy.
@@ -58,6 +63,46 @@ impl Mapping {
         let size = nix::sys::stat::fstat(&fd)?.st_size;
         let len = usize::try_from(size).map_err(|_| io::Error::other("a negative file size"))?;
         Mapping::map(fd, len)
+    }
+
+    /// Maps the memory of an object that another process made and sent to this one in the
+    /// arguments it started with (see `descriptor`), after checking that it is what the
+    /// receiving type needs: a memfd named one of `names` (the name is given at
+    /// `memfd_create` and cannot change, so it says which kind of object made the file),
+    /// its size sealed (nobody can shrink it under this mapping), and at least `needed`
+    /// bytes long. Why not, in words, otherwise.
+    ///
+    /// The bytes are not checked: every kind of object here keeps only values for which any
+    /// bytes are valid, beside a mutex that its own kind made (see `SharedBlock`).
+    pub(crate) fn receive(fd: OwnedFd, names: &[&CStr], needed: usize) -> Result<Mapping, String> {
+        let path = path_of(fd.as_fd()).map_err(|e| e.to_string())?;
+        let made_for = |name: &&CStr| {
+            name.to_str()
+                .is_ok_and(|name| path == format!("/memfd:{name} (deleted)"))
+        };
+        if !names.iter().any(made_for) {
+            let expected: Vec<_> = names.iter().map(|name| name.to_string_lossy()).collect();
+            return Err(format!(
+                "the descriptor is {path}, not the memory of one (a memfd named {})",
+                expected.join(" or ")
+            ));
+        }
+        let seals = fcntl(&fd, FcntlArg::F_GET_SEALS).map_err(|e| e.to_string())?;
+        let seals = SealFlag::from_bits_truncate(seals);
+        if !seals.contains(SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW) {
+            let why = "its size is not sealed: the sender could shrink it under this mapping";
+            return Err(why.into());
+        }
+        let size = nix::sys::stat::fstat(&fd)
+            .map_err(|e| e.to_string())?
+            .st_size;
+        let len = usize::try_from(size).map_err(|_| "a negative size".to_string())?;
+        if len < needed {
+            return Err(format!(
+                "it is {len} bytes, too small for the {needed} it must hold"
+            ));
+        }
+        Mapping::map(fd, len).map_err(|e| e.to_string())
     }
 
     fn map(fd: OwnedFd, len: usize) -> io::Result<Mapping> {
@@ -116,6 +161,20 @@ impl Drop for Mapping {
         // outlives it. An error (there is none for a valid range) leaves it mapped.
         let _ = unsafe { munmap(self.ptr.cast(), self.len) };
     }
+}
+
+/// What the descriptor `fd` refers to, as `/proc/self/fd` says: `/memfd:NAME (deleted)`
+/// for a memfd, a path for a file (` (deleted)` after it once it is unlinked), `pipe:[N]`
+/// or `socket:[N]` for the others.
+pub(crate) fn path_of(fd: BorrowedFd<'_>) -> io::Result<String> {
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
+    Ok(link.to_string_lossy().into_owned())
+}
+
+/// The error for an argument of a process that cannot be received as `what` (an object
+/// with shared memory), and why.
+pub(crate) fn cannot_receive<E: serde::de::Error>(what: &str, why: impl Display) -> E {
+    E::custom(format!("cannot receive {what}: {why}"))
 }
 
 fn len_as_off_t(len: usize) -> io::Result<nix::libc::off_t> {

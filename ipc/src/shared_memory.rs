@@ -1,17 +1,23 @@
 //! `SharedMemory`: a block of bytes that processes share. Python:
 //! `multiprocessing.shared_memory.SharedMemory`.
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::ffi::CStr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use nix::fcntl::OFlag;
 use nix::sys::mman::{shm_open, shm_unlink};
 use nix::sys::stat::Mode;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::descriptor::{self, Descriptor, Lent};
 use crate::error::Result;
-use crate::mapping::Mapping;
+use crate::mapping::{Mapping, cannot_receive, path_of};
 use crate::synchronize::robust::{init_own_pid, own_pid};
+
+/// The name of the memfd of a block without a name, which says what made the file.
+const ANONYMOUS_FILE: &CStr = c"ipc-shared-memory";
 
 /// A block of bytes in shared memory, with no lock and no type. Python:
 /// `multiprocessing.shared_memory.SharedMemory`.
@@ -59,10 +65,10 @@ use crate::synchronize::robust::{init_own_pid, own_pid};
 /// A block made by [`create`](Self::create) has a name under `/dev/shm`, by which other
 /// programs (Python's `SharedMemory(name)` included) can [`open`](Self::open) it. The name
 /// lasts until [`unlink`](Self::unlink), or until the handles of the process that created
-/// it are dropped (a child's copy, made by `fork`, unlinks nothing): Python leaves that to
-/// its resource tracker at exit. A program that opens the block by name can also shrink
-/// it, and a process that touches a page past the new end gets `SIGBUS`: share names only
-/// with programs you trust. A block made by [`new`](Self::new) has no name, and its size
+/// it are dropped (a child's copy, made by `fork` or received in its arguments, unlinks
+/// nothing): Python leaves that to its resource tracker at exit. A program that opens the
+/// block by name can also shrink it, and a process that touches a page past the new end
+/// gets `SIGBUS`: share names only with programs you trust. A block made by [`new`](Self::new) has no name, and its size
 /// is sealed.
 ///
 /// [`read`]: Self::read
@@ -95,7 +101,7 @@ impl SharedMemory {
     pub fn new(size: usize) -> Result<SharedMemory> {
         init_own_pid();
         Ok(SharedMemory::from_parts(
-            Mapping::new(c"ipc-shared-memory", positive(size)?)?,
+            Mapping::new(ANONYMOUS_FILE, positive(size)?)?,
             None,
             None,
         ))
@@ -207,6 +213,102 @@ impl SharedMemory {
         }
         Ok(())
     }
+}
+
+/// How a block travels. Python pickles a `SharedMemory` as its name, and the receiver
+/// opens it again by name, in a new process's arguments as in any message.
+#[derive(Serialize)]
+enum Outgoing<'a> {
+    /// A block without a name, in a new process's arguments: its descriptor, its size.
+    Anonymous(Lent<'a>, u64),
+    /// A named block, in a new process's arguments: its descriptor (which works even if
+    /// the name was unlinked meanwhile), its name, its size.
+    Named(Lent<'a>, &'a str, u64),
+    /// A named block in a message or a pool's task: its name and size, as in Python.
+    ByName(&'a str, u64),
+}
+
+/// What [`Outgoing`] was, decoded.
+#[derive(Deserialize)]
+enum Incoming {
+    Anonymous(Descriptor, u64),
+    Named(Descriptor, String, u64),
+    ByName(String, u64),
+}
+
+/// A `SharedMemory` can go to a process as it starts, in its arguments (see [`Descriptor`])
+/// or its pool's initializer's, with the forkserver and spawn methods: the new process
+/// maps the same bytes (by its descriptor), and keeps its name if it has one. A named block can also go in a message or a pool's task, by its
+/// name (the receiver opens it again), as Python sends every `SharedMemory`; a block
+/// without a name cannot, since nothing but its descriptor leads to it.
+///
+/// The receiver never unlinks the name when it drops its copy: that is the creator's
+/// (or an explicit [`unlink`](SharedMemory::unlink)), as in Python.
+impl Serialize for SharedMemory {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let size = self.size() as u64;
+        let fd = Lent(self.as_fd());
+        match self.name() {
+            None => Outgoing::Anonymous(fd, size),
+            Some(name) if descriptor::starting_a_process() => Outgoing::Named(fd, name, size),
+            Some(name) => Outgoing::ByName(name, size),
+        }
+        .serialize(serializer)
+    }
+}
+
+/// Checks what it receives before it maps it: the memfd of a block without a name, or the
+/// file under `/dev/shm` of the name it came with; of the size it came with.
+impl<'de> Deserialize<'de> for SharedMemory {
+    fn deserialize<D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<SharedMemory, D::Error> {
+        let received = match Incoming::deserialize(deserializer)? {
+            Incoming::Anonymous(fd, size) => receive_anonymous(fd.into_owned(), size),
+            Incoming::Named(fd, name, size) => receive_named(fd.into_owned(), name, size),
+            Incoming::ByName(name, size) => SharedMemory::open(&name)
+                .map_err(|e| e.to_string())
+                .and_then(|shm| same_size(shm, size)),
+        };
+        received.map_err(|why| cannot_receive("a SharedMemory", why))
+    }
+}
+
+fn receive_anonymous(fd: OwnedFd, size: u64) -> std::result::Result<SharedMemory, String> {
+    init_own_pid();
+    let size = usize::try_from(size).map_err(|_| format!("a size of {size}"))?;
+    let mapping = Mapping::receive(fd, &[ANONYMOUS_FILE], size)?;
+    same_size(SharedMemory::from_parts(mapping, None, None), size as u64)
+}
+
+/// A named block's descriptor: it must be the file of that name under `/dev/shm` (unlinked
+/// since, or not), not the memory of another kind of object. Its size is not sealed: a
+/// program that opens the name can change it, as the [type's docs](SharedMemory#names)
+/// say.
+fn receive_named(
+    fd: OwnedFd,
+    name: String,
+    size: u64,
+) -> std::result::Result<SharedMemory, String> {
+    init_own_pid();
+    let path = path_of(fd.as_fd()).map_err(|e| e.to_string())?;
+    let file = format!("/dev/shm/{name}");
+    if shm_path(&name).is_err() || (path != file && path != format!("{file} (deleted)")) {
+        return Err(format!("the descriptor is {path}, not {file}"));
+    }
+    let mapping = Mapping::from_fd(fd).map_err(|e| e.to_string())?;
+    same_size(SharedMemory::from_parts(mapping, Some(name), None), size)
+}
+
+/// `shm`, if it is `size` bytes, as the sender said.
+fn same_size(shm: SharedMemory, size: u64) -> std::result::Result<SharedMemory, String> {
+    if shm.size() as u64 != size {
+        return Err(format!(
+            "it is {} bytes, and the sender's was {size}",
+            shm.size()
+        ));
+    }
+    Ok(shm)
 }
 
 impl AsFd for SharedMemory {

@@ -35,21 +35,31 @@
 //! that has it: at least a page (4 KiB) of memory and a file descriptor per object. For
 //! many numbers, make one `Array` (or a `Value` of a struct), not many `Value`s.
 
+use std::ffi::CStr;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
+use std::os::fd::OwnedFd;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{self, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytemuck::Pod;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::descriptor::{Descriptor, Lent};
 use crate::error::{Error, Result};
-use crate::mapping::Mapping;
+use crate::mapping::{MAX_ALIGN, Mapping, cannot_receive};
 use crate::synchronize::futex::deadline_after;
 use crate::synchronize::robust::init_own_pid;
 use crate::synchronize::{Lock, LockGuard};
+
+/// The names of their memfds (`/proc/PID/maps` shows them), which say what made the file.
+pub(crate) const VALUE_FILE: &CStr = c"ipc-value";
+pub(crate) const ARRAY_FILE: &CStr = c"ipc-array";
+const RAW_VALUE_FILE: &CStr = c"ipc-rawvalue";
+const RAW_ARRAY_FILE: &CStr = c"ipc-rawarray";
 
 /// A type whose values may live in shared memory: plain old data (`bytemuck`'s [`Pod`]:
 /// no pointer, no padding, every bit pattern a value) that threads may share (`Send` and
@@ -194,7 +204,7 @@ impl<T: Shareable> Value<T> {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn new(value: T) -> Result<Value<T>> {
-        let (lock, data) = Lock::with_room(c"ipc-value", size_of::<T>(), align_of::<T>())?;
+        let (lock, data) = Lock::with_room(VALUE_FILE, size_of::<T>(), align_of::<T>())?;
         let data = data.cast::<T>();
         // SAFETY: `data` is in the new block, aligned and with room for a T; nothing else
         // can see the block yet.
@@ -268,7 +278,7 @@ impl<T: Shareable> Array<T> {
     /// A new array of `len` zeros (all bytes zero). Python: `Array(typecode, len)`.
     pub fn new(len: usize) -> Result<Array<T>> {
         let bytes = len.checked_mul(size_of::<T>()).ok_or_else(too_large)?;
-        let (lock, data) = Lock::with_room(c"ipc-array", bytes, align_of::<T>())?;
+        let (lock, data) = Lock::with_room(ARRAY_FILE, bytes, align_of::<T>())?;
         // The memory of a new block is zeros, which is a T (`Pod: Zeroable`).
         Ok(Array {
             lock,
@@ -378,6 +388,106 @@ impl<T: Shareable> Array<T> {
             self.len
         );
     }
+}
+
+/// A `Value` can go to a process as it starts, in its arguments (see [`Descriptor`]) or
+/// its pool's initializer's, with the forkserver and spawn methods: the new process maps
+/// the same memory, and the value and its lock are one for both (a holder killed there is
+/// reported here). That is how Python pickles a
+/// `Value` for a new process. Not in a message or a pool's task, which Python refuses too
+/// ("Synchronized objects should only be shared between processes through inheritance").
+/// The size and alignment of `T` go with it, and the receiver checks them, and the file.
+impl<T: Shareable> Serialize for Value<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        (Lent(self.lock.fd()), Layout::of::<T>()).serialize(serializer)
+    }
+}
+
+/// Checks what it receives before it maps it: a value's memory, with room for a `T`.
+impl<'de, T: Shareable> Deserialize<'de> for Value<T> {
+    fn deserialize<D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Value<T>, D::Error> {
+        let (fd, layout) = <(Descriptor, Layout)>::deserialize(deserializer)?;
+        let (lock, data) = layout
+            .check::<T>()
+            .and_then(|()| {
+                Lock::adopt_room(fd.into_owned(), VALUE_FILE, size_of::<T>(), align_of::<T>())
+            })
+            .map_err(|why| cannot_receive("a Value", why))?;
+        Ok(Value {
+            lock,
+            data: data.cast(),
+        })
+    }
+}
+
+/// An `Array` goes to a process as it starts, in its arguments, as a [`Value`] does; its
+/// length goes with it.
+impl<T: Shareable> Serialize for Array<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        (Lent(self.lock.fd()), Layout::of::<T>(), self.len as u64).serialize(serializer)
+    }
+}
+
+/// Checks what it receives before it maps it: an array's memory, with room for its `len`
+/// elements.
+impl<'de, T: Shareable> Deserialize<'de> for Array<T> {
+    fn deserialize<D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Array<T>, D::Error> {
+        let (fd, layout, len) = <(Descriptor, Layout, u64)>::deserialize(deserializer)?;
+        let received = layout.check::<T>().and_then(|()| {
+            let (len, bytes) = room_for::<T>(len)?;
+            let (lock, data) =
+                Lock::adopt_room(fd.into_owned(), ARRAY_FILE, bytes, align_of::<T>())?;
+            Ok(Array {
+                lock,
+                data: data.cast(),
+                len,
+            })
+        });
+        received.map_err(|why| cannot_receive("an Array", why))
+    }
+}
+
+/// What the sender of a shared object says of the type in its memory. Both processes run
+/// the same program, and the receiving function's signature fixes the type, so they
+/// agree; an argument that says otherwise was not made by this crate, and is refused.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Layout {
+    size: u64,
+    align: u64,
+}
+
+impl Layout {
+    fn of<T>() -> Layout {
+        Layout {
+            size: size_of::<T>() as u64,
+            align: align_of::<T>() as u64,
+        }
+    }
+
+    /// Whether this process's `T` is the type the sender's memory holds.
+    fn check<T>(&self) -> std::result::Result<(), String> {
+        let here = Layout::of::<T>();
+        if *self == here {
+            return Ok(());
+        }
+        Err(format!(
+            "it holds a type of {} bytes aligned to {}, and this process's is {} bytes \
+             aligned to {}",
+            self.size, self.align, here.size, here.align
+        ))
+    }
+}
+
+/// The length `len` sent with an array, and how many bytes its elements take.
+fn room_for<T>(len: u64) -> std::result::Result<(usize, usize), String> {
+    usize::try_from(len)
+        .ok()
+        .and_then(|len| Some((len, len.checked_mul(size_of::<T>())?)))
+        .ok_or_else(|| format!("a length of {len} is too large for memory"))
 }
 
 /// Access to the data of a [`Value`] (a `T`) or an [`Array`] (a `[T]`) while holding its
@@ -496,16 +606,44 @@ impl<T> fmt::Debug for RawArray<T> {
 
 /// A new mapping with room for `len` values of `T` (at least one byte: an empty file
 /// cannot be mapped), all zero.
-fn raw_mapping<T>(name: &std::ffi::CStr, len: usize) -> Result<Arc<Mapping>> {
+fn raw_mapping<T>(name: &CStr, len: usize) -> Result<Arc<Mapping>> {
     init_own_pid();
+    check_align::<T>().map_err(|why| std::io::Error::new(std::io::ErrorKind::InvalidInput, why))?;
     let bytes = len.checked_mul(size_of::<T>()).ok_or_else(too_large)?;
     Ok(Arc::new(Mapping::new(name, bytes.max(1))?))
+}
+
+/// The mapping of a raw object that another process made with [`raw_mapping`] (named
+/// `name`, for `len` values of `T`) and sent as `fd`: checked, then mapped as it is.
+fn adopt_raw_mapping<T>(
+    fd: OwnedFd,
+    name: &CStr,
+    len: usize,
+) -> std::result::Result<Arc<Mapping>, String> {
+    init_own_pid();
+    check_align::<T>()?;
+    let bytes = len
+        .checked_mul(size_of::<T>())
+        .ok_or_else(|| format!("a length of {len} is too large for memory"))?;
+    Ok(Arc::new(Mapping::receive(fd, &[name], bytes.max(1))?))
+}
+
+/// A mapping starts on a page boundary: a type aligned to more cannot be placed in one.
+fn check_align<T>() -> std::result::Result<(), String> {
+    if align_of::<T>() > MAX_ALIGN {
+        return Err(format!(
+            "a type aligned to {} bytes cannot live in shared memory, which is aligned to a \
+             page ({MAX_ALIGN} bytes)",
+            align_of::<T>()
+        ));
+    }
+    Ok(())
 }
 
 impl<T: Shareable> RawValue<T> {
     /// A new value in shared memory, without a lock.
     pub fn new(value: T) -> Result<RawValue<T>> {
-        let mapping = raw_mapping::<T>(c"ipc-rawvalue", 1)?;
+        let mapping = raw_mapping::<T>(RAW_VALUE_FILE, 1)?;
         let data = mapping.ptr().cast();
         let raw = RawValue { mapping, data };
         raw.set(value);
@@ -529,7 +667,7 @@ impl<T: Shareable> RawValue<T> {
 impl<T: Shareable> RawArray<T> {
     /// A new array of `len` zeros, without a lock.
     pub fn new(len: usize) -> Result<RawArray<T>> {
-        let mapping = raw_mapping::<T>(c"ipc-rawarray", len)?;
+        let mapping = raw_mapping::<T>(RAW_ARRAY_FILE, len)?;
         let data = mapping.ptr().cast();
         Ok(RawArray { mapping, data, len })
     }
@@ -578,6 +716,54 @@ impl<T: Shareable> RawArray<T> {
         );
         // SAFETY: `i < len`, and the mapping holds `len` T's.
         unsafe { self.data.add(i) }
+    }
+}
+
+/// A `RawValue` goes to a process as it starts, in its arguments, as a [`Value`] does: the
+/// same memory in both, no lock.
+impl<T: Shareable> Serialize for RawValue<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        (Lent(self.mapping.fd()), Layout::of::<T>()).serialize(serializer)
+    }
+}
+
+/// Checks what it receives before it maps it: a raw value's memory, with room for a `T`.
+impl<'de, T: Shareable> Deserialize<'de> for RawValue<T> {
+    fn deserialize<D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<RawValue<T>, D::Error> {
+        let (fd, layout) = <(Descriptor, Layout)>::deserialize(deserializer)?;
+        let mapping = layout
+            .check::<T>()
+            .and_then(|()| adopt_raw_mapping::<T>(fd.into_owned(), RAW_VALUE_FILE, 1))
+            .map_err(|why| cannot_receive("a RawValue", why))?;
+        let data = mapping.ptr().cast();
+        Ok(RawValue { mapping, data })
+    }
+}
+
+/// A `RawArray` goes to a process as it starts, in its arguments, as a [`Value`] does; its
+/// length goes with it.
+impl<T: Shareable> Serialize for RawArray<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        (Lent(self.mapping.fd()), Layout::of::<T>(), self.len as u64).serialize(serializer)
+    }
+}
+
+/// Checks what it receives before it maps it: a raw array's memory, with room for its
+/// `len` elements.
+impl<'de, T: Shareable> Deserialize<'de> for RawArray<T> {
+    fn deserialize<D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<RawArray<T>, D::Error> {
+        let (fd, layout, len) = <(Descriptor, Layout, u64)>::deserialize(deserializer)?;
+        let received = layout.check::<T>().and_then(|()| {
+            let (len, _) = room_for::<T>(len)?;
+            let mapping = adopt_raw_mapping::<T>(fd.into_owned(), RAW_ARRAY_FILE, len)?;
+            let data = mapping.ptr().cast();
+            Ok(RawArray { mapping, data, len })
+        });
+        received.map_err(|why| cannot_receive("a RawArray", why))
     }
 }
 
@@ -672,7 +858,14 @@ unsafe fn atomic_write<T: Pod>(dst: NonNull<T>, value: T) {
 }
 
 mod sealed {
-    pub trait Sealed {}
+    pub trait Sealed {
+        /// The name of the memfd of a `SharedAtomic` of this type, which says which type
+        /// made the file: an `AtomicU8`'s is not received as an `AtomicBool`'s.
+        const FILE: &'static std::ffi::CStr;
+        /// Whether this is `AtomicBool`, whose only values are 0 and 1: other bytes are
+        /// checked for when one is received.
+        const IS_BOOL: bool = false;
+    }
 }
 
 /// The atomic types of `std::sync::atomic` that may live in shared memory. They are
@@ -681,25 +874,32 @@ mod sealed {
 pub trait SharedAtomicType: sealed::Sealed + Send + Sync + 'static {}
 
 macro_rules! shared_atomic_types {
-    ($($atomic:ident),*) => {$(
-        impl sealed::Sealed for atomic::$atomic {}
+    ($($atomic:ident: $file:literal),*) => {$(
+        impl sealed::Sealed for atomic::$atomic {
+            const FILE: &'static CStr = $file;
+        }
         impl SharedAtomicType for atomic::$atomic {}
     )*};
 }
 
 shared_atomic_types!(
-    AtomicBool,
-    AtomicI8,
-    AtomicI16,
-    AtomicI32,
-    AtomicI64,
-    AtomicIsize,
-    AtomicU8,
-    AtomicU16,
-    AtomicU32,
-    AtomicU64,
-    AtomicUsize
+    AtomicI8: c"ipc-atomic-i8",
+    AtomicI16: c"ipc-atomic-i16",
+    AtomicI32: c"ipc-atomic-i32",
+    AtomicI64: c"ipc-atomic-i64",
+    AtomicIsize: c"ipc-atomic-isize",
+    AtomicU8: c"ipc-atomic-u8",
+    AtomicU16: c"ipc-atomic-u16",
+    AtomicU32: c"ipc-atomic-u32",
+    AtomicU64: c"ipc-atomic-u64",
+    AtomicUsize: c"ipc-atomic-usize"
 );
+
+impl sealed::Sealed for atomic::AtomicBool {
+    const FILE: &'static CStr = c"ipc-atomic-bool";
+    const IS_BOOL: bool = true;
+}
+impl SharedAtomicType for atomic::AtomicBool {}
 
 /// One of `std`'s atomics, in shared memory: every operation of the atomic type, across
 /// processes, with no lock. Python has none (its `Value` always takes a lock).
@@ -753,7 +953,7 @@ impl<A: SharedAtomicType + fmt::Debug> fmt::Debug for SharedAtomic<A> {
 impl<A: SharedAtomicType> SharedAtomic<A> {
     /// Moves `atomic` (with its value) into new shared memory.
     pub fn new(atomic: A) -> Result<SharedAtomic<A>> {
-        let mapping = raw_mapping::<A>(c"ipc-atomic", 1)?;
+        let mapping = raw_mapping::<A>(A::FILE, 1)?;
         let ptr = mapping.ptr().cast::<A>();
         // SAFETY: the mapping is new, page-aligned and holds an A; nothing else sees it.
         unsafe { ptr.as_ptr().write(atomic) };
@@ -769,8 +969,50 @@ impl<A: SharedAtomicType> Deref for SharedAtomic<A> {
     type Target = A;
 
     fn deref(&self) -> &A {
-        // SAFETY: an A lives there (written in `new`), in the mapping this handle keeps;
+        // SAFETY: an A lives there (written in `new`, by this process or by the one that
+        // sent it, which the checks on receipt vouch for), in the mapping this handle keeps;
         // every access to it is through `&A`, an atomic's shared reference.
         unsafe { self.atomic.as_ref() }
+    }
+}
+
+/// A `SharedAtomic` goes to a process as it starts, in its arguments (see [`Descriptor`])
+/// or its pool's initializer's, with the forkserver and spawn methods: the new process
+/// maps the same memory, and its operations are atomic across both. Not in a message or a
+/// pool's task, like every shared object here (Python has no shared atomic, but refuses
+/// its other shared values there).
+impl<A: SharedAtomicType> Serialize for SharedAtomic<A> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        (Lent(self.mapping.fd()), Layout::of::<A>()).serialize(serializer)
+    }
+}
+
+/// Checks what it receives before it maps it: the memory of a `SharedAtomic` of this very
+/// type, holding one of its values (an `AtomicBool` only 0 or 1).
+impl<'de, A: SharedAtomicType> Deserialize<'de> for SharedAtomic<A> {
+    fn deserialize<D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<SharedAtomic<A>, D::Error> {
+        let (fd, layout) = <(Descriptor, Layout)>::deserialize(deserializer)?;
+        let mapping = layout
+            .check::<A>()
+            .and_then(|()| adopt_raw_mapping::<A>(fd.into_owned(), A::FILE, 1))
+            .map_err(|why| cannot_receive("a SharedAtomic", why))?;
+        let atomic = mapping.ptr().cast::<A>();
+        if A::IS_BOOL {
+            // SAFETY: the mapping holds at least one byte (checked), aligned, accessed only
+            // atomically (by `SharedAtomic`s of this type, in any process).
+            let byte =
+                unsafe { AtomicU8::from_ptr(mapping.ptr().as_ptr()) }.load(Ordering::Relaxed);
+            if byte > 1 {
+                let why = format!("it holds {byte}, which is not a bool (0 or 1)");
+                return Err(cannot_receive("a SharedAtomic<AtomicBool>", why));
+            }
+        }
+        Ok(SharedAtomic {
+            mapping,
+            atomic,
+            _atomic: PhantomData,
+        })
     }
 }

@@ -184,6 +184,22 @@ fn lock_timeout_gives_up_while_another_process_holds_a_value() {
     assert_eq!(child.join().unwrap(), 0);
 }
 
+/// Plain old data aligned to two pages: more than the page that a mapping is aligned to.
+#[repr(C, align(8192))]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct TwoPagesAligned([u8; 8192]);
+
+fn a_type_aligned_above_a_page_is_refused_not_misplaced() {
+    let refused = |made: Result<(), Error>| {
+        let why = made.unwrap_err().to_string();
+        assert!(why.contains("aligned to 8192"), "{why}");
+    };
+    refused(Value::new(TwoPagesAligned([1; 8192])).map(drop));
+    refused(Array::<TwoPagesAligned>::new(2).map(drop));
+    refused(RawValue::new(TwoPagesAligned([1; 8192])).map(drop));
+    refused(RawArray::<TwoPagesAligned>::new(2).map(drop));
+}
+
 fork_test::main!(
     a_value_counts_every_add_of_every_process,
     a_shared_atomic_counts_every_add_of_every_process,
@@ -192,4 +208,5 @@ fork_test::main!(
     raw_values_and_arrays_are_shared_without_a_lock,
     get_refuses_a_value_left_torn_until_a_holder_repairs_it,
     lock_timeout_gives_up_while_another_process_holds_a_value,
+    a_type_aligned_above_a_page_is_refused_not_misplaced,
 );

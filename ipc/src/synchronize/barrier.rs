@@ -1,14 +1,20 @@
 //! `Barrier`: processes wait until a given number of them have arrived. Python:
 //! `multiprocessing.Barrier`.
 
+use std::ffi::CStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::futex::{self, Deadline, Woken, deadline_after};
 use super::lock::LockGuard;
 use super::robust::SharedBlock;
 use crate::error::{Error, Result};
+
+/// The name of a barrier's memfd, which says what made the file.
+const BARRIER_FILE: &CStr = c"ipc-barrier";
 
 /// A meeting point for a fixed number of processes (its *parties*): each [`wait`] waits
 /// until all have called it, then all go on together. Python:
@@ -122,7 +128,7 @@ impl Barrier {
             let why = format!("a barrier needs 1 to {MAX_PARTIES} parties, not {parties}");
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why).into());
         }
-        let block = SharedBlock::new(c"ipc-barrier", 0, 1, |state: &BarrierState| {
+        let block = SharedBlock::new(BARRIER_FILE, 0, 1, |state: &BarrierState| {
             state.parties.store(parties as u32, Ordering::Relaxed);
         })?;
         Ok(Barrier {
@@ -267,6 +273,28 @@ impl Barrier {
 
     fn hold(&self) -> LockGuard<'_> {
         LockGuard::hold(self.block.mutex(), None).expect("no deadline")
+    }
+}
+
+/// A `Barrier` can go to a process as it starts, in its arguments (see
+/// [`Descriptor`](crate::Descriptor)) or its pool's initializer's, with the forkserver and
+/// spawn methods: the new process maps the same memory, so its arrival counts for all.
+/// That is how Python pickles a barrier for a new process; a message or a pool's task
+/// cannot hold one, as in Python ("... should only be shared between processes through
+/// inheritance").
+impl Serialize for Barrier {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        self.block.as_ref().serialize(serializer)
+    }
+}
+
+/// Checks what it receives before it maps it: a barrier's memory.
+impl<'de> Deserialize<'de> for Barrier {
+    fn deserialize<D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Barrier, D::Error> {
+        let block = SharedBlock::deserialize(deserializer, "a Barrier", &[BARRIER_FILE])?;
+        Ok(Barrier { block })
     }
 }
 

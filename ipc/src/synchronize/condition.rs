@@ -1,14 +1,20 @@
 //! `Condition`: a lock, and a way to wait under it until another process says that
 //! something changed. Python: `multiprocessing.Condition`.
 
+use std::ffi::CStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::futex::{self, Deadline, Woken, deadline_after, passed};
 use super::lock::LockGuard;
 use super::robust::SharedBlock;
 use crate::error::Result;
+
+/// The name of a condition's memfd, which says what made the file.
+const CONDITION_FILE: &CStr = c"ipc-condition";
 
 /// A condition variable shared by processes, with its own lock. Python:
 /// `multiprocessing.Condition()`.
@@ -74,7 +80,7 @@ impl Condition {
     /// A new condition, with a new lock.
     pub fn new() -> Result<Condition> {
         Ok(Condition {
-            block: Arc::new(SharedBlock::new(c"ipc-condition", 0, 1, |_| {})?),
+            block: Arc::new(SharedBlock::new(CONDITION_FILE, 0, 1, |_| {})?),
         })
     }
 
@@ -95,6 +101,29 @@ impl Condition {
             guard,
             state: self.block.state(),
         }))
+    }
+}
+
+/// A `Condition` can go to a process as it starts, in its arguments (see
+/// [`Descriptor`](crate::Descriptor)) or its pool's initializer's, with the forkserver and
+/// spawn methods: the new process maps the same memory, its lock and its waiters'
+/// word included, so a `notify` in one wakes a `wait` in the other. That is how Python
+/// pickles a condition for a new process; a message or a pool's task cannot hold one, as
+/// in Python ("Condition objects should only be shared between processes through
+/// inheritance").
+impl Serialize for Condition {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        self.block.as_ref().serialize(serializer)
+    }
+}
+
+/// Checks what it receives before it maps it: a condition's memory.
+impl<'de> Deserialize<'de> for Condition {
+    fn deserialize<D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Condition, D::Error> {
+        let block = SharedBlock::deserialize(deserializer, "a Condition", &[CONDITION_FILE])?;
+        Ok(Condition { block })
     }
 }
 

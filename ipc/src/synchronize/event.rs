@@ -1,13 +1,19 @@
 //! `Event`: a flag that processes wait for. Python: `multiprocessing.Event`.
 
+use std::ffi::CStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::futex::{self, Deadline, Woken, deadline_after};
 use super::lock::LockGuard;
 use super::robust::SharedBlock;
 use crate::error::Result;
+
+/// The name of an event's memfd, which says what made the file.
+const EVENT_FILE: &CStr = c"ipc-event";
 
 /// A flag shared by processes: some wait until another sets it. Python:
 /// `multiprocessing.Event()`.
@@ -63,7 +69,7 @@ impl Event {
     /// A new event, not set.
     pub fn new() -> Result<Event> {
         Ok(Event {
-            block: Arc::new(SharedBlock::new(c"ipc-event", 0, 1, |_| {})?),
+            block: Arc::new(SharedBlock::new(EVENT_FILE, 0, 1, |_| {})?),
         })
     }
 
@@ -126,5 +132,25 @@ impl Event {
 
     fn word(&self) -> &AtomicU32 {
         &self.block.state().word
+    }
+}
+
+/// An `Event` can go to a process as it starts, in its arguments (see
+/// [`Descriptor`](crate::Descriptor)) or its pool's initializer's, with the forkserver and
+/// spawn methods: the new process maps the same memory, so a `set` in one wakes the waits
+/// of the other. That is how Python pickles an event for a new process; a message or a
+/// pool's task cannot hold one, as in Python ("... should only be shared between processes
+/// through inheritance").
+impl Serialize for Event {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        self.block.as_ref().serialize(serializer)
+    }
+}
+
+/// Checks what it receives before it maps it: an event's memory.
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Event, D::Error> {
+        let block = SharedBlock::deserialize(deserializer, "an Event", &[EVENT_FILE])?;
+        Ok(Event { block })
     }
 }

@@ -4,14 +4,23 @@
 use std::ffi::CStr;
 use std::io;
 use std::marker::PhantomData;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use super::futex::{Deadline, deadline_after};
 use super::robust::{RobustMutex, SharedBlock, own_pid};
 use crate::error::{Error, Result};
+use crate::sharedctypes::{ARRAY_FILE, VALUE_FILE};
+
+/// The name of a lock's memfd (`/proc/PID/maps` shows it), which says what made the file.
+const LOCK_FILE: &CStr = c"ipc-lock";
+/// The name of an `RLock`'s memfd.
+const RLOCK_FILE: &CStr = c"ipc-rlock";
 
 /// A lock that processes share. Python: `multiprocessing.Lock()`.
 ///
@@ -93,7 +102,7 @@ impl Lock {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn new() -> Result<Lock> {
-        Lock::with_room(c"ipc-lock", 0, 1).map(|(lock, _)| lock)
+        Lock::with_room(LOCK_FILE, 0, 1).map(|(lock, _)| lock)
     }
 
     /// A lock in a new block of shared memory with room for `extra` bytes after it,
@@ -111,6 +120,30 @@ impl Lock {
             },
             data,
         ))
+    }
+
+    /// The lock of a block that another process made with [`with_room`](Self::with_room)
+    /// (its memfd named `name`) and sent as `fd`, and where its data is: see
+    /// `SharedBlock::adopt`. The block is taken as it is, live.
+    pub(crate) fn adopt_room(
+        fd: OwnedFd,
+        name: &CStr,
+        extra: usize,
+        align: usize,
+    ) -> std::result::Result<(Lock, NonNull<u8>), String> {
+        let block = SharedBlock::adopt(fd, &[name], extra, align)?;
+        let data = block.extra(align);
+        Ok((
+            Lock {
+                block: Arc::new(block),
+            },
+            data,
+        ))
+    }
+
+    /// The descriptor of the lock's memory, for a process that starts with it.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.block.fd()
     }
 
     /// Waits until the lock is free and takes it. Python: `lock.acquire()`, or `with lock:`.
@@ -147,6 +180,30 @@ impl Lock {
         deadline: Option<&Deadline>,
     ) -> Result<Option<LockGuard<'_>>> {
         LockGuard::acquire(self.block.mutex(), deadline)
+    }
+}
+
+/// A `Lock` can go to a process as it starts, in its arguments (see
+/// [`Descriptor`](crate::Descriptor)) or its pool's initializer's, with the forkserver and
+/// spawn methods: the new process maps the same memory, and the lock is one lock for both,
+/// robust there too (a holder killed in the new process is reported to the next). That is
+/// how Python pickles a lock for a new process. Not in a message or a pool's task, which
+/// Python refuses too ("Lock objects should only be shared between processes through
+/// inheritance"). The lock of a [`Value`](crate::Value) or an [`Array`](crate::Array)
+/// (`get_lock().clone()`) may go too.
+impl Serialize for Lock {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        self.block.as_ref().serialize(serializer)
+    }
+}
+
+/// Checks what it receives before it maps it: a lock's memory, or a `Value`'s or an
+/// `Array`'s.
+impl<'de> Deserialize<'de> for Lock {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Lock, D::Error> {
+        let names = [LOCK_FILE, VALUE_FILE, ARRAY_FILE];
+        let block = SharedBlock::deserialize(deserializer, "a Lock", &names)?;
+        Ok(Lock { block })
     }
 }
 
@@ -288,7 +345,7 @@ impl RLock {
     /// A new recursive lock, not held.
     pub fn new() -> Result<RLock> {
         Ok(RLock {
-            block: Arc::new(SharedBlock::new(c"ipc-rlock", 0, 1, |_| {})?),
+            block: Arc::new(SharedBlock::new(RLOCK_FILE, 0, 1, |_| {})?),
         })
     }
 
@@ -328,6 +385,22 @@ impl RLock {
             pid: own_pid(),
             _not_send: PhantomData,
         }))
+    }
+}
+
+/// An `RLock` goes to a process as it starts, in its arguments, as a [`Lock`] does: the
+/// same lock in both processes.
+impl Serialize for RLock {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        self.block.as_ref().serialize(serializer)
+    }
+}
+
+/// Checks what it receives before it maps it, as a [`Lock`] does.
+impl<'de> Deserialize<'de> for RLock {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<RLock, D::Error> {
+        let block = SharedBlock::deserialize(deserializer, "an RLock", &[RLOCK_FILE])?;
+        Ok(RLock { block })
     }
 }
 

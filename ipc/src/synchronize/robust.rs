@@ -21,15 +21,18 @@ use std::ffi::CStr;
 use std::io;
 use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, MaybeUninit};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
-use std::sync::Once;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::{Arc, Once};
 
 use nix::libc::{self, c_int, clockid_t, pthread_mutex_t, timespec};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::futex::Deadline;
+use crate::descriptor::{Descriptor, serialize_fd};
 use crate::error::{Error, Result};
-use crate::mapping::Mapping;
+use crate::mapping::{MAX_ALIGN, Mapping, cannot_receive};
 
 // glibc has had `pthread_mutex_clocklock` since 2.30; the `libc` crate does not declare it.
 unsafe extern "C" {
@@ -232,7 +235,8 @@ impl<S: Sync> SharedBlock<S> {
         init: impl FnOnce(&S),
     ) -> Result<SharedBlock<S>> {
         init_own_pid();
-        let len = Self::extra_offset(align) + extra;
+        let len = Self::len(extra, align)
+            .map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?;
         let mapping = Mapping::new(name, len)?;
         let header = mapping.ptr().cast::<Header<S>>();
         // SAFETY: the mapping is new (zeroed, writable, shared, page-aligned and at least
@@ -247,13 +251,68 @@ impl<S: Sync> SharedBlock<S> {
         Ok(block)
     }
 
+    /// The block that another process made with [`new`](Self::new) (named one of `names`,
+    /// with room for `extra` bytes aligned to `align`), received as `fd` in the arguments
+    /// this process started with: checked (see [`Mapping::receive`]) and mapped, as it is.
+    /// Nothing is initialised again: the mutex and the state are live, and another process
+    /// may hold the mutex right now.
+    pub(crate) fn adopt(
+        fd: OwnedFd,
+        names: &[&CStr],
+        extra: usize,
+        align: usize,
+    ) -> std::result::Result<SharedBlock<S>, String> {
+        init_own_pid();
+        let mapping = Mapping::receive(fd, names, Self::len(extra, align)?)?;
+        let header = mapping.ptr().cast::<Header<S>>();
+        Ok(SharedBlock {
+            mapping: ManuallyDrop::new(mapping),
+            header,
+            _state: PhantomData,
+        })
+    }
+
+    /// How long a block is with room for `extra` bytes aligned to `align` after the header.
+    /// An alignment above a page's cannot hold: the block starts on a page boundary.
+    fn len(extra: usize, align: usize) -> std::result::Result<usize, String> {
+        if align > MAX_ALIGN {
+            return Err(format!(
+                "a type aligned to {align} bytes cannot live in shared memory, which is \
+                 aligned to a page ({MAX_ALIGN} bytes)"
+            ));
+        }
+        Self::extra_offset(align)
+            .checked_add(extra)
+            .ok_or_else(|| "too large for memory".to_string())
+    }
+
     /// Where the bytes after the header start, for data aligned to `align` bytes.
     pub(crate) fn extra_offset(align: usize) -> usize {
         size_of::<Header<S>>().next_multiple_of(align)
     }
 
+    /// The descriptor of the block's file, for a process that starts with it (see
+    /// `descriptor`).
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.mapping.fd()
+    }
+
+    /// Decodes a block encoded by its `Serialize`, for the `Deserialize` of `what`: see
+    /// [`adopt`](Self::adopt).
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+        what: &str,
+        names: &[&CStr],
+    ) -> std::result::Result<Arc<SharedBlock<S>>, D::Error> {
+        let fd = Descriptor::deserialize(deserializer)?.into_owned();
+        let block = SharedBlock::adopt(fd, names, 0, 1).map_err(|why| cannot_receive(what, why))?;
+        Ok(Arc::new(block))
+    }
+
     pub(crate) fn mutex(&self) -> &RobustMutex {
-        // SAFETY: the header was initialised in `new`, and the mapping lives as long as self.
+        // SAFETY: the header was initialised in `new` (by this process, or by the one that
+        // sent it to `adopt`, whose checks say the file is such a block), and the mapping
+        // lives as long as self.
         unsafe { &(*self.header.as_ptr()).mutex }
     }
 
@@ -264,8 +323,18 @@ impl<S: Sync> SharedBlock<S> {
 
     /// The first byte after the header, aligned to `align`.
     pub(crate) fn extra(&self, align: usize) -> NonNull<u8> {
-        // SAFETY: `new` made the mapping `extra_offset(align) + extra` bytes long.
+        // SAFETY: `new` made the mapping `extra_offset(align) + extra` bytes long, and
+        // `adopt` checked that a received one is at least that long.
         unsafe { self.mapping.ptr().add(Self::extra_offset(align)) }
+    }
+}
+
+/// A block is encoded as its descriptor (see `descriptor`): only in the arguments of a
+/// process that starts, which maps the same file, and decoded by
+/// [`deserialize`](SharedBlock::deserialize).
+impl<S: Sync> Serialize for SharedBlock<S> {
+    fn serialize<Z: Serializer>(&self, serializer: Z) -> std::result::Result<Z::Ok, Z::Error> {
+        serialize_fd(self.fd(), serializer)
     }
 }
 

@@ -1,14 +1,22 @@
 //! `Semaphore` and `BoundedSemaphore`: Python's `multiprocessing.Semaphore` and
 //! `multiprocessing.BoundedSemaphore`.
 
+use std::ffi::CStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::futex::{self, Deadline, Woken, deadline_after};
 use super::lock::LockGuard;
 use super::robust::SharedBlock;
 use crate::error::{Error, Result};
+
+/// The names of their memfds, which say what made the file: a bounded semaphore is not
+/// received as one that is not.
+const SEMAPHORE_FILE: &CStr = c"ipc-semaphore";
+const BOUNDED_SEMAPHORE_FILE: &CStr = c"ipc-bounded-semaphore";
 
 /// A counter of permits shared by processes: [`acquire`](Self::acquire) takes one,
 /// waiting while there is none, and [`release`](Self::release) gives one back. Python:
@@ -71,11 +79,11 @@ struct SemaphoreState {
 impl Semaphore {
     /// A semaphore with `value` permits. Python: `Semaphore(value)`.
     pub fn new(value: u32) -> Result<Semaphore> {
-        Semaphore::with_limit(value, u32::MAX)
+        Semaphore::with_limit(SEMAPHORE_FILE, value, u32::MAX)
     }
 
-    fn with_limit(value: u32, limit: u32) -> Result<Semaphore> {
-        let block = SharedBlock::new(c"ipc-semaphore", 0, 1, |state: &SemaphoreState| {
+    fn with_limit(name: &CStr, value: u32, limit: u32) -> Result<Semaphore> {
+        let block = SharedBlock::new(name, 0, 1, |state: &SemaphoreState| {
             state.count.store(value, Ordering::Relaxed);
             state.limit.store(limit, Ordering::Relaxed);
         })?;
@@ -158,6 +166,28 @@ impl Semaphore {
     }
 }
 
+/// A `Semaphore` can go to a process as it starts, in its arguments (see
+/// [`Descriptor`](crate::Descriptor)) or its pool's initializer's, with the forkserver and
+/// spawn methods: the new process maps the same memory, so both count the same permits.
+/// That is how Python pickles a semaphore for a new process; a message or a pool's task
+/// cannot hold one, as in Python ("Semaphore objects should only be shared between
+/// processes through inheritance").
+impl Serialize for Semaphore {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        self.block.as_ref().serialize(serializer)
+    }
+}
+
+/// Checks what it receives before it maps it: a semaphore's memory (not a bounded one's).
+impl<'de> Deserialize<'de> for Semaphore {
+    fn deserialize<D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Semaphore, D::Error> {
+        let block = SharedBlock::deserialize(deserializer, "a Semaphore", &[SEMAPHORE_FILE])?;
+        Ok(Semaphore { block })
+    }
+}
+
 /// A [`Semaphore`] that refuses to count above the value it was made with, since a
 /// release more than the acquires is a bug. Python: `multiprocessing.BoundedSemaphore`.
 ///
@@ -177,7 +207,7 @@ impl BoundedSemaphore {
     /// A semaphore with `value` permits, and never more. Python: `BoundedSemaphore(value)`.
     pub fn new(value: u32) -> Result<BoundedSemaphore> {
         Ok(BoundedSemaphore {
-            semaphore: Semaphore::with_limit(value, value)?,
+            semaphore: Semaphore::with_limit(BOUNDED_SEMAPHORE_FILE, value, value)?,
         })
     }
 
@@ -200,5 +230,26 @@ impl BoundedSemaphore {
     /// The permits left now.
     pub fn value(&self) -> u32 {
         self.semaphore.value()
+    }
+}
+
+/// A `BoundedSemaphore` goes to a process as it starts, in its arguments, as a
+/// [`Semaphore`] does; its limit lives in the shared memory, and goes with it.
+impl Serialize for BoundedSemaphore {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        self.semaphore.block.as_ref().serialize(serializer)
+    }
+}
+
+/// Checks what it receives before it maps it: a bounded semaphore's memory.
+impl<'de> Deserialize<'de> for BoundedSemaphore {
+    fn deserialize<D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<BoundedSemaphore, D::Error> {
+        let what = "a BoundedSemaphore";
+        let block = SharedBlock::deserialize(deserializer, what, &[BOUNDED_SEMAPHORE_FILE])?;
+        Ok(BoundedSemaphore {
+            semaphore: Semaphore { block },
+        })
     }
 }
