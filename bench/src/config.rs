@@ -68,8 +68,9 @@ pub struct Config {
     pub round_trips: usize,
     /// Bytes moved per throughput sample (at least one message)...
     pub sample_bytes: usize,
-    /// ...in at most this many messages: below 32 KiB, a message costs its system calls
-    /// more than its bytes, and `sample_bytes` of 64-byte messages would take seconds.
+    /// ...in at most this many messages (which caps sizes under 32 KiB): a small message
+    /// costs its system calls more than its bytes, and `sample_bytes` of 64-byte messages
+    /// would take seconds.
     pub max_messages: usize,
     /// Tiny tasks per `Pool.map`.
     pub tasks: usize,

@@ -104,7 +104,7 @@ fn run() -> Result {
     print!("{table}\n{json_lines}");
     if let Some(dir) = args.record {
         fs::create_dir_all(&dir)?;
-        fs::write(dir.join("run.txt"), &table)?;
+        fs::write(dir.join(table::FILE), &table)?;
         fs::write(dir.join(charts::JSON_LINES), &json_lines)?;
         draw_charts(&dir)?;
     }

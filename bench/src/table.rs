@@ -8,6 +8,9 @@ use std::fmt::Write;
 use crate::report::{Results, Row, TopicRows, size_name};
 use crate::{python, scaling, throughput};
 
+/// The table's file in a `--record` directory, which the Performance page includes.
+pub const FILE: &str = "run.txt";
+
 /// The columns of the message-size grid: a contender, and its header.
 const SWEEP_COLUMNS: [(&str, &str); 5] = [
     (throughput::RAW, "raw"),
