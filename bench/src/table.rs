@@ -25,7 +25,7 @@ pub fn render(results: &Results) -> String {
     let mut out = format!("{}\n\n", results.run.describe());
     let _ = writeln!(
         out,
-        "{:<35} {:>9} {:>11} {:>9}  {:<17} holds",
+        "{:<35} {:>9} {:>10} {:>8}  {:<17} holds",
         "topic / contender", "median", "rate", "time/ref", "target"
     );
     let is_size = |topic: &TopicRows| throughput::SIZES.iter().any(|(key, _)| *key == topic.key);
@@ -59,7 +59,7 @@ fn rows(out: &mut String, topic: &TopicRows) {
         };
         let _ = writeln!(
             out,
-            "  {:<33} {:>9} {:>11} {:>9}  {:<17} {}",
+            "  {:<33} {:>9} {:>10} {:>8}  {:<17} {}",
             row.contender,
             row.median_seconds.map_or("-".into(), duration),
             row.bytes_per_second
@@ -172,11 +172,18 @@ fn cell(value: Option<String>, time_vs_ref: Option<f64>) -> String {
     }
 }
 
-/// Whether a row's target holds, with the value it is about: `yes (1.20x)`.
+/// Whether a row's target holds, with the value it is about: `yes (1.20x)`, `yes (1061x)`.
 fn verdict(row: &Row) -> String {
+    let value = |v: f64| {
+        if v < 100.0 {
+            format!("{v:.2}x")
+        } else {
+            format!("{v:.0}x")
+        }
+    };
     match (row.holds, row.measured) {
-        (Some(true), Some(value)) => format!("yes ({value:.2}x)"),
-        (Some(false), Some(value)) => format!("NO ({value:.2}x)"),
+        (Some(true), Some(v)) => format!("yes ({})", value(v)),
+        (Some(false), Some(v)) => format!("NO ({})", value(v)),
         _ if row.target.is_some() => "n/a (not measured)".into(),
         _ => String::new(),
     }
@@ -236,7 +243,7 @@ mod tests {
             let found = table.lines().find(|l| l.trim_start().starts_with(start));
             found.unwrap_or_else(|| panic!("no line {start:?} in\n{table}"))
         };
-        // The rows of a size take 1, 2, 3... ms (0.5 for a targeted second row): 64 B in
+        // The rows of a size take 1, 2, 3... ms: 64 B in
         // 1 ms is 0.0000596 GiB/s.
         assert!(line("64 B").contains("0.0001 (1.00x)"), "{}", line("64 B"));
         assert!(line("size").contains("ipc ByteBuf"));
