@@ -11,6 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordi32;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -146,16 +147,7 @@ fn sweep(medians: &Medians, _: &Run, area: &Area) -> Result<bool> {
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
     for (contender, label, color) in lines {
-        let points = points(contender);
-        chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], color.stroke_width(2)));
-        chart.draw_series(
-            points
-                .into_iter()
-                .map(|p| Circle::new(p, 4, color.filled())),
-        )?;
+        dotted_line(&mut chart, points(contender), label, color.stroke_width(2))?;
     }
     legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     Ok(true)
@@ -319,23 +311,37 @@ fn scaling(medians: &Medians, run: &Run, area: &Area) -> Result<bool> {
             .label(label)
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], style));
     }
-    for (points, label, color) in [
-        (pool, "ipc Pool(n).map", BLUE),
-        (rayon, "rayon, n threads", ORANGE),
-    ] {
-        let style = color.stroke_width(3);
-        chart
-            .draw_series(LineSeries::new(points.clone(), style))?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], style));
-        chart.draw_series(
-            points
-                .into_iter()
-                .map(|p| Circle::new(p, 4, color.filled())),
-        )?;
-    }
+    dotted_line(&mut chart, pool, "ipc Pool(n).map", BLUE.stroke_width(3))?;
+    dotted_line(
+        &mut chart,
+        rayon,
+        "rayon, n threads",
+        ORANGE.stroke_width(3),
+    )?;
     legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     Ok(true)
+}
+
+/// A line through `points` with a dot on each, named `label` in the legend.
+fn dotted_line<'a, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordi32, Y>>,
+    points: Vec<(i32, Y::ValueType)>,
+    label: &str,
+    style: ShapeStyle,
+) -> Result
+where
+    Y: Ranged,
+    Y::ValueType: Clone + 'static,
+{
+    chart
+        .draw_series(LineSeries::new(points.clone(), style))?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], style));
+    let dots = points
+        .into_iter()
+        .map(|p| Circle::new(p, 4, style.filled()));
+    chart.draw_series(dots)?;
+    Ok(())
 }
 
 /// The series' names, in a box.
