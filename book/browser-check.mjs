@@ -1,7 +1,8 @@
 // Opens every page of the built book in headless Chromium and fails if one of them shows
 // an unresolved include, an empty code listing, a diagram that did not render, a listing
 // or a table too wide for its box at desktop width (1280 px), an edit link, or, at phone
-// width (420 px), diagram text smaller than 9 px.
+// width (420 px), diagram text smaller than 9 px; or if the Performance page lacks its
+// benchmark table or one of its charts.
 //
 //   node book/browser-check.mjs BUILT_HTML_DIR [--screenshots DIR]
 //
@@ -119,6 +120,19 @@ function inspectChapter(number) {
   return problems;
 }
 
+// What the Performance page must have: the charts and the table that
+// `cargo run --release -p bench -- --record book/src/perf` writes.
+const PERFORMANCE_CHARTS = ['perf/sweep.svg', 'perf/start-join.svg', 'perf/scaling.svg'];
+function inspectPerformance(charts) {
+  const problems = [];
+  const main = document.querySelector('main');
+  const shown = [...main.querySelectorAll('img')].map((img) => img.getAttribute('src'));
+  charts.filter((chart) => !shown.includes(chart)).forEach((chart) => problems.push(`no chart ${chart}`));
+  const tables = [...main.querySelectorAll('pre code')].map((c) => c.textContent);
+  if (!tables.some((t) => /^targets: \d+ of \d+ hold$/m.test(t))) problems.push("no benchmark table (its 'targets: N of M hold' line)");
+  return problems;
+}
+
 // Runs in the page at phone width: each diagram's rendered width, by its file.
 function diagramWidths() {
   return [...document.querySelectorAll('main img[src$=".svg"]')]
@@ -157,6 +171,7 @@ try {
     found.links.forEach((href) => fragmentLinks.push([name, href]));
     const chapter = /^ch\d\d-/.test(name);
     if (chapter) problems.push(...(await page.evaluate(inspectChapter, Number(name.slice(2, 4)))));
+    if (name === 'performance.html') problems.push(...(await page.evaluate(inspectPerformance, PERFORMANCE_CHARTS)));
     await phone.goto(pathToFileURL(file).href, { waitUntil: 'load' });
     for (const { src, width } of await phone.evaluate(diagramWidths)) {
       const svg = svgText(join(dirname(file), src));

@@ -9,7 +9,8 @@
 #   4. opens every page in headless Chromium (see browser-check.mjs): an unresolved
 #      include, an empty listing, a diagram that did not render, a listing or table too
 #      wide at 1280 px, diagram text under 9 px at 420 px, a chapter page without its
-#      captions, recap or terminal-style output fails.
+#      captions, recap or terminal-style output, or a Performance page without its
+#      benchmark table and charts fails.
 # Usage: bash book/check.sh [--screenshots DIR]   (from any directory; safe to re-run)
 set -euo pipefail
 shopt -s extglob

@@ -850,6 +850,23 @@ def a_value_goes_in_a_pool_initializer_a_task_refuses_it_and_shared_memory_goes_
         shm.unlink()
 
 
+# Performance --------------------------------------------------------------------------
+
+@claim('performance.md')
+def send_bytes_writes_header_and_body_at_once_up_to_16_kib_and_recv_bytes_reads_them_apart(site):
+    a, b = mp.Pipe()
+    writes, reads = [], []
+    send, recv = a._send, b._recv
+    a._send = lambda buf: (writes.append(len(buf)), send(buf))[1]
+    b._recv = lambda size: (reads.append(size), recv(size))[1]
+    for size, written in ((64, [68]), (16 * 1024, [4 + 16 * 1024]), (32 * 1024, [4, 32 * 1024])):
+        writes.clear()
+        reads.clear()
+        a.send_bytes(b'x' * size)  # fits in the socket: returns before anybody reads
+        assert b.recv_bytes() == b'x' * size
+        assert writes == written, (size, writes)
+        assert reads == [4, size], (size, reads)
+
 if __name__ == '__main__':
     if len(sys.argv) != 2:
         sys.exit('usage: python3 python/book_claims.py DEMO_SITE_URL')

@@ -10,6 +10,7 @@ import argparse
 import functools
 import json
 import multiprocessing as mp
+import os
 import statistics
 import time
 
@@ -173,6 +174,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--round", type=int, required=True)
     parser.add_argument("--reps", type=int, required=True)
+    parser.add_argument("--groups", required=True, help="comma-separated: " + ",".join(GROUPS))
     parser.add_argument("--forks", type=int, required=True)
     parser.add_argument("--spawns", type=int, required=True)
     parser.add_argument("--round-trips", type=int, required=True)
@@ -181,18 +183,40 @@ def main():
     parser.add_argument("--lock-ops", type=int, required=True)
     parser.add_argument("--increments", type=int, required=True)
     parser.add_argument(
-        "--size", nargs=3, action="append", default=[], metavar=("TOPIC", "BYTES", "MESSAGES")
+        "--size", nargs=4, action="append", default=[],
+        metavar=("TOPIC", "BYTES", "MESSAGES", "REPS"),
     )
     args = parser.parse_args()
-    r, reps = args.round, args.reps
+    groups = args.groups.split(",") if args.groups else []
+    for group in groups:
+        if group not in GROUPS:
+            parser.error(f"unknown group {group!r}")
+    for group in GROUPS:
+        if group in groups:
+            GROUPS[group](args)
 
+
+def start_joins(args):
+    r, reps = args.round, args.reps
     alternate("start_join", r, reps, [(FORK, lambda: start_join("fork", args.forks))])
     alternate("start_join_forkserver", r, reps, [
         (FORKSERVER, lambda: start_join("forkserver", args.spawns)),
     ])
     alternate("start_join_spawn", r, reps, [(SPAWN, lambda: start_join("spawn", args.spawns))])
 
-    n = args.round_trips
+
+def round_trip(args):
+    """On one core, as in Rust (bench/src/cores.rs says why)."""
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(allowed)})
+    try:
+        round_trips_on_one_core(args)
+    finally:
+        os.sched_setaffinity(0, allowed)
+
+
+def round_trips_on_one_core(args):
+    r, reps, n = args.round, args.reps, args.round_trips
     alternate("round_trip", r, reps, [
         (CONNECTION, lambda: with_new_child(Child(echo), round_trips, 100, n)),
     ])
@@ -204,14 +228,19 @@ def main():
                                                for _ in range(n)])),
         ])
 
-    for topic, size, messages in args.size:
-        size, messages = int(size), int(messages)
+
+def throughput(args):
+    for topic, size, messages, reps in args.size:
+        size, messages, reps = int(size), int(messages), int(reps)
         exchange = functools.partial(receive, size=size)
         # The warm-up message also waits for the child to make its payload.
-        alternate(topic, r, reps, [
+        alternate(topic, args.round, reps, [
             (CONNECTION, lambda: with_new_child(Child(sender, size), exchange, 1, messages)),
         ])
 
+
+def pool_map(args):
+    r, reps = args.round, args.reps
     items = list(range(args.tasks))
     with mp.get_context("fork").Pool(args.processes) as pool:
         pool.map(square, range(args.processes))  # the workers are up before timing
@@ -222,7 +251,9 @@ def main():
             (POOL_MAP, lambda: per_op(1, lambda: pool.map(square, items, chunksize=1))),
         ])
 
-    ops = args.lock_ops
+
+def shared_state(args):
+    r, reps, ops = args.round, args.reps, args.lock_ops
     lock = mp.get_context("fork").Lock()
     alternate("lock_uncontended", r, reps, [
         (LOCK_WITH, lambda: per_op(ops, lambda: lock_with(lock, ops))),
@@ -239,6 +270,16 @@ def main():
     # Python has no atomics: its locked Value is the reference of both topics.
     for topic in ("value_locked", "value_atomic"):
         print(json.dumps({"topic": topic, "contender": VALUE, "seconds": seconds}))
+
+
+# The groups of topics, by the names `cargo run -p bench -- --only` takes, in the order run.
+GROUPS = {
+    "start-join": start_joins,
+    "round-trip": round_trip,
+    "throughput": throughput,
+    "pool-map": pool_map,
+    "shared-state": shared_state,
+}
 
 
 if __name__ == "__main__":

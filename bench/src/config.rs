@@ -1,12 +1,57 @@
-//! How much work one run does: the full run, or a short one with `--quick`.
+//! How much work one run does: the full run, or a short one with `--quick`; every topic,
+//! or the groups `--only` names.
 //!
 //! Batches are sized so that one sample takes roughly 5 to 50 ms: long enough for the
 //! clock, short enough that many samples fit in a run and their median is steady.
+
+use clap::ValueEnum;
+
+/// The groups of topics, named as `--only` takes them (and the Python script's `--groups`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Group {
+    /// Start and join a child, with each start method.
+    StartJoin,
+    /// A 64-byte round trip.
+    RoundTrip,
+    /// Messages from 64 B to 64 MiB.
+    Throughput,
+    /// `Pool.map` over tiny tasks.
+    PoolMap,
+    /// `Pool.map` over a CPU-bound task, 1 to 8 workers, against a loop and rayon.
+    Scaling,
+    /// Slow pages through a pool.
+    Pages,
+    /// Locks, a shared `Value`, a shared atomic.
+    SharedState,
+}
+
+impl Group {
+    /// Every group, in the order a run measures them.
+    pub const ALL: [Group; 7] = [
+        Group::StartJoin,
+        Group::RoundTrip,
+        Group::Throughput,
+        Group::PoolMap,
+        Group::Scaling,
+        Group::Pages,
+        Group::SharedState,
+    ];
+
+    /// Its name on the command line: `start-join`, `round-trip`...
+    pub fn name(self) -> String {
+        let value = self.to_possible_value().expect("no group is skipped");
+        value.get_name().to_string()
+    }
+}
 
 /// The sizes of one run. The Python script gets the same numbers, so both sides measure
 /// the same work.
 #[derive(Debug)]
 pub struct Config {
+    /// Whether this is the short run.
+    pub quick: bool,
+    /// The groups of topics measured.
+    pub groups: Vec<Group>,
     /// Rounds; every contender (Python included) runs in each.
     pub rounds: usize,
     /// Samples of each contender per round, taken in turns (the slow Pool topics take one).
@@ -21,8 +66,12 @@ pub struct Config {
     pub spawns: usize,
     /// 64-byte round trips per sample.
     pub round_trips: usize,
-    /// Bytes moved per throughput sample (at least one message).
+    /// Bytes moved per throughput sample (at least one message)...
     pub sample_bytes: usize,
+    /// ...in at most this many messages (which caps sizes under 32 KiB): a small message
+    /// costs its system calls more than its bytes, and `sample_bytes` of 64-byte messages
+    /// would take seconds.
+    pub max_messages: usize,
     /// Tiny tasks per `Pool.map`.
     pub tasks: usize,
     /// Workers of the `Pool.map` topics: one per core, like Python's `Pool()`. Also the
@@ -35,9 +84,19 @@ pub struct Config {
 }
 
 impl Config {
-    /// The full run, or the short one.
-    pub fn new(quick: bool, processes: usize) -> Config {
+    /// The full run, or the short one, of `groups` (all of them if empty).
+    pub fn new(quick: bool, groups: &[Group], processes: usize) -> Config {
+        let groups = if groups.is_empty() {
+            Group::ALL.to_vec()
+        } else {
+            Group::ALL
+                .into_iter()
+                .filter(|g| groups.contains(g))
+                .collect()
+        };
         let full = Config {
+            quick,
+            groups,
             rounds: 9,
             reps: 3,
             forks: 100,
@@ -46,6 +105,7 @@ impl Config {
             spawns: 20,
             round_trips: 2000,
             sample_bytes: 64 << 20,
+            max_messages: 2000,
             tasks: 100_000,
             processes,
             lock_ops: 200_000,
@@ -60,6 +120,7 @@ impl Config {
                 spawns: 10,
                 round_trips: 1000,
                 sample_bytes: 32 << 20,
+                max_messages: 1000,
                 ..full
             }
         } else {
@@ -67,8 +128,14 @@ impl Config {
         }
     }
 
-    /// Messages of `size` bytes per throughput sample.
+    /// Whether the run measures `group`.
+    pub fn measures(&self, group: Group) -> bool {
+        self.groups.contains(&group)
+    }
+
+    /// Messages of `size` bytes per throughput sample: `sample_bytes` of them, but at
+    /// least one and at most `max_messages`.
     pub fn messages(&self, size: usize) -> usize {
-        (self.sample_bytes / size).max(1)
+        (self.sample_bytes / size).clamp(1, self.max_messages)
     }
 }

@@ -2,39 +2,75 @@
 //! checks the targets of the issue.
 //!
 //! ```text
-//! cargo run --release -p bench              # full run: 9 rounds, about 3 minutes
-//! cargo run --release -p bench -- --quick   # 3 rounds, smaller batches: about 1 minute
+//! cargo run --release -p bench                      # full run: 9 rounds, about 4 minutes
+//! cargo run --release -p bench -- --quick           # 3 rounds, smaller batches: about 1 minute
+//! cargo run --release -p bench -- --only throughput # some groups of topics only
+//! cargo run --release -p bench -- --record book/src/perf  # the book's table, JSON and charts
+//! cargo run --release -p bench -- --charts book/src/perf  # the charts again, measuring nothing
 //! ```
 //!
-//! Prints a table of medians to stdout, then one JSON line per row; progress goes to
-//! stderr. The run is made of rounds; in each, every contender takes samples in turns
-//! with the others of its topic, and the Python script runs once (before the Rust topics
-//! in even rounds, after them in odd ones).
+//! Prints a table of medians to stdout, then one JSON line for the run and one per row;
+//! progress goes to stderr. The run is made of rounds; in each, every contender takes
+//! samples in turns with the others of its topic, and the Python script runs once (before
+//! the Rust topics in even rounds, after them in odd ones).
 //!
 //! A quick run takes a third of the samples, so its medians move more: use it to check
 //! that everything runs, and the full run to judge the targets.
 //!
 //! This process never starts a thread, so that forking stays safe: no criterion, the
-//! demo site runs in a child process, the page loads happen in the pool's workers.
+//! demo site runs in a child process, the page loads happen in the pool's workers, and
+//! rayon runs in a process of its own (see `scaling`).
 
+mod charts;
 mod config;
+mod cores;
 mod harness;
+mod machine;
 mod pages;
 mod pool_map;
 mod python;
 mod raw;
 mod report;
 mod round_trip;
+mod scaling;
 mod shared_state;
 mod start_join;
+mod table;
 mod throughput;
 
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::Parser;
 use demo_site::DemoSite;
 
-use crate::config::Config;
+use crate::config::{Config, Group};
 use crate::harness::{Result, Samples};
+use crate::machine::Run;
+use crate::report::Results;
+
+/// Measures ipc against raw system calls and Python's multiprocessing.
+#[derive(Parser)]
+#[command(name = "bench")]
+struct Args {
+    /// A third of the samples and smaller batches: about a minute.
+    #[arg(long)]
+    quick: bool,
+    /// Measure only these groups of topics (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "GROUPS")]
+    only: Vec<Group>,
+    /// Also write the table (run.txt), the JSON lines (run.jsonl) and the charts (*.svg)
+    /// into DIR.
+    #[arg(long, value_name = "DIR")]
+    record: Option<PathBuf>,
+    /// Measure nothing: draw the charts of DIR/run.jsonl again, into DIR.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["quick", "only", "record"])]
+    charts: Option<PathBuf>,
+    /// One rayon sample of the scaling topic, in this process (the bench runs itself so).
+    #[arg(long, value_name = "THREADS", hide = true)]
+    rayon_sample: Option<usize>,
+}
 
 fn main() -> ExitCode {
     // A spawned copy of the bench runs its function here (the spawn start method).
@@ -49,34 +85,85 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result {
-    let quick = match std::env::args().nth(1).as_deref() {
-        None => false,
-        Some("--quick") => true,
-        Some(_) => return Err("usage: bench [--quick]".into()),
-    };
-    let config = Config::new(quick, std::thread::available_parallelism()?.get());
-    ipc::forkserver::start()?;
-    let site = DemoSite::start()?;
+    let args = Args::parse();
+    if let Some(threads) = args.rayon_sample {
+        return scaling::rayon_sample(threads);
+    }
+    if let Some(dir) = args.charts {
+        return draw_charts(&dir);
+    }
+    let config = Config::new(
+        args.quick,
+        &args.only,
+        std::thread::available_parallelism()?.get(),
+    );
+    let samples = measure(&config)?;
+    let results = Results::new(&samples, &config, Run::new(&config));
+    let table = table::render(&results);
+    let json_lines = results.json_lines();
+    print!("{table}\n{json_lines}");
+    if let Some(dir) = args.record {
+        fs::create_dir_all(&dir)?;
+        fs::write(dir.join(table::FILE), &table)?;
+        fs::write(dir.join(charts::JSON_LINES), &json_lines)?;
+        draw_charts(&dir)?;
+    }
+    Ok(())
+}
+
+/// Every round of the groups `config` names.
+fn measure(config: &Config) -> Result<Samples> {
+    if config.measures(Group::StartJoin) {
+        ipc::forkserver::start()?;
+    }
+    let site = config
+        .measures(Group::Pages)
+        .then(DemoSite::start)
+        .transpose()?;
     let mut samples = Samples::default();
     let mut python = true;
     for round in 0..config.rounds {
-        eprintln!("round {} of {}", round + 1, config.rounds);
+        eprint!("round {} of {}:", round + 1, config.rounds);
         if python && round % 2 == 0 {
-            python = python::round(&mut samples, &config, round)?;
+            python = timed("python", || python::round(&mut samples, config, round))?;
         }
-        start_join::round(&mut samples, &config, round)?;
-        round_trip::round(&mut samples, &config, round)?;
-        throughput::round(&mut samples, &config, round)?;
-        pool_map::round(&mut samples, &config, round)?;
-        pages::round(&mut samples, &site, round)?;
-        shared_state::round(&mut samples, &config, round)?;
+        for &group in &config.groups {
+            let samples = &mut samples;
+            timed(&group.name(), || match group {
+                Group::StartJoin => start_join::round(samples, config, round),
+                Group::RoundTrip => {
+                    cores::on_one_core(|| round_trip::round(samples, config, round))
+                }
+                Group::Throughput => throughput::round(samples, config, round),
+                Group::PoolMap => pool_map::round(samples, config, round),
+                Group::Scaling => scaling::round(samples, config, round),
+                Group::Pages => pages::round(samples, site.as_ref().expect("started"), round),
+                Group::SharedState => shared_state::round(samples, config, round),
+            })?;
+        }
         if python && round % 2 == 1 {
-            python = python::round(&mut samples, &config, round)?;
+            python = timed("python", || python::round(&mut samples, config, round))?;
         }
+        eprintln!();
         if !python && round == 0 {
             eprintln!("no python3 found: the Python rows stay empty");
         }
     }
-    report::print(&samples, &config);
+    Ok(samples)
+}
+
+/// Runs `f`, and tells how long it took on stderr: where a run's time goes.
+fn timed<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let start = std::time::Instant::now();
+    let result = f()?;
+    eprint!(" {what} {:.1} s", start.elapsed().as_secs_f64());
+    Ok(result)
+}
+
+/// Draws the charts of `dir`'s JSON lines into `dir`, and says which.
+fn draw_charts(dir: &Path) -> Result {
+    for file in charts::draw(dir)? {
+        eprintln!("wrote {}", file.display());
+    }
     Ok(())
 }

@@ -68,7 +68,7 @@ pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
 
 /// Times `run` and checks its results afterwards: a wrong answer would make any time
 /// meaningless.
-fn checked(expected: &[u64], run: impl FnOnce() -> Result<Vec<u64>>) -> Result<f64> {
+pub fn checked(expected: &[u64], run: impl FnOnce() -> Result<Vec<u64>>) -> Result<f64> {
     let mut squares = Vec::new();
     let seconds = per_op(1, || {
         squares = run()?;

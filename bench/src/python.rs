@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use serde::Deserialize;
 
-use crate::config::Config;
+use crate::config::{Config, Group};
 use crate::harness::{Result, Samples};
 use crate::{pool_map, round_trip, shared_state, start_join, throughput};
 
@@ -35,6 +35,16 @@ pub const LOCK_CALLS: &str = "python Lock, acquire(); release()";
 /// atomic topic too: Python has no atomics, and this is its correct counter.
 pub const VALUE: &str = "python Value, get_lock() += 1";
 
+/// The groups of topics the script measures: Python has no rayon, and the slow pages are
+/// about `ipc`'s pool against the ideal time.
+const GROUPS: [Group; 5] = [
+    Group::StartJoin,
+    Group::RoundTrip,
+    Group::Throughput,
+    Group::PoolMap,
+    Group::SharedState,
+];
+
 /// One sample, as the script prints it.
 #[derive(Deserialize)]
 struct Line {
@@ -43,14 +53,24 @@ struct Line {
     seconds: f64,
 }
 
-/// Runs the script once. `Ok(false)` if there is no `python3` to run it.
+/// Runs the script once, for the groups of `config` it measures. `Ok(false)` if there is
+/// no `python3` to run it.
 pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result<bool> {
+    let groups: Vec<String> = GROUPS
+        .into_iter()
+        .filter(|&group| config.measures(group))
+        .map(Group::name)
+        .collect();
+    if groups.is_empty() {
+        return Ok(true);
+    }
     let mut command = Command::new("python3");
     command
         .env("PYTHONDONTWRITEBYTECODE", "1") // no __pycache__ in the source tree
         .arg(SCRIPT)
         .args(["--round", &round.to_string()])
         .args(["--reps", &config.reps.to_string()])
+        .args(["--groups", &groups.join(",")])
         .args(["--forks", &config.python_forks.to_string()])
         .args(["--spawns", &config.python_spawns.to_string()])
         .args(["--round-trips", &config.round_trips.to_string()])
@@ -60,7 +80,8 @@ pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result<boo
         .args(["--increments", &config.increments.to_string()]);
     for (topic, size) in throughput::SIZES {
         let messages = config.messages(size).to_string();
-        command.args(["--size", topic, &size.to_string(), &messages]);
+        let reps = throughput::reps(config, size).to_string();
+        command.args(["--size", topic, &size.to_string(), &messages, &reps]);
     }
     let output = match command.stderr(Stdio::inherit()).output() {
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
@@ -78,6 +99,13 @@ pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result<boo
         samples.add(&line.topic, &line.contender, line.seconds);
     }
     Ok(true)
+}
+
+/// Python's version (`Python 3.11.7`), if there is a `python3`.
+pub fn version() -> Option<String> {
+    let output = Command::new("python3").arg("--version").output().ok()?;
+    let version = String::from_utf8(output.stdout).ok()?;
+    output.status.success().then(|| version.trim().to_string())
 }
 
 /// Whether the script may report this contender (a typo there would otherwise just leave

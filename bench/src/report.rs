@@ -1,13 +1,16 @@
-//! The table of medians, ratios and targets, then one JSON line per row for scripts.
+//! The results of a run: one [`Row`] per contender, with its median, its ratio to its
+//! topic's reference and its target; printed as a table (see `table`) and as JSON lines,
+//! from which the charts are drawn.
 //!
-//! Each topic's first row is its reference: the ratio column is every row's median time
-//! over the reference's, and each target compares a row with the reference.
+//! Each topic's first row is its reference: the ratio is every row's median time over the
+//! reference's, and each target compares a row with the reference.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::harness::{Samples, median};
-use crate::{pages, pool_map, python, round_trip, shared_state, start_join, throughput};
+use crate::machine::Run;
+use crate::{pages, pool_map, python, round_trip, scaling, shared_state, start_join, throughput};
 
 /// What a row must achieve against its topic's reference.
 #[derive(Clone, Copy, Debug)]
@@ -35,34 +38,35 @@ impl Goal {
     }
 }
 
-/// One contender's row: measured, or a fixed value such as an ideal time.
-struct Row {
+/// One contender of a topic: measured, or a fixed value such as an ideal time.
+struct Entry {
     contender: &'static str,
     fixed: Option<f64>,
     goal: Option<Goal>,
 }
 
-fn row(contender: &'static str) -> Row {
-    Row {
+fn row(contender: &'static str) -> Entry {
+    Entry {
         contender,
         fixed: None,
         goal: None,
     }
 }
 
-fn target(contender: &'static str, goal: Goal) -> Row {
-    Row {
+fn target(contender: &'static str, goal: Goal) -> Entry {
+    Entry {
         goal: Some(goal),
         ..row(contender)
     }
 }
 
+/// A topic of the table: its first entry is the reference of the others.
 struct Topic {
     key: &'static str,
     title: String,
     /// Bytes per operation, for a rate column.
     bytes: Option<usize>,
-    rows: Vec<Row>,
+    rows: Vec<Entry>,
 }
 
 /// The topics and rows of the table, in order, with the issue's targets.
@@ -110,14 +114,22 @@ fn layout(config: &Config) -> Vec<Topic> {
         },
     ];
     for (key, size) in throughput::SIZES {
+        let goal = throughput::TARGETED
+            .contains(&size)
+            .then_some(Goal::SpeedAtLeast(0.8));
+        let entry = |contender| Entry {
+            goal,
+            ..row(contender)
+        };
         topics.push(Topic {
             key,
-            title: format!("{} MiB messages, per message", size >> 20),
+            title: format!("{} messages", size_name(size)),
             bytes: Some(size),
             rows: vec![
                 row(throughput::RAW),
-                target(throughput::IPC_BYTES, Goal::SpeedAtLeast(0.8)),
-                row(throughput::IPC_TYPED),
+                entry(throughput::IPC_BYTES),
+                entry(throughput::IPC_TYPED),
+                entry(throughput::IPC_STRUCT),
                 row(python::CONNECTION),
             ],
         });
@@ -131,7 +143,7 @@ fn layout(config: &Config) -> Vec<Topic> {
             bytes: None,
             rows: vec![
                 row(python::POOL_MAP),
-                target(pool_map::IPC, Goal::SpeedAtLeast(5.0)),
+                target(pool_map::IPC, Goal::SpeedAtLeast(8.0)),
                 target(pool_map::IPC_WARM, Goal::SpeedAtLeast(10.0)),
                 row(pool_map::SEQUENTIAL),
             ],
@@ -140,14 +152,29 @@ fn layout(config: &Config) -> Vec<Topic> {
             key: pool_map::CHUNK_1,
             title: format!("Pool({workers}).map, {tasks} tiny tasks, chunksize 1"),
             bytes: None,
-            rows: vec![row(python::POOL_MAP), row(pool_map::IPC)],
+            rows: vec![
+                row(python::POOL_MAP),
+                target(pool_map::IPC, Goal::SpeedAtLeast(5.0)),
+            ],
+        },
+        Topic {
+            key: scaling::TOPIC,
+            title: format!(
+                "CPU-bound map, {} tasks, on {workers} cores",
+                scaling::TASKS
+            ),
+            bytes: None,
+            rows: std::iter::once(row(scaling::LOOP))
+                .chain(scaling::IPC.into_iter().map(row))
+                .chain(scaling::RAYON.into_iter().map(row))
+                .collect(),
         },
         Topic {
             key: pages::TOPIC,
             title: "32 pages answered after 50 ms, pool of 8".into(),
             bytes: None,
             rows: vec![
-                Row {
+                Entry {
                     fixed: Some(pages::IDEAL_SECONDS),
                     ..row("ideal: 4 x 50 ms")
                 },
@@ -206,95 +233,158 @@ fn layout(config: &Config) -> Vec<Topic> {
     topics
 }
 
-/// Prints the table, then the JSON lines.
-pub fn print(samples: &Samples, config: &Config) {
-    let mut json_lines = Vec::new();
-    println!(
-        "{:<34} {:>10} {:>11} {:>9}  {:<19} holds",
-        "topic / contender", "median", "rate", "time/ref", "target"
-    );
-    for topic in layout(config) {
-        println!("{}", topic.title);
-        let median_of = |row: &Row| {
-            row.fixed
-                .or_else(|| median(samples.of(topic.key, row.contender)))
-        };
-        let reference = median_of(&topic.rows[0]);
-        for (i, row) in topic.rows.iter().enumerate() {
-            let seconds = median_of(row);
+/// One row of the results: a contender of a topic. The table prints it; a JSON line holds
+/// it (`null` where the table shows nothing).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Row {
+    pub topic: String,
+    pub contender: String,
+    pub median_seconds: Option<f64>,
+    pub samples_seconds: Vec<f64>,
+    /// Bytes per operation, where the topic moves bytes.
+    pub bytes: Option<usize>,
+    pub bytes_per_second: Option<f64>,
+    /// This row's median time over the topic's first row's.
+    pub time_vs_ref: Option<f64>,
+    pub target: Option<String>,
+    /// What the target is about: `time_vs_ref` for a time target, its inverse (the speed
+    /// against the reference) for a speed target.
+    pub measured: Option<f64>,
+    pub holds: Option<bool>,
+}
+
+/// The rows of one topic, with its title.
+pub struct TopicRows {
+    pub key: &'static str,
+    pub title: String,
+    pub rows: Vec<Row>,
+}
+
+/// A run's results: what ran where, and its rows by topic.
+pub struct Results {
+    pub run: Run,
+    pub topics: Vec<TopicRows>,
+}
+
+impl Results {
+    /// The medians, ratios and verdicts of `samples`; a topic the run did not measure is
+    /// left out.
+    pub fn new(samples: &Samples, config: &Config, run: Run) -> Results {
+        let topics = layout(config)
+            .into_iter()
+            .map(|topic| measure(samples, topic))
+            .filter(|topic| topic.rows.iter().any(|row| !row.samples_seconds.is_empty()))
+            .collect();
+        Results { run, topics }
+    }
+
+    /// The JSON lines: the run first, then one line per row.
+    pub fn json_lines(&self) -> String {
+        let mut lines = serde_json::to_string(&RunLine { run: &self.run }).expect("plain data");
+        for row in self.topics.iter().flat_map(|topic| &topic.rows) {
+            lines.push('\n');
+            lines.push_str(&serde_json::to_string(row).expect("plain data"));
+        }
+        lines.push('\n');
+        lines
+    }
+}
+
+/// The first JSON line: `{"run": {...}}`.
+#[derive(Serialize)]
+struct RunLine<'a> {
+    run: &'a Run,
+}
+
+/// Reads the JSON lines [`Results::json_lines`] wrote: the run, and every row.
+pub fn read_json_lines(text: &str) -> serde_json::Result<(Run, Vec<Row>)> {
+    #[derive(Deserialize)]
+    struct RunLine {
+        run: Run,
+    }
+    let mut lines = text.lines();
+    let RunLine { run } = serde_json::from_str(lines.next().unwrap_or_default())?;
+    let rows = lines
+        .map(serde_json::from_str)
+        .collect::<serde_json::Result<_>>()?;
+    Ok((run, rows))
+}
+
+/// The rows of one topic, from its samples.
+fn measure(samples: &Samples, topic: Topic) -> TopicRows {
+    let median_of = |entry: &Entry| {
+        entry
+            .fixed
+            .or_else(|| median(samples.of(topic.key, entry.contender)))
+    };
+    let reference = median_of(&topic.rows[0]);
+    let rows = topic
+        .rows
+        .iter()
+        .map(|entry| {
+            let seconds = median_of(entry);
             let ratio = seconds.zip(reference).map(|(s, r)| s / r);
-            let rate = seconds.zip(topic.bytes).map(|(s, b)| b as f64 / s);
-            let verdict = row.goal.map(|goal| ratio.map(|r| goal.check(r)));
-            let target = match (i, row.goal) {
-                (0, _) => "(ref)".to_string(),
-                (_, Some(goal)) => goal.describe(),
-                (_, None) => String::new(),
-            };
-            let holds = match verdict {
-                None => String::new(),
-                Some(None) => "n/a (not measured)".to_string(),
-                Some(Some((value, true))) => format!("yes ({value:.2}x)"),
-                Some(Some((value, false))) => format!("NO ({value:.2}x)"),
-            };
-            println!(
-                "  {:<32} {:>10} {:>11} {:>9}  {:<19} {holds}",
-                row.contender,
-                seconds.map_or("-".into(), duration),
-                rate.map_or(String::new(), gib_per_second),
-                ratio.map_or("-".into(), |r| format!("{r:.2}")),
-                target,
-            );
-            json_lines.push(JsonLine {
-                topic: topic.key,
-                contender: row.contender,
+            let verdict = entry.goal.zip(ratio).map(|(goal, r)| goal.check(r));
+            Row {
+                topic: topic.key.to_string(),
+                contender: entry.contender.to_string(),
                 median_seconds: seconds,
-                samples_seconds: samples.of(topic.key, row.contender),
-                bytes_per_second: rate,
+                samples_seconds: samples.of(topic.key, entry.contender).to_vec(),
+                bytes: topic.bytes,
+                bytes_per_second: seconds.zip(topic.bytes).map(|(s, b)| b as f64 / s),
                 time_vs_ref: ratio,
-                target: row.goal.map(Goal::describe),
-                holds: verdict.flatten().map(|(_, holds)| holds),
-            });
+                target: entry.goal.map(Goal::describe),
+                measured: verdict.map(|(value, _)| value),
+                holds: verdict.map(|(_, holds)| holds),
+            }
+        })
+        .collect();
+    TopicRows {
+        key: topic.key,
+        title: topic.title,
+        rows,
+    }
+}
+
+/// A message size in the unit that suits it: `64 B`, `16 KiB`, `64 MiB`.
+pub fn size_name(bytes: usize) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{} MiB", b >> 20),
+        b if b >= 1 << 10 => format!("{} KiB", b >> 10),
+        b => format!("{b} B"),
+    }
+}
+
+/// Results with a sample for every row of the full layout, for the tests of the table and
+/// the charts: each topic's rows take 1, 2, 3... ms, except that the second row of a topic
+/// with a target takes a thousandth of the reference's time (as an atomic add does
+/// against Python's locked `Value`).
+#[cfg(test)]
+pub fn example() -> Results {
+    let config = Config::new(false, &[], 2);
+    let mut samples = Samples::default();
+    for topic in layout(&config) {
+        for (i, entry) in topic.rows.iter().enumerate() {
+            let ms = if i == 1 && entry.goal.is_some() {
+                0.001
+            } else {
+                (i + 1) as f64
+            };
+            samples.add(topic.key, entry.contender, ms / 1000.0);
         }
     }
-    println!();
-    for line in json_lines {
-        println!("{}", serde_json::to_string(&line).expect("plain data"));
-    }
-}
-
-/// One row for scripts; `null` where the table shows nothing.
-#[derive(Serialize)]
-struct JsonLine<'a> {
-    topic: &'a str,
-    contender: &'a str,
-    median_seconds: Option<f64>,
-    samples_seconds: &'a [f64],
-    bytes_per_second: Option<f64>,
-    /// This row's median time over the topic's first row's.
-    time_vs_ref: Option<f64>,
-    target: Option<String>,
-    holds: Option<bool>,
-}
-
-/// A rate in GiB/s, two decimals.
-fn gib_per_second(bytes_per_second: f64) -> String {
-    format!("{:.2} GiB/s", bytes_per_second / f64::from(1 << 30))
-}
-
-/// A duration with three significant digits and a unit that suits it.
-fn duration(seconds: f64) -> String {
-    let (value, unit) = match seconds {
-        s if s < 1e-6 => (s * 1e9, "ns"),
-        s if s < 1e-3 => (s * 1e6, "µs"),
-        s if s < 1.0 => (s * 1e3, "ms"),
-        s => (s, "s"),
+    let run = Run {
+        kind: "full".into(),
+        rounds: 9,
+        date: "2026-11-29".into(),
+        cores: 2,
+        cpu: "AMD EPYC".into(),
+        virtual_machine: true,
+        memory_gib: 24,
+        kernel: "6.18.44".into(),
+        python: Some("Python 3.11.7".into()),
     };
-    let decimals = match value {
-        v if v < 10.0 => 2,
-        v if v < 100.0 => 1,
-        _ => 0,
-    };
-    format!("{value:.decimals$} {unit}")
+    Results::new(&samples, &config, run)
 }
 
 #[cfg(test)]
@@ -302,11 +392,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_get_a_fitting_unit() {
-        assert_eq!(duration(0.000_061_23), "61.2 µs");
-        assert_eq!(duration(0.2051), "205 ms");
-        assert_eq!(duration(2.5), "2.50 s");
-        assert_eq!(duration(5e-8), "50.0 ns");
+    fn typed_messages_and_pools_have_the_issues_targets() {
+        let results = example();
+        let target = |topic: &str, contender: &str| {
+            let topic = results.topics.iter().find(|t| t.key == topic).unwrap();
+            let row = topic
+                .rows
+                .iter()
+                .find(|r| r.contender == contender)
+                .unwrap();
+            row.target.clone()
+        };
+        for topic in ["throughput_1MiB", "throughput_64MiB"] {
+            for contender in [throughput::IPC_TYPED, throughput::IPC_STRUCT] {
+                assert_eq!(
+                    target(topic, contender).as_deref(),
+                    Some("speed >= 0.8x ref")
+                );
+            }
+        }
+        assert_eq!(target("throughput_4MiB", throughput::IPC_TYPED), None);
+        assert_eq!(
+            target(pool_map::CHUNK_1, pool_map::IPC).as_deref(),
+            Some("speed >= 5x ref")
+        );
+        assert_eq!(
+            target(pool_map::DEFAULT_CHUNKS, pool_map::IPC).as_deref(),
+            Some("speed >= 8x ref")
+        );
+    }
+
+    #[test]
+    fn json_lines_read_back_as_written() {
+        let results = example();
+        let (run, rows) = read_json_lines(&results.json_lines()).unwrap();
+        assert_eq!(run.cores, 2);
+        let written: Vec<&Row> = results.topics.iter().flat_map(|t| &t.rows).collect();
+        assert_eq!(rows.len(), written.len());
+        let sweep_64 = rows
+            .iter()
+            .find(|r| r.topic == "throughput_64MiB" && r.contender == throughput::RAW)
+            .unwrap();
+        assert_eq!(sweep_64.bytes, Some(64 << 20));
+        assert_eq!(sweep_64.median_seconds, Some(0.001));
+    }
+
+    #[test]
+    fn sizes_are_named_in_their_unit() {
+        assert_eq!(size_name(64), "64 B");
+        assert_eq!(size_name(16 << 10), "16 KiB");
+        assert_eq!(size_name(64 << 20), "64 MiB");
     }
 
     #[test]

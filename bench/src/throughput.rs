@@ -1,53 +1,106 @@
-//! Large messages from a child to the parent: how fast bytes move through a pipe.
+//! Messages from a child to the parent, from 64 B to 64 MiB: how fast bytes move through
+//! a pipe, and where the fixed cost of a message stops mattering.
 //!
 //! The parent asks for a number of messages; the child, which makes its payload right
 //! after the fork, sends them; the parent receives them and throws them away. The time
-//! covers both sides, so whichever is slower sets it.
+//! covers both sides, so whichever is slower sets it. The sweep goes up in powers of 4;
+//! each size is a topic of its own (see [`Config::messages`] for how many messages a
+//! sample takes).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
 
 use ipc::{Connection, Pipe, Process};
+use serde::{Deserialize, Serialize};
 use serde_bytes::{ByteBuf, Bytes};
 
 use crate::config::Config;
 use crate::harness::{Contender, Peer, Result, Samples, alternate, with_new_peer};
 use crate::raw::RawChild;
 
-/// The message sizes, each a topic of its own: (key, bytes).
-pub const SIZES: [(&str, usize); 2] =
-    [("throughput_1MiB", 1 << 20), ("throughput_64MiB", 64 << 20)];
+/// The message sizes of the sweep, 64 B to 64 MiB in powers of 4, each a topic of its
+/// own: (key, bytes).
+pub const SIZES: [(&str, usize); 11] = [
+    ("throughput_64B", 64),
+    ("throughput_256B", 256),
+    ("throughput_1KiB", 1 << 10),
+    ("throughput_4KiB", 4 << 10),
+    ("throughput_16KiB", 16 << 10),
+    ("throughput_64KiB", 64 << 10),
+    ("throughput_256KiB", 256 << 10),
+    ("throughput_1MiB", 1 << 20),
+    ("throughput_4MiB", 4 << 20),
+    ("throughput_16MiB", 16 << 20),
+    ("throughput_64MiB", 64 << 20),
+];
+/// The sizes that have targets.
+pub const TARGETED: [usize; 2] = [1 << 20, 64 << 20];
+/// The sizes sampled once a round instead of `config.reps` times: they have no target, and
+/// their samples take the longest after 64 MiB (each child makes its payload, and the
+/// warm-up moves a whole message), which keeps a quick run near a minute.
+const SAMPLED_ONCE: [usize; 2] = [4 << 20, 16 << 20];
 /// `send_bytes` in the child, `recv_bytes_into` a reused buffer in the parent (as raw does).
 pub const IPC_BYTES: &str = "ipc send_bytes/recv_bytes_into";
-/// Typed `send` of the payload as `serde_bytes::Bytes`, `recv::<ByteBuf>`.
+/// Typed `send`/`recv` of a `serde_bytes::ByteBuf` (sent as `Bytes`, its borrowed form,
+/// which encodes the same).
 pub const IPC_TYPED: &str = "ipc send/recv ByteBuf";
+/// Typed `send`/`recv` of a [`Page`]: small fields and a large byte field.
+pub const IPC_STRUCT: &str = "ipc send/recv struct";
 /// `write_all` of the payload, `read_exact` into a buffer that is reused.
 pub const RAW: &str = "raw socketpair write/read";
+
+/// Samples per round of the messages of `size` bytes.
+pub fn reps(config: &Config, size: usize) -> usize {
+    if SAMPLED_ONCE.contains(&size) {
+        1
+    } else {
+        config.reps
+    }
+}
 
 /// One round: for each size, samples in turns, each with a new sender child.
 pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
     for (topic, size) in SIZES {
         let messages = config.messages(size);
+        let ipc = |message| move || with_new_peer(IpcSender::start(size, message)?, 1, messages);
         // The warm-up message also waits for the child to make its payload.
         alternate(
             samples,
             topic,
             round,
-            config.reps,
+            reps(config, size),
             1,
             &mut [
                 Contender::new(RAW, || with_new_peer(RawSender::start(size)?, 1, messages)),
-                Contender::new(IPC_BYTES, || {
-                    with_new_peer(IpcSender::start(size, false)?, 1, messages)
-                }),
-                Contender::new(IPC_TYPED, || {
-                    with_new_peer(IpcSender::start(size, true)?, 1, messages)
-                }),
+                Contender::new(IPC_BYTES, ipc(Message::Bytes)),
+                Contender::new(IPC_TYPED, ipc(Message::ByteBuf)),
+                Contender::new(IPC_STRUCT, ipc(Message::Struct)),
             ],
         )?;
     }
     Ok(())
+}
+
+/// What a program sends: a page it loaded, with its body marked `serde_bytes` (without the
+/// mark, serde would encode the body byte by byte).
+#[derive(Serialize, Deserialize)]
+struct Page {
+    url: String,
+    status: u16,
+    #[serde(with = "serde_bytes")]
+    body: Vec<u8>,
+}
+
+/// How the `ipc` contenders send their payload.
+#[derive(Clone, Copy)]
+enum Message {
+    /// `send_bytes`, received with `recv_bytes_into` a reused buffer.
+    Bytes,
+    /// `send(Bytes::new(..))`, `recv::<ByteBuf>()`.
+    ByteBuf,
+    /// `send(&Page)`, `recv::<Page>()`.
+    Struct,
 }
 
 /// A child that sends `size`-byte messages on request, with `ipc`.
@@ -55,16 +108,20 @@ struct IpcSender {
     conn: Connection,
     child: Process,
     size: usize,
-    typed: bool,
+    message: Message,
     buf: Vec<u8>,
 }
 
 impl IpcSender {
-    fn start(size: usize, typed: bool) -> Result<IpcSender> {
+    fn start(size: usize, message: Message) -> Result<IpcSender> {
         let (mut conn, mut child_end) = Pipe::new()?;
         conn.set_inheritable(false);
         let mut child = Process::with_exit_code(move || {
-            let payload = vec![0xa5; size];
+            let page = Page {
+                url: "http://127.0.0.1/page.html".into(),
+                status: 200,
+                body: vec![0xa5; size],
+            };
             loop {
                 let count = match child_end.recv::<u32>() {
                     Ok(count) => count,
@@ -72,10 +129,10 @@ impl IpcSender {
                     Err(_) => return 1,
                 };
                 for _ in 0..count {
-                    let sent = if typed {
-                        child_end.send(Bytes::new(&payload))
-                    } else {
-                        child_end.send_bytes(&payload)
+                    let sent = match message {
+                        Message::Bytes => child_end.send_bytes(&page.body),
+                        Message::ByteBuf => child_end.send(Bytes::new(&page.body)),
+                        Message::Struct => child_end.send(&page),
                     };
                     if sent.is_err() {
                         return 1;
@@ -88,7 +145,7 @@ impl IpcSender {
             conn,
             child,
             size,
-            typed,
+            message,
             buf: Vec::new(),
         })
     }
@@ -98,10 +155,10 @@ impl Peer for IpcSender {
     fn run(&mut self, messages: usize) -> Result {
         self.conn.send(&u32::try_from(messages)?)?;
         for _ in 0..messages {
-            let len = if self.typed {
-                self.conn.recv::<ByteBuf>()?.len()
-            } else {
-                self.conn.recv_bytes_into(&mut self.buf)?
+            let len = match self.message {
+                Message::Bytes => self.conn.recv_bytes_into(&mut self.buf)?,
+                Message::ByteBuf => self.conn.recv::<ByteBuf>()?.len(),
+                Message::Struct => self.conn.recv::<Page>()?.body.len(),
             };
             if len != self.size {
                 return Err(format!("ipc sender: {len} bytes, not {}", self.size).into());
