@@ -867,6 +867,7 @@ def send_bytes_writes_header_and_body_at_once_up_to_16_kib_and_recv_bytes_reads_
         assert writes == written, (size, writes)
         assert reads == [4, size], (size, reads)
 
+
 if __name__ == '__main__':
     if len(sys.argv) != 2:
         sys.exit('usage: python3 python/book_claims.py DEMO_SITE_URL')
