@@ -17,7 +17,6 @@
 use std::cell::RefCell;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -155,16 +154,9 @@ pub(crate) fn encode_args<T: Serialize + ?Sized>(args: &T) -> Result<(Vec<u8>, V
 }
 
 /// Runs `decode` (which decodes the arguments of this process) with the descriptors it was
-/// started with available to them. Those not taken are closed afterwards.
-///
-/// Each is made close-on-exec first: a spawned process inherits them across `exec`, which
-/// needs the flag off, and a program that this process runs later must not get them (a
-/// pipe end it kept would hold the pipe open, a memfd the memory).
+/// started with available to them. Those not taken are closed afterwards. They are
+/// close-on-exec already (`SCM_RIGHTS` with `MSG_CMSG_CLOEXEC`, or [`crate::spawn::init`]).
 pub(crate) fn with_received<R>(fds: Vec<OwnedFd>, decode: impl FnOnce() -> R) -> R {
-    for fd in &fds {
-        // It fails only for a descriptor that is not open, which an `OwnedFd` always is.
-        let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
-    }
     RECEIVED.with(|received| *received.borrow_mut() = Some(fds.into_iter().map(Some).collect()));
     let result = decode();
     RECEIVED.with(|received| received.borrow_mut().take());

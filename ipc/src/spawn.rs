@@ -21,6 +21,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::libc;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::unistd::{Pid, getpid, getppid};
@@ -76,6 +77,16 @@ pub fn init() {
                 .collect(),
         )
     };
+    // `exec` needed them inheritable; a program this process runs must not get them (the
+    // connection would keep the parent from seeing this process end, a pipe end held open
+    // would keep its reader from the end, a memfd would keep its memory).
+    for fd in std::iter::once(&connection)
+        .chain([&lifeline])
+        .chain(&descriptors)
+    {
+        // It fails only for a descriptor that is not open, which an `OwnedFd` always is.
+        let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    }
     let code = match hold_on_to(&lifeline) {
         Ok(()) => remote::child_main(Connection::from_fd(connection), descriptors),
         Err(_) => 1, // the parent is gone already

@@ -463,6 +463,64 @@ fn two_tasks_on_a_pool_of_four_run_at_the_same_time() {
     }
 }
 
+/// The descriptors of this process that a program it runs would get: open ones without
+/// close-on-exec, standard streams aside.
+fn inheritable_descriptors() -> Vec<i32> {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    let mut found: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|entry| entry.unwrap().file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2)
+        .filter(|&fd| {
+            // SAFETY: only borrowed for one fcntl(F_GETFD); the number may be the
+            // directory's own, already closed, which fcntl reports as an error.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            fcntl(fd, FcntlArg::F_GETFD)
+                .is_ok_and(|flags| !FdFlag::from_bits_truncate(flags).contains(FdFlag::FD_CLOEXEC))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Exits with 0 if this process has no inheritable descriptor but those in `theirs` (the
+/// parent's, which a fork keeps); panics naming the others.
+fn hands_on_nothing_of_its_own(theirs: Vec<i32>) {
+    let mine: Vec<i32> = inheritable_descriptors()
+        .into_iter()
+        .filter(|fd| !theirs.contains(fd))
+        .collect();
+    let named: Vec<String> = mine
+        .iter()
+        .map(|fd| {
+            format!(
+                "{fd}: {:?}",
+                std::fs::read_link(format!("/proc/self/fd/{fd}"))
+            )
+        })
+        .collect();
+    assert!(
+        mine.is_empty(),
+        "a program run from here would get {named:?}"
+    );
+}
+
+fn a_new_process_hands_none_of_its_own_descriptors_to_programs_it_runs() {
+    let _stop = StopsTheForkserver;
+    let theirs = inheritable_descriptors();
+    for method in StartMethod::ALL {
+        let mut code = None;
+        let stderr = capture(Stream::Stderr, || {
+            let mut p = get_context(method)
+                .process(hands_on_nothing_of_its_own, theirs.clone())
+                .unwrap();
+            p.start().unwrap();
+            code = Some(p.join().unwrap());
+        });
+        assert_eq!(code, Some(0), "{method}: {stderr}");
+    }
+}
+
 fn main() -> std::process::ExitCode {
     ipc::spawn::init();
     fork_test::run(&[
@@ -498,6 +556,10 @@ fn main() -> std::process::ExitCode {
         (
             "two_tasks_on_a_pool_of_four_run_at_the_same_time",
             two_tasks_on_a_pool_of_four_run_at_the_same_time,
+        ),
+        (
+            "a_new_process_hands_none_of_its_own_descriptors_to_programs_it_runs",
+            a_new_process_hands_none_of_its_own_descriptors_to_programs_it_runs,
         ),
     ])
 }

@@ -22,6 +22,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, Write};
+use std::os::fd::AsFd;
 use std::panic;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
@@ -30,7 +31,7 @@ use std::time::{Duration, Instant};
 pub use nix::sys::signal::Signal;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, sigaction};
 use nix::sys::wait::{WaitPidFlag, waitpid};
-use nix::unistd::{Pid, alarm, dup, dup2_stderr, dup2_stdout, getpid};
+use nix::unistd::{Pid, alarm, dup2_stderr, dup2_stdout, getpid};
 
 /// A test that runs longer than this is stopped by `SIGALRM`, which ends the whole binary
 /// with a failure instead of a stuck CI run.
@@ -299,10 +300,12 @@ pub fn capture(stream: Stream, f: impl FnOnce()) -> String {
         Stream::Stderr => dup2_stderr(fd),
     };
     let _ = io::stdout().flush();
+    // Close-on-exec (F_DUPFD_CLOEXEC), as every descriptor of ours: a program run while
+    // the stream is captured must not get the saved one.
     let saved = File::from(
         match stream {
-            Stream::Stdout => dup(io::stdout()),
-            Stream::Stderr => dup(io::stderr()),
+            Stream::Stdout => io::stdout().as_fd().try_clone_to_owned(),
+            Stream::Stderr => io::stderr().as_fd().try_clone_to_owned(),
         }
         .expect("dup"),
     );
