@@ -61,6 +61,16 @@ pub(crate) enum Failure {
     TooLarge(u64),
 }
 
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Panicked(message) => write!(f, "it panicked: {message}"),
+            Failure::Codec(why) => f.write_str(why),
+            Failure::TooLarge(len) => write!(f, "its result is {len} bytes, over the limit"),
+        }
+    }
+}
+
 /// The program file's identity: a callee running another file must refuse a call.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 struct Program {

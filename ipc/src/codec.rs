@@ -149,7 +149,7 @@ pub(crate) fn decode_from<T: DeserializeOwned>(source: &mut dyn Source) -> Resul
     let message = guard::Message::streamed(PhantomData::<T>, &budget, &source);
     let mut decoder = bincode::serde::OwnedSerdeDecoder::from_reader(Reader(&source), config());
     let value = serde::de::DeserializeSeed::deserialize(message, decoder.as_deserializer())
-        .map_err(|e| Error::Decode(e.to_string()))?;
+        .map_err(decode_error)?;
     let left = source.borrow().remaining();
     if left > 0 {
         return Err(Error::Decode(format!(
@@ -174,8 +174,8 @@ pub(crate) fn decode_from<T: DeserializeOwned>(source: &mut dyn Source) -> Resul
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     let budget = Cell::new(bytes.len());
     let message = guard::Message::new(PhantomData::<T>, &budget);
-    let (value, used) = bincode::serde::seed_decode_from_slice(message, bytes, config())
-        .map_err(|e| Error::Decode(e.to_string()))?;
+    let (value, used) =
+        bincode::serde::seed_decode_from_slice(message, bytes, config()).map_err(decode_error)?;
     if used != bytes.len() {
         return Err(Error::Decode(format!(
             "{} bytes left over after the value",
@@ -183,6 +183,16 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
         )));
     }
     Ok(value)
+}
+
+/// Why bytes did not decode, in words. bincode 2 displays its errors in their debug form,
+/// so a reason given by a type's own `Deserialize` (a shared object refused, and why)
+/// would read `OtherString("…")`: that reason is taken as it is.
+fn decode_error(e: bincode::error::DecodeError) -> Error {
+    match e {
+        bincode::error::DecodeError::OtherString(why) => Error::Decode(why),
+        e => Error::Decode(e.to_string()),
+    }
 }
 
 #[cfg(test)]

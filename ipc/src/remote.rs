@@ -127,7 +127,7 @@ pub(crate) fn child_main(mut conn: Connection, descriptors: Vec<OwnedFd>) -> i32
                 // The default panic hook has printed the message, as for a forked child.
                 Ok(Err(Failure::Panicked(_))) => PANIC_EXIT_CODE,
                 Ok(Err(failure)) => {
-                    eprintln!("ipc: the call could not run: {failure:?}");
+                    eprintln!("ipc: the call could not run: {failure}");
                     1
                 }
                 Err(e) => {
@@ -155,8 +155,7 @@ fn serve(
     if let Some(job) = initializer {
         let refused = match descriptor::with_received(descriptors, || job.call.run(&job.args)) {
             Ok(Ok(_)) => None,
-            Ok(Err(Failure::Panicked(message))) => Some(format!("it panicked: {message}")),
-            Ok(Err(failure)) => Some(format!("{failure:?}")),
+            Ok(Err(failure)) => Some(failure.to_string()),
             Err(e) => Some(e.to_string()),
         };
         if let Some(why) = refused {

@@ -480,6 +480,15 @@ fn refused<T: DeserializeOwned + 'static>(
         stderr.contains(why),
         "{method}: expected {why:?} in {stderr}"
     );
+    reads_as_words(&stderr);
+}
+
+/// An error that reaches a learner reads as a sentence, not as the debug form of each error
+/// it went through (`Codec("…OtherString(\"…\")")`).
+fn reads_as_words(error: &str) {
+    for noise in ["OtherString", "Codec(", "\\\""] {
+        assert!(!error.contains(noise), "{noise:?} in the error: {error}");
+    }
 }
 
 fn a_forged_argument_is_refused_with_an_error_not_trusted() {
@@ -541,6 +550,18 @@ fn a_forged_argument_is_refused_with_an_error_not_trusted() {
         let flag = memfd(c"ipc-atomic-bool", 1, &[2], true);
         let forged = Forged::new(vec![Fd(flag), Num(1), Num(1)]);
         refused(method, use_flag, forged, "not a bool");
+
+        // In a pool's initializer: the pool does not start, and says why.
+        let block = memfd(c"ipc-value", 8, &[], true);
+        let forged = Forged::new(vec![Fd(block), Num(8), Num(8)]);
+        let pool = get_context(method).pool(1).initializer(use_value, forged);
+        let error = pool.start().unwrap_err().to_string();
+        assert!(
+            error.contains("cannot receive a Value"),
+            "{method}: {error}"
+        );
+        assert!(error.contains("too small"), "{method}: {error}");
+        reads_as_words(&error);
     }
 }
 
