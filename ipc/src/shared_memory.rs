@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use nix::fcntl::OFlag;
 use nix::sys::mman::{shm_open, shm_unlink};
-use nix::sys::stat::Mode;
+use nix::sys::stat::{Mode, fstat, lstat};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::descriptor::{self, Descriptor, Lent};
@@ -291,13 +291,29 @@ fn receive_named(
     size: u64,
 ) -> std::result::Result<SharedMemory, String> {
     init_own_pid();
-    let path = path_of(fd.as_fd()).map_err(|e| e.to_string())?;
     let file = format!("/dev/shm/{name}");
-    if shm_path(&name).is_err() || (path != file && path != format!("{file} (deleted)")) {
-        return Err(format!("the descriptor is {path}, not {file}"));
+    if shm_path(&name).is_err() || !has_or_had_path(fd.as_fd(), &file)? {
+        let path = path_of(fd.as_fd()).map_err(|e| e.to_string())?;
+        return Err(format!(
+            "the descriptor is {path}, not {file} (nor that file, unlinked since)"
+        ));
     }
     let mapping = Mapping::from_fd(fd).map_err(|e| e.to_string())?;
     same_size(SharedMemory::from_parts(mapping, Some(name), None), size)
+}
+
+/// Whether `fd` is the file at `file` now, or the one that was there until it was unlinked.
+/// The path `/proc` gives cannot tell: an unlinked file's is its old path with " (deleted)"
+/// after it, which a live file named so has too. So a live file is the same file (device
+/// and inode) as the one at `file` (not one a symlink there leads to: `shm_open` follows
+/// none), and an unlinked one has no name left at all.
+fn has_or_had_path(fd: BorrowedFd<'_>, file: &str) -> std::result::Result<bool, String> {
+    let own = fstat(fd).map_err(|e| e.to_string())?;
+    if lstat(file).is_ok_and(|there| (there.st_dev, there.st_ino) == (own.st_dev, own.st_ino)) {
+        return Ok(true);
+    }
+    let path = path_of(fd).map_err(|e| e.to_string())?;
+    Ok(own.st_nlink == 0 && path == format!("{file} (deleted)"))
 }
 
 /// `shm`, if it is `size` bytes, as the sender said.

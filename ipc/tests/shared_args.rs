@@ -565,6 +565,39 @@ fn a_forged_argument_is_refused_with_an_error_not_trusted() {
     }
 }
 
+/// A descriptor of `shm`'s file, as a forged argument would hold it.
+fn descriptor_of(shm: &SharedMemory) -> Descriptor {
+    Descriptor::from(shm.as_fd().try_clone_to_owned().unwrap())
+}
+
+fn a_named_block_is_received_only_with_its_own_name() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    use Part::{Fd, Num, Str, Variant};
+    for method in METHODS {
+        let name = format!("ipc-shared-args-{}-{method}", std::process::id());
+        let deleted = format!("{name} (deleted)");
+        // The kernel shows an unlinked file's path with " (deleted)" after it, which is also
+        // the path of a live block named so: neither passes for the other.
+        let unlinked = SharedMemory::create(&name, 64).unwrap();
+        unlinked.unlink().unwrap();
+        let live = SharedMemory::create(&deleted, 64).unwrap();
+        for (shm, other_name) in [(&live, &name), (&unlinked, &deleted)] {
+            let fd = descriptor_of(shm);
+            let forged = Forged::new(vec![Variant(1), Fd(fd), Str(other_name.clone()), Num(64)]);
+            refused(method, use_shared_memory, forged, "not /dev/shm/");
+            assert_eq!(shm.to_vec(), [0; 64], "{method}: not written");
+        }
+
+        // Each, sent as it is, arrives with its own name.
+        for (shm, name) in [(&unlinked, &name), (&live, &deleted)] {
+            let code = run(method, write_hello, (shm.clone(), Some(name.clone())));
+            assert_eq!(code, 0, "{method}: {name}");
+            assert_eq!(&shm.to_vec()[..5], b"hello", "{method}: {name}");
+        }
+    }
+}
+
 fn close_on_exec(fd: Descriptor) {
     use nix::fcntl::{FcntlArg, FdFlag, fcntl};
     let flags = FdFlag::from_bits_truncate(fcntl(fd.as_fd(), FcntlArg::F_GETFD).unwrap());
@@ -621,6 +654,10 @@ fn main() -> std::process::ExitCode {
         (
             "a_forged_argument_is_refused_with_an_error_not_trusted",
             a_forged_argument_is_refused_with_an_error_not_trusted,
+        ),
+        (
+            "a_named_block_is_received_only_with_its_own_name",
+            a_named_block_is_received_only_with_its_own_name,
         ),
         (
             "a_received_descriptor_is_not_handed_on_to_programs_the_process_runs",
