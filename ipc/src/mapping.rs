@@ -102,7 +102,9 @@ impl Mapping {
                 "it is {len} bytes, too small for the {needed} it must hold"
             ));
         }
-        Mapping::map(fd, len).map_err(|e| e.to_string())
+        // Open read-only, or sealed against writes: mmap says only EACCES or EPERM.
+        Mapping::map(fd, len)
+            .map_err(|e| format!("it cannot be mapped for reading and writing: {e}"))
     }
 
     fn map(fd: OwnedFd, len: usize) -> io::Result<Mapping> {

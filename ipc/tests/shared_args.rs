@@ -4,7 +4,7 @@
 //! argument that lies about what it holds is refused, never trusted.
 
 use std::ffi::CStr;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -515,6 +515,24 @@ fn a_forged_argument_is_refused_with_an_error_not_trusted() {
         let block = memfd(c"ipc-value", 4096, &[], false);
         let forged = Forged::new(vec![Fd(block), Num(8), Num(8)]);
         refused(method, use_value, forged, "sealed");
+
+        // A file that cannot be written through: open read-only, or sealed against writes.
+        let block = memfd(c"ipc-value", 4096, &[], true);
+        let read_only = std::fs::File::open(format!("/proc/self/fd/{}", block.as_fd().as_raw_fd()));
+        let read_only = Descriptor::from(OwnedFd::from(read_only.unwrap()));
+        let forged = Forged::new(vec![Fd(read_only), Num(8), Num(8)]);
+        refused(method, use_value, forged, "mapped for reading and writing");
+        let block = {
+            use nix::fcntl::{FcntlArg, SealFlag, fcntl};
+            use nix::sys::memfd::{MFdFlags, memfd_create};
+            let fd = memfd_create(c"ipc-value", MFdFlags::MFD_ALLOW_SEALING).unwrap();
+            nix::unistd::ftruncate(&fd, 4096).unwrap();
+            let seals = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE;
+            fcntl(&fd, FcntlArg::F_ADD_SEALS(seals)).unwrap();
+            Descriptor::from(fd)
+        };
+        let forged = Forged::new(vec![Fd(block), Num(8), Num(8)]);
+        refused(method, use_value, forged, "mapped for reading and writing");
 
         // A pipe is no shared memory.
         let (_reader, writer) = std::io::pipe().unwrap();
