@@ -146,10 +146,21 @@ impl<'de> Deserialize<'de> for Descriptor {
 /// Encodes the arguments of a process that is starting: their bytes, and the descriptors
 /// they hold (copies), to go with it.
 pub(crate) fn encode_args<T: Serialize + ?Sized>(args: &T) -> Result<(Vec<u8>, Vec<OwnedFd>)> {
+    /// Ends the encoding however it ends: a `Serialize` that panics (and a caller that
+    /// catches it) must not leave the table open, holding copies and taking descriptors
+    /// that a message would then carry as places in it.
+    struct Encoding;
+    impl Drop for Encoding {
+        fn drop(&mut self) {
+            SENDING.with(|sending| sending.borrow_mut().take());
+        }
+    }
     SENDING.with(|sending| *sending.borrow_mut() = Some(Vec::new()));
+    let encoding = Encoding;
     let mut bytes = Vec::new();
     let encoded = codec::encode_into(args, &mut bytes);
     let fds = SENDING.with(|sending| sending.borrow_mut().take().unwrap_or_default());
+    drop(encoding);
     encoded.map(|()| (bytes, fds))
 }
 

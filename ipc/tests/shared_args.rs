@@ -616,6 +616,47 @@ fn a_named_block_is_received_only_with_its_own_name() {
     }
 }
 
+/// An argument whose encoding panics partway, after a lock's descriptor.
+struct Explodes;
+
+impl Serialize for Explodes {
+    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        panic!("this argument cannot be encoded");
+    }
+}
+
+fn hold_lock((lock, _): (Lock, Explodes)) {
+    drop(lock);
+}
+
+impl<'de> Deserialize<'de> for Explodes {
+    fn deserialize<D: Deserializer<'de>>(_: D) -> Result<Explodes, D::Error> {
+        Ok(Explodes)
+    }
+}
+
+fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+fn an_encoding_that_panics_leaves_no_descriptor_and_no_encoding_behind() {
+    let lock = Lock::new().unwrap();
+    let before = open_descriptors();
+    let ctx = get_context(StartMethod::Spawn);
+    let start = || ctx.process(hold_lock, (lock.clone(), Explodes));
+    let mut panicked = false;
+    let stderr = capture(Stream::Stderr, || {
+        panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(start)).is_err();
+    });
+    assert!(panicked, "{stderr}");
+    assert_eq!(open_descriptors(), before, "the lock's copy was closed");
+    // A lock in a message is refused again, as before the panic, and copied nowhere.
+    let encoded = ipc::codec::encode_into(&lock, &mut Vec::new());
+    let refused = encoded.unwrap_err().to_string();
+    assert!(refused.contains("as it starts"), "{refused}");
+    assert_eq!(open_descriptors(), before);
+}
+
 fn close_on_exec(fd: Descriptor) {
     use nix::fcntl::{FcntlArg, FdFlag, fcntl};
     let flags = FdFlag::from_bits_truncate(fcntl(fd.as_fd(), FcntlArg::F_GETFD).unwrap());
@@ -676,6 +717,10 @@ fn main() -> std::process::ExitCode {
         (
             "a_named_block_is_received_only_with_its_own_name",
             a_named_block_is_received_only_with_its_own_name,
+        ),
+        (
+            "an_encoding_that_panics_leaves_no_descriptor_and_no_encoding_behind",
+            an_encoding_that_panics_leaves_no_descriptor_and_no_encoding_behind,
         ),
         (
             "a_received_descriptor_is_not_handed_on_to_programs_the_process_runs",
