@@ -226,6 +226,40 @@ fn shared_atomics_count_across_processes() {
     }
 }
 
+/// Objects of zero-sized types, and arrays without elements: room for nothing, and still
+/// a file that can be checked and mapped.
+type Empties = (
+    Value<()>,
+    Array<u64>,
+    RawArray<u8>,
+    RawValue<[u64; 0]>,
+    Array<()>,
+);
+
+fn use_empties((unit, no_words, no_bytes, no_array, units): Empties) {
+    unit.set(()).unwrap();
+    unit.get().unwrap();
+    assert!(no_words.lock().unwrap().is_empty());
+    assert!(no_bytes.to_vec().is_empty());
+    no_array.set(no_array.get());
+    assert_eq!(units.to_vec().unwrap().len(), 5);
+}
+
+fn zero_sized_and_empty_objects_travel_too() {
+    time_limit(Duration::from_secs(30));
+    let _stop = StopsTheForkserver;
+    for method in METHODS {
+        let empties = (
+            Value::new(()).unwrap(),
+            Array::new(0).unwrap(),
+            RawArray::new(0).unwrap(),
+            RawValue::new([]).unwrap(),
+            Array::new(5).unwrap(),
+        );
+        assert_eq!(run(method, use_empties, empties), 0, "{method}");
+    }
+}
+
 fn write_hello((shm, name): (SharedMemory, Option<String>)) {
     assert_eq!(shm.name(), name.as_deref(), "the name came with it");
     assert_eq!(shm.size(), 64);
@@ -697,6 +731,10 @@ fn main() -> std::process::ExitCode {
         (
             "shared_atomics_count_across_processes",
             shared_atomics_count_across_processes,
+        ),
+        (
+            "zero_sized_and_empty_objects_travel_too",
+            zero_sized_and_empty_objects_travel_too,
         ),
         (
             "shared_memory_written_by_the_child_is_read_by_the_parent",
