@@ -604,6 +604,69 @@ fn notify_wakes_waiters_and_notify_all_wakes_them_all() {
     assert!(guard.wait_for_timeout(|| true, Duration::ZERO));
 }
 
+/// Python's `cond.notify(n)` wakes `n` waiters, and `notify(0)` none (CPython's
+/// `test_notify_n`). With six processes asleep in `wait`, the counts must be exact.
+fn notify_n_wakes_n_waiters_and_notify_0_wakes_none() {
+    time_limit(Duration::from_secs(20));
+    let condition = Condition::new().unwrap();
+    let waiting = SharedAtomic::new(AtomicU32::new(0)).unwrap();
+    let woken = SharedAtomic::new(AtomicU32::new(0)).unwrap();
+    let mut children: Vec<Process> = (0..6)
+        .map(|_| {
+            let (condition, waiting, woken) = (condition.clone(), waiting.clone(), woken.clone());
+            start(move || {
+                let mut guard = condition.acquire().unwrap();
+                waiting.fetch_add(1, Ordering::Relaxed);
+                guard.wait();
+                woken.fetch_add(1, Ordering::Relaxed);
+                0
+            })
+        })
+        .collect();
+    wait_until("six waiters", || waiting.load(Ordering::Relaxed) == 6);
+    drop(condition.acquire().unwrap()); // each has let go of the lock, in `wait`
+    // Asleep in the kernel, not on their way there (where any notify would wake them).
+    let pids: Vec<i32> = children.iter().map(|c| c.pid().unwrap()).collect();
+    wait_until("six sleepers", || pids.iter().all(|&pid| asleep(pid)));
+    let settle = || std::thread::sleep(Duration::from_millis(100));
+
+    condition.acquire().unwrap().notify(2);
+    wait_until("two woken", || woken.load(Ordering::Relaxed) >= 2);
+    settle();
+    assert_eq!(
+        woken.load(Ordering::Relaxed),
+        2,
+        "notify(2) woke more than two"
+    );
+
+    condition.acquire().unwrap().notify(0);
+    settle();
+    assert_eq!(woken.load(Ordering::Relaxed), 2, "notify(0) woke a waiter");
+
+    condition.acquire().unwrap().notify(3);
+    wait_until("five woken", || woken.load(Ordering::Relaxed) >= 5);
+    settle();
+    assert_eq!(
+        woken.load(Ordering::Relaxed),
+        5,
+        "notify(3) woke more than three"
+    );
+
+    condition.acquire().unwrap().notify_all();
+    for child in &mut children {
+        assert_eq!(join(child), 0);
+    }
+    assert_eq!(woken.load(Ordering::Relaxed), 6);
+}
+
+/// Whether process `pid` is asleep (state `S` in `/proc/PID/stat`).
+fn asleep(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| Some(stat.rsplit_once(')')?.1.trim_start().starts_with('S')))
+        .unwrap_or(false)
+}
+
 /// `wait_for` with the state in shared memory: a producer makes items, a consumer waits
 /// for each batch.
 fn wait_for_sees_what_another_process_changed_under_the_lock() {
@@ -784,6 +847,7 @@ fork_test::main!(
     setting_an_event_wakes_every_waiting_process,
     a_set_followed_by_a_clear_still_wakes_the_waiters,
     notify_wakes_waiters_and_notify_all_wakes_them_all,
+    notify_n_wakes_n_waiters_and_notify_0_wakes_none,
     wait_for_sees_what_another_process_changed_under_the_lock,
     a_waiter_killed_in_wait_does_not_wedge_the_condition,
     a_barrier_lets_its_parties_through_together_round_after_round,
