@@ -223,10 +223,17 @@ fn a_producer_stopped_in_the_middle_of_a_put_does_not_wedge_the_queue() {
     producer.join().unwrap();
 }
 
-fn put_after_close_is_an_error() {
+fn put_after_close_is_an_error_that_says_the_queue_is_closed() {
     let mut queue = Queue::new().unwrap();
     queue.close().unwrap();
-    assert!(queue.put(&1u8).is_err(), "the item would be lost");
+    let put = queue.put(&1u8);
+    assert!(matches!(put, Err(Error::Closed)), "the item would be lost");
+    let get = queue.get::<u8>();
+    assert!(matches!(get, Err(Error::Closed)), "{get:?}");
+    // Python says "Queue is closed"; a queue user never made a connection.
+    for error in [put.unwrap_err(), get.unwrap_err()] {
+        assert!(error.to_string().contains("queue"), "{error}");
+    }
 }
 
 fn get_timeout_accepts_any_duration() {
@@ -369,7 +376,7 @@ fork_test::main!(
     a_consumer_killed_while_it_waits_does_not_wedge_the_queue,
     a_producer_killed_in_the_middle_of_a_put_does_not_wedge_the_queue,
     a_producer_stopped_in_the_middle_of_a_put_does_not_wedge_the_queue,
-    put_after_close_is_an_error,
+    put_after_close_is_an_error_that_says_the_queue_is_closed,
     get_timeout_accepts_any_duration,
     get_timeout_holds_while_signals_arrive,
     killing_producers_and_consumers_at_any_moment_never_wedges_the_queue,
