@@ -757,6 +757,58 @@ fn a_barrier_lets_its_parties_through_together_round_after_round() {
     assert_eq!(barrier.n_waiting(), 0);
 }
 
+/// CPython's `test_reset` and `test_abort_and_reset`: the party at the middle place resets
+/// (or aborts) the barrier while the others wait in a second round; they get
+/// `BrokenBarrier`, nobody gets through, and after a reset all pass it together again.
+fn a_reset_or_an_abort_sends_the_waiters_away_and_a_reset_barrier_works_again() {
+    time_limit(Duration::from_secs(30));
+    for abort in [false, true] {
+        let barrier = Barrier::new(PROCESSES).unwrap();
+        let meeting = Barrier::new(PROCESSES).unwrap();
+        let middle = PROCESSES / 2;
+        let mut children: Vec<Process> = (0..PROCESSES)
+            .map(|_| {
+                let (barrier, meeting) = (barrier.clone(), meeting.clone());
+                start(move || {
+                    // Exit code: 2 if it got through, 3 if sent away, 0 for the middle one.
+                    let mut code = 0;
+                    if barrier.wait().unwrap() == middle {
+                        if abort {
+                            barrier.abort();
+                        } else {
+                            while barrier.n_waiting() < PROCESSES - 1 {
+                                std::thread::sleep(Duration::from_millis(1));
+                            }
+                            barrier.reset();
+                        }
+                    } else {
+                        code = match barrier.wait() {
+                            Ok(_) => 2,
+                            Err(Error::BrokenBarrier) => 3,
+                            Err(_) => 4,
+                        };
+                    }
+                    // All have left the barrier: one resets it, then all pass it again.
+                    if meeting.wait().unwrap() == middle {
+                        barrier.reset();
+                    }
+                    meeting.wait().unwrap();
+                    if barrier.wait().is_err() {
+                        return 5;
+                    }
+                    code
+                })
+            })
+            .collect();
+        let mut codes: Vec<i32> = children.iter_mut().map(join).collect();
+        codes.sort();
+        let mut expected = vec![3; PROCESSES - 1];
+        expected.insert(0, 0);
+        assert_eq!(codes, expected, "abort: {abort}");
+        assert!(!barrier.broken() && barrier.n_waiting() == 0);
+    }
+}
+
 /// A wait that times out breaks the barrier for every waiter, until `reset`; `abort`
 /// breaks it too. Python's semantics.
 fn a_timeout_or_abort_breaks_the_barrier_for_everyone_until_reset() {
@@ -851,5 +903,6 @@ fork_test::main!(
     wait_for_sees_what_another_process_changed_under_the_lock,
     a_waiter_killed_in_wait_does_not_wedge_the_condition,
     a_barrier_lets_its_parties_through_together_round_after_round,
+    a_reset_or_an_abort_sends_the_waiters_away_and_a_reset_barrier_works_again,
     a_timeout_or_abort_breaks_the_barrier_for_everyone_until_reset,
 );
