@@ -565,12 +565,13 @@ fn a_set_followed_by_a_clear_still_wakes_the_waiters() {
     assert_eq!(join(&mut child), 0);
 }
 
-fn notify_wakes_waiters_and_notify_all_wakes_them_all() {
-    time_limit(Duration::from_secs(20));
-    let condition = Condition::new().unwrap();
+/// Starts `count` processes that each wait once on `condition`, then count themselves in
+/// the counter returned; returns once all of them wait (each counted itself as waiting
+/// under the lock, and let go of it only by waiting: once the lock is ours, all wait).
+fn waiters(condition: &Condition, count: u32) -> (Vec<Process>, SharedAtomic<AtomicU32>) {
     let waiting = SharedAtomic::new(AtomicU32::new(0)).unwrap();
     let woken = SharedAtomic::new(AtomicU32::new(0)).unwrap();
-    let mut children: Vec<Process> = (0..3)
+    let children = (0..count)
         .map(|_| {
             let (condition, waiting, woken) = (condition.clone(), waiting.clone(), woken.clone());
             start(move || {
@@ -582,9 +583,15 @@ fn notify_wakes_waiters_and_notify_all_wakes_them_all() {
             })
         })
         .collect();
-    wait_until("three waiters", || waiting.load(Ordering::Relaxed) == 3);
-    // Each waiter counted itself under the lock, then released it only by waiting: once
-    // the lock is ours, all three wait.
+    wait_until("the waiters", || waiting.load(Ordering::Relaxed) == count);
+    drop(condition.acquire().unwrap());
+    (children, woken)
+}
+
+fn notify_wakes_waiters_and_notify_all_wakes_them_all() {
+    time_limit(Duration::from_secs(20));
+    let condition = Condition::new().unwrap();
+    let (mut children, woken) = waiters(&condition, 3);
     condition.acquire().unwrap().notify(1);
     wait_until("a woken waiter", || woken.load(Ordering::Relaxed) >= 1);
     condition.acquire().unwrap().notify_all();
@@ -609,48 +616,18 @@ fn notify_wakes_waiters_and_notify_all_wakes_them_all() {
 fn notify_n_wakes_n_waiters_and_notify_0_wakes_none() {
     time_limit(Duration::from_secs(20));
     let condition = Condition::new().unwrap();
-    let waiting = SharedAtomic::new(AtomicU32::new(0)).unwrap();
-    let woken = SharedAtomic::new(AtomicU32::new(0)).unwrap();
-    let mut children: Vec<Process> = (0..6)
-        .map(|_| {
-            let (condition, waiting, woken) = (condition.clone(), waiting.clone(), woken.clone());
-            start(move || {
-                let mut guard = condition.acquire().unwrap();
-                waiting.fetch_add(1, Ordering::Relaxed);
-                guard.wait();
-                woken.fetch_add(1, Ordering::Relaxed);
-                0
-            })
-        })
-        .collect();
-    wait_until("six waiters", || waiting.load(Ordering::Relaxed) == 6);
-    drop(condition.acquire().unwrap()); // each has let go of the lock, in `wait`
+    let (mut children, woken) = waiters(&condition, 6);
     // Asleep in the kernel, not on their way there (where any notify would wake them).
     let pids: Vec<i32> = children.iter().map(|c| c.pid().unwrap()).collect();
     wait_until("six sleepers", || pids.iter().all(|&pid| asleep(pid)));
-    let settle = || std::thread::sleep(Duration::from_millis(100));
-
-    condition.acquire().unwrap().notify(2);
-    wait_until("two woken", || woken.load(Ordering::Relaxed) >= 2);
-    settle();
-    assert_eq!(
-        woken.load(Ordering::Relaxed),
-        2,
-        "notify(2) woke more than two"
-    );
-
-    condition.acquire().unwrap().notify(0);
-    settle();
-    assert_eq!(woken.load(Ordering::Relaxed), 2, "notify(0) woke a waiter");
-
-    condition.acquire().unwrap().notify(3);
-    wait_until("five woken", || woken.load(Ordering::Relaxed) >= 5);
-    settle();
-    assert_eq!(
-        woken.load(Ordering::Relaxed),
-        5,
-        "notify(3) woke more than three"
-    );
+    let mut expected = 0;
+    for n in [2, 0, 3] {
+        condition.acquire().unwrap().notify(n);
+        expected += n;
+        wait_until("the woken", || woken.load(Ordering::Relaxed) >= expected);
+        std::thread::sleep(Duration::from_millis(100)); // time for one too many to wake
+        assert_eq!(woken.load(Ordering::Relaxed), expected, "after notify({n})");
+    }
 
     condition.acquire().unwrap().notify_all();
     for child in &mut children {
