@@ -21,7 +21,7 @@ pub enum Error {
     /// The other end of the connection was closed (or its process died) before a message
     /// began, or the queue was closed. Python raises `EOFError` here.
     #[doc(alias = "EOFError")]
-    #[error("the other end of the connection is closed")]
+    #[error("the other end of the connection is closed (for a queue: the queue was closed)")]
     Closed,
     /// The other end went away in the middle of a message.
     #[error("the connection closed in the middle of a message ({got} of {expected} bytes arrived)")]

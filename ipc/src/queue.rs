@@ -274,24 +274,26 @@ impl Queue {
             Err(Errno::EAGAIN | Errno::EINTR) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
+        // The descriptors did not all come: the kernel dropped them (nix then shows none).
+        let rights_cut = msg.flags.contains(MsgFlags::MSG_CTRUNC);
         // Take charge of every descriptor that came, before anything can return early.
         let mut fds: Vec<OwnedFd> = Vec::new();
-        for cmsg in msg.cmsgs()? {
-            if let ControlMessageOwned::ScmRights(raw) = cmsg {
-                // SAFETY: the kernel just installed these descriptors in this process
-                // for us; nothing else owns them.
-                fds.extend(
-                    raw.into_iter()
-                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-                );
+        if !rights_cut {
+            for cmsg in msg.cmsgs()? {
+                if let ControlMessageOwned::ScmRights(raw) = cmsg {
+                    // SAFETY: the kernel just installed these descriptors in this process
+                    // for us; nothing else owns them.
+                    fds.extend(
+                        raw.into_iter()
+                            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                    );
+                }
             }
         }
-        let cut = msg
-            .flags
-            .intersects(MsgFlags::MSG_TRUNC | MsgFlags::MSG_CTRUNC);
         Ok(Some(Record {
             len: msg.bytes,
-            cut,
+            cut: msg.flags.contains(MsgFlags::MSG_TRUNC),
+            rights_cut,
             fds,
         }))
     }
@@ -342,8 +344,11 @@ impl<T: DeserializeOwned> Iterator for Messages<'_, T> {
 /// What one `recvmsg` brought.
 struct Record {
     len: usize,
-    /// The record, or its descriptors, did not fit: it is not one of this queue's.
+    /// The record did not fit: it is not one of this queue's.
     cut: bool,
+    /// Its descriptor could not be taken (this process is at its limit of open files),
+    /// so its message is lost.
+    rights_cut: bool,
     fds: Vec<OwnedFd>,
 }
 
@@ -354,6 +359,13 @@ impl Record {
         let bytes = &buf[..self.len];
         if self.cut {
             return Err(foreign("longer than any record of this queue"));
+        }
+        if self.rights_cut {
+            return Err(Error::Io(std::io::Error::other(
+                "a message was lost: it came in a memfd (as every message over 32 KiB does), \
+                 and this process could not take the memfd's descriptor; is it at its limit \
+                 of open files (ulimit -n)?",
+            )));
         }
         let memfd = self.fds.pop();
         match (bytes.split_first(), memfd, self.fds.is_empty()) {

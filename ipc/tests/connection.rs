@@ -130,6 +130,22 @@ fn a_one_way_pipe_only_goes_one_way() {
     assert!(matches!(rx.recv::<String>(), Err(Error::Closed)));
 }
 
+/// CPython's `test_empty_string`: an empty message is a message. `poll` says so, and
+/// keeps saying so, until it is received.
+fn an_empty_message_is_a_message() {
+    let (mut a, mut b) = Pipe::new().unwrap();
+    assert!(!a.poll(Duration::ZERO).unwrap());
+    b.send_bytes(b"").unwrap();
+    assert!(a.poll(Duration::ZERO).unwrap());
+    assert!(a.poll(Duration::ZERO).unwrap());
+    assert_eq!(a.recv_bytes().unwrap(), b"");
+    assert!(!a.poll(Duration::ZERO).unwrap());
+    b.send_bytes(b"").unwrap();
+    b.send_bytes(b"after").unwrap();
+    assert_eq!(a.recv_bytes().unwrap(), b"");
+    assert_eq!(a.recv_bytes().unwrap(), b"after");
+}
+
 fn poll_waits_at_most_its_timeout() {
     let (mut a, mut b) = Pipe::new().unwrap();
     assert!(!a.poll(Duration::from_millis(20)).unwrap());
@@ -541,6 +557,7 @@ fork_test::main!(
     a_child_killed_while_the_parent_waits_gives_closed_at_once,
     a_one_way_pipe_only_goes_one_way,
     poll_waits_at_most_its_timeout,
+    an_empty_message_is_a_message,
     an_oversized_frame_is_refused_before_allocating,
     a_truncated_frame_is_an_error,
     a_corrupt_frame_is_an_error_not_a_panic,

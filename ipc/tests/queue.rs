@@ -223,10 +223,46 @@ fn a_producer_stopped_in_the_middle_of_a_put_does_not_wedge_the_queue() {
     producer.join().unwrap();
 }
 
-fn put_after_close_is_an_error() {
+fn put_after_close_is_an_error_that_says_the_queue_is_closed() {
     let mut queue = Queue::new().unwrap();
     queue.close().unwrap();
-    assert!(queue.put(&1u8).is_err(), "the item would be lost");
+    let put = queue.put(&1u8);
+    assert!(matches!(put, Err(Error::Closed)), "the item would be lost");
+    let get = queue.get::<u8>();
+    assert!(matches!(get, Err(Error::Closed)), "{get:?}");
+    // Python says "Queue is closed"; a queue user never made a connection.
+    for error in [put.unwrap_err(), get.unwrap_err()] {
+        assert!(error.to_string().contains("queue"), "{error}");
+    }
+}
+
+/// A message over 32 KiB travels in a memfd, whose descriptor the receiver must take. A
+/// receiver at its limit of open files cannot: the kernel drops the descriptor, and the
+/// message is lost. The error must say so, not "No buffer space available", and the
+/// queue must go on.
+fn a_consumer_at_its_limit_of_open_files_is_told_why_the_message_is_lost() {
+    let mut queue = Queue::new().unwrap();
+    queue.put(&vec![7u8; 100_000]).unwrap();
+    queue.put(&1u8).unwrap();
+    let mut consumer = Process::with_exit_code(move || {
+        use nix::sys::resource::{Resource, getrlimit, setrlimit};
+        let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        setrlimit(Resource::RLIMIT_NOFILE, 64, hard).unwrap();
+        let mut open = Vec::new();
+        while let Ok(file) = std::fs::File::open("/dev/null") {
+            open.push(file);
+        }
+        let error = queue.get::<Vec<u8>>().unwrap_err().to_string();
+        assert!(
+            error.contains("lost") && error.contains("open files"),
+            "{error}"
+        );
+        drop(open);
+        assert_eq!(queue.get::<u8>().unwrap(), 1, "the queue goes on");
+        0
+    });
+    consumer.start().unwrap();
+    assert_eq!(consumer.join().unwrap(), 0);
 }
 
 fn get_timeout_accepts_any_duration() {
@@ -369,7 +405,8 @@ fork_test::main!(
     a_consumer_killed_while_it_waits_does_not_wedge_the_queue,
     a_producer_killed_in_the_middle_of_a_put_does_not_wedge_the_queue,
     a_producer_stopped_in_the_middle_of_a_put_does_not_wedge_the_queue,
-    put_after_close_is_an_error,
+    put_after_close_is_an_error_that_says_the_queue_is_closed,
+    a_consumer_at_its_limit_of_open_files_is_told_why_the_message_is_lost,
     get_timeout_accepts_any_duration,
     get_timeout_holds_while_signals_arrive,
     killing_producers_and_consumers_at_any_moment_never_wedges_the_queue,

@@ -565,12 +565,13 @@ fn a_set_followed_by_a_clear_still_wakes_the_waiters() {
     assert_eq!(join(&mut child), 0);
 }
 
-fn notify_wakes_waiters_and_notify_all_wakes_them_all() {
-    time_limit(Duration::from_secs(20));
-    let condition = Condition::new().unwrap();
+/// Starts `count` processes that each wait once on `condition`, then count themselves in
+/// the counter returned; returns once all of them wait (each counted itself as waiting
+/// under the lock, and let go of it only by waiting: once the lock is ours, all wait).
+fn waiters(condition: &Condition, count: u32) -> (Vec<Process>, SharedAtomic<AtomicU32>) {
     let waiting = SharedAtomic::new(AtomicU32::new(0)).unwrap();
     let woken = SharedAtomic::new(AtomicU32::new(0)).unwrap();
-    let mut children: Vec<Process> = (0..3)
+    let children = (0..count)
         .map(|_| {
             let (condition, waiting, woken) = (condition.clone(), waiting.clone(), woken.clone());
             start(move || {
@@ -582,9 +583,15 @@ fn notify_wakes_waiters_and_notify_all_wakes_them_all() {
             })
         })
         .collect();
-    wait_until("three waiters", || waiting.load(Ordering::Relaxed) == 3);
-    // Each waiter counted itself under the lock, then released it only by waiting: once
-    // the lock is ours, all three wait.
+    wait_until("the waiters", || waiting.load(Ordering::Relaxed) == count);
+    drop(condition.acquire().unwrap());
+    (children, woken)
+}
+
+fn notify_wakes_waiters_and_notify_all_wakes_them_all() {
+    time_limit(Duration::from_secs(20));
+    let condition = Condition::new().unwrap();
+    let (mut children, woken) = waiters(&condition, 3);
     condition.acquire().unwrap().notify(1);
     wait_until("a woken waiter", || woken.load(Ordering::Relaxed) >= 1);
     condition.acquire().unwrap().notify_all();
@@ -602,6 +609,39 @@ fn notify_wakes_waiters_and_notify_all_wakes_them_all() {
     assert!(started.elapsed() >= Duration::from_millis(50));
     assert!(!guard.wait_for_timeout(|| false, Duration::from_millis(20)));
     assert!(guard.wait_for_timeout(|| true, Duration::ZERO));
+}
+
+/// Python's `cond.notify(n)` wakes `n` waiters, and `notify(0)` none (CPython's
+/// `test_notify_n`). With six processes asleep in `wait`, the counts must be exact.
+fn notify_n_wakes_n_waiters_and_notify_0_wakes_none() {
+    time_limit(Duration::from_secs(20));
+    let condition = Condition::new().unwrap();
+    let (mut children, woken) = waiters(&condition, 6);
+    // Asleep in the kernel, not on their way there (where any notify would wake them).
+    let pids: Vec<i32> = children.iter().map(|c| c.pid().unwrap()).collect();
+    wait_until("six sleepers", || pids.iter().all(|&pid| asleep(pid)));
+    let mut expected = 0;
+    for n in [2, 0, 3] {
+        condition.acquire().unwrap().notify(n);
+        expected += n;
+        wait_until("the woken", || woken.load(Ordering::Relaxed) >= expected);
+        std::thread::sleep(Duration::from_millis(100)); // time for one too many to wake
+        assert_eq!(woken.load(Ordering::Relaxed), expected, "after notify({n})");
+    }
+
+    condition.acquire().unwrap().notify_all();
+    for child in &mut children {
+        assert_eq!(join(child), 0);
+    }
+    assert_eq!(woken.load(Ordering::Relaxed), 6);
+}
+
+/// Whether process `pid` is asleep (state `S` in `/proc/PID/stat`).
+fn asleep(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| Some(stat.rsplit_once(')')?.1.trim_start().starts_with('S')))
+        .unwrap_or(false)
 }
 
 /// `wait_for` with the state in shared memory: a producer makes items, a consumer waits
@@ -694,6 +734,58 @@ fn a_barrier_lets_its_parties_through_together_round_after_round() {
     assert_eq!(barrier.n_waiting(), 0);
 }
 
+/// CPython's `test_reset` and `test_abort_and_reset`: the party at the middle place resets
+/// (or aborts) the barrier while the others wait in a second round; they get
+/// `BrokenBarrier`, nobody gets through, and after a reset all pass it together again.
+fn a_reset_or_an_abort_sends_the_waiters_away_and_a_reset_barrier_works_again() {
+    time_limit(Duration::from_secs(30));
+    for abort in [false, true] {
+        let barrier = Barrier::new(PROCESSES).unwrap();
+        let meeting = Barrier::new(PROCESSES).unwrap();
+        let middle = PROCESSES / 2;
+        let mut children: Vec<Process> = (0..PROCESSES)
+            .map(|_| {
+                let (barrier, meeting) = (barrier.clone(), meeting.clone());
+                start(move || {
+                    // Exit code: 2 if it got through, 3 if sent away, 0 for the middle one.
+                    let mut code = 0;
+                    if barrier.wait().unwrap() == middle {
+                        if abort {
+                            barrier.abort();
+                        } else {
+                            while barrier.n_waiting() < PROCESSES - 1 {
+                                std::thread::sleep(Duration::from_millis(1));
+                            }
+                            barrier.reset();
+                        }
+                    } else {
+                        code = match barrier.wait() {
+                            Ok(_) => 2,
+                            Err(Error::BrokenBarrier) => 3,
+                            Err(_) => 4,
+                        };
+                    }
+                    // All have left the barrier: one resets it, then all pass it again.
+                    if meeting.wait().unwrap() == middle {
+                        barrier.reset();
+                    }
+                    meeting.wait().unwrap();
+                    if barrier.wait().is_err() {
+                        return 5;
+                    }
+                    code
+                })
+            })
+            .collect();
+        let mut codes: Vec<i32> = children.iter_mut().map(join).collect();
+        codes.sort();
+        let mut expected = vec![3; PROCESSES - 1];
+        expected.insert(0, 0);
+        assert_eq!(codes, expected, "abort: {abort}");
+        assert!(!barrier.broken() && barrier.n_waiting() == 0);
+    }
+}
+
 /// A wait that times out breaks the barrier for every waiter, until `reset`; `abort`
 /// breaks it too. Python's semantics.
 fn a_timeout_or_abort_breaks_the_barrier_for_everyone_until_reset() {
@@ -784,8 +876,10 @@ fork_test::main!(
     setting_an_event_wakes_every_waiting_process,
     a_set_followed_by_a_clear_still_wakes_the_waiters,
     notify_wakes_waiters_and_notify_all_wakes_them_all,
+    notify_n_wakes_n_waiters_and_notify_0_wakes_none,
     wait_for_sees_what_another_process_changed_under_the_lock,
     a_waiter_killed_in_wait_does_not_wedge_the_condition,
     a_barrier_lets_its_parties_through_together_round_after_round,
+    a_reset_or_an_abort_sends_the_waiters_away_and_a_reset_barrier_works_again,
     a_timeout_or_abort_breaks_the_barrier_for_everyone_until_reset,
 );

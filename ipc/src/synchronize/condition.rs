@@ -192,10 +192,11 @@ impl ConditionGuard<'_> {
         }
     }
 
-    /// Wakes up to `n` of the processes waiting on the condition. Python: `cond.notify(n)`.
+    /// Wakes up to `n` of the processes waiting on the condition (none for 0). Python:
+    /// `cond.notify(n)`.
     pub fn notify(&self, n: u32) {
         self.guard.check_process();
-        if self.state.waiters.load(Ordering::Relaxed) > 0 {
+        if n > 0 && self.state.waiters.load(Ordering::Relaxed) > 0 {
             futex::add_and_wake(&self.state.notifies, n);
         }
     }

@@ -87,12 +87,22 @@ pub(crate) fn add_and_wake(word: &AtomicU32, n: u32) {
 
 /// Adds `add` (below 4096) to `word`, wrapping, and wakes up to `n` sleepers on it, in one
 /// system call: `FUTEX_WAKE_OP` with the same word as both of its words.
+///
+/// `n` is at least 1: asked to wake none, the kernel wakes one. The caller makes every
+/// change to `word` under one lock, which it holds now.
 pub(crate) fn add_and_wake_by(word: &AtomicU32, add: u32, n: u32) {
     debug_assert!(add < 4096, "FUTEX_WAKE_OP takes a 12-bit operand");
+    debug_assert!(n > 0, "the kernel wakes one sleeper when asked for none");
     // The operation, as futex(2) packs it: op, comparison, operand, comparison operand.
-    // The comparison only decides whether to wake sleepers of the second word too, and
-    // that number (the fourth argument) is 0.
-    let op = (libc::FUTEX_OP_ADD << 28) | (libc::FUTEX_OP_CMP_EQ << 24) | ((add as c_int) << 12);
+    // If the comparison of the word's old value holds, the kernel also wakes sleepers of
+    // the second word (this one), and at least one of them whatever number it is given:
+    // a `notify(2)` would wake three. So compare with a value the word does not hold: the
+    // old value is the one read here, as every change is made under the caller's lock.
+    let unlike_old = c_int::from(word.load(Ordering::Relaxed) == 0);
+    let op = (libc::FUTEX_OP_ADD << 28)
+        | (libc::FUTEX_OP_CMP_EQ << 24)
+        | ((add as c_int) << 12)
+        | unlike_old;
     let n = c_int::try_from(n).unwrap_or(c_int::MAX);
     // What this thread wrote before is visible to a sleeper that sees the word change.
     fence(Ordering::SeqCst);
