@@ -147,11 +147,13 @@ pub enum Error {
     #[error("the pool is closed: it takes no new tasks")]
     PoolClosed,
     /// [`WorkerPool::join`](crate::WorkerPool::join) was called before
-    /// [`close`](crate::WorkerPool::close), as Python forbids: it would wait forever.
-    #[error("join a pool after closing it, or the wait would have no end")]
+    /// [`close`](crate::WorkerPool::close) or [`terminate`](crate::WorkerPool::terminate),
+    /// as Python forbids: it would wait forever.
+    #[error("join a pool after closing or terminating it, or the wait would have no end")]
     PoolRunning,
-    /// The [`WorkerPool`](crate::WorkerPool) was terminated: this task's result is lost.
-    #[error("the pool was terminated: the task's result is lost")]
+    /// The [`WorkerPool`](crate::WorkerPool) was terminated: it takes no task, and the
+    /// results of those it had not finished are lost. Python: "Pool not running".
+    #[error("the pool was terminated: it runs no task, and unfinished tasks' results are lost")]
     PoolTerminated,
     /// `fork` itself failed.
     #[error("could not fork a new process: {}", fork_failure(.0))]

@@ -286,10 +286,11 @@ impl WorkerPool {
     }
 
     /// Waits for every task handed in to finish, then for the workers to exit. Call
-    /// [`close`](Self::close) first, as in Python. Results not collected yet are lost.
+    /// [`close`](Self::close) (or [`terminate`](Self::terminate)) first, as in Python.
+    /// Results not collected yet stay until they are.
     pub fn join(&self) -> Result<()> {
         let mut state = self.state.borrow_mut();
-        if !state.closed {
+        if !state.closed && !state.terminated {
             return Err(Error::PoolRunning);
         }
         while !state.queue.is_empty() || state.workers.iter().any(|w| !w.tasks.is_empty()) {
@@ -302,7 +303,6 @@ impl WorkerPool {
                 worker.child.wait()?;
             }
         }
-        state.done.clear();
         Ok(())
     }
 
@@ -398,9 +398,11 @@ impl Drop for WorkerPool {
 }
 
 impl State {
-    /// Starts workers until there are `size` of them.
+    /// Starts workers until there are `size` of them; once the pool is closed, only while
+    /// tasks wait for one (after `join`, none is started again).
     fn fill(&mut self) -> Result<()> {
-        while self.workers.len() < self.size && !self.terminated {
+        let idle_for_good = self.terminated || (self.closed && self.queue.is_empty());
+        while !idle_for_good && self.workers.len() < self.size {
             let request = Request::Serve {
                 initializer: self.initializer.clone(),
                 max_tasks: self.max_tasks,

@@ -521,6 +521,33 @@ fn a_new_process_hands_none_of_its_own_descriptors_to_programs_it_runs() {
     }
 }
 
+/// Python: results handed in before `close` can be collected after `join`
+/// (`test_pool_worker_lifetime_early_close`), and `join` after `terminate` is allowed
+/// (`test_terminate`).
+fn results_outlive_close_and_join_and_terminate_then_join_is_allowed() {
+    time_limit(Duration::from_secs(20));
+    let _stop = StopsTheForkserver;
+    for method in StartMethod::ALL {
+        let pool = get_context(method)
+            .pool(3)
+            .max_tasks_per_child(1)
+            .start()
+            .unwrap();
+        let results: Vec<_> = (0..6)
+            .map(|i| pool.apply_async(square, i).unwrap())
+            .collect();
+        pool.close();
+        pool.join().unwrap();
+        for (i, result) in (0..6).zip(results) {
+            assert_eq!(result.get().unwrap(), i * i, "{method}: kept after join");
+        }
+
+        let pool = get_context(method).pool(2).start().unwrap();
+        pool.terminate();
+        pool.join().unwrap();
+    }
+}
+
 fn main() -> std::process::ExitCode {
     ipc::spawn::init();
     fork_test::run(&[
@@ -560,6 +587,10 @@ fn main() -> std::process::ExitCode {
         (
             "a_new_process_hands_none_of_its_own_descriptors_to_programs_it_runs",
             a_new_process_hands_none_of_its_own_descriptors_to_programs_it_runs,
+        ),
+        (
+            "results_outlive_close_and_join_and_terminate_then_join_is_allowed",
+            results_outlive_close_and_join_and_terminate_then_join_is_allowed,
         ),
     ])
 }
