@@ -375,6 +375,23 @@ impl WorkerPool {
         }
     }
 
+    /// Whether the result of task `id` is there, waiting until `deadline` at most; it
+    /// stays for [`wait_for`](Self::wait_for) to take.
+    fn has_result(&self, id: u64, deadline: Option<Instant>) -> Result<bool> {
+        let mut state = self.state.borrow_mut();
+        loop {
+            if state.done.contains_key(&id) {
+                return Ok(true);
+            }
+            if state.terminated {
+                return Err(Error::PoolTerminated);
+            }
+            if !state.pump(deadline)? {
+                return Ok(false);
+            }
+        }
+    }
+
     /// The first of `ids` to finish, and its result.
     fn wait_for_any(&self, ids: &[u64]) -> Result<(u64, Result<ByteBuf>)> {
         let mut state = self.state.borrow_mut();
@@ -557,6 +574,18 @@ impl<R: DeserializeOwned> AsyncResult<'_, R> {
             Some(bytes) => codec::decode(&(bytes?)),
             None => Err(Error::Timeout),
         }
+    }
+
+    /// Whether the result is there, without waiting. Python: `result.ready()`.
+    pub fn ready(&self) -> Result<bool> {
+        self.pool.has_result(self.id, Some(Instant::now()))
+    }
+
+    /// Waits at most `timeout` for the result to be there, and says whether it is; the
+    /// result stays for [`get`](Self::get). Python: `result.wait(timeout)`, then
+    /// `result.ready()`.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool> {
+        self.pool.has_result(self.id, deadline(Some(timeout)))
     }
 }
 

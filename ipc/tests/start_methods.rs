@@ -252,6 +252,13 @@ fn the_pool_api_follows_python() {
         Err(Error::Timeout)
     ));
     assert_eq!(slow.get_timeout(Duration::from_secs(10)).unwrap(), 500);
+    // Python's ready() and wait(timeout): they say, and leave the result for get.
+    let slow = pool.apply_async(sleep_ms, 300).unwrap();
+    assert!(!slow.ready().unwrap(), "not there at once");
+    assert!(!slow.wait_timeout(Duration::from_millis(10)).unwrap());
+    assert!(slow.wait_timeout(Duration::from_secs(10)).unwrap());
+    assert!(slow.ready().unwrap());
+    assert_eq!(slow.get().unwrap(), 300);
     // A panic is the task's error.
     assert!(matches!(
         pool.apply(panics_on_odd, 3),
