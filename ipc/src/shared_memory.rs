@@ -12,7 +12,7 @@ use nix::sys::stat::{Mode, fstat, lstat};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::descriptor::{self, Descriptor, Lent};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::mapping::{Mapping, cannot_receive, path_of};
 use crate::synchronize::robust::{init_own_pid, own_pid};
 
@@ -115,7 +115,8 @@ impl SharedMemory {
         let size = positive(size)?;
         let path = shm_path(name)?;
         let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_CLOEXEC;
-        let fd = shm_open(path.as_str(), flags, Mode::S_IRUSR | Mode::S_IWUSR)?;
+        let fd = shm_open(path.as_str(), flags, Mode::S_IRUSR | Mode::S_IWUSR)
+            .map_err(|errno| naming(&path, errno))?;
         let made = nix::unistd::ftruncate(&fd, size as nix::libc::off_t)
             .map_err(std::io::Error::from)
             .and_then(|()| Mapping::from_fd(fd));
@@ -141,7 +142,8 @@ impl SharedMemory {
             path.as_str(),
             OFlag::O_RDWR | OFlag::O_CLOEXEC,
             Mode::empty(),
-        )?;
+        )
+        .map_err(|errno| naming(&path, errno))?;
         let mapping = Mapping::from_fd(fd)?;
         Ok(SharedMemory::from_parts(
             mapping,
@@ -346,6 +348,13 @@ impl Drop for Inner {
             let _ = shm_unlink(path.as_str()); // unlinked already: nothing to do
         }
     }
+}
+
+/// `errno` from `shm_open(path)`, with the block's name in its text, as Python's
+/// `FileExistsError: [Errno 17] File exists: '/NAME'`.
+fn naming(path: &str, errno: nix::errno::Errno) -> Error {
+    let error = std::io::Error::from(errno);
+    std::io::Error::new(error.kind(), format!("shared memory {path}: {error}")).into()
 }
 
 /// `/NAME` for `shm_open`, if `name` is one: not empty, no `/`, and short enough.

@@ -44,9 +44,10 @@ fn a_named_block_is_opened_by_name_and_unlinked_by_its_creator() {
     let file = Path::new("/dev/shm").join(&name);
     let shm = SharedMemory::create(&name, 4096).unwrap();
     assert!(file.exists());
+    let taken = SharedMemory::create(&name, 4096).unwrap_err().to_string();
     assert!(
-        SharedMemory::create(&name, 4096).is_err(),
-        "the name is taken"
+        taken.contains(&name) && taken.contains("exists"),
+        "the name is taken, and the error says which: {taken}"
     );
     let child_name = name.clone();
     run(move || {
@@ -66,7 +67,11 @@ fn a_named_block_is_opened_by_name_and_unlinked_by_its_creator() {
     // ...the creator's last handle does.
     drop(shm);
     assert!(!file.exists(), "the creator removed the name");
-    assert!(SharedMemory::open(&name).is_err());
+    let missing = SharedMemory::open(&name).unwrap_err().to_string();
+    assert!(
+        missing.contains(&name),
+        "the error names the block: {missing}"
+    );
 }
 
 fn unlink_removes_the_name_and_leaves_the_bytes_to_who_has_them() {
