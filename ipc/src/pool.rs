@@ -279,6 +279,10 @@ struct Run<T, F, R> {
     f: F,
     pending: VecDeque<Range<usize>>,
     workers: Vec<Worker<R>>,
+    /// Workers that have answered all their chunks and are leaving: reaped once the
+    /// others are done too, so that the parent does not wait for one to exit while
+    /// another's results wait to be read.
+    leaving: Vec<Child>,
     /// How many workers the pool has, when it has chunks enough for all.
     processes: usize,
     max_message: usize,
@@ -311,6 +315,7 @@ where
             f,
             pending,
             workers: Vec::new(),
+            leaving: Vec::new(),
             processes: pool.processes,
             max_message: pool.max_message,
         };
@@ -366,6 +371,9 @@ where
     fn next_chunk(&mut self) -> Result<Option<(usize, Finished<R>)>> {
         loop {
             if self.workers.is_empty() {
+                for mut child in self.leaving.drain(..) {
+                    child.wait()?;
+                }
                 return Ok(None);
             }
             let (w, readable) = self.ready_worker()?;
@@ -380,14 +388,14 @@ where
             let answered = worker.received.len();
             match reply {
                 Some(Reply::Done(results)) if answered == 0 && results.len() == task.len() => {
-                    self.chunk_done(w)?;
+                    self.chunk_done(w);
                     return Ok(Some((task.start, Finished::Done(results))));
                 }
                 Some(Reply::Part(outcomes)) if answered + outcomes.len() <= task.len() => {
                     worker.received.extend(outcomes);
                     if worker.received.len() == task.len() {
                         let outcomes = std::mem::take(&mut worker.received);
-                        self.chunk_done(w)?;
+                        self.chunk_done(w);
                         let results = self.results(task.clone(), outcomes);
                         return Ok(Some((task.start, Finished::from_results(results))));
                     }
@@ -473,16 +481,15 @@ where
 
     /// Worker `w` has finished its first chunk: give it another, or let it go once it has
     /// nothing left to do.
-    fn chunk_done(&mut self, w: usize) -> Result<()> {
+    fn chunk_done(&mut self, w: usize) {
         self.workers[w].tasks.pop_front();
         self.workers[w].received.clear();
         self.top_up(w);
         if self.workers[w].tasks.is_empty() {
-            let mut worker = self.workers.swap_remove(w);
+            let worker = self.workers.swap_remove(w);
             drop(worker.conn); // the worker reads the end of the stream and exits
-            worker.child.wait()?;
+            self.leaving.push(worker.child);
         }
-        Ok(())
     }
 }
 
@@ -490,6 +497,7 @@ impl<T, F, R> Drop for Run<T, F, R> {
     fn drop(&mut self) {
         // Workers first (dropping one kills and reaps it), then the items never handed out.
         self.workers.clear();
+        self.leaving.clear();
         for item in &mut self.items[self.handed_out..] {
             // SAFETY: items from `handed_out` on were never given to a worker, nor taken
             // in this process; each is dropped once, here.
