@@ -197,21 +197,27 @@ impl Pool {
             .unwrap_or_else(|| items.len().div_ceil(4 * self.processes).max(1));
         let len = items.len();
         let mut run = Run::start(items, f, self, chunksize)?;
-        // Each chunk's results go to its slot; the first failure to arrive is the answer.
+        // Each chunk's results join the answer as soon as those before them have, and
+        // wait in their slot until then (so that their memory is soon free for the next
+        // chunk's); the first failure to arrive is the answer.
         let mut slots: Vec<Option<Vec<R>>> = (0..len.div_ceil(chunksize)).map(|_| None).collect();
+        let mut results = Vec::with_capacity(len);
         while let Some((start, finished)) = run.next_chunk()? {
             match finished {
-                Finished::Done(results) => slots[start / chunksize] = Some(results),
-                Finished::Failed(results) => {
-                    let first_error = results.into_iter().find_map(Result::err);
+                Finished::Done(chunk) => slots[start / chunksize] = Some(chunk),
+                Finished::Failed(outcomes) => {
+                    let first_error = outcomes.into_iter().find_map(Result::err);
                     return Err(first_error.expect("a failed chunk holds an error"));
                 }
             }
+            while let Some(chunk) = slots
+                .get_mut(results.len() / chunksize)
+                .and_then(Option::take)
+            {
+                results.extend(chunk);
+            }
         }
-        let mut results = Vec::with_capacity(len);
-        for slot in slots {
-            results.extend(slot.expect("every chunk has finished"));
-        }
+        assert_eq!(results.len(), len, "every chunk has finished");
         Ok(results)
     }
 
