@@ -357,9 +357,15 @@ where
     /// are the worker's, so the parent moves `handed_out` past them. Its share is
     /// [`IN_FLIGHT`] while chunks are many, and less when they are few (down to one), so
     /// that no chunk waits behind another while some worker has nothing to do.
+    ///
+    /// A worker that still holds more than half its share is given nothing yet: it is
+    /// topped up a few chunks at a time, with one write, and wakes once for them.
     fn top_up(&mut self, w: usize) {
         let share = (self.pending.len() / self.processes).clamp(1, IN_FLIGHT);
         let worker = &mut self.workers[w];
+        if worker.tasks.len() > share / 2 {
+            return;
+        }
         while worker.tasks.len() < share {
             let Some(task) = self.pending.pop_front() else {
                 break;
