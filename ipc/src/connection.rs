@@ -252,11 +252,12 @@ impl Connection {
         let start = self.outgoing.len();
         self.outgoing.extend_from_slice(&[0; HEADER_LEN]);
         let cap = start + HEADER_LEN + streamed::STREAMED_OVER;
-        let ceiling = start + HEADER_LEN + self.max_message;
+        let ceiling = start + HEADER_LEN + self.max_message.min(streamed::BUFFERED_UP_TO);
         match codec::encode_capped(value, &mut self.outgoing, cap, BATCH, ceiling) {
             Ok(true) => {}
             Ok(false) => {
-                // Big, with a big piece: write what waits, then this one as it is encoded.
+                // Big, with a big piece, or longer than a buffer should be: write what
+                // waits, then this one as it is encoded.
                 self.outgoing.truncate(start);
                 self.flush()?;
                 return self.send_streamed(value);

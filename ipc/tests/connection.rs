@@ -604,23 +604,27 @@ fn a_big_byte_buffer_takes_memory_only_as_it_arrives() {
     assert_eq!(p.join().unwrap(), 0);
 }
 
-/// A big message of many small values (a pool's chunk of results) is encoded whole and
-/// decoded as it arrives, a few bytes at a time across the reads from the kernel.
+/// A big message of many small values (a pool's chunk of results) is encoded whole (or,
+/// past 4 MiB, as it is sent) and decoded as it arrives, a few bytes at a time across the
+/// reads from the kernel.
 fn a_big_message_of_small_values_arrives_intact() {
-    let values: Vec<(u64, String)> = (0..40_000u64)
-        .map(|i| (i * i * i, format!("{}", i % 1000)))
-        .collect();
-    let (mut a, mut b) = Pipe::new().unwrap();
-    let sent = values.clone();
-    let mut p = Process::new(move || {
-        b.send(&sent).unwrap();
-        b.send(&sent).unwrap();
-    });
-    p.start().unwrap();
-    for _ in 0..2 {
-        assert!(a.recv::<Vec<(u64, String)>>().unwrap() == values);
+    for count in [40_000u64, 400_000] {
+        // About 0.5 MB, then 5 MB.
+        let values: Vec<(u64, String)> = (0..count)
+            .map(|i| (i * i * i, format!("{}", i % 1000)))
+            .collect();
+        let (mut a, mut b) = Pipe::new().unwrap();
+        let sent = values.clone();
+        let mut p = Process::new(move || {
+            b.send(&sent).unwrap();
+            b.send(&sent).unwrap();
+        });
+        p.start().unwrap();
+        for _ in 0..2 {
+            assert!(a.recv::<Vec<(u64, String)>>().unwrap() == values);
+        }
+        assert_eq!(p.join().unwrap(), 0);
     }
-    assert_eq!(p.join().unwrap(), 0);
 }
 
 fork_test::main!(

@@ -7,7 +7,8 @@
 //! [`BATCH`] bytes or more) is encoded as it is sent: the sender first counts the
 //! encoding's length (for the frame's header), then encodes straight into the socket, and
 //! the piece goes from the value to the kernel as it is. (A big message of small values
-//! is copied value by value whatever happens: it is encoded into a buffer, once.) The
+//! is copied value by value whatever happens: it is encoded into a buffer, once, up to
+//! [`BUFFERED_UP_TO`] bytes.) The
 //! receiver decodes any frame past [`STREAMED_OVER`] bytes from the socket as the bytes
 //! come: a byte buffer or a string is read straight into the memory that becomes the
 //! value (see [`buffer_for`]), small values are read from the connection's buffer.
@@ -26,8 +27,13 @@ use super::{BATCH, Connection, HEADER_LEN, Until};
 use crate::codec::{self, Source};
 use crate::error::{Error, Result};
 
-/// Messages longer than this are encoded as they are sent, and decoded as they arrive.
+/// Messages longer than this are encoded as they are sent if they hold a big piece, and
+/// are decoded as they arrive.
 pub(super) const STREAMED_OVER: usize = 64 * 1024;
+/// Messages of small values up to this length are encoded into a buffer, once; longer
+/// ones are encoded as they are sent too, so that the copy never costs more memory than
+/// this.
+pub(super) const BUFFERED_UP_TO: usize = 4 * 1024 * 1024;
 
 impl Connection {
     /// Sends `value`, whose encoding is longer than [`STREAMED_OVER`] and holds a big piece
