@@ -42,22 +42,31 @@ pub fn encode_into<T: Serialize + ?Sized>(value: &T, buf: &mut Vec<u8>) -> Resul
         .map_err(|e| Error::Encode(e.to_string()))
 }
 
-/// Appends the encoding of `value` to `buf`, unless it would take `buf` past `cap` bytes:
-/// then `buf` is left as it was and the answer is `false`. A big message can then be
-/// encoded as it is sent ([`encode_to`]) instead of copied into a buffer first.
+/// Appends the encoding of `value` to `buf`, unless it holds a big piece (the contents
+/// of a byte buffer or a string, at least `big` bytes) that would take `buf` past `cap`
+/// bytes, or unless `buf` would grow past `ceiling`: then `buf` is left as it was and the
+/// answer is `false`. A message with a big piece can then be encoded as it is sent
+/// ([`encode_to`]), so that the piece goes to the kernel without a copy; a message of
+/// many small pieces (a chunk of a pool's results) is copied piece by piece whatever
+/// happens, and is cheapest encoded once, into `buf`.
 pub(crate) fn encode_capped<T: Serialize + ?Sized>(
     value: &T,
     buf: &mut Vec<u8>,
     cap: usize,
+    big: usize,
+    ceiling: usize,
 ) -> Result<bool> {
-    /// A writer into `buf` that refuses to grow it past `cap`.
+    /// A writer into `buf` that refuses big pieces past `cap`, and anything past `ceiling`.
     struct Capped<'a> {
         buf: &'a mut Vec<u8>,
         cap: usize,
+        big: usize,
+        ceiling: usize,
     }
     impl bincode::enc::write::Writer for Capped<'_> {
         fn write(&mut self, bytes: &[u8]) -> std::result::Result<(), bincode::error::EncodeError> {
-            if self.buf.len() + bytes.len() > self.cap {
+            let len = self.buf.len() + bytes.len();
+            if len > self.ceiling || (bytes.len() >= self.big && len > self.cap) {
                 return Err(bincode::error::EncodeError::Other("over the cap"));
             }
             self.buf.extend_from_slice(bytes);
@@ -65,7 +74,12 @@ pub(crate) fn encode_capped<T: Serialize + ?Sized>(
         }
     }
     let start = buf.len();
-    let writer = Capped { buf, cap };
+    let writer = Capped {
+        buf,
+        cap,
+        big,
+        ceiling,
+    };
     match bincode::serde::encode_into_writer(value, writer, config()) {
         Ok(()) => Ok(true),
         Err(bincode::error::EncodeError::Other("over the cap")) => {
@@ -103,11 +117,16 @@ pub(crate) fn encode_to<T: Serialize + ?Sized>(
 pub(crate) trait Source {
     /// Fills `buf` from the message; an error if the message has fewer bytes left.
     fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()>;
-    /// The next `len` bytes of the message, in a vector of their own, which grows as they
-    /// arrive (so that a false length costs only what really comes).
+    /// The next `len` bytes of the message, in a vector of their own, which takes memory
+    /// only as they arrive (so that a false length costs only what really comes).
     fn read_owned(&mut self, len: usize) -> io::Result<Vec<u8>>;
     /// How many bytes of the message are not read yet.
     fn remaining(&self) -> usize;
+    /// Copies the next `buf.len()` bytes into `buf` without taking them, if they have
+    /// arrived already; `false` if not.
+    fn peek(&self, buf: &mut [u8]) -> bool;
+    /// Takes `n` bytes that [`peek`](Self::peek) showed.
+    fn consume(&mut self, n: usize);
 }
 
 /// Reads a length as bincode writes it with its standard configuration: one byte up to
@@ -130,24 +149,47 @@ pub(crate) fn read_length(source: &mut dyn Source) -> io::Result<u64> {
 /// Decodes a message from `source` as its bytes arrive, with the same rules as [`decode`]:
 /// a string or a byte buffer is read straight into the buffer that becomes the value, with
 /// no copy. Bytes left over are an error; the caller skips them.
-pub(crate) fn decode_from<T: DeserializeOwned>(source: &mut dyn Source) -> Result<T> {
-    /// bincode's reader over the shared source.
-    struct Reader<'a, 'b>(&'a RefCell<&'b mut dyn Source>);
-    impl bincode::de::read::Reader for Reader<'_, '_> {
+///
+/// Generic over the source, so that the many small reads of a message of small values
+/// (a length, a number) are direct calls; the guard, which reads only the big pieces,
+/// sees the source as a `dyn Source`.
+pub(crate) fn decode_from<T: DeserializeOwned, S: Source>(source: &RefCell<S>) -> Result<T> {
+    /// bincode's reader over the shared source, with a copy of the next few bytes for
+    /// bincode to look at before it takes them (a number's first byte says its length).
+    struct Reader<'a, S> {
+        source: &'a RefCell<S>,
+        peeked: [u8; PEEK],
+    }
+    const PEEK: usize = 32;
+    impl<S: Source> bincode::de::read::Reader for Reader<'_, S> {
         fn read(
             &mut self,
             bytes: &mut [u8],
         ) -> std::result::Result<(), bincode::error::DecodeError> {
-            self.0
+            self.source
                 .borrow_mut()
                 .read_exact(bytes)
                 .map_err(|e| bincode::error::DecodeError::OtherString(e.to_string()))
         }
+
+        fn peek_read(&mut self, n: usize) -> Option<&[u8]> {
+            let peeked = self.peeked.get_mut(..n)?;
+            self.source.borrow().peek(peeked).then_some(peeked)
+        }
+
+        fn consume(&mut self, n: usize) {
+            self.source.borrow_mut().consume(n);
+        }
     }
-    let budget = Cell::new(source.remaining());
-    let source: RefCell<&mut dyn Source> = RefCell::new(&mut *source);
-    let message = guard::Message::streamed(PhantomData::<T>, &budget, &source);
-    let mut decoder = bincode::serde::OwnedSerdeDecoder::from_reader(Reader(&source), config());
+    let budget = Cell::new(source.borrow().remaining());
+    let message = guard::Message::streamed(PhantomData::<T>, &budget, source);
+    let mut decoder = bincode::serde::OwnedSerdeDecoder::from_reader(
+        Reader {
+            source,
+            peeked: [0; PEEK],
+        },
+        config(),
+    );
     let value = serde::de::DeserializeSeed::deserialize(message, decoder.as_deserializer())
         .map_err(decode_error)?;
     let left = source.borrow().remaining();

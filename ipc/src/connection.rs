@@ -252,10 +252,12 @@ impl Connection {
         let start = self.outgoing.len();
         self.outgoing.extend_from_slice(&[0; HEADER_LEN]);
         let cap = start + HEADER_LEN + streamed::STREAMED_OVER;
-        match codec::encode_capped(value, &mut self.outgoing, cap) {
+        let ceiling = start + HEADER_LEN + self.max_message.min(streamed::BUFFERED_UP_TO);
+        match codec::encode_capped(value, &mut self.outgoing, cap, BATCH, ceiling) {
             Ok(true) => {}
             Ok(false) => {
-                // Big: write what waits, then this one as it is encoded.
+                // Big, with a big piece, or longer than a buffer should be: write what
+                // waits, then this one as it is encoded.
                 self.outgoing.truncate(start);
                 self.flush()?;
                 return self.send_streamed(value);
@@ -433,8 +435,9 @@ impl Connection {
 
     /// Reads a body of `len` bytes into `buf`, from the buffer first, then the kernel.
     ///
-    /// `buf` grows as bytes arrive, never to more than twice what has arrived (or one read
-    /// buffer): a header that claims 256 MiB and is followed by ten bytes costs ten bytes.
+    /// Unless `buf` has room already, it grows as bytes arrive, never to more than twice
+    /// what has arrived (or one read buffer): a header that claims 256 MiB and is followed
+    /// by ten bytes costs ten bytes.
     fn recv_body(&mut self, len: usize, buf: &mut Vec<u8>, until: Until<'_>) -> Result<()> {
         buf.clear();
         let buffered = (self.end - self.start).min(len);

@@ -197,21 +197,27 @@ impl Pool {
             .unwrap_or_else(|| items.len().div_ceil(4 * self.processes).max(1));
         let len = items.len();
         let mut run = Run::start(items, f, self, chunksize)?;
-        // Each chunk's results go to its slot; the first failure to arrive is the answer.
+        // Each chunk's results join the answer as soon as those before them have, and
+        // wait in their slot until then (so that their memory is soon free for the next
+        // chunk's); the first failure to arrive is the answer.
         let mut slots: Vec<Option<Vec<R>>> = (0..len.div_ceil(chunksize)).map(|_| None).collect();
+        let mut results = Vec::with_capacity(len);
         while let Some((start, finished)) = run.next_chunk()? {
             match finished {
-                Finished::Done(results) => slots[start / chunksize] = Some(results),
-                Finished::Failed(results) => {
-                    let first_error = results.into_iter().find_map(Result::err);
+                Finished::Done(chunk) => slots[start / chunksize] = Some(chunk),
+                Finished::Failed(outcomes) => {
+                    let first_error = outcomes.into_iter().find_map(Result::err);
                     return Err(first_error.expect("a failed chunk holds an error"));
                 }
             }
+            while let Some(chunk) = slots
+                .get_mut(results.len() / chunksize)
+                .and_then(Option::take)
+            {
+                results.extend(chunk);
+            }
         }
-        let mut results = Vec::with_capacity(len);
-        for slot in slots {
-            results.extend(slot.expect("every chunk has finished"));
-        }
+        assert_eq!(results.len(), len, "every chunk has finished");
         Ok(results)
     }
 
@@ -279,6 +285,10 @@ struct Run<T, F, R> {
     f: F,
     pending: VecDeque<Range<usize>>,
     workers: Vec<Worker<R>>,
+    /// Workers that have answered all their chunks and are leaving: reaped once the
+    /// others are done too, so that the parent does not wait for one to exit while
+    /// another's results wait to be read.
+    leaving: Vec<Child>,
     /// How many workers the pool has, when it has chunks enough for all.
     processes: usize,
     max_message: usize,
@@ -311,6 +321,7 @@ where
             f,
             pending,
             workers: Vec::new(),
+            leaving: Vec::new(),
             processes: pool.processes,
             max_message: pool.max_message,
         };
@@ -346,9 +357,15 @@ where
     /// are the worker's, so the parent moves `handed_out` past them. Its share is
     /// [`IN_FLIGHT`] while chunks are many, and less when they are few (down to one), so
     /// that no chunk waits behind another while some worker has nothing to do.
+    ///
+    /// A worker that still holds more than half its share is given nothing yet: it is
+    /// topped up a few chunks at a time, with one write, and wakes once for them.
     fn top_up(&mut self, w: usize) {
         let share = (self.pending.len() / self.processes).clamp(1, IN_FLIGHT);
         let worker = &mut self.workers[w];
+        if worker.tasks.len() > share / 2 {
+            return;
+        }
         while worker.tasks.len() < share {
             let Some(task) = self.pending.pop_front() else {
                 break;
@@ -366,6 +383,9 @@ where
     fn next_chunk(&mut self) -> Result<Option<(usize, Finished<R>)>> {
         loop {
             if self.workers.is_empty() {
+                for mut child in self.leaving.drain(..) {
+                    child.wait()?;
+                }
                 return Ok(None);
             }
             let (w, readable) = self.ready_worker()?;
@@ -380,14 +400,14 @@ where
             let answered = worker.received.len();
             match reply {
                 Some(Reply::Done(results)) if answered == 0 && results.len() == task.len() => {
-                    self.chunk_done(w)?;
+                    self.chunk_done(w);
                     return Ok(Some((task.start, Finished::Done(results))));
                 }
                 Some(Reply::Part(outcomes)) if answered + outcomes.len() <= task.len() => {
                     worker.received.extend(outcomes);
                     if worker.received.len() == task.len() {
                         let outcomes = std::mem::take(&mut worker.received);
-                        self.chunk_done(w)?;
+                        self.chunk_done(w);
                         let results = self.results(task.clone(), outcomes);
                         return Ok(Some((task.start, Finished::from_results(results))));
                     }
@@ -473,16 +493,15 @@ where
 
     /// Worker `w` has finished its first chunk: give it another, or let it go once it has
     /// nothing left to do.
-    fn chunk_done(&mut self, w: usize) -> Result<()> {
+    fn chunk_done(&mut self, w: usize) {
         self.workers[w].tasks.pop_front();
         self.workers[w].received.clear();
         self.top_up(w);
         if self.workers[w].tasks.is_empty() {
-            let mut worker = self.workers.swap_remove(w);
+            let worker = self.workers.swap_remove(w);
             drop(worker.conn); // the worker reads the end of the stream and exits
-            worker.child.wait()?;
+            self.leaving.push(worker.child);
         }
-        Ok(())
     }
 }
 
@@ -490,6 +509,7 @@ impl<T, F, R> Drop for Run<T, F, R> {
     fn drop(&mut self) {
         // Workers first (dropping one kills and reaps it), then the items never handed out.
         self.workers.clear();
+        self.leaving.clear();
         for item in &mut self.items[self.handed_out..] {
             // SAFETY: items from `handed_out` on were never given to a worker, nor taken
             // in this process; each is dropped once, here.

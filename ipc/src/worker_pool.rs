@@ -354,6 +354,7 @@ impl WorkerPool {
         Ok(MapResult {
             pool: self,
             tasks,
+            len: start,
             result: PhantomData,
         })
     }
@@ -594,13 +595,15 @@ impl<R: DeserializeOwned> AsyncResult<'_, R> {
 pub struct MapResult<'pool, R> {
     pool: &'pool WorkerPool,
     tasks: Vec<u64>,
+    /// How many items the chunks hold in all: room for their results is made once.
+    len: usize,
     result: PhantomData<fn() -> R>,
 }
 
 impl<R: DeserializeOwned> MapResult<'_, R> {
     /// Waits for every result, in input order; the first failure is the error.
     pub fn get(self) -> Result<Vec<R>> {
-        let mut results = Vec::new();
+        let mut results = Vec::with_capacity(self.len);
         for &id in &self.tasks {
             let bytes = self.pool.wait_for(id, None)?.expect("no deadline")?;
             match codec::decode::<Outcomes<R>>(&bytes)? {

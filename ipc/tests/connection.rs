@@ -551,6 +551,98 @@ fn a_big_value_that_changes_while_it_is_sent_cuts_the_stream_not_the_frames() {
     assert_eq!(p.join().unwrap(), 0);
 }
 
+/// A field of this process's `/proc/self/status`, in bytes.
+fn memory(field: &str) -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
+    let kib: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+/// Starts counting this process's peak resident memory again, from what it holds now;
+/// returns that.
+fn reset_peak_memory() -> usize {
+    std::fs::write("/proc/self/clear_refs", "5").unwrap();
+    memory("VmRSS:")
+}
+
+/// A byte buffer over 32 MiB is received into memory reserved at its full length: the
+/// reservation is address space only, and a frame that lies about its length or stops
+/// early costs the memory of what arrived, not of what it claimed.
+fn a_big_byte_buffer_takes_memory_only_as_it_arrives() {
+    time_limit(Duration::from_secs(60));
+    const CLAIMED: usize = 200 * 1024 * 1024;
+    const SENT: usize = 4 * 1024 * 1024;
+    let (mut a, mut b) = Pipe::new().unwrap();
+    b.set_inheritable(false);
+    let mut p = Process::with_exit_code(move || {
+        let before = reset_peak_memory();
+        let got = a.recv::<serde_bytes::ByteBuf>();
+        let peak = memory("VmHWM:") - before;
+        if !matches!(got, Err(Error::Truncated { .. })) {
+            eprintln!("a frame cut short: {got:?}");
+            return 1;
+        }
+        if peak > 3 * SENT {
+            eprintln!("{peak} bytes of memory for {SENT} bytes received");
+            return 2;
+        }
+        match a.recv::<u8>() {
+            Err(Error::Unreadable(_)) => 0,
+            other => {
+                eprintln!("after a frame cut short: {other:?}");
+                3
+            }
+        }
+    });
+    p.start().unwrap();
+    // A frame of 200 MiB holding a byte buffer of 200 MiB less its 5-byte length, which
+    // stops after 4 MiB.
+    let mut frame = (CLAIMED as u32).to_be_bytes().to_vec();
+    frame.push(0xfc);
+    frame.extend_from_slice(&(CLAIMED as u32 - 5).to_le_bytes());
+    frame.resize(frame.len() + SENT, 0xa5);
+    write_raw(&b, &frame);
+    drop(b);
+    assert_eq!(p.join().unwrap(), 0);
+
+    // The wrong type: 40 MiB that are not UTF-8, received as a `String`, are refused
+    // whole, and the next message is read from its own beginning.
+    let (mut a, mut b) = Pipe::new().unwrap();
+    let mut p = Process::new(move || {
+        b.send(serde_bytes::Bytes::new(&vec![0xff; 40 * 1024 * 1024]))
+            .unwrap();
+        b.send(&"after").unwrap();
+    });
+    p.start().unwrap();
+    assert!(matches!(a.recv::<String>(), Err(Error::Decode(_))));
+    assert_eq!(a.recv::<String>().unwrap(), "after");
+    assert_eq!(p.join().unwrap(), 0);
+}
+
+/// A big message of many small values (a pool's chunk of results) is encoded whole (or,
+/// past 4 MiB, as it is sent) and decoded as it arrives, a few bytes at a time across the
+/// reads from the kernel.
+fn a_big_message_of_small_values_arrives_intact() {
+    for count in [40_000u64, 400_000] {
+        // About 0.5 MB, then 5 MB.
+        let values: Vec<(u64, String)> = (0..count)
+            .map(|i| (i * i * i, format!("{}", i % 1000)))
+            .collect();
+        let (mut a, mut b) = Pipe::new().unwrap();
+        let sent = values.clone();
+        let mut p = Process::new(move || {
+            b.send(&sent).unwrap();
+            b.send(&sent).unwrap();
+        });
+        p.start().unwrap();
+        for _ in 0..2 {
+            assert!(a.recv::<Vec<(u64, String)>>().unwrap() == values);
+        }
+        assert_eq!(p.join().unwrap(), 0);
+    }
+}
+
 fork_test::main!(
     a_duplex_pipe_carries_typed_messages_both_ways,
     the_child_sees_the_end_when_the_parent_closes,
@@ -573,4 +665,6 @@ fork_test::main!(
     a_big_hostile_frame_is_refused_like_a_small_one,
     a_big_message_of_the_wrong_type_leaves_the_next_one_readable,
     a_big_value_that_changes_while_it_is_sent_cuts_the_stream_not_the_frames,
+    a_big_byte_buffer_takes_memory_only_as_it_arrives,
+    a_big_message_of_small_values_arrives_intact,
 );

@@ -15,8 +15,9 @@
 //!    (bincode's own path for an owned `String` allocates first, then finds the bytes
 //!    missing); the visitor still receives the owned value it asked for. A message decoded
 //!    as it arrives (see [`Source`](super::Source)) has its strings and byte buffers read
-//!    straight into the buffer that becomes the value, which grows as the bytes come: a
-//!    length is checked against what is left of the message, and costs only what arrives.
+//!    straight into the buffer that becomes the value: a length is checked against what is
+//!    left of the message, and costs the memory of what arrives (the source reserves
+//!    address space for the rest, not memory).
 //!
 //! No maintained crate does this for serde (`serde_stacker` grows the stack instead, which
 //! moves the limit to memory); it is plain forwarding, one wrapper per serde trait.
@@ -42,7 +43,7 @@ pub const MAX_DEPTH: usize = 256;
 struct Limits<'b> {
     depth_left: usize,
     budget: &'b Cell<usize>,
-    source: Option<&'b RefCell<&'b mut dyn Source>>,
+    source: Option<&'b RefCell<dyn Source + 'b>>,
 }
 
 impl<'b> Limits<'b> {
@@ -88,7 +89,7 @@ impl<'b, S> Message<'b, S> {
     pub(super) fn streamed(
         seed: S,
         budget: &'b Cell<usize>,
-        source: &'b RefCell<&'b mut dyn Source>,
+        source: &'b RefCell<dyn Source + 'b>,
     ) -> Self {
         Message {
             seed,
@@ -226,9 +227,9 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Guarded<'_, D> {
 
 /// The bytes of a string or a byte buffer in a streamed message: its length (bincode's
 /// variable-length integer), checked against what is left of the message, then the bytes.
-fn read_bytes<E: de::Error>(source: &RefCell<&mut dyn Source>) -> Result<Vec<u8>, E> {
+fn read_bytes<E: de::Error>(source: &RefCell<dyn Source + '_>) -> Result<Vec<u8>, E> {
     let mut source = source.borrow_mut();
-    let len = super::read_length(&mut **source).map_err(E::custom)?;
+    let len = super::read_length(&mut *source).map_err(E::custom)?;
     if len > source.remaining() as u64 {
         return Err(E::custom(format_args!(
             "a length of {len} bytes, with {} bytes left in the message",
@@ -238,7 +239,7 @@ fn read_bytes<E: de::Error>(source: &RefCell<&mut dyn Source>) -> Result<Vec<u8>
     source.read_owned(len as usize).map_err(E::custom)
 }
 
-fn read_string<E: de::Error>(source: &RefCell<&mut dyn Source>) -> Result<String, E> {
+fn read_string<E: de::Error>(source: &RefCell<dyn Source + '_>) -> Result<String, E> {
     String::from_utf8(read_bytes(source)?).map_err(E::custom)
 }
 

@@ -2,14 +2,23 @@
 //!
 //! A small message is encoded into a buffer and sent with one write, and received whole
 //! into the connection's buffer before it is decoded. For a big one (a page, a file's
-//! bytes) each of those steps would copy every byte once more. So past [`STREAMED_OVER`]
-//! bytes, the sender first counts the encoding's length (for the frame's header), then
-//! encodes straight into the socket: a byte buffer's contents go from the value to the
-//! kernel as they are. The receiver decodes from the socket as the bytes come: a byte
-//! buffer or a string is read straight into the memory that becomes the value.
+//! bytes) each of those steps would copy every byte once more. So a message past
+//! [`STREAMED_OVER`] bytes that holds a big piece (a byte buffer or a string of
+//! [`BATCH`] bytes or more) is encoded as it is sent: the sender first counts the
+//! encoding's length (for the frame's header), then encodes straight into the socket, and
+//! the piece goes from the value to the kernel as it is. (A big message of small values
+//! is copied value by value whatever happens: it is encoded into a buffer, once, up to
+//! [`BUFFERED_UP_TO`] bytes.) The
+//! receiver decodes any frame past [`STREAMED_OVER`] bytes from the socket as the bytes
+//! come: a byte buffer or a string is read straight into the memory that becomes the
+//! value (see [`buffer_for`]), small values are read from the connection's buffer.
 
+use std::cell::RefCell;
+use std::ffi::c_void;
 use std::io::{self, IoSlice, Write};
+use std::ptr::NonNull;
 
+use nix::sys::mman::{MmapAdvise, madvise};
 use nix::sys::socket::{Shutdown, shutdown};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -18,12 +27,17 @@ use super::{BATCH, Connection, HEADER_LEN, Until};
 use crate::codec::{self, Source};
 use crate::error::{Error, Result};
 
-/// Messages longer than this are encoded as they are sent, and decoded as they arrive.
+/// Messages longer than this are encoded as they are sent if they hold a big piece, and
+/// are decoded as they arrive.
 pub(super) const STREAMED_OVER: usize = 64 * 1024;
+/// Messages of small values up to this length are encoded into a buffer, once; longer
+/// ones are encoded as they are sent too, so that the copy never costs more memory than
+/// this.
+pub(super) const BUFFERED_UP_TO: usize = 4 * 1024 * 1024;
 
 impl Connection {
-    /// Sends `value`, whose encoding is longer than [`STREAMED_OVER`], encoding it into the
-    /// socket as it goes.
+    /// Sends `value`, whose encoding is longer than [`STREAMED_OVER`] and holds a big piece
+    /// (or is too long to send), encoding it into the socket as it goes.
     pub(super) fn send_streamed<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
         let len = codec::encoded_len(value)?;
         let header = self.header_for(len)?;
@@ -50,14 +64,15 @@ impl Connection {
         len: usize,
         until: Until<'_>,
     ) -> Result<T> {
-        let mut frame = FrameReader {
+        let frame = RefCell::new(FrameReader {
             conn: self,
             until,
             len,
             left: len,
             failure: None,
-        };
-        let decoded = codec::decode_from::<T>(&mut frame);
+        });
+        let decoded = codec::decode_from::<T, _>(&frame);
+        let mut frame = frame.into_inner();
         if let Some(failure) = frame.failure.take() {
             // The bytes stopped coming: the stream is cut, or the socket failed.
             return Err(failure);
@@ -179,6 +194,14 @@ impl Source for FrameReader<'_, '_> {
         if buf.len() > self.left {
             return Err(io::Error::other("past the end of the message"));
         }
+        let conn = &mut *self.conn;
+        if let Some(buffered) = conn.buf[conn.start..conn.end].get(..buf.len()) {
+            // The usual case for a small value: its bytes are in the buffer already.
+            buf.copy_from_slice(buffered);
+            conn.start += buf.len();
+            self.left -= buf.len();
+            return Ok(());
+        }
         let mut filled = 0;
         while filled < buf.len() {
             let want = (buf.len() - filled).min(BATCH);
@@ -200,7 +223,7 @@ impl Source for FrameReader<'_, '_> {
         if len > self.left {
             return Err(io::Error::other("past the end of the message"));
         }
-        let mut bytes = Vec::new();
+        let mut bytes = buffer_for(len);
         match self.conn.recv_body(len, &mut bytes, self.until) {
             Ok(()) => {
                 self.left -= len;
@@ -213,4 +236,71 @@ impl Source for FrameReader<'_, '_> {
     fn remaining(&self) -> usize {
         self.left
     }
+
+    fn peek(&self, buf: &mut [u8]) -> bool {
+        let conn = &*self.conn;
+        let buffered = conn.buf[conn.start..conn.end].get(..buf.len());
+        match buffered {
+            Some(bytes) if buf.len() <= self.left => {
+                buf.copy_from_slice(bytes);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        // bincode takes no more than it was shown: within the buffer, and the frame.
+        let n = n.min(self.conn.end - self.conn.start).min(self.left);
+        self.conn.start += n;
+        self.left -= n;
+    }
+}
+
+/// Memory from this size up is mapped afresh for each allocation, and given back when it
+/// is freed (glibc's allocator maps anything over its threshold, which it raises as big
+/// blocks are freed, up to 32 MiB), so each of its pages costs a fault on first touch.
+const FRESH_FROM: usize = 32 * 1024 * 1024;
+/// The size of a huge page (x86-64, aarch64 with 4 KiB pages).
+const HUGE_PAGE: usize = 2 * 1024 * 1024;
+
+/// An empty vector with room for a byte buffer or a string of `len` bytes, which the frame
+/// has room for (the caller checked).
+///
+/// All of it is reserved at once, so that it is never moved or copied as it fills, but
+/// this only reserves address space: memory is taken page by page as the bytes are
+/// written into it, so a length that lies costs what arrives. Where address space is
+/// short (`ulimit -v`), the vector starts empty and grows as the bytes come.
+///
+/// From [`FRESH_FROM`] up, the memory is new for each message, and faulting it in 4 KiB
+/// pages costs more than the copy from the kernel: the kernel is asked for 2 MiB pages
+/// instead ([`MADV_HUGEPAGE`]), 512 times fewer faults. A frame that stops early then holds
+/// at most one huge page that is not full.
+///
+/// [`MADV_HUGEPAGE`]: https://man7.org/linux/man-pages/man2/madvise.2.html
+fn buffer_for(len: usize) -> Vec<u8> {
+    let mut buf = Vec::new();
+    if buf.try_reserve_exact(len).is_err() {
+        return Vec::new();
+    }
+    if len >= FRESH_FROM {
+        // The huge pages that fit whole inside the vector's memory.
+        let start = (buf.as_ptr() as usize).next_multiple_of(HUGE_PAGE);
+        let end = (buf.as_ptr() as usize + len) / HUGE_PAGE * HUGE_PAGE;
+        if let Some(start) = NonNull::new(start as *mut c_void)
+            && end > start.as_ptr() as usize
+        {
+            // SAFETY: `start..end` lies inside the vector's memory, which it owns and no
+            // one else uses; the advice changes how the kernel backs those pages, never
+            // their contents. Advice refused (a kernel without huge pages) changes nothing.
+            let _ = unsafe {
+                madvise(
+                    start,
+                    end - start.as_ptr() as usize,
+                    MmapAdvise::MADV_HUGEPAGE,
+                )
+            };
+        }
+    }
+    buf
 }
