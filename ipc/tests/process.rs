@@ -1,11 +1,8 @@
 //! `Process`: start, join, exit codes, signals, panics, output, and reaping.
 
-use std::io::Write;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use fork_test::{Stream, adopt_orphans, capture, is_running, time_limit};
+use fork_test::{BusyThreads, Stream, adopt_orphans, capture, is_running, time_limit};
 use ipc::{Error, PANIC_EXIT_CODE, Pipe, Process};
 use nix::sys::signal::{SigHandler, Signal, kill, raise, signal};
 use nix::sys::wait::waitpid;
@@ -120,41 +117,6 @@ fn misuse_is_an_error() {
 
 fn a_never_started_process_is_dropped_quietly() {
     drop(Process::new(|| ()));
-}
-
-/// Threads that keep taking the locks a forked child needs (stdout's, the allocator's) until
-/// dropped: the situation where a fork can leave a child waiting forever.
-struct BusyThreads {
-    stop: Arc<AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl BusyThreads {
-    fn start(count: usize) -> BusyThreads {
-        let stop = Arc::new(AtomicBool::new(false));
-        let threads = (0..count)
-            .map(|_| {
-                let stop = Arc::clone(&stop);
-                std::thread::spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        let mut out = std::io::stdout().lock();
-                        let _ = out.write_all(&vec![b'.'; 100][..0]);
-                        std::hint::black_box(vec![0u8; 4096]);
-                    }
-                })
-            })
-            .collect();
-        BusyThreads { stop, threads }
-    }
-}
-
-impl Drop for BusyThreads {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for thread in self.threads.drain(..) {
-            thread.join().unwrap();
-        }
-    }
 }
 
 fn starting_a_process_while_other_threads_run_is_refused_with_the_way_out() {

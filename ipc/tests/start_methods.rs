@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use fork_test::{Stream, capture, time_limit};
+use fork_test::{BusyThreads, Stream, capture, time_limit};
 use ipc::{Error, PANIC_EXIT_CODE, Process, StartMethod, get_context};
 
 /// The methods that work from a process with threads.
@@ -101,39 +101,6 @@ fn a_process_runs_a_function_under_every_method() {
 
 fn sleep_ms_unit(ms: u64) {
     sleep_ms(ms);
-}
-
-/// Threads that print and allocate until dropped.
-struct BusyThreads {
-    stop: Arc<AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl BusyThreads {
-    fn start(count: usize) -> BusyThreads {
-        let stop = Arc::new(AtomicBool::new(false));
-        let threads = (0..count)
-            .map(|_| {
-                let stop = Arc::clone(&stop);
-                std::thread::spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        let _out = std::io::stdout().lock();
-                        std::hint::black_box(vec![0u8; 4096]);
-                    }
-                })
-            })
-            .collect();
-        BusyThreads { stop, threads }
-    }
-}
-
-impl Drop for BusyThreads {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for thread in self.threads.drain(..) {
-            thread.join().unwrap();
-        }
-    }
 }
 
 fn from_a_process_with_threads_forkserver_and_spawn_work_and_fork_refuses() {

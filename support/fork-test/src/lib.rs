@@ -19,6 +19,10 @@
 //!
 //! Arguments that do not start with `-` filter tests by name, as with `cargo test NAME`.
 
+mod busy;
+
+pub use busy::BusyThreads;
+
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, Write};
