@@ -362,18 +362,10 @@ impl WorkerPool {
     /// The result of task `id`, waiting until `deadline` at most (`None` if it is not
     /// there by then).
     fn wait_for(&self, id: u64, deadline: Option<Instant>) -> Result<Option<Result<ByteBuf>>> {
-        let mut state = self.state.borrow_mut();
-        loop {
-            if let Some(result) = state.done.remove(&id) {
-                return Ok(Some(result));
-            }
-            if state.terminated {
-                return Err(Error::PoolTerminated);
-            }
-            if !state.pump(deadline)? {
-                return Ok(None);
-            }
+        if !self.has_result(id, deadline)? {
+            return Ok(None);
         }
+        Ok(self.state.borrow_mut().done.remove(&id))
     }
 
     /// Whether the result of task `id` is there, waiting until `deadline` at most; it
