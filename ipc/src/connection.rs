@@ -298,6 +298,21 @@ impl Connection {
         written
     }
 
+    /// Writes what waits, then tells the other end that nothing more will come: once it
+    /// has read what was sent, its receive returns [`Error::Closed`], while this end can
+    /// still receive (a half-close, [shutdown(2)]). A pool tells a worker so as soon as it
+    /// has no more tasks for it, and the worker leaves right after its last answer.
+    ///
+    /// [shutdown(2)]: https://man7.org/linux/man-pages/man2/shutdown.2.html
+    pub(crate) fn shut_writing(&mut self) -> Result<()> {
+        if !self.writable {
+            return Ok(());
+        }
+        self.flush()?;
+        self.writable = false;
+        shutdown(self.fd.as_raw_fd(), Shutdown::Write).map_err(peer_error)
+    }
+
     /// Receives one value sent with [`send`](Self::send). Blocks until it arrives; if the
     /// other end is closed first, returns [`Error::Closed`]. Python: `conn.recv()`.
     ///

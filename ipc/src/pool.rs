@@ -302,6 +302,8 @@ struct Worker<R> {
     child: Child,
     tasks: VecDeque<Range<usize>>,
     received: Vec<Outcome<R>>,
+    /// Whether it has been told that no more tasks come (see [`Run::top_up`]).
+    told_no_more: bool,
 }
 
 impl<T, F, R> Run<T, F, R>
@@ -348,6 +350,7 @@ where
             child,
             tasks: VecDeque::new(),
             received: Vec::new(),
+            told_no_more: false,
         });
         self.top_up(self.workers.len() - 1);
         Ok(())
@@ -360,10 +363,14 @@ where
     ///
     /// A worker that still holds more than half its share is given nothing yet: it is
     /// topped up a few chunks at a time, with one write, and wakes once for them.
+    ///
+    /// Once no chunk is pending, every worker is told that no more will come (its pipe is
+    /// shut for writing): each leaves as soon as it has sent its last answer, and its exit
+    /// overlaps with the parent reading the others' answers, instead of following them.
     fn top_up(&mut self, w: usize) {
         let share = (self.pending.len() / self.processes).clamp(1, IN_FLIGHT);
         let worker = &mut self.workers[w];
-        if worker.tasks.len() > share / 2 {
+        if worker.told_no_more || worker.tasks.len() > share / 2 {
             return;
         }
         while worker.tasks.len() < share {
@@ -376,6 +383,12 @@ where
             worker.tasks.push_back(task);
         }
         let _ = worker.conn.flush();
+        if self.pending.is_empty() {
+            for worker in self.workers.iter_mut().filter(|w| !w.told_no_more) {
+                worker.told_no_more = true;
+                let _ = worker.conn.shut_writing();
+            }
+        }
     }
 
     /// Waits for a worker to finish its chunk or die; `None` once every chunk is done.
@@ -462,6 +475,7 @@ where
             mut child,
             mut tasks,
             received,
+            ..
         } = self.workers.swap_remove(w);
         let task = tasks.pop_front().unwrap_or(0..0);
         // Not begun: its items are still whole in the parent (and in every worker forked
@@ -519,8 +533,8 @@ impl<T, F, R> Drop for Run<T, F, R> {
 }
 
 /// The worker's loop: receive a range of positions, apply `f` to those items, send back
-/// the results; leave when the parent closes the pipe. Runs in the child only, on the
-/// child's own copy of the items.
+/// the results; leave at the end of the stream (the parent has no more chunks, or is
+/// gone). Runs in the child only, on the child's own copy of the items.
 fn serve<T, R, F>(mut conn: Connection, items: &mut [ManuallyDrop<T>], f: &F, limit: usize) -> i32
 where
     F: Fn(T) -> R,

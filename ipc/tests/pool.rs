@@ -348,6 +348,29 @@ fn results_that_fit_one_by_one_are_not_refused_as_a_chunk() {
     assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
 }
 
+fn a_worker_leaves_as_soon_as_no_task_is_left_for_it() {
+    // One worker holds all three tasks; the parent reads one answer and waits. The worker
+    // has been told that nothing more comes, so it exits after its last answer, not when
+    // the parent has read them all.
+    let pool = Pool::new(1).with_chunksize(1);
+    let mut pids = pool.imap(|_: u32| std::process::id(), 0..3).unwrap();
+    let worker = pids.next().unwrap().unwrap();
+    let exited = || match std::fs::read_to_string(format!("/proc/{worker}/stat")) {
+        // The state follows the command's closing parenthesis: Z once it has exited.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z')),
+        Err(_) => true,
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !exited() {
+        assert!(Instant::now() < deadline, "worker {worker} still runs");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let rest: Vec<u32> = pids.collect::<Result<_, _>>().unwrap();
+    assert_eq!(rest, [worker, worker]);
+}
+
 fork_test::main!(
     map_keeps_input_order_for_every_chunk_size,
     map_takes_a_load_url_style_function,
@@ -362,4 +385,5 @@ fork_test::main!(
     each_item_is_dropped_once_by_the_task_that_owns_it,
     a_worker_that_dies_is_reported_even_if_its_task_left_a_process_behind,
     results_that_fit_one_by_one_are_not_refused_as_a_chunk,
+    a_worker_leaves_as_soon_as_no_task_is_left_for_it,
 );
