@@ -277,9 +277,13 @@ fn catch<T>(f: impl FnOnce() -> T) -> std::result::Result<T, Failure> {
         .map_err(|payload| Failure::Panicked(panics::describe(&*payload)))
 }
 
+/// Encodes a result into a vector that has room for all of it from the start: a chunk's
+/// results are long, and a vector that doubles as it grows copies itself each time and
+/// touches up to twice the memory, each new page a fault.
 fn encode<T: Serialize>(value: &T) -> std::result::Result<Vec<u8>, Failure> {
-    let mut bytes = Vec::new();
-    codec::encode_into(value, &mut bytes).map_err(|e| Failure::Codec(e.to_string()))?;
+    let fail = |e: Error| Failure::Codec(e.to_string());
+    let mut bytes = Vec::with_capacity(codec::encoded_len(value).map_err(fail)?);
+    codec::encode_into(value, &mut bytes).map_err(fail)?;
     Ok(bytes)
 }
 

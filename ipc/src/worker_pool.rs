@@ -181,8 +181,10 @@ struct Worker {
     finished: u64,
 }
 
-fn job<A: Serialize>(call: Result<Call>, args: &A) -> Result<Job> {
-    let mut encoded = Vec::new();
+/// A task: the call and its encoded arguments (room for them made once, as for a result:
+/// see `call::encode`).
+fn job<A: Serialize + ?Sized>(call: Result<Call>, args: &A) -> Result<Job> {
+    let mut encoded = Vec::with_capacity(codec::encoded_len(args)?);
     codec::encode_into(args, &mut encoded)?;
     Ok(Job {
         call: call?,
@@ -340,16 +342,12 @@ impl WorkerPool {
         let chunksize = items.len().div_ceil(4 * self.processes()).max(1);
         let call = Call::each(f)?;
         let mut tasks = Vec::new();
-        let mut items = items.into_iter();
         let mut start = 0;
-        loop {
-            let chunk: Vec<F::Args> = items.by_ref().take(chunksize).collect();
-            if chunk.is_empty() {
-                break;
-            }
+        // A slice encodes as a vector does: each chunk is encoded where it lies.
+        for chunk in items.chunks(chunksize) {
             let range = start..start + chunk.len();
             start = range.end;
-            tasks.push(self.submit(job(Ok(call), &chunk)?, range)?);
+            tasks.push(self.submit(job(Ok(call), chunk)?, range)?);
         }
         Ok(MapResult {
             pool: self,
