@@ -38,6 +38,9 @@ pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
     let warm = get_context(StartMethod::Fork)
         .pool(config.processes)
         .start()?;
+    // Warm: the workers have done the work once before timing (their memory has grown to
+    // what a map needs), as Python's pool has.
+    warm.map(square, items.iter().copied())?;
     alternate(
         samples,
         DEFAULT_CHUNKS,
