@@ -73,6 +73,7 @@ mod descriptor;
 mod error;
 mod fork;
 pub mod forkserver;
+mod heap;
 mod mapping;
 mod panics;
 mod pool;

@@ -39,6 +39,7 @@ use crate::connection::{Connection, DEFAULT_MAX_MESSAGE, Pipe, Until};
 use crate::deadline::poll_until;
 use crate::error::{Error, Result};
 use crate::fork::fork;
+use crate::heap;
 use crate::panics;
 
 /// What a worker has for one item.
@@ -544,6 +545,7 @@ where
     conn.set_inheritable(false);
     conn.set_max_message_size(limit);
     panics::report_quietly();
+    heap::keep_freed_memory();
     // Chunks come in increasing order; this is where the next may start.
     let mut next = 0;
     loop {

@@ -20,7 +20,7 @@ use crate::context::StartMethod;
 use crate::deadline::poll_until;
 use crate::error::{Error, Result};
 use crate::fork::{PANIC_EXIT_CODE, fork};
-use crate::{descriptor, forkserver, panics, spawn};
+use crate::{descriptor, forkserver, heap, panics, spawn};
 
 /// A call and its arguments, encoded.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -166,6 +166,7 @@ fn serve(
     if conn.send(&Reply::Ready).is_err() {
         return 1;
     }
+    heap::keep_freed_memory();
     let mut done = 0;
     loop {
         let job = match conn.recv::<Job>() {

@@ -437,6 +437,38 @@ fn two_tasks_on_a_pool_of_four_run_at_the_same_time() {
     }
 }
 
+/// Page faults of this process so far (first touches of pages, mostly).
+fn page_faults() -> i64 {
+    use nix::sys::resource::{UsageWho, getrusage};
+    getrusage(UsageWho::RUSAGE_SELF)
+        .unwrap()
+        .minor_page_faults()
+}
+
+/// Fills five buffers of 100 KiB, frees them, and returns the page faults it took: a task
+/// whose memory comes and goes, as a chunk's arguments and results do.
+fn fill_and_free(_: ()) -> i64 {
+    let before = page_faults();
+    let buffers: Vec<Vec<u8>> = (0..5).map(|_| vec![1; 100 * 1024]).collect();
+    std::hint::black_box(&buffers);
+    drop(buffers);
+    page_faults() - before
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn a_worker_reuses_the_memory_its_last_task_freed() {
+    let _stop = StopsTheForkserver;
+    for method in StartMethod::ALL {
+        let pool = get_context(method).pool(1).start().unwrap();
+        let faults: Vec<i64> = (0..3)
+            .map(|_| pool.apply(fill_and_free, ()).unwrap())
+            .collect();
+        // 500 KiB is 125 pages: taken fresh by the first task, and by every task if the
+        // allocator gave them back in between.
+        assert!(faults[2] < 30, "{method}: page faults per task {faults:?}");
+    }
+}
+
 /// The descriptors of this process that a program it runs would get: open ones without
 /// close-on-exec, standard streams aside.
 fn inheritable_descriptors() -> Vec<i32> {
@@ -557,6 +589,11 @@ fn main() -> std::process::ExitCode {
         (
             "two_tasks_on_a_pool_of_four_run_at_the_same_time",
             two_tasks_on_a_pool_of_four_run_at_the_same_time,
+        ),
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        (
+            "a_worker_reuses_the_memory_its_last_task_freed",
+            a_worker_reuses_the_memory_its_last_task_freed,
         ),
         (
             "a_new_process_hands_none_of_its_own_descriptors_to_programs_it_runs",
