@@ -226,7 +226,7 @@ unsafe fn run_one<F: Function>(
 ) -> std::result::Result<Vec<u8>, Failure> {
     // SAFETY: passed on from the caller.
     let function = unsafe { function_at::<F>(function) };
-    let args: F::Args = codec::decode(args).map_err(|e| Failure::Codec(e.to_string()))?;
+    let args: F::Args = codec::decode_call(args).map_err(|e| Failure::Codec(e.to_string()))?;
     let result = catch(|| function.call(args))?;
     encode(&result)
 }
@@ -253,7 +253,7 @@ unsafe fn run_each<F: Function>(
 ) -> std::result::Result<Vec<u8>, Failure> {
     // SAFETY: passed on from the caller.
     let function = unsafe { function_at::<F>(function) };
-    let args: Vec<F::Args> = codec::decode(args).map_err(|e| Failure::Codec(e.to_string()))?;
+    let args: Vec<F::Args> = codec::decode_call(args).map_err(|e| Failure::Codec(e.to_string()))?;
     let mut args = args.into_iter();
     let mut results = Vec::with_capacity(args.len());
     while let Some(item) = args.next() {
@@ -277,14 +277,8 @@ fn catch<T>(f: impl FnOnce() -> T) -> std::result::Result<T, Failure> {
         .map_err(|payload| Failure::Panicked(panics::describe(&*payload)))
 }
 
-/// Encodes a result into a vector that has room for all of it from the start: a chunk's
-/// results are long, and a vector that doubles as it grows copies itself each time and
-/// touches up to twice the memory, each new page a fault.
 fn encode<T: Serialize>(value: &T) -> std::result::Result<Vec<u8>, Failure> {
-    let fail = |e: Error| Failure::Codec(e.to_string());
-    let mut bytes = Vec::with_capacity(codec::encoded_len(value).map_err(fail)?);
-    codec::encode_into(value, &mut bytes).map_err(fail)?;
-    Ok(bytes)
+    codec::encode_call(value).map_err(|e| Failure::Codec(e.to_string()))
 }
 
 /// This process's image, found once: the program file, its code's place, its entry point.

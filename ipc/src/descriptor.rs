@@ -158,7 +158,7 @@ pub(crate) fn encode_args<T: Serialize + ?Sized>(args: &T) -> Result<(Vec<u8>, V
     SENDING.with(|sending| *sending.borrow_mut() = Some(Vec::new()));
     let encoding = Encoding;
     let mut bytes = Vec::new();
-    let encoded = codec::encode_into(args, &mut bytes);
+    let encoded = codec::encode_call_into(args, &mut bytes);
     let fds = SENDING.with(|sending| sending.borrow_mut().take().unwrap_or_default());
     drop(encoding);
     encoded.map(|()| (bytes, fds))

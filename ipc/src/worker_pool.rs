@@ -181,14 +181,11 @@ struct Worker {
     finished: u64,
 }
 
-/// A task: the call and its encoded arguments (room for them made once, as for a result:
-/// see `call::encode`).
+/// A task: the call and its encoded arguments.
 fn job<A: Serialize + ?Sized>(call: Result<Call>, args: &A) -> Result<Job> {
-    let mut encoded = Vec::with_capacity(codec::encoded_len(args)?);
-    codec::encode_into(args, &mut encoded)?;
     Ok(Job {
         call: call?,
-        args: encoded.into(),
+        args: codec::encode_call(args)?.into(),
     })
 }
 
@@ -555,14 +552,14 @@ impl<R: DeserializeOwned> AsyncResult<'_, R> {
     /// Waits for the result. Python: `result.get()`.
     pub fn get(self) -> Result<R> {
         let bytes = self.pool.wait_for(self.id, None)?.expect("no deadline")?;
-        codec::decode(&bytes)
+        codec::decode_call(&bytes)
     }
 
     /// Waits for the result at most `timeout`: [`Error::Timeout`] if it is not there by
     /// then (ask again later). Python: `result.get(timeout)`, which raises `TimeoutError`.
     pub fn get_timeout(&mut self, timeout: Duration) -> Result<R> {
         match self.pool.wait_for(self.id, deadline(Some(timeout)))? {
-            Some(bytes) => codec::decode(&(bytes?)),
+            Some(bytes) => codec::decode_call(&(bytes?)),
             None => Err(Error::Timeout),
         }
     }
@@ -596,7 +593,7 @@ impl<R: DeserializeOwned> MapResult<'_, R> {
         let mut results = Vec::with_capacity(self.len);
         for &id in &self.tasks {
             let bytes = self.pool.wait_for(id, None)?.expect("no deadline")?;
-            match codec::decode::<Outcomes<R>>(&bytes)? {
+            match codec::decode_call::<Outcomes<R>>(&bytes)? {
                 Outcomes::All(chunk) => results.extend(chunk),
                 Outcomes::Each(outcomes) => {
                     for outcome in outcomes {
@@ -675,7 +672,7 @@ where
             self.pool.wait_for_any(&ids)?
         };
         self.pending.retain(|&(pending, _)| pending != id);
-        codec::decode(&(bytes?)).map(Some)
+        codec::decode_call(&(bytes?)).map(Some)
     }
 }
 
