@@ -32,9 +32,11 @@ use nix::poll::{PollFd, PollFlags};
 use nix::sys::signal::Signal;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
 
 use crate::call::Failure;
 use crate::child::Child;
+use crate::codec;
 use crate::connection::{Connection, DEFAULT_MAX_MESSAGE, Pipe, Until};
 use crate::deadline::poll_until;
 use crate::error::{Error, Result};
@@ -47,12 +49,14 @@ type Outcome<R> = std::result::Result<R, Failure>;
 
 /// What a worker sends back. Most chunks travel whole, as plain results; a chunk with a
 /// failure, or too long for one message, travels as outcomes, one or more messages long.
+/// `P` holds outcomes: a slice when sent, a vector when received (both encode alike).
 #[derive(Serialize, Deserialize)]
-enum Reply<R> {
-    /// The results of the whole chunk.
-    Done(Vec<R>),
+enum Reply<P> {
+    /// The results of the whole chunk, a `Vec<R>` encoded as a call's result is
+    /// ([`codec::encode_call`]: a long list of numbers is cheap to encode and decode).
+    Done(ByteBuf),
     /// The outcomes of the chunk's next items.
-    Part(Vec<Outcome<R>>),
+    Part(P),
 }
 
 /// A finished chunk, as the parent sees it: all results, or a result or error per item.
@@ -404,7 +408,7 @@ where
             }
             let (w, readable) = self.ready_worker()?;
             let worker = &mut self.workers[w];
-            let reply = if readable {
+            let reply: Option<Reply<Vec<Outcome<R>>>> = if readable {
                 let exited = worker.child.exit_fd();
                 worker.conn.recv_until(Until::WriterExits(exited)).ok()
             } else {
@@ -413,9 +417,15 @@ where
             let task = worker.tasks.front().cloned().unwrap_or(0..0);
             let answered = worker.received.len();
             match reply {
-                Some(Reply::Done(results)) if answered == 0 && results.len() == task.len() => {
-                    self.chunk_done(w);
-                    return Ok(Some((task.start, Finished::Done(results))));
+                Some(Reply::Done(bytes)) if answered == 0 => {
+                    // Results that do not decode, or too few or too many: a broken worker.
+                    match codec::decode_call::<Vec<R>>(&bytes) {
+                        Ok(results) if results.len() == task.len() => {
+                            self.chunk_done(w);
+                            return Ok(Some((task.start, Finished::Done(results))));
+                        }
+                        _ => return self.lost(w).map(Some),
+                    }
                 }
                 Some(Reply::Part(outcomes)) if answered + outcomes.len() <= task.len() => {
                     worker.received.extend(outcomes);
@@ -572,8 +582,12 @@ where
     }
 }
 
-/// Applies `f` to a chunk's items, taking each one, and catching panics.
-fn run_chunk<T, R, F>(chunk: &mut [ManuallyDrop<T>], f: &F) -> Reply<R>
+/// Applies `f` to a chunk's items, taking each one, and catching panics: every result, or
+/// (after a panic) an outcome per item.
+fn run_chunk<T, R, F>(
+    chunk: &mut [ManuallyDrop<T>],
+    f: &F,
+) -> std::result::Result<Vec<R>, Vec<Outcome<R>>>
 where
     F: Fn(T) -> R,
 {
@@ -592,11 +606,11 @@ where
                 let mut outcomes: Vec<Outcome<R>> = results.into_iter().map(Ok).collect();
                 outcomes.push(Err(panicked(payload)));
                 outcomes.extend(items.map(|item| call(item).map_err(panicked)));
-                return Reply::Part(outcomes);
+                return Err(outcomes);
             }
         }
     }
-    Reply::Done(results)
+    Ok(results)
 }
 
 /// The failure for a caught panic.
@@ -607,22 +621,43 @@ fn panicked(payload: Box<dyn std::any::Any + Send>) -> Failure {
 /// Queues a chunk's reply (see [`Connection::send_later`]) in one message if it fits the
 /// limit, else one item at a time; a result that alone is over the limit is sent as
 /// [`Failure::TooLarge`]. The caller flushes.
-fn send_reply<R: Serialize>(conn: &mut Connection, reply: Reply<R>) -> Result<()> {
-    match conn.send_later(&reply) {
-        Err(Error::TooLarge { .. }) => {}
-        other => return other,
-    }
-    let outcomes: Vec<Outcome<R>> = match reply {
-        Reply::Done(results) => results.into_iter().map(Ok).collect(),
-        Reply::Part(outcomes) => outcomes,
+fn send_reply<R: Serialize>(
+    conn: &mut Connection,
+    chunk: std::result::Result<Vec<R>, Vec<Outcome<R>>>,
+) -> Result<()> {
+    let outcomes = match chunk {
+        Ok(results) => {
+            let done = Reply::<&[Outcome<R>]>::Done(codec::encode_call(&results)?.into());
+            if over_limit(conn.send_later(&done))?.is_none() {
+                return Ok(());
+            }
+            results.into_iter().map(Ok).collect()
+        }
+        Err(outcomes) => {
+            if over_limit(conn.send_later(&Reply::Part(&outcomes[..])))?.is_none() {
+                return Ok(());
+            }
+            outcomes
+        }
     };
-    for outcome in outcomes {
-        let part = Reply::Part(vec![outcome]);
-        if let Err(Error::TooLarge { len, .. }) = conn.send_later(&part) {
-            conn.send_later(&Reply::<R>::Part(vec![Err(Failure::TooLarge(len))]))?;
+    for outcome in &outcomes {
+        let part = Reply::Part(std::slice::from_ref(outcome));
+        if let Some(len) = over_limit(conn.send_later(&part))? {
+            let too_large: Outcome<R> = Err(Failure::TooLarge(len));
+            conn.send_later(&Reply::Part(std::slice::from_ref(&too_large)))?;
         }
     }
     Ok(())
+}
+
+/// What became of a message given to [`Connection::send_later`]: `None` if it was queued,
+/// the length it would have had if it was refused as over the limit.
+fn over_limit(queued: Result<()>) -> Result<Option<u64>> {
+    match queued {
+        Ok(()) => Ok(None),
+        Err(Error::TooLarge { len, .. }) => Ok(Some(len)),
+        Err(e) => Err(e),
+    }
 }
 
 /// `imap`: results in input order; chunks that finish early wait in `done`.
