@@ -126,16 +126,17 @@ impl Write for FrameWriter<'_> {
             return Err(io::Error::other("the value encoded longer the second time"));
         }
         self.left -= bytes.len();
+        if bytes.len() >= self.buf.capacity() {
+            // Big: from the value to the kernel, with no copy, in one `sendmsg` with what
+            // was gathered before it.
+            let sent = self
+                .conn
+                .write_all(&mut [IoSlice::new(&self.buf), IoSlice::new(bytes)]);
+            self.buf.clear();
+            return sent.map(|()| bytes.len()).map_err(io::Error::other);
+        }
         if self.buf.len() + bytes.len() > self.buf.capacity() {
             self.send_buf()?;
-        }
-        if bytes.len() >= self.buf.capacity() {
-            // Big: from the value to the kernel, with no copy.
-            return self
-                .conn
-                .write_all(&mut [IoSlice::new(bytes)])
-                .map(|()| bytes.len())
-                .map_err(io::Error::other);
         }
         self.buf.extend_from_slice(bytes);
         Ok(bytes.len())
@@ -205,7 +206,9 @@ impl Source for FrameReader<'_, '_> {
         let mut filled = 0;
         while filled < buf.len() {
             let want = (buf.len() - filled).min(BATCH);
-            match self.conn.fill(want, self.until) {
+            // Small values are read a batch at a time, and never past the frame's end: a
+            // big piece is read into its own memory, in reads that end where it ends.
+            match self.conn.fill(want, self.left.min(BATCH), self.until) {
                 Ok(true) => {}
                 Ok(false) => return Err(self.fail(Error::Closed)),
                 Err(e) => return Err(self.fail(e)),
