@@ -205,14 +205,18 @@ def start_joins(args):
     alternate("start_join_spawn", r, reps, [(SPAWN, lambda: start_join("spawn", args.spawns))])
 
 
-def round_trip(args):
-    """On one core, as in Rust (bench/src/cores.rs says why)."""
+def on_one_core(measure, args):
+    """Runs `measure(args)` on one core, as in Rust (bench/src/cores.rs says why)."""
     allowed = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(allowed)})
     try:
-        round_trips_on_one_core(args)
+        measure(args)
     finally:
         os.sched_setaffinity(0, allowed)
+
+
+def round_trip(args):
+    on_one_core(round_trips_on_one_core, args)
 
 
 def round_trips_on_one_core(args):
@@ -230,6 +234,10 @@ def round_trips_on_one_core(args):
 
 
 def throughput(args):
+    on_one_core(throughput_on_one_core, args)
+
+
+def throughput_on_one_core(args):
     for topic, size, messages, reps in args.size:
         size, messages, reps = int(size), int(messages), int(reps)
         exchange = functools.partial(receive, size=size)

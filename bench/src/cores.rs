@@ -1,12 +1,16 @@
-//! Where the processes run: a latency measured with everything on one core.
+//! Where the processes run: round trips and throughput measured with everything on one
+//! core.
 //!
 //! A 64-byte round trip is two wake-ups. When the child sleeps on the parent's core, a
 //! wake-up is a context switch, a few microseconds; when it sleeps on another core, the
 //! waker must interrupt that core, and on a virtual machine that interrupt goes through
 //! the hypervisor: tens of microseconds. The scheduler picks a core for each child, so
 //! unpinned samples jump between the two costs, and a contender whose children happened
-//! to share a core could beat one that does less work (the Performance page shows it). On
-//! one core, every contender pays the same for placement, and the rows compare the work.
+//! to share a core could beat one that does less work (the Performance page shows it).
+//! A stream of big messages wakes the other side each time the socket's buffer fills or
+//! empties, so the same holds for throughput: unpinned, the samples of one contender at
+//! one size ranged over five times. On one core, every contender pays the same for
+//! placement, and the rows compare the work.
 
 use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
 use nix::unistd::Pid;

@@ -134,7 +134,9 @@ fn measure(config: &Config) -> Result<Samples> {
                 Group::RoundTrip => {
                     cores::on_one_core(|| round_trip::round(samples, config, round))
                 }
-                Group::Throughput => throughput::round(samples, config, round),
+                Group::Throughput => {
+                    cores::on_one_core(|| throughput::round(samples, config, round))
+                }
                 Group::PoolMap => pool_map::round(samples, config, round),
                 Group::Scaling => scaling::round(samples, config, round),
                 Group::Pages => pages::round(samples, site.as_ref().expect("started"), round),
