@@ -16,8 +16,9 @@ use std::io;
 use std::marker::PhantomData;
 
 use bincode::config::{Fixint, LittleEndian};
+use serde::Deserialize;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 
 use crate::error::{Error, Result};
 
@@ -260,12 +261,56 @@ pub(crate) fn decode_call<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     decode_with(bytes, call_config())
 }
 
+/// Decodes a list that is a call's result (a chunk's results, encoded with
+/// [`encode_call`]) onto the end of `out`, and returns how many values it added: the
+/// values go where they will stay, with no list of their own to be copied from. By the
+/// rules of [`decode`]; after an error, `out` may hold some of the values.
+pub(crate) fn decode_call_appending<T: DeserializeOwned>(
+    bytes: &[u8],
+    out: &mut Vec<T>,
+) -> Result<usize> {
+    /// Appends each value of a sequence to the vector.
+    struct Append<'a, T>(&'a mut Vec<T>);
+    impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Append<'_, T> {
+        type Value = usize;
+        fn deserialize<D: Deserializer<'de>>(
+            self,
+            inner: D,
+        ) -> std::result::Result<usize, D::Error> {
+            inner.deserialize_seq(self)
+        }
+    }
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Append<'_, T> {
+        type Value = usize;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a sequence")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<usize, A::Error> {
+            let before = self.0.len();
+            while let Some(value) = seq.next_element()? {
+                self.0.push(value);
+            }
+            Ok(self.0.len() - before)
+        }
+    }
+    decode_seed_with(bytes, Append(out), call_config())
+}
+
 fn decode_with<T: DeserializeOwned>(
     bytes: &[u8],
     config: impl bincode::config::Config,
 ) -> Result<T> {
+    decode_seed_with(bytes, PhantomData::<T>, config)
+}
+
+/// Decodes `bytes` as `seed` says, through the guard; bytes left over are an error.
+fn decode_seed_with<'de, S: DeserializeSeed<'de>>(
+    bytes: &'de [u8],
+    seed: S,
+    config: impl bincode::config::Config,
+) -> Result<S::Value> {
     let budget = Cell::new(bytes.len());
-    let message = guard::Message::new(PhantomData::<T>, &budget);
+    let message = guard::Message::new(seed, &budget);
     let (value, used) =
         bincode::serde::seed_decode_from_slice(message, bytes, config).map_err(decode_error)?;
     if used != bytes.len() {

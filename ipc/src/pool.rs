@@ -61,11 +61,17 @@ enum Reply<P> {
 
 /// A finished chunk, as the parent sees it: all results, or a result or error per item.
 enum Finished<R> {
+    /// The results of `len` items as the worker encoded them, decoded only where they
+    /// will stay: at the end of `map`'s answer, or in `imap`'s list.
+    Encoded {
+        bytes: ByteBuf,
+        len: usize,
+    },
     Done(Vec<R>),
     Failed(Vec<Result<R>>),
 }
 
-impl<R> Finished<R> {
+impl<R: DeserializeOwned> Finished<R> {
     /// `Done` if every item has a result.
     fn from_results(results: Vec<Result<R>>) -> Finished<R> {
         if results.iter().all(Result::is_ok) {
@@ -75,13 +81,46 @@ impl<R> Finished<R> {
         }
     }
 
+    /// Appends the chunk's results to `results`; the first error, if an item has one.
+    fn append_to(self, results: &mut Vec<R>) -> Result<()> {
+        match self {
+            Finished::Encoded { bytes, len } => {
+                let added = codec::decode_call_appending(&bytes, results)?;
+                if added != len {
+                    return Err(Error::Decode(format!(
+                        "a worker answered {added} results for a chunk of {len} items"
+                    )));
+                }
+            }
+            Finished::Done(chunk) => results.extend(chunk),
+            Finished::Failed(outcomes) => return Err(first_error(outcomes)),
+        }
+        Ok(())
+    }
+
     fn into_results(self) -> vec::IntoIter<Result<R>> {
         match self {
+            encoded @ Finished::Encoded { len, .. } => {
+                let mut results = Vec::with_capacity(len);
+                match encoded.append_to(&mut results) {
+                    Ok(()) => results.into_iter().map(Ok).collect(),
+                    // One error for each item, so that `imap` counts them all.
+                    Err(e) => (0..len)
+                        .map(|_| Err(Error::Decode(e.to_string())))
+                        .collect(),
+                }
+            }
             Finished::Done(results) => results.into_iter().map(Ok).collect::<Vec<_>>(),
             Finished::Failed(results) => results,
         }
         .into_iter()
     }
+}
+
+/// The error of a failed chunk that comes first.
+fn first_error<R>(outcomes: Vec<Result<R>>) -> Error {
+    let first = outcomes.into_iter().find_map(Result::err);
+    first.expect("a failed chunk holds an error")
 }
 
 /// How long a worker whose pipe has closed may take to exit before it is killed.
@@ -203,23 +242,21 @@ impl Pool {
         let len = items.len();
         let mut run = Run::start(items, f, self, chunksize)?;
         // Each chunk's results join the answer as soon as those before them have, and
-        // wait in their slot until then (so that their memory is soon free for the next
-        // chunk's); the first failure to arrive is the answer.
-        let mut slots: Vec<Option<Vec<R>>> = (0..len.div_ceil(chunksize)).map(|_| None).collect();
+        // wait in their slot until then, still encoded; the first failure to arrive is the
+        // answer.
+        let mut slots: Vec<Option<Finished<R>>> =
+            (0..len.div_ceil(chunksize)).map(|_| None).collect();
         let mut results = Vec::with_capacity(len);
         while let Some((start, finished)) = run.next_chunk()? {
-            match finished {
-                Finished::Done(chunk) => slots[start / chunksize] = Some(chunk),
-                Finished::Failed(outcomes) => {
-                    let first_error = outcomes.into_iter().find_map(Result::err);
-                    return Err(first_error.expect("a failed chunk holds an error"));
-                }
+            if let Finished::Failed(outcomes) = finished {
+                return Err(first_error(outcomes));
             }
+            slots[start / chunksize] = Some(finished);
             while let Some(chunk) = slots
                 .get_mut(results.len() / chunksize)
                 .and_then(Option::take)
             {
-                results.extend(chunk);
+                chunk.append_to(&mut results)?;
             }
         }
         assert_eq!(results.len(), len, "every chunk has finished");
@@ -418,14 +455,9 @@ where
             let answered = worker.received.len();
             match reply {
                 Some(Reply::Done(bytes)) if answered == 0 => {
-                    // Results that do not decode, or too few or too many: a broken worker.
-                    match codec::decode_call::<Vec<R>>(&bytes) {
-                        Ok(results) if results.len() == task.len() => {
-                            self.chunk_done(w);
-                            return Ok(Some((task.start, Finished::Done(results))));
-                        }
-                        _ => return self.lost(w).map(Some),
-                    }
+                    self.chunk_done(w);
+                    let len = task.len();
+                    return Ok(Some((task.start, Finished::Encoded { bytes, len })));
                 }
                 Some(Reply::Part(outcomes)) if answered + outcomes.len() <= task.len() => {
                     worker.received.extend(outcomes);
