@@ -185,11 +185,12 @@ fn refuse_if_threaded() -> Result<()> {
     }
 }
 
-/// Writes out what Rust's stdout buffer holds (stderr has no buffer, but flushing it is
-/// free). Errors are ignored: a closed stdout must not stop a fork or an exit.
+/// Writes out what Rust's stdout buffer holds. (Rust's stderr has no buffer: flushing it
+/// would only take its lock, and in a child just forked, that write to the lock's memory is
+/// a page fault that copies the page.) Errors are ignored: a closed stdout must not stop a
+/// fork or an exit.
 fn flush_stdio() {
     let _ = io::stdout().flush();
-    let _ = io::stderr().flush();
 }
 
 /// A descriptor that children must not keep: one end of a pipe marked with
