@@ -113,9 +113,6 @@ fn run() -> Result {
 
 /// Every round of the groups `config` names.
 fn measure(config: &Config) -> Result<Samples> {
-    if config.measures(Group::StartJoin) {
-        ipc::forkserver::start()?;
-    }
     let site = config
         .measures(Group::Pages)
         .then(DemoSite::start)
