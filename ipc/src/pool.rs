@@ -105,9 +105,13 @@ impl<R: DeserializeOwned> Finished<R> {
                 match encoded.append_to(&mut results) {
                     Ok(()) => results.into_iter().map(Ok).collect(),
                     // One error for each item, so that `imap` counts them all.
-                    Err(e) => (0..len)
-                        .map(|_| Err(Error::Decode(e.to_string())))
-                        .collect(),
+                    Err(e) => {
+                        let why = match e {
+                            Error::Decode(why) => why,
+                            other => other.to_string(),
+                        };
+                        (0..len).map(|_| Err(Error::Decode(why.clone()))).collect()
+                    }
                 }
             }
             Finished::Done(results) => results.into_iter().map(Ok).collect::<Vec<_>>(),
