@@ -35,6 +35,7 @@ const BLUE: RGBColor = RGBColor(0, 114, 178);
 const ORANGE: RGBColor = RGBColor(213, 94, 0);
 const GREEN: RGBColor = RGBColor(0, 158, 115);
 const PURPLE: RGBColor = RGBColor(204, 121, 167);
+const SKY: RGBColor = RGBColor(86, 180, 233);
 
 /// Draws every chart it has the rows for from `dir/run.jsonl` into `dir`, and returns the
 /// files written.
@@ -99,6 +100,7 @@ fn sweep(medians: &Medians, _: &Run, area: &Area) -> Result<bool> {
         (throughput::IPC_BYTES, "ipc send_bytes", BLUE),
         (throughput::IPC_TYPED, "ipc send ByteBuf", GREEN),
         (throughput::IPC_STRUCT, "ipc send struct", PURPLE),
+        (throughput::IPC_BORROWED, "ipc struct, borrowed", SKY),
         (python::CONNECTION, "Python send_bytes", ORANGE),
     ];
     // x: the size's position in the sweep (64 B is 0, each step is ×4).

@@ -130,6 +130,7 @@ fn layout(config: &Config) -> Vec<Topic> {
                 entry(throughput::IPC_BYTES),
                 entry(throughput::IPC_TYPED),
                 entry(throughput::IPC_STRUCT),
+                entry(throughput::IPC_BORROWED),
                 row(python::CONNECTION),
             ],
         });
@@ -404,7 +405,11 @@ mod tests {
             row.target.clone()
         };
         for topic in ["throughput_1MiB", "throughput_64MiB"] {
-            for contender in [throughput::IPC_TYPED, throughput::IPC_STRUCT] {
+            for contender in [
+                throughput::IPC_TYPED,
+                throughput::IPC_STRUCT,
+                throughput::IPC_BORROWED,
+            ] {
                 assert_eq!(
                     target(topic, contender).as_deref(),
                     Some("speed >= 0.8x ref")

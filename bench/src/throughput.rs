@@ -47,6 +47,9 @@ pub const IPC_BYTES: &str = "ipc send_bytes/recv_bytes_into";
 pub const IPC_TYPED: &str = "ipc send/recv ByteBuf";
 /// Typed `send`/`recv` of a [`Page`]: small fields and a large byte field.
 pub const IPC_STRUCT: &str = "ipc send/recv struct";
+/// Typed `send` of a [`Page`], `recv_borrowed` into a reused buffer as a [`PageRef`]: the
+/// typed form of `recv_bytes_into`.
+pub const IPC_BORROWED: &str = "ipc send/recv_borrowed struct";
 /// `write_all` of the payload, `read_exact` into a buffer that is reused.
 pub const RAW: &str = "raw socketpair write/read";
 
@@ -76,6 +79,7 @@ pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
                 Contender::new(IPC_BYTES, ipc(Message::Bytes)),
                 Contender::new(IPC_TYPED, ipc(Message::ByteBuf)),
                 Contender::new(IPC_STRUCT, ipc(Message::Struct)),
+                Contender::new(IPC_BORROWED, ipc(Message::Borrowed)),
             ],
         )?;
     }
@@ -92,6 +96,17 @@ struct Page {
     body: Vec<u8>,
 }
 
+/// A [`Page`] as received by `recv_borrowed`: its url and body point into the buffer.
+#[derive(Deserialize)]
+struct PageRef<'a> {
+    #[serde(rename = "url")]
+    _url: &'a str,
+    #[serde(rename = "status")]
+    _status: u16,
+    #[serde(with = "serde_bytes")]
+    body: &'a [u8],
+}
+
 /// How the `ipc` contenders send their payload.
 #[derive(Clone, Copy)]
 enum Message {
@@ -101,6 +116,8 @@ enum Message {
     ByteBuf,
     /// `send(&Page)`, `recv::<Page>()`.
     Struct,
+    /// `send(&Page)`, `recv_borrowed::<PageRef>()` into a reused buffer.
+    Borrowed,
 }
 
 /// A child that sends `size`-byte messages on request, with `ipc`.
@@ -132,7 +149,7 @@ impl IpcSender {
                     let sent = match message {
                         Message::Bytes => child_end.send_bytes(&page.body),
                         Message::ByteBuf => child_end.send(Bytes::new(&page.body)),
-                        Message::Struct => child_end.send(&page),
+                        Message::Struct | Message::Borrowed => child_end.send(&page),
                     };
                     if sent.is_err() {
                         return 1;
@@ -159,6 +176,11 @@ impl Peer for IpcSender {
                 Message::Bytes => self.conn.recv_bytes_into(&mut self.buf)?,
                 Message::ByteBuf => self.conn.recv::<ByteBuf>()?.len(),
                 Message::Struct => self.conn.recv::<Page>()?.body.len(),
+                Message::Borrowed => self
+                    .conn
+                    .recv_borrowed::<PageRef>(&mut self.buf)?
+                    .body
+                    .len(),
             };
             if len != self.size {
                 return Err(format!("ipc sender: {len} bytes, not {}", self.size).into());

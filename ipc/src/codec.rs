@@ -251,8 +251,19 @@ pub(crate) fn decode_from<T: DeserializeOwned, S: Source>(source: &RefCell<S>) -
 /// // A string that claims a billion bytes, in a 5-byte message:
 /// assert!(ipc::codec::decode::<String>(&[0xfc, 0x00, 0xca, 0x9a, 0x3b]).is_err());
 /// ```
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    decode_with(bytes, config())
+///
+/// A `T` may borrow its strings and byte slices from `bytes` (`&str`, `&[u8]` marked
+/// `serde_bytes`), with no copy:
+///
+/// ```
+/// let mut buf = Vec::new();
+/// ipc::codec::encode_into(&(7u8, "borrowed"), &mut buf)?;
+/// let (n, text): (u8, &str) = ipc::codec::decode(&buf)?;
+/// assert_eq!((n, text), (7, "borrowed"));
+/// # Ok::<(), ipc::Error>(())
+/// ```
+pub fn decode<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T> {
+    decode_seed_with(bytes, PhantomData::<T>, config())
 }
 
 /// Decodes a call's arguments or result, encoded with [`encode_call`], by the same rules

@@ -19,8 +19,8 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags};
 use nix::sys::socket::{MsgFlags, Shutdown, shutdown};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::deadline::{deadline, poll_until};
@@ -423,6 +423,35 @@ impl Connection {
         let len = self.recv_header(Until::Forever)?;
         self.recv_body(len, buf, Until::Forever)?;
         Ok(len)
+    }
+
+    /// Receives one message into `buf` (emptied first) and decodes a `T` that may borrow
+    /// from it: its `&str` fields, and its `&[u8]` fields marked `serde_bytes`, point
+    /// into `buf` instead of being copied out. With one buffer kept for many messages, a
+    /// big message costs neither an allocation nor fresh memory, which the kernel must
+    /// fill with zeros before the bytes are copied in: the typed form of
+    /// [`recv_bytes_into`](Self::recv_bytes_into). The value borrows `buf` until it is
+    /// dropped. A message that is not a `T` is an error, and the next message is read
+    /// from its own beginning.
+    ///
+    /// ```
+    /// #[derive(serde::Deserialize)]
+    /// struct Page<'a> {
+    ///     url: &'a str,
+    ///     #[serde(with = "serde_bytes")]
+    ///     body: &'a [u8],
+    /// }
+    ///
+    /// let (mut a, mut b) = ipc::Pipe::new()?;
+    /// a.send(&("/", serde_bytes::Bytes::new(b"<html>")))?;
+    /// let mut buf = Vec::new();
+    /// let page: Page = b.recv_borrowed(&mut buf)?;
+    /// assert_eq!((page.url, page.body), ("/", &b"<html>"[..]));
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn recv_borrowed<'b, T: Deserialize<'b>>(&mut self, buf: &'b mut Vec<u8>) -> Result<T> {
+        let len = self.recv_bytes_into(buf)?;
+        codec::decode(&buf[..len])
     }
 
     /// Reads the next frame's header and returns the body's length.

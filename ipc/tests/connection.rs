@@ -643,6 +643,65 @@ fn a_big_message_of_small_values_arrives_intact() {
     }
 }
 
+/// A page whose url and body borrow from the buffer it was received into.
+#[derive(Deserialize, Debug, PartialEq)]
+struct PageRef<'a> {
+    url: &'a str,
+    #[serde(with = "serde_bytes")]
+    body: &'a [u8],
+}
+
+fn a_borrowed_receive_reuses_its_buffer_and_copies_nothing() {
+    let (mut a, mut b) = Pipe::new().unwrap();
+    let body = |i: u8| vec![i; 200_000];
+    let mut p = Process::new(move || {
+        for i in 0..3 {
+            b.send(&Page {
+                url: format!("/{i}"),
+                body: body(i),
+            })
+            .unwrap();
+        }
+    });
+    p.start().unwrap();
+    let mut buf = Vec::new();
+    let first: PageRef<'_> = a.recv_borrowed(&mut buf).unwrap();
+    assert_eq!((first.url, first.body), ("/0", &body(0)[..]));
+    for i in 1..3u8 {
+        // The buffer has room for the next page: receiving it allocates nothing.
+        let url = format!("/{i}");
+        let allocated = allocated_by(|| {
+            let page: PageRef<'_> = a.recv_borrowed(&mut buf).unwrap();
+            assert_eq!(page.url, url);
+            assert!(page.body.iter().all(|&byte| byte == i) && page.body.len() == 200_000);
+        });
+        assert_eq!(allocated, 0, "page {i}");
+    }
+    assert_eq!(p.join().unwrap(), 0);
+}
+
+fn a_borrowed_receive_of_the_wrong_type_leaves_the_next_message_readable() {
+    let (mut a, mut b) = Pipe::new().unwrap();
+    let mut p = Process::new(move || {
+        b.send(&"not a page").unwrap();
+        b.send(&Page {
+            url: "/".into(),
+            body: vec![1; 100_000],
+        })
+        .unwrap();
+        b.send(&"after").unwrap();
+    });
+    p.start().unwrap();
+    let mut buf = Vec::new();
+    assert!(matches!(
+        a.recv_borrowed::<PageRef<'_>>(&mut buf),
+        Err(Error::Decode(_))
+    ));
+    assert_eq!(a.recv_borrowed::<PageRef<'_>>(&mut buf).unwrap().url, "/");
+    assert_eq!(a.recv_borrowed::<&str>(&mut buf).unwrap(), "after");
+    assert_eq!(p.join().unwrap(), 0);
+}
+
 fork_test::main!(
     a_duplex_pipe_carries_typed_messages_both_ways,
     the_child_sees_the_end_when_the_parent_closes,
@@ -667,4 +726,6 @@ fork_test::main!(
     a_big_value_that_changes_while_it_is_sent_cuts_the_stream_not_the_frames,
     a_big_byte_buffer_takes_memory_only_as_it_arrives,
     a_big_message_of_small_values_arrives_intact,
+    a_borrowed_receive_reuses_its_buffer_and_copies_nothing,
+    a_borrowed_receive_of_the_wrong_type_leaves_the_next_message_readable,
 );
