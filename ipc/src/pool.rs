@@ -592,8 +592,7 @@ where
     conn.set_max_message_size(limit);
     panics::report_quietly();
     heap::keep_freed_memory();
-    // Chunks come in increasing order; this is where the next may start.
-    let mut next = 0;
+    let mut taken = Taken::default();
     loop {
         let (start, end): (usize, usize) = match conn.recv() {
             Ok(task) => task,
@@ -603,11 +602,10 @@ where
                 return 1;
             }
         };
-        if start < next || start > end || end > items.len() {
-            eprintln!("pool worker: chunk {start}..{end} out of order");
+        if start > end || end > items.len() || !taken.take(start..end) {
+            eprintln!("pool worker: chunk {start}..{end} given twice, or out of range");
             return 1;
         }
-        next = end;
         let reply = run_chunk(&mut items[start..end], f);
         // At once, not batched with the next chunk's: that one may take long, or kill this
         // worker, and these results must not wait for it, nor die with it.
@@ -620,6 +618,39 @@ where
 
 /// Applies `f` to a chunk's items, taking each one, and catching panics: every result, or
 /// (after a panic) an outcome per item.
+/// The positions a worker has been given, as ranges in increasing order, none touching
+/// the next: each item is moved out of its slot when it runs, so no position may be given
+/// twice. Chunks usually come in increasing order and make one range; a chunk given back
+/// after its worker died may come later, below the others.
+#[derive(Default)]
+struct Taken(Vec<Range<usize>>);
+
+impl Taken {
+    /// Records `chunk` as given, or says `false` if it overlaps a chunk given before.
+    fn take(&mut self, chunk: Range<usize>) -> bool {
+        if chunk.is_empty() {
+            return true;
+        }
+        // The first range that ends after the chunk starts: the only one it could overlap.
+        let at = self.0.partition_point(|range| range.end <= chunk.start);
+        if self.0.get(at).is_some_and(|range| range.start < chunk.end) {
+            return false;
+        }
+        let joins_before = at > 0 && self.0[at - 1].end == chunk.start;
+        let joins_after = self.0.get(at).is_some_and(|range| range.start == chunk.end);
+        match (joins_before, joins_after) {
+            (true, true) => {
+                self.0[at - 1].end = self.0[at].end;
+                self.0.remove(at);
+            }
+            (true, false) => self.0[at - 1].end = chunk.end,
+            (false, true) => self.0[at].start = chunk.start,
+            (false, false) => self.0.insert(at, chunk),
+        }
+        true
+    }
+}
+
 fn run_chunk<T, R, F>(
     chunk: &mut [ManuallyDrop<T>],
     f: &F,
@@ -628,8 +659,8 @@ where
     F: Fn(T) -> R,
 {
     let mut items = chunk.iter_mut().map(|slot| {
-        // SAFETY: `serve` checks that chunks come in increasing order, never overlapping,
-        // so this process takes each slot at most once, and never reads it again.
+        // SAFETY: `serve` checks that no chunk overlaps one this process was given before
+        // (`Taken`), so it takes each slot at most once, and never reads it again.
         unsafe { ManuallyDrop::take(slot) }
     });
     let call = |item| panic::catch_unwind(AssertUnwindSafe(|| f(item)));
@@ -775,4 +806,23 @@ where
 fn fail<T, F, R>(run: &mut Option<Run<T, F, R>>, e: Error) -> Error {
     *run = None;
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Taken;
+
+    #[test]
+    fn a_position_is_given_once_in_any_order() {
+        let mut taken = Taken::default();
+        assert!(taken.take(4..6) && taken.take(6..8), "in order");
+        assert!(taken.take(0..2), "below, after a worker died");
+        assert!(taken.take(2..4), "the gap");
+        assert_eq!(taken.0, [0..8], "merged into one range");
+        for twice in [0..1, 7..9, 3..5, 0..8] {
+            assert!(!taken.take(twice.clone()), "{twice:?} again");
+        }
+        assert!(taken.take(10..12) && !taken.take(9..11) && taken.take(8..10));
+        assert_eq!(taken.0, [0..12]);
+    }
 }

@@ -371,6 +371,41 @@ fn a_worker_leaves_as_soon_as_no_task_is_left_for_it() {
     assert_eq!(rest, [worker, worker]);
 }
 
+/// The chunks a dead worker had not begun go to other workers, which may have passed
+/// their positions already: only the dead worker's own item fails, and no other worker
+/// leaves. (Timing from the review that found it: item 0 dies late, while the others run.)
+fn chunks_given_back_by_a_dead_worker_run_on_the_others() {
+    for ordered in [true, false] {
+        let pool = Pool::new(3);
+        let f = |i: u32| {
+            if i == 0 {
+                std::thread::sleep(Duration::from_millis(225));
+                std::process::exit(7);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            i
+        };
+        let results: Vec<Result<u32, Error>> = if ordered {
+            pool.imap(f, 0..20).unwrap().collect()
+        } else {
+            pool.imap_unordered(f, 0..20).unwrap().collect()
+        };
+        let mut failed: Vec<String> = results
+            .iter()
+            .filter_map(|r| r.as_ref().err().map(|e| format!("{e:?}")))
+            .collect();
+        assert_eq!(failed.len(), 1, "ordered {ordered}: {failed:?}");
+        let failure = failed.pop().unwrap();
+        assert!(
+            failure.contains("index: 0") && failure.contains("exitcode: 7"),
+            "{failure}"
+        );
+        let mut ok: Vec<u32> = results.into_iter().filter_map(Result::ok).collect();
+        ok.sort_unstable();
+        assert_eq!(ok, (1..20).collect::<Vec<_>>(), "ordered {ordered}");
+    }
+}
+
 fork_test::main!(
     map_keeps_input_order_for_every_chunk_size,
     map_takes_a_load_url_style_function,
@@ -386,4 +421,5 @@ fork_test::main!(
     a_worker_that_dies_is_reported_even_if_its_task_left_a_process_behind,
     results_that_fit_one_by_one_are_not_refused_as_a_chunk,
     a_worker_leaves_as_soon_as_no_task_is_left_for_it,
+    chunks_given_back_by_a_dead_worker_run_on_the_others,
 );
