@@ -139,6 +139,9 @@ pub struct Connection {
     end: usize,
     /// Whether the last frame received was big: then the next header is read alone.
     after_big: bool,
+    /// Whether a write that waits for room reads what the other end sends meanwhile: see
+    /// [`Connection::read_while_writing`].
+    read_while_writing: bool,
 }
 
 /// How long a read may block.
@@ -166,7 +169,18 @@ impl Connection {
             start: 0,
             end: 0,
             after_big: false,
+            read_while_writing: false,
         }
+    }
+
+    /// From now on, a write that waits for room in the socket reads what the other end
+    /// sends meanwhile into this end's buffer, for later receives. For a parent that hands
+    /// tasks to a worker: a task and a result, each bigger than the socket's buffer, would
+    /// otherwise meet with the parent waiting to write the task and the worker waiting to
+    /// write the result, neither reading, for ever. (Python's pool has threads that keep
+    /// both ways moving.) What is read is held in memory until it is received.
+    pub(crate) fn read_while_writing(&mut self) {
+        self.read_while_writing = true;
     }
 
     /// A two-way end on `fd`, a socket of a socketpair.
@@ -576,27 +590,73 @@ impl Connection {
     /// Sends every slice, in as many `sendmsg` calls as it takes (a big message fills the
     /// socket's buffer and waits for the reader).
     fn write_all(&mut self, mut slices: &mut [IoSlice<'_>]) -> Result<()> {
+        // Whether to read while waiting for room; not after the other end's last byte.
+        let mut reading = self.read_while_writing && self.readable;
+        let mut flags = MsgFlags::MSG_NOSIGNAL;
+        if reading {
+            flags |= MsgFlags::MSG_DONTWAIT;
+        }
         while !slices.is_empty() {
-            match nix::sys::socket::sendmsg::<()>(
-                self.fd.as_raw_fd(),
-                slices,
-                &[],
-                MsgFlags::MSG_NOSIGNAL,
-                None,
-            ) {
+            match nix::sys::socket::sendmsg::<()>(self.fd.as_raw_fd(), slices, &[], flags, None) {
                 Ok(n) => IoSlice::advance_slices(&mut slices, n),
                 Err(Errno::EINTR) => {}
                 Err(Errno::EAGAIN) => {
-                    // Someone made the socket non-blocking: wait for room as a blocking one would.
-                    poll_until(
-                        &mut [PollFd::new(self.fd.as_fd(), PollFlags::POLLOUT)],
-                        None,
-                    )?;
+                    // No room (a blocking socket only says so when asked not to wait, or
+                    // when someone made it non-blocking): wait for room as a blocking write
+                    // would, and for bytes to read if reading.
+                    let mut events = PollFlags::POLLOUT;
+                    if reading {
+                        events |= PollFlags::POLLIN;
+                    }
+                    let mut fds = [PollFd::new(self.fd.as_fd(), events)];
+                    poll_until(&mut fds, None)?;
+                    let woken = fds[0].revents().unwrap_or(PollFlags::empty());
+                    if reading && woken.intersects(PollFlags::POLLIN | PollFlags::POLLHUP) {
+                        reading = self.read_waiting();
+                    }
                 }
                 Err(e) => return Err(peer_error(e)),
             }
         }
         Ok(())
+    }
+
+    /// Reads what has arrived, without waiting, onto the end of the buffer (which grows
+    /// as needed). `false` once nothing more can come: the other end's last byte was read,
+    /// or the read failed (a write then says why).
+    fn read_waiting(&mut self) -> bool {
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        }
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                (self.start, self.end) = (0, self.end - self.start);
+            } else {
+                let grown = (2 * self.buf.len()).max(READ_BUFFER);
+                self.buf.resize(grown, 0);
+            }
+        }
+        let free = &mut self.buf[self.end..];
+        // SAFETY: recv(2) writes at most `free.len()` bytes into `free`, which is valid for
+        // writes of that many bytes, and returns how many it wrote, or -1.
+        let got = unsafe {
+            nix::libc::recv(
+                self.fd.as_raw_fd(),
+                free.as_mut_ptr().cast(),
+                free.len(),
+                nix::libc::MSG_DONTWAIT,
+            )
+        };
+        match Errno::result(got) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.end += n as usize;
+                true
+            }
+            Err(Errno::EINTR | Errno::EAGAIN) => true,
+            Err(_) => false,
+        }
     }
 
     /// Reads until at least `want` bytes are buffered, asking the kernel for no more than
@@ -608,6 +668,11 @@ impl Connection {
         }
         if self.start == self.end {
             (self.start, self.end) = (0, 0);
+            if self.buf.len() > READ_BUFFER {
+                // Grown by reads while writing: back to its usual size once emptied.
+                self.buf.truncate(READ_BUFFER);
+                self.buf.shrink_to_fit();
+            }
         }
         while self.end - self.start < want {
             if self.buf.len() - self.start < want {

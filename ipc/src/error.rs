@@ -135,7 +135,8 @@ pub enum Error {
         /// Threads in this process, the caller's included.
         threads: usize,
     },
-    /// The forkserver has gone (killed, or stopped): no process can be started through it.
+    /// The forkserver went away (killed, or stopped) while it was starting a process. (A
+    /// server found gone before a request is replaced at once, as Python's is.)
     #[error("the forkserver has gone; ipc::forkserver::start() starts another")]
     ForkserverGone,
     /// A child started with the forkserver or spawn method could not run what it was asked

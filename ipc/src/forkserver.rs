@@ -136,31 +136,41 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
     let (status, theirs) = seqpacket_pair()?;
     {
         let mut server = server();
-        if server.is_none() {
-            // Started now, the server would keep a copy of what this request hands on (and
-            // the child's end of its connection would never see the end of the stream).
-            let handed_on = [connection.as_fd(), theirs.as_fd(), status.as_fd()];
-            let marks: Vec<Arc<Mark>> = handed_on
-                .into_iter()
-                .chain(descriptors.iter().map(AsFd::as_fd))
-                .map(Mark::new)
-                .collect();
-            let started = start_locked(&mut server);
-            marks.iter().for_each(|mark| mark.remove());
-            started?;
-        }
-        let requests = server.as_ref().expect("started above").requests.as_raw_fd();
         // The child's connection, its status socket, and this process's stdin, stdout and
         // stderr, for the child to use as its own.
         let mut fds = vec![connection.as_raw_fd(), theirs.as_raw_fd(), 0, 1, 2];
         fds.extend(descriptors.iter().map(AsRawFd::as_raw_fd));
-        let sent = send_record(requests, b"start", &fds);
-        if let Err(e) = sent {
-            server.take(); // it is gone: the next start starts another
-            return Err(match e {
-                Errno::EPIPE | Errno::ECONNRESET | Errno::ECONNREFUSED => Error::ForkserverGone,
-                e => e.into(),
-            });
+        // A server found dead (killed, say) is replaced once, as Python's is: a request it
+        // could not take never reached it, so nothing was started twice.
+        for attempt in 0..2 {
+            if server.is_none() {
+                // Started now, the server would keep a copy of what this request hands on
+                // (and the child's end of its connection would never see the end of the
+                // stream).
+                let handed_on = [connection.as_fd(), theirs.as_fd(), status.as_fd()];
+                let marks: Vec<Arc<Mark>> = handed_on
+                    .into_iter()
+                    .chain(descriptors.iter().map(AsFd::as_fd))
+                    .map(Mark::new)
+                    .collect();
+                let started = start_locked(&mut server);
+                marks.iter().for_each(|mark| mark.remove());
+                started?;
+            }
+            let requests = server.as_ref().expect("started above").requests.as_raw_fd();
+            match send_record(requests, b"start", &fds) {
+                Ok(()) => break,
+                Err(e) => {
+                    server.take(); // it is gone: reaped, and another is started
+                    let gone = matches!(e, Errno::EPIPE | Errno::ECONNRESET | Errno::ECONNREFUSED);
+                    if !gone {
+                        return Err(e.into());
+                    }
+                    if attempt == 1 {
+                        return Err(Error::ForkserverGone);
+                    }
+                }
+            }
         }
     }
     drop((connection, theirs));

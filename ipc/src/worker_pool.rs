@@ -17,7 +17,7 @@
 //! breaks the whole pool.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::marker::PhantomData;
 use std::ops::Range;
 use std::os::fd::{AsFd, OwnedFd};
@@ -112,6 +112,7 @@ impl WorkerPoolBuilder {
                 workers: Vec::new(),
                 queue: VecDeque::new(),
                 done: HashMap::new(),
+                abandoned: HashSet::new(),
                 next_id: 0,
                 closed: false,
                 terminated: false,
@@ -157,6 +158,9 @@ struct State {
     queue: VecDeque<Task>,
     /// Results not collected yet, by task id.
     done: HashMap<u64, Result<ByteBuf>>,
+    /// Tasks still to run whose results nobody will collect (their handle was dropped):
+    /// each result is let go as it comes, as Python drops a job from its pool's cache.
+    abandoned: HashSet<u64>,
     next_id: u64,
     closed: bool,
     terminated: bool,
@@ -280,6 +284,9 @@ impl WorkerPool {
     }
 
     /// Takes no new tasks from now on; those handed in are still run. Python: `pool.close()`.
+    /// An [`imap`](Self::imap) begun before goes on handing in its items as they are
+    /// needed (Python hands in all of them when `imap` is called), with workers started
+    /// again for them if the pool was joined.
     pub fn close(&self) {
         self.state.borrow_mut().closed = true;
     }
@@ -316,12 +323,27 @@ impl WorkerPool {
 
     /// Hands a task to the pool: it goes to a worker now, or when one has room.
     fn submit(&self, job: Job, items: Range<usize>) -> Result<u64> {
-        let mut state = self.state.borrow_mut();
+        self.check_open()?;
+        self.hand_in(job, items)
+    }
+
+    /// [`Error::PoolTerminated`] or [`Error::PoolClosed`] if the pool takes no new calls.
+    fn check_open(&self) -> Result<()> {
+        let state = self.state.borrow();
         if state.terminated {
             return Err(Error::PoolTerminated);
         }
         if state.closed {
             return Err(Error::PoolClosed);
+        }
+        Ok(())
+    }
+
+    /// Hands a task to the pool, closed or not: for a call begun before `close`.
+    fn hand_in(&self, job: Job, items: Range<usize>) -> Result<u64> {
+        let mut state = self.state.borrow_mut();
+        if state.terminated {
+            return Err(Error::PoolTerminated);
         }
         let id = state.next_id;
         state.next_id += 1;
@@ -380,6 +402,25 @@ impl WorkerPool {
         }
     }
 
+    /// Tasks whose handle was dropped: their results, there or to come, are let go.
+    fn let_go(&self, ids: &[u64]) {
+        // A handle dropped while the state is borrowed (a panic inside the pool) keeps
+        // its result rather than panicking again.
+        let Ok(mut state) = self.state.try_borrow_mut() else {
+            return;
+        };
+        for &id in ids {
+            let running = state.queue.iter().any(|task| task.id == id)
+                || state
+                    .workers
+                    .iter()
+                    .any(|w| w.tasks.iter().any(|t| t.id == id));
+            if state.done.remove(&id).is_none() && running {
+                state.abandoned.insert(id);
+            }
+        }
+    }
+
     /// The first of `ids` to finish, and its result.
     fn wait_for_any(&self, ids: &[u64]) -> Result<(u64, Result<ByteBuf>)> {
         let mut state = self.state.borrow_mut();
@@ -412,7 +453,10 @@ impl State {
                 initializer: self.initializer.clone(),
                 max_tasks: self.max_tasks,
             };
-            let (child, conn) = remote::start(self.method, &request, &self.descriptors)?;
+            let (child, mut conn) = remote::start(self.method, &request, &self.descriptors)?;
+            // A task is written while the worker may be writing a result: see
+            // `Connection::read_while_writing`.
+            conn.read_while_writing();
             self.workers.push(Worker {
                 conn,
                 child,
@@ -485,13 +529,20 @@ impl State {
             {
                 worker.finished += 1;
                 let result = result.map_err(|failure| failure_error(failure, task.items.start));
-                self.done.insert(task.id, result);
+                self.finish(task.id, result);
                 self.dispatch();
                 return Ok(true);
             }
         }
         self.lost(w)?;
         Ok(true)
+    }
+
+    /// Keeps the result of task `id` for its handle, unless that was dropped.
+    fn finish(&mut self, id: u64, result: Result<ByteBuf>) {
+        if !self.abandoned.remove(&id) {
+            self.done.insert(id, result);
+        }
     }
 
     /// Worker `w` has exited, or sent what it should not: reap it, fail the task it ran,
@@ -517,7 +568,7 @@ impl State {
                 pid: child.pid(),
                 exitcode,
             };
-            self.done.insert(task.id, Err(error));
+            self.finish(task.id, Err(error));
         }
         // The tasks it had not begun go first to another worker.
         while let Some(task) = tasks.pop_back() {
@@ -577,6 +628,13 @@ impl<R: DeserializeOwned> AsyncResult<'_, R> {
     }
 }
 
+/// Dropped without [`get`](Self::get), the result is let go when it comes.
+impl<R> Drop for AsyncResult<'_, R> {
+    fn drop(&mut self) {
+        self.pool.let_go(&[self.id]);
+    }
+}
+
 /// The result of [`WorkerPool::map_async`], to come: every chunk's.
 #[derive(Debug)]
 pub struct MapResult<'pool, R> {
@@ -607,6 +665,14 @@ impl<R: DeserializeOwned> MapResult<'_, R> {
     }
 }
 
+/// Dropped before [`get`](Self::get) took them all (or after it stopped at a failure),
+/// the results left are let go as they come.
+impl<R> Drop for MapResult<'_, R> {
+    fn drop(&mut self) {
+        self.pool.let_go(&self.tasks);
+    }
+}
+
 /// The results of [`WorkerPool::imap`] and [`imap_unordered`](WorkerPool::imap_unordered),
 /// as they come: an iterator that takes its items only as workers need them.
 #[derive(Debug)]
@@ -629,6 +695,7 @@ where
     I: Iterator<Item = A>,
 {
     fn new(pool: &'pool WorkerPool, f: fn(A) -> R, items: I, ordered: bool) -> Result<Self> {
+        pool.check_open()?;
         Ok(Imap {
             pool,
             call: Call::one(f)?,
@@ -651,7 +718,7 @@ where
             self.next_index += 1;
             let id = self
                 .pool
-                .submit(job(Ok(self.call), &item)?, index..index + 1)?;
+                .hand_in(job(Ok(self.call), &item)?, index..index + 1)?;
             self.pending.push_back((id, index));
         }
         Ok(())
@@ -673,6 +740,15 @@ where
         };
         self.pending.retain(|&(pending, _)| pending != id);
         codec::decode_call(&(bytes?)).map(Some)
+    }
+}
+
+/// Dropped before its end, the results handed in and not yielded are let go as they come
+/// (the items not handed in yet are never run).
+impl<A, R, I> Drop for Imap<'_, A, R, I> {
+    fn drop(&mut self) {
+        let ids: Vec<u64> = self.pending.iter().map(|&(id, _)| id).collect();
+        self.pool.let_go(&ids);
     }
 }
 

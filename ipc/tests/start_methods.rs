@@ -554,6 +554,103 @@ fn results_outlive_close_and_join_and_terminate_then_join_is_allowed() {
     }
 }
 
+fn echo(bytes: Vec<u8>) -> Vec<u8> {
+    bytes
+}
+
+/// Tasks and results bigger than a socket's buffer: the parent never waits to write a
+/// task to a worker that waits to write a result to it (Python's feeder and result
+/// threads keep both ways moving).
+fn big_tasks_and_big_results_never_block_each_other() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    let big = || vec![7u8; 300_000];
+    for method in StartMethod::ALL {
+        let pool = get_context(method).pool(1).start().unwrap();
+        let results: Vec<_> = (0..3)
+            .map(|_| pool.apply_async(echo, big()).unwrap())
+            .collect();
+        for result in results {
+            assert_eq!(result.get().unwrap(), big(), "{method}");
+        }
+        let pool = get_context(method).pool(2).start().unwrap();
+        let echoed = pool.map(echo, vec![big(); 16]).unwrap();
+        assert!(
+            echoed.len() == 16 && echoed.iter().all(|e| *e == big()),
+            "{method}"
+        );
+    }
+}
+
+/// Python's `imap` hands in all its tasks when it is called: they run, and their results
+/// can be read, after `close` and `join`.
+fn an_imap_begun_before_close_yields_every_result_after_join() {
+    time_limit(Duration::from_secs(30));
+    let _stop = StopsTheForkserver;
+    for method in StartMethod::ALL {
+        let pool = get_context(method).pool(2).start().unwrap();
+        let squares = pool.imap(square, 0..10u64).unwrap();
+        pool.close();
+        pool.join().unwrap();
+        let squares: Vec<u64> = squares.collect::<Result<_, _>>().unwrap();
+        assert_eq!(
+            squares,
+            (0..10u64).map(|x| x * x).collect::<Vec<_>>(),
+            "{method}"
+        );
+    }
+}
+
+fn hundred_kib(_: u32) -> Vec<u8> {
+    vec![1; 100 * 1024]
+}
+
+fn resident_kib() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// A result nobody waits for (its `AsyncResult` dropped) is let go when it arrives, as
+/// Python drops a job from the pool's cache: firing and forgetting keeps no memory.
+fn results_nobody_waits_for_are_not_kept() {
+    time_limit(Duration::from_secs(60));
+    let pool = get_context(StartMethod::Fork).pool(2).start().unwrap();
+    let before = resident_kib();
+    for i in 0..1000u32 {
+        drop(pool.apply_async(hundred_kib, i).unwrap());
+        if i % 4 == 3 {
+            pool.apply(hundred_kib, 0).unwrap();
+        }
+    }
+    let grown = resident_kib().saturating_sub(before);
+    // Kept, the thousand results would take 100 MiB.
+    assert!(grown < 30 * 1024, "resident memory grew by {grown} KiB");
+}
+
+/// Python's `test_forkserver_sigkill`: a start after the forkserver was killed starts
+/// another server, and the process.
+fn a_killed_forkserver_is_replaced_by_the_next_start() {
+    time_limit(Duration::from_secs(30));
+    let _stop = StopsTheForkserver;
+    ipc::forkserver::start().unwrap();
+    let first = ipc::forkserver::pid().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    while fork_test::is_running(first) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut p = get_context(StartMethod::Forkserver)
+        .process(exit_with, 7)
+        .unwrap();
+    p.start().unwrap();
+    assert_eq!(p.join().unwrap(), 7);
+    assert_ne!(ipc::forkserver::pid(), Some(first), "a new server");
+}
+
 fn main() -> std::process::ExitCode {
     ipc::spawn::init();
     fork_test::run(&[
@@ -602,6 +699,22 @@ fn main() -> std::process::ExitCode {
         (
             "results_outlive_close_and_join_and_terminate_then_join_is_allowed",
             results_outlive_close_and_join_and_terminate_then_join_is_allowed,
+        ),
+        (
+            "big_tasks_and_big_results_never_block_each_other",
+            big_tasks_and_big_results_never_block_each_other,
+        ),
+        (
+            "an_imap_begun_before_close_yields_every_result_after_join",
+            an_imap_begun_before_close_yields_every_result_after_join,
+        ),
+        (
+            "results_nobody_waits_for_are_not_kept",
+            results_nobody_waits_for_are_not_kept,
+        ),
+        (
+            "a_killed_forkserver_is_replaced_by_the_next_start",
+            a_killed_forkserver_is_replaced_by_the_next_start,
         ),
     ])
 }
