@@ -712,6 +712,14 @@ impl Connection {
     pub(crate) fn has_buffered(&self) -> bool {
         self.start < self.end
     }
+
+    /// Whether a whole message waits in the buffer: receiving it needs no read.
+    pub(crate) fn has_message(&self) -> bool {
+        let buffered = &self.buf[self.start..self.end];
+        buffered.first_chunk::<HEADER_LEN>().is_some_and(|header| {
+            u32::from_be_bytes(*header) as usize <= buffered.len() - HEADER_LEN
+        })
+    }
 }
 
 /// Reads what is there (at least one byte, or 0 at the end of the stream) into `dest`,

@@ -135,8 +135,10 @@ pub enum Error {
         /// Threads in this process, the caller's included.
         threads: usize,
     },
-    /// The forkserver went away (killed, or stopped) while it was starting a process. (A
-    /// server found gone before a request is replaced at once, as Python's is.)
+    /// The forkserver went away (killed, or stopped) while it was starting a process, or
+    /// its replacement did too. A server found gone before a request is replaced at once,
+    /// as Python's is, if this process can still fork (no other thread runs: otherwise
+    /// [`Error::ForkserverNotStarted`]).
     #[error("the forkserver has gone; ipc::forkserver::start() starts another")]
     ForkserverGone,
     /// A child started with the forkserver or spawn method could not run what it was asked

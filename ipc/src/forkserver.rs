@@ -160,16 +160,15 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
             let requests = server.as_ref().expect("started above").requests.as_raw_fd();
             match send_record(requests, b"start", &fds) {
                 Ok(()) => break,
-                Err(e) => {
+                Err(Errno::EPIPE | Errno::ECONNRESET | Errno::ECONNREFUSED) => {
                     server.take(); // it is gone: reaped, and another is started
-                    let gone = matches!(e, Errno::EPIPE | Errno::ECONNRESET | Errno::ECONNREFUSED);
-                    if !gone {
-                        return Err(e.into());
-                    }
                     if attempt == 1 {
                         return Err(Error::ForkserverGone);
                     }
                 }
+                // This request could not be sent (a standard stream closed, say): the
+                // server is fine, and keeps the processes it started.
+                Err(e) => return Err(e.into()),
             }
         }
     }

@@ -110,6 +110,12 @@ impl SharedMemory {
     /// A new block of `size` zero bytes named `name` (under `/dev/shm`, as `/dev/shm/NAME`),
     /// for any process that knows the name; an error if the name is taken. Python:
     /// `SharedMemory(name, create=True, size=size)`.
+    ///
+    /// The name is removed when the creator drops its last handle. A creator that is
+    /// killed (or leaves by `std::process::exit`, which runs no destructor) leaves the name
+    /// behind, until a process [`open`](Self::open)s and [`unlink`](Self::unlink)s it or
+    /// `/dev/shm/NAME` is deleted: `ipc` has no resource tracker, the process Python starts
+    /// to remove such names after a crash.
     pub fn create(name: &str, size: usize) -> Result<SharedMemory> {
         init_own_pid();
         let size = positive(size)?;

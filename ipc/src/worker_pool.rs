@@ -112,6 +112,7 @@ impl WorkerPoolBuilder {
                 workers: Vec::new(),
                 queue: VecDeque::new(),
                 done: HashMap::new(),
+                unfinished: HashSet::new(),
                 abandoned: HashSet::new(),
                 next_id: 0,
                 closed: false,
@@ -158,7 +159,9 @@ struct State {
     queue: VecDeque<Task>,
     /// Results not collected yet, by task id.
     done: HashMap<u64, Result<ByteBuf>>,
-    /// Tasks still to run whose results nobody will collect (their handle was dropped):
+    /// Tasks handed in whose results have not come yet.
+    unfinished: HashSet<u64>,
+    /// Unfinished tasks whose results nobody will collect (their handle was dropped):
     /// each result is let go as it comes, as Python drops a job from its pool's cache.
     abandoned: HashSet<u64>,
     next_id: u64,
@@ -319,6 +322,8 @@ impl WorkerPool {
         state.terminated = true;
         state.workers.clear(); // dropping a worker kills and reaps it
         state.queue.clear();
+        state.unfinished.clear();
+        state.abandoned.clear();
     }
 
     /// Hands a task to the pool: it goes to a worker now, or when one has room.
@@ -347,6 +352,7 @@ impl WorkerPool {
         }
         let id = state.next_id;
         state.next_id += 1;
+        state.unfinished.insert(id);
         state.queue.push_back(Task { id, items, job });
         state.dispatch();
         Ok(id)
@@ -366,7 +372,14 @@ impl WorkerPool {
         for chunk in items.chunks(chunksize) {
             let range = start..start + chunk.len();
             start = range.end;
-            tasks.push(self.submit(job(Ok(call), chunk)?, range)?);
+            match job(Ok(call), chunk).and_then(|job| self.submit(job, range)) {
+                Ok(id) => tasks.push(id),
+                Err(e) => {
+                    // The chunks handed in already run, with nobody to take their results.
+                    self.let_go(&tasks);
+                    return Err(e);
+                }
+            }
         }
         Ok(MapResult {
             pool: self,
@@ -410,12 +423,7 @@ impl WorkerPool {
             return;
         };
         for &id in ids {
-            let running = state.queue.iter().any(|task| task.id == id)
-                || state
-                    .workers
-                    .iter()
-                    .any(|w| w.tasks.iter().any(|t| t.id == id));
-            if state.done.remove(&id).is_none() && running {
+            if state.done.remove(&id).is_none() && state.unfinished.contains(&id) {
                 state.abandoned.insert(id);
             }
         }
@@ -445,7 +453,7 @@ impl Drop for WorkerPool {
 
 impl State {
     /// Starts workers until there are `size` of them; once the pool is closed, only while
-    /// tasks wait for one (after `join`, none is started again).
+    /// tasks wait for one (after `join`, only for an `imap` begun before `close`).
     fn fill(&mut self) -> Result<()> {
         let idle_for_good = self.terminated || (self.closed && self.queue.is_empty());
         while !idle_for_good && self.workers.len() < self.size {
@@ -499,7 +507,9 @@ impl State {
         if self.workers.is_empty() {
             return Err(Error::PoolTerminated);
         }
-        let ready = match self.workers.iter().position(|w| w.conn.has_buffered()) {
+        // A reply may be read in part while a task is written (see `fill`): only a whole one
+        // is taken without a wait, which `deadline` bounds.
+        let ready = match self.workers.iter().position(|w| w.conn.has_message()) {
             Some(w) => (w, true),
             None => {
                 let mut fds = Vec::with_capacity(2 * self.workers.len());
@@ -540,6 +550,7 @@ impl State {
 
     /// Keeps the result of task `id` for its handle, unless that was dropped.
     fn finish(&mut self, id: u64, result: Result<ByteBuf>) {
+        self.unfinished.remove(&id);
         if !self.abandoned.remove(&id) {
             self.done.insert(id, result);
         }
