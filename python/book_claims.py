@@ -850,6 +850,80 @@ def a_value_goes_in_a_pool_initializer_a_task_refuses_it_and_shared_memory_goes_
         shm.unlink()
 
 
+# The tour: what Python's pool and shared memory do where ipc was made to match ----------
+
+def echo(value):
+    return value
+
+
+def square(x):
+    return x * x
+
+
+@claim('ipc-tour.md')
+def an_async_result_nobody_keeps_leaves_the_pool_cache_when_it_comes(site):
+    with mp.get_context('fork').Pool(2) as pool:
+        for i in range(50):
+            pool.apply_async(square, (i,))  # the AsyncResult is dropped at once
+        pool.apply(square, (0,))
+        deadline = time.monotonic() + 10
+        while pool._cache and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not pool._cache, len(pool._cache)
+
+
+@claim('ipc-tour.md')
+def tasks_and_results_bigger_than_a_pipe_holds_move_both_ways(site):
+    big = b'x' * 300_000
+    with mp.get_context('fork').Pool(1) as pool:
+        results = [pool.apply_async(echo, (big,)) for _ in range(3)]
+        assert all(r.get(timeout=20) == big for r in results)
+
+
+@claim('ipc-tour.md')
+def an_imap_called_before_close_still_runs_its_whole_iterable(site):
+    pool = mp.get_context('fork').Pool(2)
+    squares = pool.imap(square, range(10))
+    pool.close()
+    pool.join()
+    assert list(squares) == [x * x for x in range(10)]
+
+
+@claim('ipc-tour.md')
+def a_killed_forkserver_is_replaced_by_the_next_start(site):
+    ctx = mp.get_context('forkserver')
+    first = ctx.Process(target=time.sleep, args=(0,))
+    first.start()
+    first.join()
+    from multiprocessing import forkserver
+    server = forkserver._forkserver._forkserver_pid
+    os.kill(server, signal.SIGKILL)
+    time.sleep(0.5)
+    second = ctx.Process(target=time.sleep, args=(0,))
+    second.start()
+    second.join()
+    assert second.exitcode == 0
+    assert forkserver._forkserver._forkserver_pid != server
+
+
+@claim('ipc-tour.md')
+def the_resource_tracker_unlinks_a_name_whose_program_was_killed(site):
+    code = ('from multiprocessing import shared_memory; import time; '
+            'shm = shared_memory.SharedMemory(create=True, size=10); '
+            'print(shm.name, flush=True); time.sleep(60)')
+    program = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)  # the tracker's warning
+    path = pathlib.Path('/dev/shm') / program.stdout.readline().strip().lstrip('/')
+    assert path.exists(), path
+    program.kill()
+    program.wait()
+    program.stdout.close()
+    deadline = time.monotonic() + 20
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not path.exists(), f'{path} is still there'
+
+
 # Performance --------------------------------------------------------------------------
 
 @claim('performance.md')
