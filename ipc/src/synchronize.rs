@@ -17,8 +17,9 @@
 //!
 //! Each object is a page of shared memory (a memfd mapped `MAP_SHARED`: see `mapping`)
 //! that starts with a *robust* pthread mutex (see `robust`). [`Lock`] is that mutex;
-//! the others keep a few words of state beside it, changed under it, and sleep on a
-//! futex word (see `futex`) rather than a pthread condition variable: glibc's condition
+//! the others keep a few words of state beside it, changed under it (a [`Semaphore`]'s
+//! count needs no lock: it changes by compare-and-swap, so a process stopped in the
+//! middle of an acquire holds up nobody), and sleep on a futex word (see `futex`) rather than a pthread condition variable: glibc's condition
 //! variable counts its sleepers in shared memory, and a process killed while it sleeps
 //! stays counted; with glibc 2.36 the next `pthread_cond_signal` then never returns.
 //!

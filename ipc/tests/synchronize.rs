@@ -860,6 +860,180 @@ impl Random {
     }
 }
 
+/// Python's `test_semaphore` (`acquire(False)` fails only at 0): with permits to spare,
+/// a zero-timeout acquire never fails, however many processes take and give at once.
+fn a_semaphore_with_permits_free_never_refuses() {
+    time_limit(Duration::from_secs(60));
+    let sem = Semaphore::new(1000).unwrap();
+    let mut children: Vec<Process> = (0..PROCESSES)
+        .map(|_| {
+            let sem = sem.clone();
+            start(move || {
+                let mut refused = 0;
+                for _ in 0..20_000 {
+                    if sem.acquire_timeout(Duration::ZERO) {
+                        sem.release().unwrap();
+                    } else {
+                        refused += 1;
+                    }
+                }
+                refused.min(100)
+            })
+        })
+        .collect();
+    let refused: Vec<i32> = children.iter_mut().map(join).collect();
+    assert_eq!(refused, [0; PROCESSES], "refusals per process");
+    assert_eq!(sem.value(), 1000);
+}
+
+/// A process stopped (`SIGSTOP`) in the middle of an acquire or a release holds nothing
+/// that the others need: with permits free, they take one at once, and give it back
+/// without waiting.
+fn a_stopped_process_does_not_hold_up_a_semaphore() {
+    time_limit(Duration::from_secs(60));
+    let sem = Semaphore::new(10).unwrap();
+    let busy = {
+        let sem = sem.clone();
+        start(move || {
+            loop {
+                sem.acquire();
+                sem.release().unwrap();
+            }
+        })
+    };
+    let pid = nix::unistd::Pid::from_raw(busy.pid().unwrap());
+    let mut busy = busy;
+    for attempt in 0..100 {
+        std::thread::sleep(Duration::from_millis(2));
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+        while !stopped(pid.as_raw()) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let started = Instant::now();
+        let took = sem.acquire_timeout(Duration::from_millis(500));
+        if took {
+            sem.release().unwrap();
+        }
+        let waited = started.elapsed();
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+        assert!(
+            took && waited < Duration::from_millis(100),
+            "attempt {attempt}: took {took} after {waited:?}"
+        );
+    }
+    busy.kill().unwrap();
+    busy.join().unwrap();
+}
+
+/// Whether process `pid` is stopped (state `T` in `/proc/PID/stat`).
+fn stopped(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('T'))
+        })
+        .unwrap_or(false)
+}
+
+/// A guard that was told of a dead holder and waits on the condition has not repaired
+/// anything: a process that takes the lock meanwhile is told too.
+fn a_condition_wait_does_not_count_as_a_repair() {
+    time_limit(Duration::from_secs(30));
+    let cond = Condition::new().unwrap();
+    let mut dies = {
+        let cond = cond.clone();
+        start(move || {
+            let _held = cond.acquire().unwrap();
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+            0
+        })
+    };
+    assert_eq!(join(&mut dies), -9);
+    let mut found = cond.acquire().unwrap();
+    assert!(found.owner_died());
+    let mut meanwhile = {
+        let cond = cond.clone();
+        start(move || {
+            let held = cond.acquire().unwrap();
+            let told = held.owner_died();
+            held.notify_all();
+            i32::from(told)
+        })
+    };
+    found.wait_timeout(Duration::from_secs(5));
+    drop(found);
+    assert_eq!(join(&mut meanwhile), 1, "the other process was told");
+}
+
+/// A lock released during a panic that began while it was held marks the data torn; one
+/// taken and released by code that runs during the unwinding (a `Drop`) does not, as
+/// `std::sync::Mutex` poisons only in the first case.
+fn only_a_panic_that_began_under_the_lock_marks_the_data_torn() {
+    struct ResetOnDrop(Value<u32>);
+    impl Drop for ResetOnDrop {
+        fn drop(&mut self) {
+            self.0.set(0).unwrap();
+        }
+    }
+    let value = Value::new(1u32).unwrap();
+    let reset = ResetOnDrop(value.clone());
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _reset = reset;
+        panic!("an error that has nothing to do with the value");
+    }));
+    assert!(unwound.is_err());
+    assert_eq!(
+        value.get().unwrap(),
+        0,
+        "a whole value, written during the unwinding"
+    );
+
+    let torn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _guard = value.lock().unwrap();
+        panic!("while holding the lock");
+    }));
+    assert!(torn.is_err());
+    assert!(
+        matches!(value.get(), Err(Error::OwnerDied)),
+        "{:?}",
+        value.get()
+    );
+}
+
+/// Python's `test_timeout` for a condition: a wait that is not notified lasts its whole
+/// timeout, whatever signals arrive meanwhile (Python retries on `EINTR`).
+fn a_condition_wait_outlasts_signals() {
+    time_limit(Duration::from_secs(30));
+    extern "C" fn nothing(_: nix::libc::c_int) {}
+    let action = nix::sys::signal::SigAction::new(
+        nix::sys::signal::SigHandler::Handler(nothing),
+        nix::sys::signal::SaFlags::empty(),
+        nix::sys::signal::SigSet::empty(),
+    );
+    // SAFETY: the handler does nothing at all.
+    unsafe { nix::sys::signal::sigaction(nix::sys::signal::Signal::SIGUSR1, &action) }.unwrap();
+    let target = nix::unistd::getpid();
+    let mut storm = start(move || {
+        loop {
+            let _ = nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGUSR1);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    let cond = Condition::new().unwrap();
+    let mut held = cond.acquire().unwrap();
+    let started = Instant::now();
+    let notified = held.wait_timeout(Duration::from_millis(300));
+    let waited = started.elapsed();
+    drop(held);
+    storm.kill().unwrap();
+    storm.join().unwrap();
+    assert!(
+        !notified && waited >= Duration::from_millis(300),
+        "notified {notified} after {waited:?}"
+    );
+}
+
 fork_test::main!(
     a_lock_lets_one_process_in_at_a_time,
     acquire_timeout_gives_up_while_another_process_holds_the_lock,
@@ -882,4 +1056,9 @@ fork_test::main!(
     a_barrier_lets_its_parties_through_together_round_after_round,
     a_reset_or_an_abort_sends_the_waiters_away_and_a_reset_barrier_works_again,
     a_timeout_or_abort_breaks_the_barrier_for_everyone_until_reset,
+    a_semaphore_with_permits_free_never_refuses,
+    a_stopped_process_does_not_hold_up_a_semaphore,
+    a_condition_wait_does_not_count_as_a_repair,
+    only_a_panic_that_began_under_the_lock_marks_the_data_torn,
+    a_condition_wait_outlasts_signals,
 );

@@ -159,9 +159,16 @@ impl ConditionGuard<'_> {
         let state = self.state;
         let seen = state.notifies.load(Ordering::Relaxed);
         state.waiters.fetch_add(1, Ordering::Relaxed);
-        let woken = self
-            .guard
-            .unlocked(|| futex::wait(&state.notifies, seen, deadline));
+        let woken = self.guard.unlocked(|| {
+            loop {
+                let woken = futex::wait(&state.notifies, seen, deadline);
+                // A signal ends the sleep too (`EINTR`): sleep again unless a notify came,
+                // as Python's wait does, so that the timeout is whole.
+                if woken == Woken::TimedOut || state.notifies.load(Ordering::Relaxed) != seen {
+                    break woken;
+                }
+            }
+        });
         state.waiters.fetch_sub(1, Ordering::Relaxed);
         woken != Woken::TimedOut
     }

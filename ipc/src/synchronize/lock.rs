@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::futex::{Deadline, deadline_after};
-use super::robust::{RobustMutex, SharedBlock, own_pid};
+use super::robust::{Leaving, RobustMutex, SharedBlock, own_pid};
 use crate::error::{Error, Result};
 use crate::sharedctypes::{ARRAY_FILE, VALUE_FILE};
 
@@ -215,6 +215,8 @@ impl<'de> Deserialize<'de> for Lock {
 pub struct LockGuard<'a> {
     mutex: &'a RobustMutex,
     owner_died: bool,
+    /// Whether this thread was unwinding from a panic when it took the lock.
+    panicking_at_lock: bool,
     /// The process that acquired it: in any other (a child with a copy of this guard, made
     /// by `fork`) the guard holds nothing.
     pid: i32,
@@ -227,9 +229,11 @@ impl<'a> LockGuard<'a> {
         mutex: &'a RobustMutex,
         deadline: Option<&Deadline>,
     ) -> Result<Option<LockGuard<'a>>> {
+        let panicking_at_lock = std::thread::panicking();
         Ok(mutex.lock(deadline)?.map(|acquired| LockGuard {
             mutex,
             owner_died: acquired.owner_died,
+            panicking_at_lock,
             pid: own_pid(),
             _not_send: PhantomData,
         }))
@@ -246,12 +250,13 @@ impl<'a> LockGuard<'a> {
 
     /// Releases the lock, runs `wait`, and takes the lock again, waiting as long as it
     /// takes: a condition variable's wait. A holder found dead meanwhile is reported by
-    /// [`owner_died`](Self::owner_died) from then on.
+    /// [`owner_died`](Self::owner_died) from then on. Waiting repairs nothing: a dead
+    /// holder this guard was told of is told to whoever takes the lock meanwhile too.
     pub(crate) fn unlocked<R>(&mut self, wait: impl FnOnce() -> R) -> R {
         self.check_process();
         // SAFETY: this guard holds the mutex (checked), and takes it again below before
         // anything else can use the guard.
-        unsafe { self.mutex.unlock(true) };
+        unsafe { self.mutex.unlock(Leaving::AsFound) };
         let waited = wait();
         // Taking again a lock this thread just released fails only on corrupt memory.
         let acquired = self
@@ -266,8 +271,9 @@ impl<'a> LockGuard<'a> {
 
     /// Whether a previous holder died (or panicked) while it held the lock, leaving what
     /// the lock guards possibly half-updated. Repair it before dropping this guard: once
-    /// a guard is dropped (other than by a panic), the lock counts as repaired and the next
-    /// holder is told nothing.
+    /// a guard is dropped (other than by a panic that began while it was held), the lock
+    /// counts as repaired and the next holder is told nothing. (A condition's wait, which
+    /// releases the lock for a while, does not count as a repair.)
     pub fn owner_died(&self) -> bool {
         self.owner_died
     }
@@ -299,7 +305,10 @@ impl<'a> LockGuard<'a> {
         if self.held_here() {
             // SAFETY: this guard holds the mutex (it was acquired in this process, and a
             // guard is not Send, so in this thread), and is being given up.
-            unsafe { self.mutex.unlock(done) };
+            unsafe {
+                self.mutex
+                    .unlock(Leaving::now(done, self.panicking_at_lock));
+            }
         }
     }
 }
@@ -339,6 +348,9 @@ impl std::fmt::Debug for RLock {
 struct RLockState {
     /// How many guards the holding thread has; changed only by that thread.
     depth: AtomicU32,
+    /// 1 if the holding thread was unwinding from a panic when it took the lock (its
+    /// first guard); changed only by that thread. See `Leaving::now`.
+    panicking_at_lock: AtomicU32,
 }
 
 impl RLock {
@@ -369,6 +381,11 @@ impl RLock {
             Ok(Some(acquired)) => {
                 // The first guard: whatever depth a dead holder left is its own.
                 depth.store(1, Ordering::Relaxed);
+                let panicking = u32::from(std::thread::panicking());
+                self.block
+                    .state()
+                    .panicking_at_lock
+                    .store(panicking, Ordering::Relaxed);
                 acquired.owner_died
             }
             Err(Error::AlreadyHeld) => {
@@ -432,8 +449,15 @@ impl Drop for RLockGuard<'_> {
         let left = depth.load(Ordering::Relaxed) - 1;
         depth.store(left, Ordering::Relaxed);
         if left == 0 {
+            let state = self.lock.block.state();
+            let panicking_at_lock = state.panicking_at_lock.load(Ordering::Relaxed) == 1;
             // SAFETY: this thread holds the mutex (its guards do) and gives up the last.
-            unsafe { self.lock.block.mutex().unlock(true) };
+            unsafe {
+                self.lock
+                    .block
+                    .mutex()
+                    .unlock(Leaving::now(true, panicking_at_lock));
+            }
         }
     }
 }

@@ -63,6 +63,34 @@ impl std::fmt::Debug for RobustMutex {
     }
 }
 
+/// What a holder leaves behind as it unlocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Leaving {
+    /// The data is whole: the owner-died mark is cleared.
+    Whole,
+    /// The data is as the holder found it (it only looked, or it waits on a condition):
+    /// the mark stays as it is.
+    AsFound,
+    /// Possibly half-updated (a panic began while the lock was held): the mark is set.
+    Torn,
+}
+
+impl Leaving {
+    /// How a holder leaves: torn if this thread is unwinding from a panic that began after
+    /// the lock was taken (`panicking_at_lock` is what `std::thread::panicking` said then;
+    /// code run by the unwinding itself, a `Drop`, may lock and leave the data whole, as
+    /// `std::sync::Mutex` sees it), else whole if `done`, else as found.
+    pub(crate) fn now(done: bool, panicking_at_lock: bool) -> Leaving {
+        if std::thread::panicking() && !panicking_at_lock {
+            Leaving::Torn
+        } else if done {
+            Leaving::Whole
+        } else {
+            Leaving::AsFound
+        }
+    }
+}
+
 /// What a successful lock found.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Acquired {
@@ -139,18 +167,17 @@ impl RobustMutex {
         }))
     }
 
-    /// Unlocks. `done`: the holder finished with the data, which is whole again (clears
-    /// the owner-died mark); not when a holder only looked and found it torn. A thread
-    /// that unwinds from a panic leaves the data as a dead holder would, and marks it.
+    /// Unlocks, leaving the owner-died mark as `leaving` says: a thread that unwinds
+    /// from a panic leaves the data as a dead holder would, and marks it.
     ///
     /// # Safety
     ///
     /// This thread holds the mutex, through a lock that the caller now gives up.
-    pub(crate) unsafe fn unlock(&self, done: bool) {
-        if std::thread::panicking() {
-            self.owner_died.store(1, Ordering::Relaxed);
-        } else if done {
-            self.owner_died.store(0, Ordering::Relaxed);
+    pub(crate) unsafe fn unlock(&self, leaving: Leaving) {
+        match leaving {
+            Leaving::Torn => self.owner_died.store(1, Ordering::Relaxed),
+            Leaving::Whole => self.owner_died.store(0, Ordering::Relaxed),
+            Leaving::AsFound => {}
         }
         self.holder.store(0, Ordering::Relaxed);
         // SAFETY: this thread holds the mutex (the caller says so).

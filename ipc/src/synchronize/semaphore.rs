@@ -9,7 +9,6 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::futex::{self, Deadline, Woken, deadline_after};
-use super::lock::LockGuard;
 use super::robust::SharedBlock;
 use crate::error::{Error, Result};
 
@@ -65,7 +64,7 @@ impl std::fmt::Debug for Semaphore {
 }
 
 struct SemaphoreState {
-    /// The permits left. Changed under the block's mutex, in one store.
+    /// The permits left, changed by compare-and-swap (the block's mutex is not used).
     count: AtomicU32,
     /// The most `count` may be: the first value for a bounded semaphore, else `u32::MAX`.
     limit: AtomicU32,
@@ -114,48 +113,73 @@ impl Semaphore {
 
     fn acquire_until(&self, deadline: Option<&Deadline>) -> bool {
         let state = self.block.state();
-        let Some(mut held) = LockGuard::hold(self.block.mutex(), deadline) else {
-            return false;
-        };
         loop {
-            let count = state.count.load(Ordering::Relaxed);
-            if count > 0 {
-                state.count.store(count - 1, Ordering::Relaxed);
+            if self.try_take() {
                 return true;
             }
-            let seen = state.wakes.load(Ordering::Relaxed);
-            state.waiters.fetch_add(1, Ordering::Relaxed);
-            let woken = held.unlocked(|| futex::wait(&state.wakes, seen, deadline));
-            state.waiters.fetch_sub(1, Ordering::Relaxed);
+            // None left: sleep until a release changes `wakes`. It is read before the count
+            // is looked at again, so a release in between changes it, and the sleep ends
+            // at once. A release reads `waiters` after it adds its permit, and this reads
+            // the count after adding itself to `waiters`: one of the two sees the other
+            // (both in one total order, `SeqCst`), so a permit and a sleep never miss each
+            // other.
+            let seen = state.wakes.load(Ordering::SeqCst);
+            state.waiters.fetch_add(1, Ordering::SeqCst);
+            let woken = if state.count.load(Ordering::SeqCst) == 0 {
+                futex::wait(&state.wakes, seen, deadline)
+            } else {
+                Woken::Changed
+            };
+            state.waiters.fetch_sub(1, Ordering::SeqCst);
             if woken == Woken::TimedOut {
-                let count = state.count.load(Ordering::Relaxed);
-                if count == 0 {
-                    return false;
-                }
-                state.count.store(count - 1, Ordering::Relaxed);
-                return true;
+                return self.try_take();
             }
         }
+    }
+
+    /// Takes a permit if there is one, without waiting.
+    fn try_take(&self) -> bool {
+        let count = &self.block.state().count;
+        let mut seen = count.load(Ordering::SeqCst);
+        while seen > 0 {
+            match count.compare_exchange_weak(seen, seen - 1, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return true,
+                Err(now) => seen = now,
+            }
+        }
+        false
     }
 
     /// Gives a permit back, waking the processes waiting for one. Python: `sem.release()`.
     /// [`Error::SemaphoreFull`] if the count is at its limit: for a [`BoundedSemaphore`],
     /// the value it was made with (Python raises `ValueError`).
+    ///
+    /// Neither this nor an acquire takes a lock: the count changes in one atomic step, so
+    /// a process stopped or killed in the middle of either holds nothing the others need.
     pub fn release(&self) -> Result<()> {
         let state = self.block.state();
-        let _held = LockGuard::hold(self.block.mutex(), None);
-        let count = state.count.load(Ordering::Relaxed);
         let limit = state.limit.load(Ordering::Relaxed);
-        if count >= limit {
-            return Err(Error::SemaphoreFull { limit });
+        let mut seen = state.count.load(Ordering::SeqCst);
+        loop {
+            if seen >= limit {
+                return Err(Error::SemaphoreFull { limit });
+            }
+            match state.count.compare_exchange_weak(
+                seen,
+                seen + 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => break,
+                Err(now) => seen = now,
+            }
         }
-        if state.waiters.load(Ordering::Relaxed) > 0 {
-            // Wake them all, before the count changes: they need the lock to look at it,
-            // and have it only once this release is whole. Waking one would lose the
-            // permit if that one died, or timed out, before taking it.
+        if state.waiters.load(Ordering::SeqCst) > 0 {
+            // Wake them all: they race for the permit, and those that lose sleep again.
+            // Waking one would lose the permit if that one died, or timed out, before
+            // taking it.
             futex::add_and_wake(&state.wakes, u32::MAX);
         }
-        state.count.store(count + 1, Ordering::Relaxed);
         Ok(())
     }
 
