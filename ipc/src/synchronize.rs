@@ -17,21 +17,26 @@
 //!
 //! Each object is a page of shared memory (a memfd mapped `MAP_SHARED`: see `mapping`)
 //! that starts with a *robust* pthread mutex (see `robust`). [`Lock`] is that mutex;
-//! the others keep a few words of state beside it, changed under it (a [`Semaphore`]'s
-//! count needs no lock: it changes by compare-and-swap, so a process stopped in the
-//! middle of an acquire holds up nobody), and sleep on a futex word (see `futex`) rather than a pthread condition variable: glibc's condition
+//! the others keep a few words of state beside it, changed under it, and sleep on a
+//! futex word (see `futex`) rather than a pthread condition variable: glibc's condition
 //! variable counts its sleepers in shared memory, and a process killed while it sleeps
 //! stays counted; with glibc 2.36 the next `pthread_cond_signal` then never returns.
+//! A [`Semaphore`] needs no lock at all: its count is its futex word, taken by
+//! compare-and-swap, and a release from 0 adds its permit and wakes the sleepers in one
+//! system call; so a process stopped in the middle of an acquire or a release holds up
+//! nobody.
 //!
 //! Kill any process at any moment, and the others go on:
 //!
 //! - A holder's death is reported to the next holder of the same lock
 //!   ([`LockGuard::owner_died`]), which gets the lock instead of waiting for ever.
 //! - A waiter holds nothing while it sleeps: the kernel forgets a dead sleeper.
-//! - The state of an object changes in one store, under the mutex, after the sleepers are
-//!   woken: a process killed before that store leaves the old state, after it the new
-//!   one, and the waiters it woke (they cannot look before it releases the mutex, or
-//!   dies) find a state that is whole either way.
+//! - The state of an object changes in one store (or one system call that changes it and
+//!   wakes), under the mutex, after the sleepers are woken: a process killed before that
+//!   store leaves the old state, after it the new one, and the waiters it woke (they
+//!   cannot look before it releases the mutex, or dies) find a state that is whole either
+//!   way. A semaphore's count changes in one atomic step, with its wake-up when it leaves
+//!   0.
 //!
 //! What no mechanism can give back: the permit of a process that dies holding a
 //! [`Semaphore`] permit (a semaphore has no owner), and the arrival of a process that dies

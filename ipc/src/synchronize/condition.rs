@@ -51,9 +51,10 @@ const CONDITION_FILE: &CStr = c"ipc-condition";
 /// # Ok::<(), ipc::Error>(())
 /// ```
 ///
-/// As with [`std::sync::Condvar`], a wait may end although nobody notified (a *spurious* wake-up, say a notify that came while the waiter was on its way
-/// to sleep, or a signal): wait in a loop that checks what you wait for, as
-/// [`wait_for`](ConditionGuard::wait_for) does. Its lock is a [`Lock`](crate::Lock), not
+/// As with [`std::sync::Condvar`], a wait may end although nobody notified this waiter
+/// (a *spurious* wake-up, say a notify meant for another waiter that came while this one
+/// was on its way to sleep; a signal does not end a wait): wait in a loop that checks
+/// what you wait for, as [`wait_for`](ConditionGuard::wait_for) does. Its lock is a [`Lock`](crate::Lock), not
 /// Python's default `RLock`, and robust in the same way: see
 /// [`ConditionGuard::owner_died`].
 #[derive(Clone)]
@@ -164,7 +165,7 @@ impl ConditionGuard<'_> {
                 let woken = futex::wait(&state.notifies, seen, deadline);
                 // A signal ends the sleep too (`EINTR`): sleep again unless a notify came,
                 // as Python's wait does, so that the timeout is whole.
-                if woken == Woken::TimedOut || state.notifies.load(Ordering::Relaxed) != seen {
+                if woken != Woken::Interrupted || state.notifies.load(Ordering::Relaxed) != seen {
                     break woken;
                 }
             }

@@ -50,12 +50,14 @@ fn later(a: &timespec, b: &timespec) -> bool {
 pub(crate) enum Woken {
     /// Woken, or the word no longer held `seen`: look again.
     Changed,
+    /// A signal ended the sleep (`EINTR`): the word may hold `seen` still.
+    Interrupted,
     /// The deadline passed first.
     TimedOut,
 }
 
-/// Sleeps while `word` holds `seen`, until a [`add_and_wake`] on it or `deadline`. May also
-/// return `Changed` for no reason (a signal); callers look at the word again anyway.
+/// Sleeps while `word` holds `seen`, until a [`add_and_wake`] on it or `deadline`. Callers
+/// look at the word again whatever it returns.
 pub(crate) fn wait(word: &AtomicU32, seen: u32, deadline: Option<&Deadline>) -> Woken {
     let timeout = deadline.map_or(std::ptr::null(), |d| d as *const timespec);
     // SAFETY: FUTEX_WAIT_BITSET reads the 4 bytes at `word` (an AtomicU32, valid while
@@ -74,7 +76,9 @@ pub(crate) fn wait(word: &AtomicU32, seen: u32, deadline: Option<&Deadline>) -> 
     };
     match Errno::result(r) {
         Err(Errno::ETIMEDOUT) => Woken::TimedOut,
-        // 0: woken; EAGAIN: the word had changed already; EINTR: a signal came.
+        Err(Errno::EINTR) => Woken::Interrupted,
+        // 0: woken; EAGAIN: the word had changed already. (Any other error is a bad address
+        // or operation, a bug here: the caller looks again, as after a spurious wake-up.)
         _ => Woken::Changed,
     }
 }
@@ -88,8 +92,10 @@ pub(crate) fn add_and_wake(word: &AtomicU32, n: u32) {
 /// Adds `add` (below 4096) to `word`, wrapping, and wakes up to `n` sleepers on it, in one
 /// system call: `FUTEX_WAKE_OP` with the same word as both of its words.
 ///
-/// `n` is at least 1: asked to wake none, the kernel wakes one. The caller makes every
-/// change to `word` under one lock, which it holds now.
+/// `n` is at least 1: asked to wake none, the kernel wakes one. If nothing else changes
+/// `word` meanwhile (the caller makes every change under one lock, which it holds now),
+/// at most `n` wake; otherwise the kernel may wake one more, which a caller that wakes
+/// every sleeper (`u32::MAX`) does not mind.
 pub(crate) fn add_and_wake_by(word: &AtomicU32, add: u32, n: u32) {
     debug_assert!(add < 4096, "FUTEX_WAKE_OP takes a 12-bit operand");
     debug_assert!(n > 0, "the kernel wakes one sleeper when asked for none");

@@ -167,8 +167,8 @@ impl RobustMutex {
         }))
     }
 
-    /// Unlocks, leaving the owner-died mark as `leaving` says: a thread that unwinds
-    /// from a panic leaves the data as a dead holder would, and marks it.
+    /// Unlocks, leaving the owner-died mark as `leaving` says (see [`Leaving::now`] for
+    /// when a panic marks the data torn).
     ///
     /// # Safety
     ///

@@ -64,15 +64,12 @@ impl std::fmt::Debug for Semaphore {
 }
 
 struct SemaphoreState {
-    /// The permits left, changed by compare-and-swap (the block's mutex is not used).
+    /// The permits left, and the futex word that acquirers sleep on while it is 0.
+    /// Changed by compare-and-swap, or by the kernel's add in a release from 0 (the
+    /// block's mutex is not used).
     count: AtomicU32,
     /// The most `count` may be: the first value for a bounded semaphore, else `u32::MAX`.
     limit: AtomicU32,
-    /// Changed (with a wake-up) by every release that finds waiters: they sleep on it.
-    wakes: AtomicU32,
-    /// How many processes and threads sleep, or are about to, in `acquire`. A process
-    /// killed while it waits stays counted, which costs later releases a system call.
-    waiters: AtomicU32,
 }
 
 impl Semaphore {
@@ -112,26 +109,17 @@ impl Semaphore {
     }
 
     fn acquire_until(&self, deadline: Option<&Deadline>) -> bool {
-        let state = self.block.state();
+        let count = &self.block.state().count;
         loop {
             if self.try_take() {
                 return true;
             }
-            // None left: sleep until a release changes `wakes`. It is read before the count
-            // is looked at again, so a release in between changes it, and the sleep ends
-            // at once. A release reads `waiters` after it adds its permit, and this reads
-            // the count after adding itself to `waiters`: one of the two sees the other
-            // (both in one total order, `SeqCst`), so a permit and a sleep never miss each
-            // other.
-            let seen = state.wakes.load(Ordering::SeqCst);
-            state.waiters.fetch_add(1, Ordering::SeqCst);
-            let woken = if state.count.load(Ordering::SeqCst) == 0 {
-                futex::wait(&state.wakes, seen, deadline)
-            } else {
-                Woken::Changed
-            };
-            state.waiters.fetch_sub(1, Ordering::SeqCst);
-            if woken == Woken::TimedOut {
+            // None left: sleep while the count is 0. The kernel checks it as it puts this
+            // thread to sleep, and a release from 0 adds its permit and wakes the sleepers
+            // in one system call, so a permit and a sleep never miss each other, even if
+            // the releasing process dies right after.
+            let woken = futex::wait(count, 0, deadline);
+            if woken == Woken::TimedOut || futex::passed(deadline) {
                 return self.try_take();
             }
         }
@@ -156,6 +144,8 @@ impl Semaphore {
     ///
     /// Neither this nor an acquire takes a lock: the count changes in one atomic step, so
     /// a process stopped or killed in the middle of either holds nothing the others need.
+    /// (So releases that race from 0 past a [`BoundedSemaphore`]'s limit, a bug either way,
+    /// may both go in, as in Python, whose check is not atomic either.)
     pub fn release(&self) -> Result<()> {
         let state = self.block.state();
         let limit = state.limit.load(Ordering::Relaxed);
@@ -164,23 +154,26 @@ impl Semaphore {
             if seen >= limit {
                 return Err(Error::SemaphoreFull { limit });
             }
+            if seen == 0 {
+                // Processes may sleep on the count: the kernel adds the permit and wakes
+                // them all in one system call (they race for it; those that lose sleep
+                // again). Waking one would lose the permit if that one died, or timed out,
+                // before taking it.
+                futex::add_and_wake(&state.count, u32::MAX);
+                return Ok(());
+            }
+            // Nobody sleeps while the count is above 0: the permit goes in alone, if the
+            // count is still what was seen.
             match state.count.compare_exchange_weak(
                 seen,
                 seen + 1,
                 Ordering::SeqCst,
                 Ordering::SeqCst,
             ) {
-                Ok(_) => break,
+                Ok(_) => return Ok(()),
                 Err(now) => seen = now,
             }
         }
-        if state.waiters.load(Ordering::SeqCst) > 0 {
-            // Wake them all: they race for the permit, and those that lose sleep again.
-            // Waking one would lose the permit if that one died, or timed out, before
-            // taking it.
-            futex::add_and_wake(&state.wakes, u32::MAX);
-        }
-        Ok(())
     }
 
     /// The permits left now (others may take or give some right after). Python:
