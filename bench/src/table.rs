@@ -12,11 +12,12 @@ use crate::{python, scaling, throughput};
 pub const FILE: &str = "run.txt";
 
 /// The columns of the message-size grid: a contender, and its header.
-const SWEEP_COLUMNS: [(&str, &str); 5] = [
+const SWEEP_COLUMNS: [(&str, &str); 6] = [
     (throughput::RAW, "raw"),
     (throughput::IPC_BYTES, "ipc bytes"),
     (throughput::IPC_TYPED, "ipc ByteBuf"),
     (throughput::IPC_STRUCT, "ipc struct"),
+    (throughput::IPC_BORROWED, "ipc borrowed"),
     (python::CONNECTION, "python"),
 ];
 
@@ -80,7 +81,7 @@ fn sweep(out: &mut String, sizes: &[&TopicRows]) {
     );
     let _ = write!(out, "  {:<8}", "size");
     for (_, header) in SWEEP_COLUMNS {
-        let _ = write!(out, " {header:<15}");
+        let _ = write!(out, " {header:<14}");
     }
     out.push('\n');
     for topic in sizes {
@@ -90,7 +91,7 @@ fn sweep(out: &mut String, sizes: &[&TopicRows]) {
             let cell = find(topic, contender).map_or("-".into(), |row| {
                 cell(row.bytes_per_second.map(gib), row.time_vs_ref)
             });
-            let _ = write!(out, " {cell:<15}");
+            let _ = write!(out, " {cell:<14}");
         }
         out.push('\n');
     }
