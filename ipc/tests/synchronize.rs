@@ -978,6 +978,9 @@ fn only_a_panic_that_began_under_the_lock_marks_the_data_torn() {
     }
     let value = Value::new(1u32).unwrap();
     let reset = ResetOnDrop(value.clone());
+    // The panics below are the test's own: print nothing for them.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
     let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         let _reset = reset;
         panic!("an error that has nothing to do with the value");
@@ -993,6 +996,7 @@ fn only_a_panic_that_began_under_the_lock_marks_the_data_torn() {
         let _guard = value.lock().unwrap();
         panic!("while holding the lock");
     }));
+    std::panic::set_hook(report);
     assert!(torn.is_err());
     assert!(
         matches!(value.get(), Err(Error::OwnerDied)),
