@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use std::sync::Mutex;
 
-use fork_test::time_limit;
+use fork_test::{SignalStorm, time_limit};
 use ipc::{Connection, Error, Pipe, Process};
 use nix::sys::resource::{Resource, setrlimit};
-use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, raise, sigaction};
+use nix::sys::signal::{Signal, raise};
 use serde::{Deserialize, Serialize};
 
 /// Counts the bytes this test binary allocates, to show that refusing a frame costs nothing.
@@ -329,32 +329,10 @@ fn an_end_kept_by_the_parent_is_an_error_in_the_child_not_a_stray_descriptor() {
     assert_eq!(code, 0);
 }
 
-/// A process that sends `SIGUSR1` to this one every 20 ms, with a handler installed that
-/// does nothing and does not restart system calls: every wait is interrupted, often.
-fn signal_storm() -> Process {
-    extern "C" fn nothing(_: nix::libc::c_int) {}
-    let action = SigAction::new(
-        SigHandler::Handler(nothing),
-        SaFlags::empty(),
-        SigSet::empty(),
-    );
-    // SAFETY: the handler does nothing at all.
-    unsafe { sigaction(Signal::SIGUSR1, &action) }.unwrap();
-    let target = nix::unistd::getpid();
-    let mut storm = Process::new(move || {
-        loop {
-            let _ = nix::sys::signal::kill(target, Signal::SIGUSR1);
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    });
-    storm.start().unwrap();
-    storm
-}
-
 fn timeouts_hold_while_signals_arrive() {
     time_limit(Duration::from_secs(30));
     let (a, _b) = Pipe::new().unwrap();
-    let storm = signal_storm();
+    let storm = SignalStorm::start(Duration::from_millis(20));
     let timeout = Duration::from_millis(500);
     for what in ["poll", "wait"] {
         let started = Instant::now();

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use fork_test::time_limit;
+use fork_test::{SignalStorm, time_limit};
 use ipc::{Error, Pipe, Process, Queue};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -273,22 +273,7 @@ fn get_timeout_accepts_any_duration() {
 
 fn get_timeout_holds_while_signals_arrive() {
     time_limit(Duration::from_secs(30));
-    extern "C" fn nothing(_: nix::libc::c_int) {}
-    let action = nix::sys::signal::SigAction::new(
-        nix::sys::signal::SigHandler::Handler(nothing),
-        nix::sys::signal::SaFlags::empty(),
-        nix::sys::signal::SigSet::empty(),
-    );
-    // SAFETY: the handler does nothing at all.
-    unsafe { nix::sys::signal::sigaction(Signal::SIGUSR1, &action) }.unwrap();
-    let target = nix::unistd::getpid();
-    let mut storm = Process::new(move || {
-        loop {
-            let _ = kill(target, Signal::SIGUSR1);
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    });
-    storm.start().unwrap();
+    let storm = SignalStorm::start(Duration::from_millis(20));
     let mut queue = Queue::new().unwrap();
     let started = Instant::now();
     assert!(matches!(
@@ -296,8 +281,7 @@ fn get_timeout_holds_while_signals_arrive() {
         Err(Error::Timeout)
     ));
     let took = started.elapsed();
-    storm.kill().unwrap();
-    storm.join().unwrap();
+    drop(storm);
     assert!(
         took < Duration::from_millis(1500),
         "took {took:?} for 500 ms"

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytemuck::{Pod, Zeroable};
-use fork_test::time_limit;
+use fork_test::{SignalStorm, time_limit};
 use ipc::{
     Barrier, BoundedSemaphore, Condition, Error, Event, Lock, Process, RLock, RawValue, Semaphore,
     SharedAtomic, Value,
@@ -1009,29 +1009,14 @@ fn only_a_panic_that_began_under_the_lock_marks_the_data_torn() {
 /// timeout, whatever signals arrive meanwhile (Python retries on `EINTR`).
 fn a_condition_wait_outlasts_signals() {
     time_limit(Duration::from_secs(30));
-    extern "C" fn nothing(_: nix::libc::c_int) {}
-    let action = nix::sys::signal::SigAction::new(
-        nix::sys::signal::SigHandler::Handler(nothing),
-        nix::sys::signal::SaFlags::empty(),
-        nix::sys::signal::SigSet::empty(),
-    );
-    // SAFETY: the handler does nothing at all.
-    unsafe { nix::sys::signal::sigaction(nix::sys::signal::Signal::SIGUSR1, &action) }.unwrap();
-    let target = nix::unistd::getpid();
-    let mut storm = start(move || {
-        loop {
-            let _ = nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGUSR1);
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    });
+    let storm = SignalStorm::start(Duration::from_millis(5));
     let cond = Condition::new().unwrap();
     let mut held = cond.acquire().unwrap();
     let started = Instant::now();
     let notified = held.wait_timeout(Duration::from_millis(300));
     let waited = started.elapsed();
     drop(held);
-    storm.kill().unwrap();
-    storm.join().unwrap();
+    drop(storm);
     assert!(
         !notified && waited >= Duration::from_millis(300),
         "notified {notified} after {waited:?}"

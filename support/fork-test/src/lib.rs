@@ -20,8 +20,10 @@
 //! Arguments that do not start with `-` filter tests by name, as with `cargo test NAME`.
 
 mod busy;
+mod storm;
 
 pub use busy::BusyThreads;
+pub use storm::SignalStorm;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
