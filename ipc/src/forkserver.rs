@@ -20,14 +20,13 @@
 //! (`PR_SET_PDEATHSIG`), and its children die with the server.
 
 use std::io::IoSlice;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags};
 use nix::sys::socket::{
-    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType, recvmsg,
-    sendmsg, socketpair,
+    AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, sendmsg, socketpair,
 };
 use nix::unistd::{Pid, dup2_stderr, dup2_stdin, dup2_stdout};
 
@@ -37,6 +36,7 @@ use crate::deadline::poll_until;
 use crate::error::{Error, Result};
 use crate::fork::{Mark, fork};
 use crate::remote;
+use crate::rights;
 
 /// The running server, if any: this process's line to it, and the server itself.
 static SERVER: Mutex<Option<Server>> = Mutex::new(None);
@@ -321,30 +321,18 @@ fn send_record(socket: RawFd, bytes: &[u8], fds: &[RawFd]) -> std::result::Resul
 
 /// Receives one record into `buf`: its length, and the descriptors that came with it.
 fn receive_record(socket: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Vec<OwnedFd>)> {
-    let mut space = nix::cmsg_space!([RawFd; 5 + MAX_DESCRIPTORS]);
     loop {
-        let mut iov = [std::io::IoSliceMut::new(buf)];
-        let msg = match recvmsg::<()>(
-            socket.as_raw_fd(),
-            &mut iov,
-            Some(&mut space),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        ) {
-            Ok(msg) => msg,
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let mut fds = Vec::new();
-        for cmsg in msg.cmsgs()? {
-            if let ControlMessageOwned::ScmRights(raw) = cmsg {
-                // SAFETY: the kernel just installed these descriptors in this process for
-                // us; nothing else owns them.
-                fds.extend(
-                    raw.into_iter()
-                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-                );
+        match rights::receive(socket, buf, 5 + MAX_DESCRIPTORS, MsgFlags::empty()) {
+            Ok(received) if received.flags.contains(MsgFlags::MSG_CTRUNC) => {
+                // Those that came are closed as `received` drops.
+                return Err(Error::Io(std::io::Error::other(
+                    "not every descriptor of a forkserver record came: is this process at \
+                     its limit of open files (ulimit -n)?",
+                )));
             }
+            Ok(received) => return Ok((received.len, received.fds)),
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
         }
-        return Ok((msg.bytes, fds));
     }
 }

@@ -80,6 +80,7 @@ mod pool;
 mod process;
 pub mod queue;
 mod remote;
+mod rights;
 pub mod shared_memory;
 pub mod sharedctypes;
 pub mod spawn;

@@ -19,9 +19,9 @@
 //! are taken.
 
 use std::fs::File;
-use std::io::{IoSlice, IoSliceMut, Write};
+use std::io::{IoSlice, Write};
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
@@ -30,8 +30,8 @@ use nix::fcntl::{FcntlArg, SealFlag, fcntl};
 use nix::poll::{PollFd, PollFlags};
 use nix::sys::memfd::{MFdFlags, memfd_create};
 use nix::sys::socket::{
-    AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, Shutdown, SockFlag, SockType,
-    recvmsg, sendmsg, shutdown, socketpair,
+    AddressFamily, ControlMessage, MsgFlags, Shutdown, SockFlag, SockType, sendmsg, shutdown,
+    socketpair,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -41,6 +41,7 @@ use crate::connection::DEFAULT_MAX_MESSAGE;
 use crate::deadline::{deadline, poll_until};
 use crate::descriptor::{Descriptor, Lent};
 use crate::error::{Error, Result};
+use crate::rights;
 
 /// The first byte of a record: the message follows in the record.
 const INLINE: u8 = 0;
@@ -263,38 +264,23 @@ impl Queue {
     /// One `recvmsg` into `buf`: what arrived, with the descriptor that came with it;
     /// `None` if nothing did (interrupted by a signal, or nothing there when `nonblocking`).
     fn receive_record(&self, buf: &mut [u8], nonblocking: bool) -> Result<Option<Record>> {
-        let mut space = nix::cmsg_space!([RawFd; 1]);
-        let mut flags = MsgFlags::MSG_CMSG_CLOEXEC;
-        if nonblocking {
-            flags |= MsgFlags::MSG_DONTWAIT;
-        }
-        let mut iov = [IoSliceMut::new(buf)];
-        let msg = match recvmsg::<()>(self.rx.as_raw_fd(), &mut iov, Some(&mut space), flags) {
-            Ok(msg) => msg,
+        let flags = if nonblocking {
+            MsgFlags::MSG_DONTWAIT
+        } else {
+            MsgFlags::empty()
+        };
+        // Room for the one descriptor a record carries: more come from no `put`, and the
+        // kernel installs only those that fit (each owned in `received.fds`).
+        let received = match rights::receive(self.rx.as_fd(), buf, 1, flags) {
+            Ok(received) => received,
             Err(Errno::EAGAIN | Errno::EINTR) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        // The descriptors did not all come: the kernel dropped them (nix then shows none).
-        let rights_cut = msg.flags.contains(MsgFlags::MSG_CTRUNC);
-        // Take charge of every descriptor that came, before anything can return early.
-        let mut fds: Vec<OwnedFd> = Vec::new();
-        if !rights_cut {
-            for cmsg in msg.cmsgs()? {
-                if let ControlMessageOwned::ScmRights(raw) = cmsg {
-                    // SAFETY: the kernel just installed these descriptors in this process
-                    // for us; nothing else owns them.
-                    fds.extend(
-                        raw.into_iter()
-                            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-                    );
-                }
-            }
-        }
         Ok(Some(Record {
-            len: msg.bytes,
-            cut: msg.flags.contains(MsgFlags::MSG_TRUNC),
-            rights_cut,
-            fds,
+            len: received.len,
+            cut: received.flags.contains(MsgFlags::MSG_TRUNC),
+            rights_cut: received.flags.contains(MsgFlags::MSG_CTRUNC),
+            fds: received.fds,
         }))
     }
 }
@@ -346,8 +332,8 @@ struct Record {
     len: usize,
     /// The record did not fit: it is not one of this queue's.
     cut: bool,
-    /// Its descriptor could not be taken (this process is at its limit of open files),
-    /// so its message is lost.
+    /// Not every descriptor sent came: more than a record carries (a forged one), or this
+    /// process is at its limit of open files (its message is then lost).
     rights_cut: bool,
     fds: Vec<OwnedFd>,
 }
@@ -359,6 +345,9 @@ impl Record {
         let bytes = &buf[..self.len];
         if self.cut {
             return Err(foreign("longer than any record of this queue"));
+        }
+        if self.rights_cut && !self.fds.is_empty() {
+            return Err(foreign("more descriptors than a put sends"));
         }
         if self.rights_cut {
             return Err(Error::Io(std::io::Error::other(
@@ -415,4 +404,38 @@ fn read_sealed(memfd: OwnedFd, len: u64) -> Result<Vec<u8>> {
 /// The error for a record that no `put` could have made: reported, never delivered as data.
 fn foreign(why: &str) -> Error {
     Error::Decode(format!("a record not made by put: {why}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use nix::fcntl::OFlag;
+
+    use super::*;
+
+    /// A record that no `put` made, with `copies` copies of one descriptor: every copy that
+    /// reaches the consumer must be closed, whatever the record is refused for.
+    fn forged_record_leaves_no_copy(copies: usize) {
+        let mut queue = Queue::new().unwrap();
+        let (read_end, write_end) = nix::unistd::pipe2(OFlag::O_NONBLOCK).unwrap();
+        let fds = vec![write_end.as_raw_fd(); copies];
+        let iov = [IoSlice::new(&[IN_MEMFD, 0, 0, 0, 0, 0, 0, 0, 0])];
+        let rights = [ControlMessage::ScmRights(&fds)];
+        sendmsg::<()>(queue.tx.as_raw_fd(), &iov, &rights, MsgFlags::empty(), None).unwrap();
+        drop(write_end);
+        let refused = queue.get::<u8>().unwrap_err().to_string();
+        assert!(refused.contains("not made by put"), "{refused}");
+        // With no copy of the write end left open, the pipe reads as ended; a copy left in
+        // this process would make the read say "nothing yet" (EAGAIN) instead.
+        assert_eq!(nix::unistd::read(&read_end, &mut [0; 1]), Ok(0));
+    }
+
+    #[test]
+    fn a_record_with_two_descriptors_leaves_none_open() {
+        forged_record_leaves_no_copy(2);
+    }
+
+    #[test]
+    fn a_record_with_more_descriptors_than_fit_leaves_none_open() {
+        forged_record_leaves_no_copy(5);
+    }
 }
