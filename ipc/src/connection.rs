@@ -624,7 +624,7 @@ impl Connection {
     /// Reads what has arrived, without waiting, onto the end of the buffer (which grows
     /// as needed). `false` once nothing more can come: the other end's last byte was read,
     /// or the read failed (a write then says why).
-    fn read_waiting(&mut self) -> bool {
+    pub(crate) fn read_waiting(&mut self) -> bool {
         if self.start == self.end {
             (self.start, self.end) = (0, 0);
         }
