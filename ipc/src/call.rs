@@ -51,7 +51,7 @@ pub(crate) struct Call {
 type Trampoline = unsafe fn(usize, &[u8]) -> std::result::Result<Vec<u8>, Failure>;
 
 /// Why a call, or a pool's task, gave no result.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum Failure {
     /// The function panicked: the message, and where.
     Panicked(String),

@@ -158,7 +158,7 @@ struct State {
     /// Tasks no worker has yet.
     queue: VecDeque<Task>,
     /// Results not collected yet, by task id.
-    done: HashMap<u64, Result<ByteBuf>>,
+    done: HashMap<u64, Outcome>,
     /// Tasks handed in whose results have not come yet.
     unfinished: HashSet<u64>,
     /// Unfinished tasks whose results nobody will collect (their handle was dropped):
@@ -221,6 +221,7 @@ impl WorkerPool {
         Ok(AsyncResult {
             pool: self,
             id,
+            kept: None,
             result: PhantomData,
         })
     }
@@ -391,7 +392,7 @@ impl WorkerPool {
 
     /// The result of task `id`, waiting until `deadline` at most (`None` if it is not
     /// there by then).
-    fn wait_for(&self, id: u64, deadline: Option<Instant>) -> Result<Option<Result<ByteBuf>>> {
+    fn wait_for(&self, id: u64, deadline: Option<Instant>) -> Result<Option<Outcome>> {
         if !self.has_result(id, deadline)? {
             return Ok(None);
         }
@@ -430,7 +431,7 @@ impl WorkerPool {
     }
 
     /// The first of `ids` to finish, and its result.
-    fn wait_for_any(&self, ids: &[u64]) -> Result<(u64, Result<ByteBuf>)> {
+    fn wait_for_any(&self, ids: &[u64]) -> Result<(u64, Outcome)> {
         let mut state = self.state.borrow_mut();
         loop {
             if let Some(&id) = ids.iter().find(|id| state.done.contains_key(id)) {
@@ -538,7 +539,8 @@ impl State {
                 && let Some(task) = worker.tasks.pop_front()
             {
                 worker.finished += 1;
-                let result = result.map_err(|failure| failure_error(failure, task.items.start));
+                let index = task.items.start;
+                let result = result.map_err(|failure| Failed::InTask(failure, index));
                 self.finish(task.id, result);
                 self.dispatch();
                 return Ok(true);
@@ -549,7 +551,7 @@ impl State {
     }
 
     /// Keeps the result of task `id` for its handle, unless that was dropped.
-    fn finish(&mut self, id: u64, result: Result<ByteBuf>) {
+    fn finish(&mut self, id: u64, result: Outcome) {
         self.unfinished.remove(&id);
         if !self.abandoned.remove(&id) {
             self.done.insert(id, result);
@@ -574,18 +576,52 @@ impl State {
             }
         };
         if let Some(task) = tasks.pop_front() {
-            let error = Error::WorkerDied {
+            let died = Failed::WorkerDied {
                 index: task.items.start,
                 pid: child.pid(),
                 exitcode,
             };
-            self.finish(task.id, Err(error));
+            self.finish(task.id, Err(died));
         }
         // The tasks it had not begun go first to another worker.
         while let Some(task) = tasks.pop_back() {
             self.queue.push_front(task);
         }
         self.fill()
+    }
+}
+
+/// What a finished task left: its result's encoding, or why it has none.
+type Outcome = std::result::Result<ByteBuf, Failed>;
+
+/// Why a task has no result, kept as plain data until its handle asks: a handle asked
+/// twice says it twice, as Python's `AsyncResult.get` raises the same exception each time.
+#[derive(Debug, Clone)]
+enum Failed {
+    /// It failed in its worker; with the position of its (first) item.
+    InTask(Failure, usize),
+    /// Its worker died while it ran.
+    WorkerDied {
+        index: usize,
+        pid: i32,
+        exitcode: i32,
+    },
+}
+
+impl From<Failed> for Error {
+    fn from(failed: Failed) -> Error {
+        match failed {
+            Failed::InTask(failure, index) => failure_error(failure, index),
+            Failed::WorkerDied {
+                index,
+                pid,
+                exitcode,
+            } => Error::WorkerDied {
+                index,
+                pid,
+                exitcode,
+            },
+        }
     }
 }
 
@@ -607,34 +643,49 @@ fn failure_error(failure: Failure, index: usize) -> Error {
 pub struct AsyncResult<'pool, R> {
     pool: &'pool WorkerPool,
     id: u64,
+    /// The outcome, once a [`get_timeout`](Self::get_timeout) has taken it from the pool:
+    /// kept, so that asking again gives the same answer.
+    kept: Option<Outcome>,
     result: PhantomData<fn() -> R>,
 }
 
 impl<R: DeserializeOwned> AsyncResult<'_, R> {
     /// Waits for the result. Python: `result.get()`.
-    pub fn get(self) -> Result<R> {
-        let bytes = self.pool.wait_for(self.id, None)?.expect("no deadline")?;
-        codec::decode_call(&bytes)
+    pub fn get(mut self) -> Result<R> {
+        let outcome = match self.kept.take() {
+            Some(outcome) => outcome,
+            None => self.pool.wait_for(self.id, None)?.expect("no deadline"),
+        };
+        codec::decode_call(&outcome?)
     }
 
     /// Waits for the result at most `timeout`: [`Error::Timeout`] if it is not there by
     /// then (ask again later). Python: `result.get(timeout)`, which raises `TimeoutError`.
+    /// Once there, the result stays: asked again, this gives the same answer at once (the
+    /// value decoded anew, or the same error).
     pub fn get_timeout(&mut self, timeout: Duration) -> Result<R> {
-        match self.pool.wait_for(self.id, deadline(Some(timeout)))? {
-            Some(bytes) => codec::decode_call(&(bytes?)),
+        if self.kept.is_none() {
+            self.kept = self.pool.wait_for(self.id, deadline(Some(timeout)))?;
+        }
+        match &self.kept {
             None => Err(Error::Timeout),
+            Some(Ok(bytes)) => codec::decode_call(bytes),
+            Some(Err(failed)) => Err(failed.clone().into()),
         }
     }
 
     /// Whether the result is there, without waiting. Python: `result.ready()`.
     pub fn ready(&self) -> Result<bool> {
-        self.pool.has_result(self.id, Some(Instant::now()))
+        self.wait_timeout(Duration::ZERO)
     }
 
     /// Waits at most `timeout` for the result to be there, and says whether it is; the
     /// result stays for [`get`](Self::get). Python: `result.wait(timeout)`, then
     /// `result.ready()`.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<bool> {
+        if self.kept.is_some() {
+            return Ok(true);
+        }
         self.pool.has_result(self.id, deadline(Some(timeout)))
     }
 }

@@ -651,6 +651,36 @@ fn a_killed_forkserver_is_replaced_by_the_next_start() {
     assert_ne!(ipc::forkserver::pid(), Some(first), "a new server");
 }
 
+/// Python's `AsyncResult` keeps its outcome: `get` gives the same value (or raises the same
+/// exception) each time it is asked, and `ready()` stays true.
+fn a_result_asked_again_gives_the_same_answer() {
+    time_limit(Duration::from_secs(30));
+    let pool = get_context(StartMethod::Fork).pool(1).start().unwrap();
+    let mut answer = pool.apply_async(square, 7).unwrap();
+    assert_eq!(answer.get_timeout(Duration::from_secs(10)).unwrap(), 49);
+    assert!(answer.ready().unwrap(), "ready once it has answered");
+    assert!(answer.wait_timeout(Duration::ZERO).unwrap());
+    let again = Instant::now();
+    assert_eq!(answer.get_timeout(Duration::from_secs(10)).unwrap(), 49);
+    assert!(
+        again.elapsed() < Duration::from_secs(5),
+        "asked again, it did not wait"
+    );
+    assert_eq!(answer.get().unwrap(), 49);
+    let mut failed = pool.apply_async(panics_on_odd, 3).unwrap();
+    for _ in 0..2 {
+        match failed.get_timeout(Duration::from_secs(10)) {
+            Err(Error::TaskPanicked { index: 0, message }) => {
+                assert!(message.contains("odd"), "{message}")
+            }
+            other => panic!("the task's panic, each time: {other:?}"),
+        }
+    }
+    assert!(matches!(failed.get(), Err(Error::TaskPanicked { .. })));
+    pool.close();
+    pool.join().unwrap();
+}
+
 fn main() -> std::process::ExitCode {
     ipc::spawn::init();
     fork_test::run(&[
@@ -667,6 +697,10 @@ fn main() -> std::process::ExitCode {
             a_dead_worker_is_an_error_for_its_task_and_is_replaced_under_every_method,
         ),
         ("the_pool_api_follows_python", the_pool_api_follows_python),
+        (
+            "a_result_asked_again_gives_the_same_answer",
+            a_result_asked_again_gives_the_same_answer,
+        ),
         (
             "the_forkserver_dies_with_its_parent",
             the_forkserver_dies_with_its_parent,
