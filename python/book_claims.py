@@ -613,6 +613,27 @@ def only_the_parent_can_join_a_process(site):
     assert os.waitstatus_to_exitcode(status) == 0, status
 
 
+def sleep_briefly():
+    time.sleep(0.3)
+
+
+@claim('ipc-tour.md')
+def a_sentinel_is_ready_for_wait_once_the_process_ends_and_after_the_join(site):
+    from multiprocessing.connection import wait
+    p = mp.get_context('fork').Process(target=sleep_briefly)
+    try:
+        p.sentinel
+        raise AssertionError('a sentinel before the start')
+    except ValueError:
+        pass  # "process not started"
+    a, _b = mp.Pipe()
+    p.start()
+    assert wait([a, p.sentinel], 0.01) == [], 'ready before the child ended'
+    assert wait([a, p.sentinel], 10) == [p.sentinel]
+    p.join()
+    assert wait([p.sentinel], 0) == [p.sentinel], 'not ready after the join'
+
+
 @claim('ipc-tour.md')
 def a_python_queue_is_a_pipe_with_two_locks(site):
     import multiprocessing.connection

@@ -828,9 +828,11 @@ fn peer_error(errno: Errno) -> Error {
     }
 }
 
-/// Waits until some of `connections` can be received from (a message or the end of the
-/// stream), at most `timeout` (`None`: no limit), and returns their positions.
-/// Python: `multiprocessing.connection.wait`. See [poll(2)].
+/// Waits until some of `objects` are ready, at most `timeout` (`None`: no limit), and
+/// returns their positions. A [`Connection`] is ready when it can be received from (a
+/// message, or the end of the stream); a process's [`Sentinel`](crate::Sentinel)
+/// once the process has ended. Python: `multiprocessing.connection.wait`, which takes
+/// connections and sentinels alike. See [poll(2)].
 ///
 /// ```
 /// use std::time::Duration;
@@ -843,23 +845,54 @@ fn peer_error(errno: Errno) -> Error {
 /// ```
 ///
 /// [poll(2)]: https://man7.org/linux/man-pages/man2/poll.2.html
-pub fn wait(connections: &[&Connection], timeout: Option<Duration>) -> Result<Vec<usize>> {
-    for conn in connections {
-        conn.check(conn.readable, "send")?;
-    }
-    // Bytes already in a buffer are ready now, whatever the kernel says.
-    let buffered: Vec<usize> = (0..connections.len())
-        .filter(|&i| connections[i].has_buffered())
-        .collect();
-    if !buffered.is_empty() {
-        return Ok(buffered);
-    }
-    let mut fds: Vec<PollFd> = connections
+pub fn wait(objects: &[&dyn Waitable], timeout: Option<Duration>) -> Result<Vec<usize>> {
+    let fds = objects
         .iter()
-        .map(|c| PollFd::new(c.as_fd(), PollFlags::POLLIN))
+        .map(|object| object.readable_fd())
+        .collect::<Result<Vec<_>>>()?;
+    // Ready now, whatever the kernel says: bytes already in a connection's buffer.
+    let ready_now: Vec<usize> = (0..objects.len())
+        .filter(|&i| objects[i].ready_now())
+        .collect();
+    if !ready_now.is_empty() {
+        return Ok(ready_now);
+    }
+    let mut fds: Vec<PollFd> = fds
+        .into_iter()
+        .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
         .collect();
     poll_until(&mut fds, deadline(timeout))?;
     Ok((0..fds.len())
         .filter(|&i| fds[i].any().unwrap_or(false))
         .collect())
+}
+
+/// What [`wait`] waits for: a [`Connection`], or a process's
+/// [`Sentinel`](crate::Sentinel). (Sealed: only `ipc`'s types are.)
+pub trait Waitable: sealed::Sealed {
+    /// The descriptor that poll(2) reports readable when this is ready; an error for a
+    /// connection that cannot be received from.
+    #[doc(hidden)]
+    fn readable_fd(&self) -> Result<BorrowedFd<'_>>;
+    /// Whether this is ready without asking the kernel.
+    #[doc(hidden)]
+    fn ready_now(&self) -> bool;
+}
+
+pub(crate) mod sealed {
+    /// Keeps [`Waitable`](super::Waitable) to `ipc`'s own types.
+    pub trait Sealed {}
+}
+
+impl sealed::Sealed for Connection {}
+
+impl Waitable for Connection {
+    fn readable_fd(&self) -> Result<BorrowedFd<'_>> {
+        self.check(self.readable, "send")?;
+        Ok(self.fd.as_fd())
+    }
+
+    fn ready_now(&self) -> bool {
+        self.has_buffered()
+    }
 }

@@ -93,7 +93,7 @@ pub use descriptor::Descriptor;
 pub use error::{Error, Result};
 pub use fork::PANIC_EXIT_CODE;
 pub use pool::Pool;
-pub use process::{Process, describe_exitcode};
+pub use process::{Process, Sentinel, describe_exitcode};
 pub use queue::Queue;
 pub use shared_memory::SharedMemory;
 pub use sharedctypes::{Array, RawArray, RawValue, SharedAtomic, Value};

@@ -3,12 +3,13 @@
 //! [`fork`](crate::fork); the child's lifetime (waiting, signals, reaping) in
 //! [`Child`](crate::child::Child).
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
 use crate::child::Child;
+use crate::connection::Waitable;
 use crate::context::StartMethod;
 use crate::error::{Error, Result};
 use crate::fork::fork;
@@ -46,6 +47,24 @@ use crate::remote::{self, Job, Request};
 pub struct Process {
     target: Option<Target>,
     child: Option<Child>,
+}
+
+/// A started process's end, for [`connection::wait`](crate::connection::wait): see
+/// [`Process::sentinel`]. It borrows the `Process`, which cannot be joined or dropped
+/// meanwhile; take it again after.
+#[derive(Debug)]
+pub struct Sentinel<'a>(BorrowedFd<'a>);
+
+impl crate::connection::sealed::Sealed for Sentinel<'_> {}
+
+impl Waitable for Sentinel<'_> {
+    fn readable_fd(&self) -> Result<BorrowedFd<'_>> {
+        Ok(self.0)
+    }
+
+    fn ready_now(&self) -> bool {
+        false
+    }
 }
 
 /// What a process runs.
@@ -152,6 +171,25 @@ impl Process {
     /// ```
     pub fn pid(&self) -> Option<i32> {
         self.child.as_ref().map(Child::pid)
+    }
+
+    /// Ready, for [`connection::wait`](crate::connection::wait), once the child has ended
+    /// (and for good: after the join too). Python: `p.sentinel`, which also raises before
+    /// the start.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut p = ipc::Process::new(|| ());
+    /// p.start()?;
+    /// let ended = ipc::connection::wait(&[&p.sentinel()?], Some(Duration::from_secs(10)))?;
+    /// assert_eq!(ended, [0]);
+    /// # p.join()?;
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn sentinel(&self) -> Result<Sentinel<'_>> {
+        let child = self.child.as_ref().ok_or(Error::NotStarted)?;
+        Ok(Sentinel(child.exit_fd()))
     }
 
     /// Waits for the child to exit and returns its [`exitcode`](Self::exitcode).

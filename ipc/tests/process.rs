@@ -282,6 +282,28 @@ fn fork_failing_under_a_process_limit_says_why() {
     assert_eq!(code, Some(0), "the error names the process limit: {stderr}");
 }
 
+/// Python's `multiprocessing.connection.wait([conn, p.sentinel])`: a process's sentinel is
+/// ready once it has ended, beside connections, and stays ready after the join.
+fn a_sentinel_is_ready_when_its_process_ends() {
+    time_limit(Duration::from_secs(30));
+    let (quiet, _other_end) = Pipe::new().unwrap();
+    let unstarted = Process::new(|| ());
+    assert!(matches!(unstarted.sentinel(), Err(Error::NotStarted)));
+    let mut p = Process::new(|| std::thread::sleep(Duration::from_millis(300)));
+    p.start().unwrap();
+    let sentinel = p.sentinel().unwrap();
+    let objects: [&dyn ipc::connection::Waitable; 2] = [&quiet, &sentinel];
+    let early = ipc::connection::wait(&objects, Some(Duration::from_millis(10))).unwrap();
+    assert!(early.is_empty(), "ready before the child ended: {early:?}");
+    let started = Instant::now();
+    let ready = ipc::connection::wait(&objects, Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(ready, [1]);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(p.join().unwrap(), 0);
+    let after = ipc::connection::wait(&[&p.sentinel().unwrap()], Some(Duration::ZERO));
+    assert_eq!(after.unwrap(), [0], "still ready after the join");
+}
+
 fork_test::main!(
     exit_codes_follow_python,
     a_panicking_target_exits_non_zero_and_says_why,
@@ -298,4 +320,5 @@ fork_test::main!(
     join_timeout_accepts_any_duration,
     a_child_reaped_by_someone_else_is_never_signalled_again,
     fork_failing_under_a_process_limit_says_why,
+    a_sentinel_is_ready_when_its_process_ends,
 );
