@@ -765,7 +765,7 @@ impl Drop for Connection {
 }
 
 /// A `Connection` can go to a process as it starts, in its arguments (see
-/// [`Descriptor`](crate::Descriptor)), as Python's can: the new process gets its own copy
+/// [`Descriptor`]), as Python's can: the new process gets its own copy
 /// of this end. Not with bytes received and not read yet, which it would not get.
 impl Serialize for Connection {
     fn serialize<S: serde::Serializer>(

@@ -32,7 +32,13 @@ thread_local! {
     static RECEIVED: RefCell<Option<Vec<Option<OwnedFd>>>> = const { RefCell::new(None) };
 }
 
-/// An open file that goes to a new process in its arguments; see the [module](self).
+/// An open file that goes to a new process in its arguments, as Python's *inheritance*
+/// does for connections, queues and locks. As the arguments of a process started with the
+/// forkserver or spawn method are encoded, each `Descriptor` is copied (`dup`) into a table
+/// that goes with the new process (inherited across `fork` and `exec`, or sent with
+/// `SCM_RIGHTS` through the forkserver), and there it becomes that process's own
+/// descriptor for the same open file. Anywhere else (a message on a `Pipe`, a pool's task)
+/// it cannot be encoded, and the error says so.
 ///
 /// ```
 /// use std::io::{Read, Write};

@@ -286,7 +286,7 @@ impl Queue {
 }
 
 /// A `Queue` can go to a process as it starts, in its arguments (see
-/// [`Descriptor`](crate::Descriptor)), as Python's can: the new process gets a handle of
+/// [`Descriptor`]), as Python's can: the new process gets a handle of
 /// its own on the same queue.
 impl Serialize for Queue {
     fn serialize<S: serde::Serializer>(
