@@ -36,7 +36,7 @@ use crate::deadline::poll_until;
 use crate::error::{Error, Result};
 use crate::fork::{Mark, fork};
 use crate::remote;
-use crate::rights;
+use crate::rights::{self, Received};
 
 /// The running server, if any: this process's line to it, and the server itself.
 static SERVER: Mutex<Option<Server>> = Mutex::new(None);
@@ -175,7 +175,16 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
     drop((connection, theirs));
     // The server answers on the child's status socket: its pid, with its pidfd.
     let mut reply = [0u8; 256];
-    let (len, mut fds) = receive_record(status.as_fd(), &mut reply)?;
+    let received = receive_record(status.as_fd(), &mut reply)?;
+    if cut(&received) {
+        // Its child started: its pidfd did not come, and the child is let go (it is the
+        // server's, which reaps it).
+        return Err(Error::Io(std::io::Error::other(
+            "the forkserver's answer came without its descriptor: is this process at its \
+             limit of open files (ulimit -n)?",
+        )));
+    }
+    let Received { len, mut fds, .. } = received;
     match (reply.first(), fds.pop()) {
         (Some(b'+'), Some(pidfd)) if len == 5 && fds.is_empty() => {
             let pid = i32::from_le_bytes(reply[1..5].try_into().expect("4 bytes"));
@@ -221,8 +230,10 @@ fn serve(requests: OwnedFd) -> i32 {
             let mut buf = [0u8; 16];
             match receive_record(requests.as_fd(), &mut buf) {
                 // The program has closed its end: it is done (or gone).
-                Ok((0, _)) => return 0,
-                Ok((_, mut fds)) if fds.len() >= 5 => {
+                Ok(request) if request.len == 0 => return 0,
+                // Refused, and the server goes on (the descriptors that came close here).
+                Ok(request) if cut(&request) => refuse_cut(&request.fds),
+                Ok(Received { mut fds, .. }) if fds.len() >= 5 => {
                     let descriptors = fds.split_off(5);
                     let [connection, status, stdin, stdout, stderr] =
                         <[OwnedFd; 5]>::try_from(fds).expect("five, checked above");
@@ -235,6 +246,16 @@ fn serve(requests: OwnedFd) -> i32 {
                 Err(_) => return 1,
             }
         }
+    }
+}
+
+/// Refuses a request whose descriptors did not all come, on its status socket if that came
+/// (the second): the server is at its limit of open files, and the asker is told so.
+fn refuse_cut(fds: &[OwnedFd]) {
+    if let Some(status) = fds.get(1) {
+        let reason = b"-the forkserver could not take every descriptor of the request: it is \
+            at its limit of open files (ulimit -n when it started)";
+        let _ = send_record(status.as_raw_fd(), reason, &[]);
     }
 }
 
@@ -319,20 +340,18 @@ fn send_record(socket: RawFd, bytes: &[u8], fds: &[RawFd]) -> std::result::Resul
     }
 }
 
-/// Receives one record into `buf`: its length, and the descriptors that came with it.
-fn receive_record(socket: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Vec<OwnedFd>)> {
+/// Receives one record into `buf`: its length, the descriptors that came with it, and
+/// whether some did not (`MSG_CTRUNC`: this process is at its limit of open files).
+fn receive_record(socket: BorrowedFd<'_>, buf: &mut [u8]) -> Result<Received> {
     loop {
         match rights::receive(socket, buf, 5 + MAX_DESCRIPTORS, MsgFlags::empty()) {
-            Ok(received) if received.flags.contains(MsgFlags::MSG_CTRUNC) => {
-                // Those that came are closed as `received` drops.
-                return Err(Error::Io(std::io::Error::other(
-                    "not every descriptor of a forkserver record came: is this process at \
-                     its limit of open files (ulimit -n)?",
-                )));
-            }
-            Ok(received) => return Ok((received.len, received.fds)),
             Err(Errno::EINTR) => {}
-            Err(e) => return Err(e.into()),
+            received => return Ok(received?),
         }
     }
+}
+
+/// Whether not every descriptor sent with `record` came.
+fn cut(record: &Received) -> bool {
+    record.flags.contains(MsgFlags::MSG_CTRUNC)
 }

@@ -189,7 +189,10 @@ impl Process {
     /// ```
     pub fn sentinel(&self) -> Result<Sentinel<'_>> {
         let child = self.child.as_ref().ok_or(Error::NotStarted)?;
-        Ok(Sentinel(child.exit_fd()))
+        // The pidfd, whoever reaps the child: readable from its exit on, for good. (A
+        // forkserver child's status socket would not do: it is readable while the exit
+        // code waits in it, and again only once the server has closed its end.)
+        Ok(Sentinel(child.pidfd()))
     }
 
     /// Waits for the child to exit and returns its [`exitcode`](Self::exitcode).

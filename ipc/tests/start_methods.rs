@@ -651,6 +651,62 @@ fn a_killed_forkserver_is_replaced_by_the_next_start() {
     assert_ne!(ipc::forkserver::pid(), Some(first), "a new server");
 }
 
+/// A request whose descriptors do not all reach the server (it is at its limit of open
+/// files) is refused, and the server goes on: the processes it started live on.
+fn a_request_the_forkserver_cannot_take_is_refused_and_the_server_goes_on() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    time_limit(Duration::from_secs(30));
+    let _stop = StopsTheForkserver;
+    ipc::forkserver::stop();
+    // The server inherits a low limit; this process gets its own back at once.
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    setrlimit(Resource::RLIMIT_NOFILE, 40, hard).unwrap();
+    let started = ipc::forkserver::start();
+    setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+    started.unwrap();
+    let ctx = get_context(StartMethod::Forkserver);
+    let mut first = ctx.process(sleep_ms_unit, 1000).unwrap();
+    first.start().unwrap();
+    let (_reader, writer) = std::io::pipe().unwrap();
+    let writer = std::os::fd::OwnedFd::from(writer);
+    let many: Vec<ipc::Descriptor> = (0..60)
+        .map(|_| ipc::Descriptor::from(writer.try_clone().unwrap()))
+        .collect();
+    let mut crowded = ctx.process(keep_descriptors, many).unwrap();
+    match crowded.start() {
+        Err(Error::Refused(why)) => assert!(why.contains("limit of open files"), "{why}"),
+        other => panic!("refused for the server's limit: {other:?}"),
+    }
+    assert_eq!(first.join().unwrap(), 0, "the first process lived on");
+    let mut after = ctx.process(exit_with, 7).unwrap();
+    after.start().unwrap();
+    assert_eq!(after.join().unwrap(), 7, "the server still serves");
+}
+
+fn keep_descriptors(fds: Vec<ipc::Descriptor>) {
+    drop(fds);
+}
+
+/// A sentinel is ready once the process has ended, for good, whatever started it: for a
+/// forkserver process too, right after its join (when the server may not yet have closed
+/// its end of the status socket).
+fn a_forkserver_process_sentinel_is_ready_right_after_its_join() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    let ctx = get_context(StartMethod::Forkserver);
+    let mut late = 0;
+    for _ in 0..200 {
+        let mut p = ctx.process(exit_with, 0).unwrap();
+        p.start().unwrap();
+        assert_eq!(p.join().unwrap(), 0);
+        let ready = ipc::connection::wait(&[&p.sentinel().unwrap()], Some(Duration::ZERO));
+        if ready.unwrap().is_empty() {
+            late += 1;
+        }
+    }
+    assert_eq!(late, 0, "sentinels not ready right after the join, of 200");
+}
+
 /// Python's `AsyncResult` keeps its outcome: `get` gives the same value (or raises the same
 /// exception) each time it is asked, and `ready()` stays true.
 fn a_result_asked_again_gives_the_same_answer() {
@@ -700,6 +756,14 @@ fn main() -> std::process::ExitCode {
         (
             "a_result_asked_again_gives_the_same_answer",
             a_result_asked_again_gives_the_same_answer,
+        ),
+        (
+            "a_request_the_forkserver_cannot_take_is_refused_and_the_server_goes_on",
+            a_request_the_forkserver_cannot_take_is_refused_and_the_server_goes_on,
+        ),
+        (
+            "a_forkserver_process_sentinel_is_ready_right_after_its_join",
+            a_forkserver_process_sentinel_is_ready_right_after_its_join,
         ),
         (
             "the_forkserver_dies_with_its_parent",
