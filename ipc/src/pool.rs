@@ -492,7 +492,7 @@ where
         // A message already in a buffer is ready now, whatever the kernel says. Otherwise,
         // bytes that have come are read without asking poll(2) first: when workers answer
         // faster than the parent reads (tiny tasks), one nearly always has, and a poll per
-        // answer would be a system call for nothing (a chunksize-1 map ran 10% faster).
+        // answer would be a system call for nothing (a chunksize-1 map ran about 15% faster).
         let found = order()
             .find(|&w| self.workers[w].conn.has_buffered())
             .or_else(|| {
