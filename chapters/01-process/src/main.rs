@@ -18,7 +18,8 @@ fn load_and_print(url: &str) -> i32 {
             0
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            // One write for the whole line: the parent prints meanwhile.
+            loader::eprint_line(format_args!("error: {e}"));
             1
         }
     }
