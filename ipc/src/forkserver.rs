@@ -176,7 +176,7 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
     // The server answers on the child's status socket: its pid, with its pidfd.
     let mut reply = [0u8; 256];
     let received = receive_record(status.as_fd(), &mut reply)?;
-    if cut(&received) {
+    if received.cut() {
         // Its child started: its pidfd did not come, and the child is let go (it is the
         // server's, which reaps it).
         return Err(Error::Io(std::io::Error::other(
@@ -232,7 +232,7 @@ fn serve(requests: OwnedFd) -> i32 {
                 // The program has closed its end: it is done (or gone).
                 Ok(request) if request.len == 0 => return 0,
                 // Refused, and the server goes on (the descriptors that came close here).
-                Ok(request) if cut(&request) => refuse_cut(&request.fds),
+                Ok(request) if request.cut() => refuse_cut(&request.fds),
                 Ok(Received { mut fds, .. }) if fds.len() >= 5 => {
                     let descriptors = fds.split_off(5);
                     let [connection, status, stdin, stdout, stderr] =
@@ -349,9 +349,4 @@ fn receive_record(socket: BorrowedFd<'_>, buf: &mut [u8]) -> Result<Received> {
             received => return Ok(received?),
         }
     }
-}
-
-/// Whether not every descriptor sent with `record` came.
-fn cut(record: &Received) -> bool {
-    record.flags.contains(MsgFlags::MSG_CTRUNC)
 }

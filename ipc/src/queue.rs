@@ -279,7 +279,7 @@ impl Queue {
         Ok(Some(Record {
             len: received.len,
             cut: received.flags.contains(MsgFlags::MSG_TRUNC),
-            rights_cut: received.flags.contains(MsgFlags::MSG_CTRUNC),
+            rights_cut: received.cut(),
             fds: received.fds,
         }))
     }

@@ -28,6 +28,14 @@ pub(crate) struct Received {
     pub(crate) fds: Vec<OwnedFd>,
 }
 
+impl Received {
+    /// Whether not every descriptor sent came (`MSG_CTRUNC`): more were sent than there
+    /// was room for, or this process is at its limit of open files.
+    pub(crate) fn cut(&self) -> bool {
+        self.flags.contains(MsgFlags::MSG_CTRUNC)
+    }
+}
+
 /// One `recvmsg(2)` from `socket` into `buf`, with room for `room` descriptors; every
 /// descriptor that came is returned, close-on-exec.
 pub(crate) fn receive(
