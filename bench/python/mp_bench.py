@@ -1,9 +1,15 @@
 """Python's side of `cargo run --release -p bench`: multiprocessing's own numbers.
 
-The Rust benchmark runs this script once per round and passes the sizes, so both sides
-measure the same work. It prints one JSON line per sample, nothing else on stdout:
-    {"topic": "round_trip", "contender": "python send_bytes/recv_bytes", "seconds": 1.2e-05}
-where "seconds" is the time per operation. Contenders of a topic take turns, as in Rust.
+The Rust benchmark starts this script once per run and asks it for one sample at a time,
+in turns with its own contenders, so that a busy moment of the machine hits Python's
+samples and Rust's alike. Each request is one JSON line on stdin, and each answer one
+line on stdout, nothing else:
+    {"topic": "round_trip", "contender": "python send_bytes/recv_bytes", "count": 2000}
+    {"seconds": 1.2e-05}
+where "count" is how many operations the sample makes (round trips, messages, lock
+operations, adds per process; 1 for a start and join or a map), "size" is a throughput
+message's size, and "seconds" the time per operation. {"rest": true} closes the pools kept
+warm between samples; the end of stdin ends the script.
 """
 
 import argparse
@@ -11,7 +17,7 @@ import functools
 import json
 import multiprocessing as mp
 import os
-import statistics
+import sys
 import time
 
 FORK = "python Process (fork)"
@@ -61,25 +67,12 @@ def per_op(ops, batch):
     return (time.perf_counter() - start) / ops
 
 
-def alternate(topic, round_, reps, contenders):
-    """`reps` samples of each (name, sample) in turns, a different one first each turn."""
-    n = len(contenders)
-    for rep in range(reps):
-        first = (round_ * reps + rep) % n
-        for i in range(n):
-            name, sample = contenders[(first + i) % n]
-            print(json.dumps({"topic": topic, "contender": name, "seconds": sample()}))
-
-
-def start_join(method, count):
-    """The median of `count` starts and joins, as in Rust (some take ten times the usual)."""
-    context = mp.get_context(method)
-    times = []
-    for _ in range(count):
-        p = context.Process(target=noop)
-        times.append(per_op(1, lambda: (p.start(), p.join())))
-        assert p.exitcode == 0
-    return statistics.median(times)
+def start_join(method):
+    """One start and join of a child that does nothing."""
+    p = mp.get_context(method).Process(target=noop)
+    seconds = per_op(1, lambda: (p.start(), p.join()))
+    assert p.exitcode == 0
+    return seconds
 
 
 class Child:
@@ -170,125 +163,95 @@ def counted_adds(processes, adds):
     return seconds / (processes * adds)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--round", type=int, required=True)
-    parser.add_argument("--reps", type=int, required=True)
-    parser.add_argument("--groups", required=True, help="comma-separated: " + ",".join(GROUPS))
-    parser.add_argument("--forks", type=int, required=True)
-    parser.add_argument("--spawns", type=int, required=True)
-    parser.add_argument("--round-trips", type=int, required=True)
-    parser.add_argument("--tasks", type=int, required=True)
-    parser.add_argument("--processes", type=int, required=True)
-    parser.add_argument("--lock-ops", type=int, required=True)
-    parser.add_argument("--increments", type=int, required=True)
-    parser.add_argument(
-        "--size", nargs=4, action="append", default=[],
-        metavar=("TOPIC", "BYTES", "MESSAGES", "REPS"),
-    )
-    args = parser.parse_args()
-    groups = args.groups.split(",") if args.groups else []
-    for group in groups:
-        if group not in GROUPS:
-            parser.error(f"unknown group {group!r}")
-    for group in GROUPS:
-        if group in groups:
-            GROUPS[group](args)
+class Warm:
+    """The pools kept between samples, as Rust keeps its own: at most one at a time."""
+
+    def __init__(self, processes, tasks):
+        self.processes = processes
+        self.items = list(range(tasks))
+        self.name = None
+        self.pool = None
+
+    def get(self, name):
+        """The pool `name` ("apply": one worker; "map": `processes`), started and warmed
+        up (its workers have done the work once) on first use."""
+        if self.name != name:
+            self.rest()
+            if name == "apply":
+                self.pool = mp.get_context("fork").Pool(1)
+                self.pool.apply(identity, (b"\xa5" * PAYLOAD,))
+            else:
+                self.pool = mp.get_context("fork").Pool(self.processes)
+                self.pool.map(square, self.items)
+            self.name = name
+        return self.pool
+
+    def rest(self):
+        if self.pool is not None:
+            self.pool.close()
+            self.pool.join()
+        self.name = self.pool = None
 
 
-def start_joins(args):
-    r, reps = args.round, args.reps
-    alternate("start_join", r, reps, [(FORK, lambda: start_join("fork", args.forks))])
-    alternate("start_join_forkserver", r, reps, [
-        (FORKSERVER, lambda: start_join("forkserver", args.spawns)),
-    ])
-    alternate("start_join_spawn", r, reps, [(SPAWN, lambda: start_join("spawn", args.spawns))])
+def sample(request, warm):
+    """Seconds per operation of one sample of `request`'s topic and contender."""
+    topic, contender, count = request["topic"], request["contender"], request["count"]
+    if contender in (FORK, FORKSERVER, SPAWN):
+        method = {FORK: "fork", FORKSERVER: "forkserver", SPAWN: "spawn"}[contender]
+        return start_join(method)
+    if contender == CONNECTION and topic == "round_trip":
+        return with_new_child(Child(echo), round_trips, 100, count)
+    if contender == CONNECTION:
+        size = request["size"]
+        exchange = functools.partial(receive, size=size)
+        # The warm-up message also waits for the child to make its payload.
+        return with_new_child(Child(sender, size), exchange, 1, count)
+    if contender == APPLY:
+        pool = warm.get("apply")
+        payload = b"\xa5" * PAYLOAD
+        return per_op(count, lambda: [pool.apply_async(identity, (payload,)).get()
+                                      for _ in range(count)])
+    if contender == POOL_MAP:
+        pool = warm.get("map")
+        chunksize = 1 if topic == "pool_map_chunk1" else None
+        return per_op(1, lambda: pool.map(square, warm.items, chunksize=chunksize))
+    if contender in (LOCK_WITH, LOCK_CALLS):
+        work = lock_with if contender == LOCK_WITH else lock_calls
+        lock = mp.get_context("fork").Lock()
+        if topic == "lock_contended":
+            return in_processes(CONTENDERS, work, lock, count) / (CONTENDERS * count)
+        return per_op(count, lambda: work(lock, count))
+    if contender == VALUE:
+        return counted_adds(warm.processes, count)
+    raise ValueError(f"no such contender: {topic} / {contender}")
 
 
-def on_one_core(measure, args):
-    """Runs `measure(args)` on one core, as in Rust (bench/src/cores.rs says why)."""
+def on_the_bench_cores(measure):
+    """Runs `measure()` on the cores the benchmark runs on now (one, for the round trip and
+    throughput: bench/src/cores.rs says why), as do the children it starts meanwhile."""
     allowed = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {min(allowed)})
+    os.sched_setaffinity(0, os.sched_getaffinity(os.getppid()))
     try:
-        measure(args)
+        return measure()
     finally:
         os.sched_setaffinity(0, allowed)
 
 
-def round_trip(args):
-    on_one_core(round_trips_on_one_core, args)
-
-
-def round_trips_on_one_core(args):
-    r, reps, n = args.round, args.reps, args.round_trips
-    alternate("round_trip", r, reps, [
-        (CONNECTION, lambda: with_new_child(Child(echo), round_trips, 100, n)),
-    ])
-    payload = b"\xa5" * PAYLOAD
-    with mp.get_context("fork").Pool(1) as pool:
-        pool.apply(identity, (payload,))  # the worker is up before timing
-        alternate("round_trip", r, reps, [
-            (APPLY, lambda: per_op(n, lambda: [pool.apply_async(identity, (payload,)).get()
-                                               for _ in range(n)])),
-        ])
-
-
-def throughput(args):
-    on_one_core(throughput_on_one_core, args)
-
-
-def throughput_on_one_core(args):
-    for topic, size, messages, reps in args.size:
-        size, messages, reps = int(size), int(messages), int(reps)
-        exchange = functools.partial(receive, size=size)
-        # The warm-up message also waits for the child to make its payload.
-        alternate(topic, args.round, reps, [
-            (CONNECTION, lambda: with_new_child(Child(sender, size), exchange, 1, messages)),
-        ])
-
-
-def pool_map(args):
-    r, reps = args.round, args.reps
-    items = list(range(args.tasks))
-    with mp.get_context("fork").Pool(args.processes) as pool:
-        # Warm: the workers have done the work once before timing, as in Rust.
-        pool.map(square, items)
-        alternate("pool_map_default", r, reps, [
-            (POOL_MAP, lambda: per_op(1, lambda: pool.map(square, items))),
-        ])
-        alternate("pool_map_chunk1", r, 1, [
-            (POOL_MAP, lambda: per_op(1, lambda: pool.map(square, items, chunksize=1))),
-        ])
-
-
-def shared_state(args):
-    r, reps, ops = args.round, args.reps, args.lock_ops
-    lock = mp.get_context("fork").Lock()
-    alternate("lock_uncontended", r, reps, [
-        (LOCK_WITH, lambda: per_op(ops, lambda: lock_with(lock, ops))),
-        (LOCK_CALLS, lambda: per_op(ops, lambda: lock_calls(lock, ops))),
-    ])
-    contended = CONTENDERS * ops
-    alternate("lock_contended", r, reps, [
-        (LOCK_WITH, lambda: in_processes(CONTENDERS, lock_with, lock, ops) / contended),
-        (LOCK_CALLS, lambda: in_processes(CONTENDERS, lock_calls, lock, ops) / contended),
-    ])
-    adds = args.increments // args.processes
-    # A second or two per sample: one per round, as for chunksize 1.
-    seconds = counted_adds(args.processes, adds)
-    # Python has no atomics: its locked Value is the reference of both topics.
-    for topic in ("value_locked", "value_atomic"):
-        print(json.dumps({"topic": topic, "contender": VALUE, "seconds": seconds}))
-
-
-# The groups of topics, by the names `cargo run -p bench -- --only` takes, in the order run.
-GROUPS = {
-    "start-join": start_joins,
-    "round-trip": round_trip,
-    "throughput": throughput,
-    "pool-map": pool_map,
-    "shared-state": shared_state,
-}
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--processes", type=int, required=True, help="workers of Pool.map")
+    parser.add_argument("--tasks", type=int, required=True, help="items of Pool.map")
+    args = parser.parse_args()
+    warm = Warm(args.processes, args.tasks)
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request.get("rest"):
+            warm.rest()
+            answer = {}
+        else:
+            answer = {"seconds": on_the_bench_cores(lambda: sample(request, warm))}
+        print(json.dumps(answer), flush=True)
+    warm.rest()
 
 
 if __name__ == "__main__":

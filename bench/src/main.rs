@@ -11,8 +11,8 @@
 //!
 //! Prints a table of medians to stdout, then one JSON line for the run and one per row;
 //! progress goes to stderr. The run is made of rounds; in each, every contender takes
-//! samples in turns with the others of its topic, and the Python script runs once (before
-//! the Rust topics in even rounds, after them in odd ones).
+//! samples in turns with the others of its topic, Python's too (the Python script runs
+//! beside the bench and takes one sample per request).
 //!
 //! A quick run takes a third of the samples, so its medians move more: use it to check
 //! that everything runs, and the full run to judge the targets.
@@ -48,6 +48,7 @@ use demo_site::DemoSite;
 use crate::config::{Config, Group};
 use crate::harness::{Result, Samples};
 use crate::machine::Run;
+use crate::python::Python;
 use crate::report::Results;
 
 /// Measures ipc against raw system calls and Python's multiprocessing.
@@ -117,37 +118,35 @@ fn measure(config: &Config) -> Result<Samples> {
         .measures(Group::Pages)
         .then(DemoSite::start)
         .transpose()?;
+    let python = Python::start(config)?;
+    if python.is_none() {
+        eprintln!("no python3 found: the Python rows stay empty");
+    }
+    let py = python.as_ref();
     let mut samples = Samples::default();
-    let mut python = true;
     for round in 0..config.rounds {
         eprint!("round {} of {}:", round + 1, config.rounds);
-        if python && round % 2 == 0 {
-            python = timed("python", || python::round(&mut samples, config, round))?;
-        }
         for &group in &config.groups {
             let samples = &mut samples;
             timed(&group.name(), || match group {
-                Group::StartJoin => start_join::round(samples, config, round),
+                Group::StartJoin => start_join::round(samples, config, round, py),
                 Group::RoundTrip => {
-                    cores::on_one_core(|| round_trip::round(samples, config, round))
+                    cores::on_one_core(|| round_trip::round(samples, config, round, py))
                 }
                 Group::Throughput => {
-                    cores::on_one_core(|| throughput::round(samples, config, round))
+                    cores::on_one_core(|| throughput::round(samples, config, round, py))
                 }
-                Group::PoolMap => pool_map::round(samples, config, round),
+                Group::PoolMap => pool_map::round(samples, config, round, py),
                 Group::Scaling => scaling::round(samples, config, round),
                 Group::Pages => pages::round(samples, site.as_ref().expect("started"), round),
-                Group::SharedState => shared_state::round(samples, config, round),
+                Group::SharedState => shared_state::round(samples, config, round, py),
             })?;
+            if let Some(python) = py {
+                python.rest()?;
+            }
             give_memory_back();
         }
-        if python && round % 2 == 1 {
-            python = timed("python", || python::round(&mut samples, config, round))?;
-        }
         eprintln!();
-        if !python && round == 0 {
-            eprintln!("no python3 found: the Python rows stay empty");
-        }
     }
     Ok(samples)
 }

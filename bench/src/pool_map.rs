@@ -10,6 +10,7 @@ use ipc::{Pool, StartMethod, get_context};
 
 use crate::config::Config;
 use crate::harness::{Contender, Result, Samples, alternate, per_op};
+use crate::python::{self, Python, Request};
 
 /// Topic: Python's default chunk size, `ceil(tasks / (4 × processes))`.
 pub const DEFAULT_CHUNKS: &str = "pool_map_default";
@@ -29,7 +30,12 @@ fn square(x: u64) -> u64 {
 
 /// One round: `config.reps` maps with default chunks (and sequential loops), in turns;
 /// then one map with chunks of one, which is slow in Python.
-pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
+pub fn round(
+    samples: &mut Samples,
+    config: &Config,
+    round: usize,
+    python: Option<&Python>,
+) -> Result {
     let items: Vec<u64> = (0..config.tasks as u64).collect();
     let expected: Vec<u64> = items.iter().map(|&x| square(x)).collect();
     let pool = Pool::new(config.processes);
@@ -41,32 +47,31 @@ pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
     // Warm: the workers have done the work once before timing (their memory has grown to
     // what a map needs), as Python's pool has.
     warm.map(square, items.iter().copied())?;
+    let mut contenders = vec![
+        Contender::new(SEQUENTIAL, || {
+            checked(&expected, || {
+                Ok(black_box(&items).iter().map(|&x| square(x)).collect())
+            })
+        }),
+        Contender::new(IPC, || checked(&expected, || map(&pool))),
+        Contender::new(IPC_WARM, || {
+            checked(&expected, || Ok(warm.map(square, items.iter().copied())?))
+        }),
+    ];
+    let python_map =
+        |topic| python.map(|py| py.contender(Request::new(topic, python::POOL_MAP, 1)));
+    contenders.extend(python_map(DEFAULT_CHUNKS));
     alternate(
         samples,
         DEFAULT_CHUNKS,
         round,
         config.reps,
         1,
-        &mut [
-            Contender::new(SEQUENTIAL, || {
-                checked(&expected, || {
-                    Ok(black_box(&items).iter().map(|&x| square(x)).collect())
-                })
-            }),
-            Contender::new(IPC, || checked(&expected, || map(&pool))),
-            Contender::new(IPC_WARM, || {
-                checked(&expected, || Ok(warm.map(square, items.iter().copied())?))
-            }),
-        ],
+        &mut contenders,
     )?;
-    alternate(
-        samples,
-        CHUNK_1,
-        round,
-        1,
-        1,
-        &mut [Contender::new(IPC, || checked(&expected, || map(&chunk_1)))],
-    )
+    let mut contenders = vec![Contender::new(IPC, || checked(&expected, || map(&chunk_1)))];
+    contenders.extend(python_map(CHUNK_1));
+    alternate(samples, CHUNK_1, round, 1, 1, &mut contenders)
 }
 
 /// Times `run` and checks its results afterwards: a wrong answer would make any time

@@ -1,16 +1,19 @@
 //! Python's `multiprocessing`, measured by `bench/python/mp_bench.py` in a subprocess.
 //!
-//! The script runs once per round (between the Rust topics), with the same sizes as the
-//! Rust side, and prints one JSON line per sample.
+//! The script starts once per run and takes one request per sample, so that its samples
+//! take turns with the Rust contenders of their topic like any other contender: a busy
+//! moment of the machine then hits Python and `ipc` alike, and the ratios between them
+//! move less from run to run than when Python measured its topics on its own, a few
+//! seconds away from Rust's.
 
-use std::io::ErrorKind;
-use std::process::{Command, Stdio};
+use std::cell::RefCell;
+use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, Group};
-use crate::harness::{Result, Samples};
-use crate::{pool_map, round_trip, shared_state, start_join, throughput};
+use crate::config::Config;
+use crate::harness::{Contender, Result};
 
 /// The script, found from the source tree the bench was built from.
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/mp_bench.py");
@@ -35,94 +38,122 @@ pub const LOCK_CALLS: &str = "python Lock, acquire(); release()";
 /// atomic topic too: Python has no atomics, and this is its correct counter.
 pub const VALUE: &str = "python Value, get_lock() += 1";
 
-/// The groups of topics the script measures: Python has no rayon, and the slow pages are
-/// about `ipc`'s pool against the ideal time.
-const GROUPS: [Group; 5] = [
-    Group::StartJoin,
-    Group::RoundTrip,
-    Group::Throughput,
-    Group::PoolMap,
-    Group::SharedState,
-];
-
-/// One sample, as the script prints it.
-#[derive(Deserialize)]
-struct Line {
-    topic: String,
-    contender: String,
-    seconds: f64,
+/// One sample to take, as the script reads it.
+#[derive(Serialize)]
+pub struct Request<'a> {
+    /// The topic's key, as in Rust's samples.
+    topic: &'a str,
+    /// One of the names above.
+    contender: &'a str,
+    /// Operations in the sample: round trips, messages, lock operations, adds per process;
+    /// 1 for a start and join, or a map.
+    count: usize,
+    /// The size of a throughput message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<usize>,
 }
 
-/// Runs the script once, for the groups of `config` it measures. `Ok(false)` if there is
-/// no `python3` to run it.
-pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result<bool> {
-    let groups: Vec<String> = GROUPS
-        .into_iter()
-        .filter(|&group| config.measures(group))
-        .map(Group::name)
-        .collect();
-    if groups.is_empty() {
-        return Ok(true);
-    }
-    let mut command = Command::new("python3");
-    command
-        .env("PYTHONDONTWRITEBYTECODE", "1") // no __pycache__ in the source tree
-        .arg(SCRIPT)
-        .args(["--round", &round.to_string()])
-        .args(["--reps", &config.reps.to_string()])
-        .args(["--groups", &groups.join(",")])
-        .args(["--forks", &config.python_forks.to_string()])
-        .args(["--spawns", &config.python_spawns.to_string()])
-        .args(["--round-trips", &config.round_trips.to_string()])
-        .args(["--tasks", &config.tasks.to_string()])
-        .args(["--processes", &config.processes.to_string()])
-        .args(["--lock-ops", &config.lock_ops.to_string()])
-        .args(["--increments", &config.increments.to_string()]);
-    for (topic, size) in throughput::SIZES {
-        let messages = config.messages(size).to_string();
-        let reps = throughput::reps(config, size).to_string();
-        command.args(["--size", topic, &size.to_string(), &messages, &reps]);
-    }
-    let output = match command.stderr(Stdio::inherit()).output() {
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
-        output => output?,
-    };
-    if !output.status.success() {
-        return Err(format!("{SCRIPT} failed: {}", output.status).into());
-    }
-    for text in String::from_utf8(output.stdout)?.lines() {
-        let line: Line =
-            serde_json::from_str(text).map_err(|e| format!("{SCRIPT} printed {text:?}: {e}"))?;
-        if !expected(&line.topic, &line.contender) {
-            return Err(format!("{SCRIPT}: unknown {} / {}", line.topic, line.contender).into());
+impl<'a> Request<'a> {
+    /// A sample of `count` operations.
+    pub fn new(topic: &'a str, contender: &'a str, count: usize) -> Self {
+        Request {
+            topic,
+            contender,
+            count,
+            size: None,
         }
-        samples.add(&line.topic, &line.contender, line.seconds);
     }
-    Ok(true)
+
+    /// A throughput sample: `count` messages of `size` bytes.
+    pub fn messages(topic: &'a str, count: usize, size: usize) -> Self {
+        Request {
+            size: Some(size),
+            ..Request::new(topic, CONNECTION, count)
+        }
+    }
 }
 
+/// The script's answer to a request.
+#[derive(Deserialize)]
+struct Answer {
+    seconds: Option<f64>,
+}
+
+/// The script, running; it ends when this is dropped (its stdin closes).
+pub struct Python(RefCell<Script>);
+
+/// The script's process (requests go to its stdin) and its stdout.
+struct Script {
+    child: Child,
+    answers: BufReader<ChildStdout>,
+}
+
+impl Python {
+    /// Starts the script; `None` if there is no `python3` to run it.
+    pub fn start(config: &Config) -> Result<Option<Python>> {
+        let mut command = Command::new("python3");
+        command
+            .env("PYTHONDONTWRITEBYTECODE", "1") // no __pycache__ in the source tree
+            .arg(SCRIPT)
+            .args(["--processes", &config.processes.to_string()])
+            .args(["--tasks", &config.tasks.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = match command.spawn() {
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            child => child?,
+        };
+        let answers = BufReader::new(child.stdout.take().expect("piped"));
+        Ok(Some(Python(RefCell::new(Script { child, answers }))))
+    }
+
+    /// A contender whose every sample is one request to the script.
+    pub fn contender<'a>(&'a self, request: Request<'a>) -> Contender<'a> {
+        Contender::new(request.contender, move || self.sample(&request))
+    }
+
+    /// Takes one sample: seconds per operation.
+    pub fn sample(&self, request: &Request<'_>) -> Result<f64> {
+        let seconds = self.ask(request)?;
+        seconds.ok_or_else(|| format!("{SCRIPT} answered no time").into())
+    }
+
+    /// Lets the script close the pools it keeps warm between samples, so that their
+    /// processes do not wait through the topics of other groups.
+    pub fn rest(&self) -> Result {
+        self.ask(&serde_json::json!({"rest": true}))?;
+        Ok(())
+    }
+
+    /// Sends one request and reads its answer.
+    fn ask(&self, request: &impl Serialize) -> Result<Option<f64>> {
+        let request = serde_json::to_string(request)?;
+        let script = &mut *self.0.borrow_mut();
+        let requests = script.child.stdin.as_mut().expect("open until dropped");
+        writeln!(requests, "{request}")?;
+        let mut line = String::new();
+        if script.answers.read_line(&mut line)? == 0 {
+            let status = script.child.wait()?;
+            return Err(format!("{SCRIPT} ended ({status}) before answering {request}").into());
+        }
+        let answer: Answer =
+            serde_json::from_str(&line).map_err(|e| format!("{SCRIPT} answered {line:?}: {e}"))?;
+        Ok(answer.seconds)
+    }
+}
+
+impl Drop for Python {
+    /// Closes the script's stdin, which ends it, and reaps it.
+    fn drop(&mut self) {
+        let child = &mut self.0.get_mut().child;
+        drop(child.stdin.take());
+        let _ = child.wait();
+    }
+}
 /// Python's version (`Python 3.11.7`), if there is a `python3`.
 pub fn version() -> Option<String> {
     let output = Command::new("python3").arg("--version").output().ok()?;
     let version = String::from_utf8(output.stdout).ok()?;
     output.status.success().then(|| version.trim().to_string())
-}
-
-/// Whether the script may report this contender (a typo there would otherwise just leave
-/// a row empty).
-fn expected(topic: &str, contender: &str) -> bool {
-    let sizes = throughput::SIZES.map(|(key, _)| key);
-    match contender {
-        FORK => topic == start_join::TOPIC,
-        FORKSERVER => topic == start_join::FORKSERVER_TOPIC,
-        SPAWN => topic == start_join::SPAWN_TOPIC,
-        CONNECTION => topic == round_trip::TOPIC || sizes.contains(&topic),
-        APPLY => topic == round_trip::TOPIC,
-        POOL_MAP => topic == pool_map::DEFAULT_CHUNKS || topic == pool_map::CHUNK_1,
-        LOCK_WITH | LOCK_CALLS => {
-            topic == shared_state::UNCONTENDED || topic == shared_state::CONTENDED
-        }
-        VALUE => topic == shared_state::VALUE_LOCKED || topic == shared_state::VALUE_ATOMIC,
-        _ => false,
-    }
 }

@@ -9,6 +9,7 @@ use serde_bytes::ByteBuf;
 
 use crate::config::Config;
 use crate::harness::{Contender, Peer, Result, Samples, alternate, with_new_peer};
+use crate::python::{self, Python, Request};
 use crate::raw::RawChild;
 
 /// The topic's key in samples, JSON lines and the Python script's output.
@@ -27,22 +28,26 @@ const PAYLOAD: usize = 64;
 const WARM_UP: usize = 100;
 
 /// One round: `config.round_trips` trips per sample, each sample with a new echo child.
-pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
+pub fn round(
+    samples: &mut Samples,
+    config: &Config,
+    round: usize,
+    python: Option<&Python>,
+) -> Result {
     let trips = config.round_trips;
-    alternate(
-        samples,
-        TOPIC,
-        round,
-        config.reps,
-        1,
-        &mut [
-            Contender::new(RAW, || with_new_peer(RawEcho::start()?, WARM_UP, trips)),
-            Contender::new(IPC, || with_new_peer(IpcEcho::start()?, WARM_UP, trips)),
-            Contender::new(IPC_APPLY, || {
-                with_new_peer(PoolEcho::start()?, WARM_UP, trips)
-            }),
-        ],
-    )
+    let mut contenders = vec![
+        Contender::new(RAW, || with_new_peer(RawEcho::start()?, WARM_UP, trips)),
+        Contender::new(IPC, || with_new_peer(IpcEcho::start()?, WARM_UP, trips)),
+        Contender::new(IPC_APPLY, || {
+            with_new_peer(PoolEcho::start()?, WARM_UP, trips)
+        }),
+    ];
+    if let Some(python) = python {
+        for contender in [python::CONNECTION, python::APPLY] {
+            contenders.push(python.contender(Request::new(TOPIC, contender, trips)));
+        }
+    }
+    alternate(samples, TOPIC, round, config.reps, 1, &mut contenders)
 }
 
 /// The echo as a pool's task: the payload back.

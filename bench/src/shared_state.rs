@@ -14,6 +14,7 @@ use ipc::{Barrier, Lock, Process, SharedAtomic, Value};
 
 use crate::config::Config;
 use crate::harness::{Contender, Result, Samples, alternate, per_op};
+use crate::python::{self, Python, Request};
 
 /// Topic: `acquire` then `release`, in one process.
 pub const UNCONTENDED: &str = "lock_uncontended";
@@ -37,48 +38,50 @@ pub const IPC_ATOMIC: &str = "ipc SharedAtomic fetch_add";
 pub const CONTENDERS: usize = 2;
 
 /// One round of the four topics.
-pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
+pub fn round(
+    samples: &mut Samples,
+    config: &Config,
+    round: usize,
+    python: Option<&Python>,
+) -> Result {
     let ops = config.lock_ops;
     let lock = Lock::new()?;
     let mutex = std::sync::Mutex::new(());
-    alternate(
-        samples,
-        UNCONTENDED,
-        round,
-        config.reps,
-        1,
-        &mut [
-            Contender::new(IPC_LOCK, || {
-                per_op(ops, || {
-                    for _ in 0..ops {
-                        drop(black_box(lock.acquire()?));
-                    }
-                    Ok(())
-                })
-            }),
-            Contender::new(STD_MUTEX, || {
-                per_op(ops, || {
-                    for _ in 0..ops {
-                        drop(black_box(mutex.lock()));
-                    }
-                    Ok(())
-                })
-            }),
-        ],
-    )?;
-    alternate(
-        samples,
-        CONTENDED,
-        round,
-        config.reps,
-        1,
-        &mut [Contender::new(IPC_LOCK, || {
-            in_processes(CONTENDERS, ops, {
-                let lock = lock.clone();
-                move || drop(lock.acquire().expect("the lock works"))
+    // Python's two ways to take a lock, for `topic`.
+    let python_locks = |topic| {
+        let locks = [python::LOCK_WITH, python::LOCK_CALLS];
+        python
+            .into_iter()
+            .flat_map(move |py| locks.map(|lock| py.contender(Request::new(topic, lock, ops))))
+    };
+    let mut contenders = vec![
+        Contender::new(IPC_LOCK, || {
+            per_op(ops, || {
+                for _ in 0..ops {
+                    drop(black_box(lock.acquire()?));
+                }
+                Ok(())
             })
-        })],
-    )?;
+        }),
+        Contender::new(STD_MUTEX, || {
+            per_op(ops, || {
+                for _ in 0..ops {
+                    drop(black_box(mutex.lock()));
+                }
+                Ok(())
+            })
+        }),
+    ];
+    contenders.extend(python_locks(UNCONTENDED));
+    alternate(samples, UNCONTENDED, round, config.reps, 1, &mut contenders)?;
+    let mut contenders = vec![Contender::new(IPC_LOCK, || {
+        in_processes(CONTENDERS, ops, {
+            let lock = lock.clone();
+            move || drop(lock.acquire().expect("the lock works"))
+        })
+    })];
+    contenders.extend(python_locks(CONTENDED));
+    alternate(samples, CONTENDED, round, config.reps, 1, &mut contenders)?;
     let adds = config.increments / config.processes;
     alternate(
         samples,
@@ -95,6 +98,14 @@ pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
             counted(value.get()?, adds * config.processes, seconds)
         })],
     )?;
+    // A second or two per sample: one a round, the reference of both counter topics
+    // (Python has no atomics).
+    if let Some(python) = python {
+        let seconds = python.sample(&Request::new(VALUE_LOCKED, python::VALUE, adds))?;
+        for topic in [VALUE_LOCKED, VALUE_ATOMIC] {
+            samples.add(topic, python::VALUE, seconds);
+        }
+    }
     alternate(
         samples,
         VALUE_ATOMIC,

@@ -9,6 +9,7 @@ use ipc::{StartMethod, get_context};
 
 use crate::config::Config;
 use crate::harness::{Contender, Result, Samples, alternate, per_op};
+use crate::python::{self, Python, Request};
 use crate::raw::RawChild;
 
 /// The topic's key in samples, JSON lines and the Python script's output.
@@ -27,8 +28,16 @@ pub const IPC_SPAWN: &str = "ipc Process (spawn)";
 pub const RAW: &str = "raw fork/_exit/waitpid";
 
 /// One round: samples of `config.forks` children per contender, taking turns every child;
-/// then the forkserver and spawn methods, `config.spawns` children per sample.
-pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
+/// then the forkserver and spawn methods, `config.spawns` children per sample. Python's
+/// samples of each method follow `ipc`'s, with fewer children (`config.python_forks`,
+/// `config.python_spawns`): its children take several times as long, a spawned one
+/// about a tenth of a second.
+pub fn round(
+    samples: &mut Samples,
+    config: &Config,
+    round: usize,
+    python: Option<&Python>,
+) -> Result {
     alternate(
         samples,
         TOPIC,
@@ -40,6 +49,7 @@ pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
             Contender::new(IPC, || per_op(1, || joined(ipc::Process::new(|| ())))),
         ],
     )?;
+    python_sample(samples, config, round, python, TOPIC, python::FORK)?;
     // The forkserver runs only for its own topic. While it runs, each fork of this process
     // hands its child the list of pipe ends to let go of (the server's among them), which
     // costs the plain `Process` a socketpair and two wake-ups; a program that forks without
@@ -55,6 +65,8 @@ pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
     );
     ipc::forkserver::stop();
     forkserver?;
+    let (topic, contender) = (FORKSERVER_TOPIC, python::FORKSERVER);
+    python_sample(samples, config, round, python, topic, contender)?;
     measure_method(
         samples,
         config,
@@ -62,6 +74,36 @@ pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
         SPAWN_TOPIC,
         IPC_SPAWN,
         StartMethod::Spawn,
+    )?;
+    let (topic, contender) = (SPAWN_TOPIC, python::SPAWN);
+    python_sample(samples, config, round, python, topic, contender)
+}
+
+/// Python's samples of a topic (if there is a Python): one request per child, and the
+/// median child of each sample, as for `ipc`.
+fn python_sample(
+    samples: &mut Samples,
+    config: &Config,
+    round: usize,
+    python: Option<&Python>,
+    topic: &str,
+    contender: &str,
+) -> Result {
+    let Some(python) = python else {
+        return Ok(());
+    };
+    let children = if contender == python::FORK {
+        config.python_forks
+    } else {
+        config.python_spawns
+    };
+    alternate(
+        samples,
+        topic,
+        round,
+        config.reps,
+        children,
+        &mut [python.contender(Request::new(topic, contender, 1))],
     )
 }
 

@@ -17,6 +17,7 @@ use serde_bytes::{ByteBuf, Bytes};
 
 use crate::config::Config;
 use crate::harness::{Contender, Peer, Result, Samples, alternate, with_new_peer};
+use crate::python::{Python, Request};
 use crate::raw::RawChild;
 
 /// The message sizes of the sweep, 64 B to 64 MiB in powers of 4, each a topic of its
@@ -63,24 +64,33 @@ pub fn reps(config: &Config, size: usize) -> usize {
 }
 
 /// One round: for each size, samples in turns, each with a new sender child.
-pub fn round(samples: &mut Samples, config: &Config, round: usize) -> Result {
+pub fn round(
+    samples: &mut Samples,
+    config: &Config,
+    round: usize,
+    python: Option<&Python>,
+) -> Result {
     for (topic, size) in SIZES {
         let messages = config.messages(size);
         let ipc = |message| move || with_new_peer(IpcSender::start(size, message)?, 1, messages);
         // The warm-up message also waits for the child to make its payload.
+        let mut contenders = vec![
+            Contender::new(RAW, || with_new_peer(RawSender::start(size)?, 1, messages)),
+            Contender::new(IPC_BYTES, ipc(Message::Bytes)),
+            Contender::new(IPC_TYPED, ipc(Message::ByteBuf)),
+            Contender::new(IPC_STRUCT, ipc(Message::Struct)),
+            Contender::new(IPC_BORROWED, ipc(Message::Borrowed)),
+        ];
+        if let Some(python) = python {
+            contenders.push(python.contender(Request::messages(topic, messages, size)));
+        }
         alternate(
             samples,
             topic,
             round,
             reps(config, size),
             1,
-            &mut [
-                Contender::new(RAW, || with_new_peer(RawSender::start(size)?, 1, messages)),
-                Contender::new(IPC_BYTES, ipc(Message::Bytes)),
-                Contender::new(IPC_TYPED, ipc(Message::ByteBuf)),
-                Contender::new(IPC_STRUCT, ipc(Message::Struct)),
-                Contender::new(IPC_BORROWED, ipc(Message::Borrowed)),
-            ],
+            &mut contenders,
         )?;
     }
     Ok(())
