@@ -125,6 +125,23 @@ impl Child {
         }
     }
 
+    /// Ends a pool's worker: waits up to `grace` for it to exit, kills it if it has not, and
+    /// reaps it. Its exit code, or `None` if its status was collected elsewhere
+    /// ([`Error::ExitStatusLost`]): the worker is gone either way, which is what a pool
+    /// needs to know, and its answers stand.
+    pub(crate) fn end_within(&mut self, grace: Duration) -> Result<Option<i32>> {
+        let ended = match self.wait_timeout(grace) {
+            Ok(Some(code)) => Ok(code),
+            Ok(None) => self.signal(Signal::SIGKILL).and_then(|()| self.wait()),
+            Err(e) => Err(e),
+        };
+        match ended {
+            Ok(code) => Ok(Some(code)),
+            Err(Error::ExitStatusLost { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Reaps the child if it has exited, without blocking.
     pub(crate) fn try_wait(&mut self) -> Result<Option<i32>> {
         self.reap(WaitPidFlag::WNOHANG)

@@ -181,14 +181,15 @@ pub enum Error {
         limit: usize,
     },
     /// A [`Pool`](crate::Pool) worker process died (exit, signal) while it held the item at `index`.
-    #[error("worker process {pid} died ({}) while it held task {index}", describe_exitcode(*.exitcode))]
+    #[error("worker process {pid} died ({}) while it held task {index}", describe_death(*.exitcode))]
     WorkerDied {
         /// Position of the item in the input.
         index: usize,
         /// The worker's process id.
         pid: i32,
-        /// The worker's exit code, in [`Process::exitcode`](crate::Process::exitcode)'s meaning.
-        exitcode: i32,
+        /// The worker's exit code, in [`Process::exitcode`](crate::Process::exitcode)'s
+        /// meaning; `None` if its exit status was lost (see [`Error::ExitStatusLost`]).
+        exitcode: Option<i32>,
     },
     /// This thread already holds the lock it asked for (a [`Lock`](crate::Lock), or the
     /// lock of a `Value` or `Array`): waiting would be waiting for itself, for ever, which
@@ -225,6 +226,14 @@ pub enum Error {
 impl From<nix::errno::Errno> for Error {
     fn from(errno: nix::errno::Errno) -> Self {
         Error::Io(errno.into())
+    }
+}
+
+/// How a pool's worker ended: its exit code in words, or why it is not known.
+fn describe_death(exitcode: Option<i32>) -> String {
+    match exitcode {
+        Some(code) => describe_exitcode(code),
+        None => "exit status lost: is SIGCHLD ignored?".to_string(),
     }
 }
 

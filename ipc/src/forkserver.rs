@@ -17,7 +17,9 @@
 //! exit code to the process that asked for it, over a socket of that child's own. It also
 //! sends a pidfd for the child, opened before the child can be reaped, so the asking
 //! process can signal it without fear of a reused pid. The server dies with the program
-//! (`PR_SET_PDEATHSIG`), and its children die with the server.
+//! (`PR_SET_PDEATHSIG`), and its children die with the server. Even if the program ignores
+//! `SIGCHLD` (with which the kernel reaps children itself and their codes are lost), the
+//! server keeps the default action for itself, and gives each child the program's back.
 
 use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -25,6 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use nix::sys::socket::{
     AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, sendmsg, socketpair,
 };
@@ -202,6 +205,14 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
 fn serve(requests: OwnedFd) -> i32 {
     // The children must not keep the line to the program, nor each other's status sockets.
     let _mark = Mark::new(requests.as_fd());
+    // The server reaps its children itself: with `SIGCHLD` ignored, as the program may have
+    // had it when it forked the server, the kernel would reap them first and their exit
+    // codes would be lost. Each child gets the program's action back.
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    // SAFETY: the default action installs no handler: no code of ours runs in a signal.
+    let Ok(programs) = (unsafe { sigaction(Signal::SIGCHLD, &default) }) else {
+        return 1;
+    };
     let mut children: Vec<Served> = Vec::new();
     loop {
         let mut fds: Vec<PollFd> = vec![PollFd::new(requests.as_fd(), PollFlags::POLLIN)];
@@ -219,10 +230,13 @@ fn serve(requests: OwnedFd) -> i32 {
         for i in (0..children.len()).rev() {
             if ready[i + 1] {
                 let mut served = children.swap_remove(i);
-                if let Ok(Some(code)) = served.child.try_wait() {
-                    let _ = send_record(served.status.as_raw_fd(), &code.to_le_bytes(), &[]);
-                } else {
-                    children.push(served); // not reaped after all: keep watching it
+                match served.child.try_wait() {
+                    Ok(Some(code)) => {
+                        let _ = send_record(served.status.as_raw_fd(), &code.to_le_bytes(), &[]);
+                    }
+                    Ok(None) => children.push(served), // not reaped after all: keep watching it
+                    // Its code is lost: its status socket closes, which the asker reads as so.
+                    Err(_) => {}
                 }
             }
         }
@@ -238,7 +252,8 @@ fn serve(requests: OwnedFd) -> i32 {
                     let [connection, status, stdin, stdout, stderr] =
                         <[OwnedFd; 5]>::try_from(fds).expect("five, checked above");
                     let stdio = [stdin, stdout, stderr];
-                    if let Some(served) = start_one(connection, status, stdio, descriptors) {
+                    let started = start_one(connection, status, stdio, descriptors, programs);
+                    if let Some(served) = started {
                         children.push(served);
                     }
                 }
@@ -278,9 +293,15 @@ fn start_one(
     status: OwnedFd,
     stdio: [OwnedFd; 3],
     descriptors: Vec<OwnedFd>,
+    sigchld: SigAction,
 ) -> Option<Served> {
     let mark = Mark::new(status.as_fd());
     let mut target = Some(move || {
+        // SAFETY: the action put back is the one the program had when it forked the server:
+        // a handler there is the program's own, in its own copy of the program's memory.
+        if unsafe { sigaction(Signal::SIGCHLD, &sigchld) }.is_err() {
+            return 1;
+        }
         let [stdin, stdout, stderr] = &stdio;
         let moved = dup2_stdin(stdin)
             .and_then(|()| dup2_stdout(stdout))

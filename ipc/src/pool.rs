@@ -29,7 +29,6 @@ use std::time::Duration;
 use std::vec;
 
 use nix::poll::{PollFd, PollFlags};
-use nix::sys::signal::Signal;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
@@ -446,7 +445,7 @@ where
         loop {
             if self.workers.is_empty() {
                 for mut child in self.leaving.drain(..) {
-                    child.wait()?;
+                    child.end_within(EXIT_GRACE)?;
                 }
                 return Ok(None);
             }
@@ -555,13 +554,7 @@ where
             self.pending.push_front(not_begun);
         }
         drop(conn);
-        let exitcode = match child.wait_timeout(EXIT_GRACE)? {
-            Some(code) => code,
-            None => {
-                child.signal(Signal::SIGKILL)?;
-                child.wait()?
-            }
-        };
+        let exitcode = child.end_within(EXIT_GRACE)?;
         let pid = child.pid();
         self.start_worker()?;
         let answered = received.len();

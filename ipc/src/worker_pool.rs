@@ -308,10 +308,7 @@ impl WorkerPool {
         }
         for mut worker in state.workers.drain(..) {
             drop(worker.conn); // the worker sees the end of its tasks and exits
-            if worker.child.wait_timeout(EXIT_GRACE)?.is_none() {
-                worker.child.signal(nix::sys::signal::Signal::SIGKILL)?;
-                worker.child.wait()?;
-            }
+            worker.child.end_within(EXIT_GRACE)?;
         }
         Ok(())
     }
@@ -568,13 +565,7 @@ impl State {
             ..
         } = self.workers.swap_remove(w);
         drop(conn);
-        let exitcode = match child.wait_timeout(EXIT_GRACE)? {
-            Some(code) => code,
-            None => {
-                child.signal(nix::sys::signal::Signal::SIGKILL)?;
-                child.wait()?
-            }
-        };
+        let exitcode = child.end_within(EXIT_GRACE)?;
         if let Some(task) = tasks.pop_front() {
             let died = Failed::WorkerDied {
                 index: task.items.start,
@@ -604,7 +595,7 @@ enum Failed {
     WorkerDied {
         index: usize,
         pid: i32,
-        exitcode: i32,
+        exitcode: Option<i32>,
     },
 }
 

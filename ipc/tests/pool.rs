@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use std::path::PathBuf;
 
-use fork_test::{Stream, capture, time_limit};
+use fork_test::{SigchldIgnored, Stream, capture, time_limit};
 use ipc::{Error, Pipe, Pool};
 use nix::sys::signal::{Signal, raise};
 use serde::{Deserialize, Serialize};
@@ -171,7 +171,7 @@ fn a_dying_worker(die: fn(), exitcode: i32) {
             index: 5,
             exitcode: code,
             ..
-        }) => assert_eq!(code, exitcode),
+        }) => assert_eq!(code, Some(exitcode)),
         other => panic!("expected the worker of task 5 to die, got {other:?}"),
     }
     assert!(took < Duration::from_secs(2), "the error took {took:?}");
@@ -209,7 +209,7 @@ fn imap_reports_the_lost_task_and_finishes_the_others() {
                 3,
                 Err(Error::WorkerDied {
                     index: 3,
-                    exitcode: -9,
+                    exitcode: Some(-9),
                     ..
                 }),
             ) => {}
@@ -318,7 +318,7 @@ fn a_worker_that_dies_is_reported_even_if_its_task_left_a_process_behind() {
             result,
             Err(Error::WorkerDied {
                 index: 3,
-                exitcode: 3,
+                exitcode: Some(3),
                 ..
             })
         ),
@@ -397,12 +397,40 @@ fn chunks_given_back_by_a_dead_worker_run_on_the_others() {
         assert_eq!(failed.len(), 1, "ordered {ordered}: {failed:?}");
         let failure = failed.pop().unwrap();
         assert!(
-            failure.contains("index: 0") && failure.contains("exitcode: 7"),
+            failure.contains("index: 0") && failure.contains("exitcode: Some(7)"),
             "{failure}"
         );
         let mut ok: Vec<u32> = results.into_iter().filter_map(Result::ok).collect();
         ok.sort_unstable();
         assert_eq!(ok, (1..20).collect::<Vec<_>>(), "ordered {ordered}");
+    }
+}
+
+/// With `SIGCHLD` ignored, the kernel reaps the workers itself and their exit statuses are
+/// lost; their answers are not (Python's pool answers too). A worker that dies then has no
+/// exit code to report.
+fn with_sigchld_ignored_the_pool_still_answers() {
+    let _ignored = SigchldIgnored::new();
+    let plus_one = |x: u32| x + 1;
+    assert_eq!(Pool::new(2).map(plus_one, 0..4).unwrap(), [1, 2, 3, 4]);
+    let results: Vec<Result<u32, Error>> = Pool::new(2).imap(plus_one, 0..4).unwrap().collect();
+    assert_eq!(
+        results.into_iter().collect::<Result<Vec<_>, _>>().unwrap(),
+        [1, 2, 3, 4]
+    );
+    let exits_on_1 = |x: u32| {
+        if x == 1 {
+            std::process::exit(3);
+        }
+        x
+    };
+    match Pool::new(2).with_chunksize(1).map(exits_on_1, 0..4) {
+        Err(Error::WorkerDied {
+            index: 1,
+            exitcode: None,
+            ..
+        }) => {}
+        other => panic!("expected the worker of task 1 to die, got {other:?}"),
     }
 }
 
@@ -422,4 +450,5 @@ fork_test::main!(
     results_that_fit_one_by_one_are_not_refused_as_a_chunk,
     a_worker_leaves_as_soon_as_no_task_is_left_for_it,
     chunks_given_back_by_a_dead_worker_run_on_the_others,
+    with_sigchld_ignored_the_pool_still_answers,
 );

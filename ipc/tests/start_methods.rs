@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use fork_test::{BusyThreads, Stream, capture, time_limit};
+use fork_test::{BusyThreads, SigchldIgnored, Stream, capture, time_limit};
 use ipc::{Error, PANIC_EXIT_CODE, Process, StartMethod, get_context};
 
 /// The methods that work from a process with threads.
@@ -154,7 +154,9 @@ fn a_dead_worker_is_an_error_for_its_task_and_is_replaced_under_every_method() {
         let before = pool.apply(my_pid, ()).unwrap();
         let started = Instant::now();
         match pool.apply(exit_with_code_u64, 3) {
-            Err(Error::WorkerDied { exitcode: 3, .. }) => {}
+            Err(Error::WorkerDied {
+                exitcode: Some(3), ..
+            }) => {}
             other => panic!("{method}: expected the worker to die, got {other:?}"),
         }
         assert!(
@@ -163,12 +165,47 @@ fn a_dead_worker_is_an_error_for_its_task_and_is_replaced_under_every_method() {
         );
         let killed = pool.apply(kill_myself, ());
         assert!(
-            matches!(killed, Err(Error::WorkerDied { exitcode: -9, .. })),
+            matches!(
+                killed,
+                Err(Error::WorkerDied {
+                    exitcode: Some(-9),
+                    ..
+                })
+            ),
             "{method}: {killed:?}"
         );
         // The pool goes on, with new workers.
         assert_eq!(pool.map(square, [2, 3]).unwrap(), [4, 9], "{method}");
         assert!(pool.apply(my_pid, ()).unwrap() > 0 && before > 0);
+    }
+}
+
+/// With `SIGCHLD` ignored, the kernel reaps this process's children itself and their exit
+/// statuses are lost (the forkserver's children are the server's, which reaps them): a
+/// process's join says so, a pool still closes and joins, and a worker that dies is still
+/// an error for its task, without an exit code where there is none.
+fn with_sigchld_ignored_processes_and_pools_end_under_every_method() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    let _ignored = SigchldIgnored::new();
+    for method in StartMethod::ALL {
+        let ctx = get_context(method);
+        let exitcode = (method == StartMethod::Forkserver).then_some(3);
+        let mut p = ctx.process(exit_with, 3).unwrap();
+        p.start().unwrap();
+        match (p.join(), exitcode) {
+            (Ok(code), Some(expected)) => assert_eq!(code, expected, "{method}"),
+            (Err(Error::ExitStatusLost { .. }), None) => {}
+            (other, _) => panic!("{method}: join gave {other:?}"),
+        }
+        let pool = ctx.pool(2).start().unwrap();
+        assert_eq!(pool.map(square, [2, 3]).unwrap(), [4, 9], "{method}");
+        match pool.apply(exit_with_code_u64, 3) {
+            Err(Error::WorkerDied { exitcode: code, .. }) if code == exitcode => {}
+            other => panic!("{method}: expected the worker to die, got {other:?}"),
+        }
+        pool.close();
+        pool.join().unwrap_or_else(|e| panic!("{method}: {e}"));
     }
 }
 
@@ -753,6 +790,10 @@ fn main() -> std::process::ExitCode {
         (
             "a_dead_worker_is_an_error_for_its_task_and_is_replaced_under_every_method",
             a_dead_worker_is_an_error_for_its_task_and_is_replaced_under_every_method,
+        ),
+        (
+            "with_sigchld_ignored_processes_and_pools_end_under_every_method",
+            with_sigchld_ignored_processes_and_pools_end_under_every_method,
         ),
         ("the_pool_api_follows_python", the_pool_api_follows_python),
         (

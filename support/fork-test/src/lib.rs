@@ -20,9 +20,11 @@
 //! Arguments that do not start with `-` filter tests by name, as with `cargo test NAME`.
 
 mod busy;
+mod sigchld;
 mod storm;
 
 pub use busy::BusyThreads;
+pub use sigchld::SigchldIgnored;
 pub use storm::SignalStorm;
 
 use std::collections::BTreeMap;
