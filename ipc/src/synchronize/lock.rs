@@ -164,11 +164,18 @@ impl Lock {
     /// not free by then. Python: `lock.acquire(timeout=…)`, which returns `False`. The
     /// wait is measured on a clock that setting the time of day does not move.
     ///
+    /// If this thread holds the lock, the answer is [`Error::AlreadyHeld`] at once, as for
+    /// `acquire`: nothing could free the lock during the wait. (Python waits out the
+    /// timeout and returns `False`, so `lock.acquire(False)` is `False` there.)
+    ///
     /// ```
     /// use std::time::Duration;
     ///
     /// let lock = ipc::Lock::new()?;
-    /// assert!(lock.acquire_timeout(Duration::ZERO)?.is_some()); // free: taken at once
+    /// let guard = lock.acquire_timeout(Duration::ZERO)?; // free: taken at once
+    /// assert!(guard.is_some());
+    /// let again = lock.acquire_timeout(Duration::from_secs(1));
+    /// assert!(matches!(again, Err(ipc::Error::AlreadyHeld)));
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<Option<LockGuard<'_>>> {
