@@ -13,7 +13,10 @@ warm between samples; the end of stdin ends the script.
 """
 
 import argparse
+import ctypes
+import ctypes.util
 import functools
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -32,6 +35,9 @@ VALUE = "python Value, get_lock() += 1"
 CONTENDERS = 2  # processes contending for one lock, as in Rust
 
 PAYLOAD = 64
+# glibc, for malloc_trim; None with another C library.
+LIBC = ctypes.CDLL(ctypes.util.find_library("c"))
+LIBC = LIBC if hasattr(LIBC, "malloc_trim") else None
 STOP = b""  # tells a child to leave: it holds a copy of the parent's end, so no EOF comes
 
 
@@ -187,10 +193,17 @@ class Warm:
         return self.pool
 
     def rest(self):
+        """Closes the pool, and gives the memory this process has freed back to the
+        kernel, as the Rust side does between groups (bench/src/main.rs says why): after
+        the throughput group, the 64 MiB messages this process received and freed made
+        each of its forks about twice as slow."""
         if self.pool is not None:
             self.pool.close()
             self.pool.join()
         self.name = self.pool = None
+        gc.collect()
+        if LIBC is not None:
+            LIBC.malloc_trim(0)
 
 
 def sample(request, warm):
