@@ -8,8 +8,9 @@ line on stdout, nothing else:
     {"seconds": 1.2e-05}
 where "count" is how many operations the sample makes (round trips, messages, lock
 operations, adds per process; 1 for a start and join or a map), "size" is a throughput
-message's size, and "seconds" the time per operation. {"rest": true} closes the pools kept
-warm between samples; the end of stdin ends the script.
+message's size, and "seconds" the time per operation ({"error": "..."} for a contender
+this script does not know). {"rest": true} closes the pools kept warm between samples and
+gives freed memory back; the end of stdin ends the script.
 """
 
 import argparse
@@ -169,6 +170,10 @@ def counted_adds(processes, adds):
     return seconds / (processes * adds)
 
 
+class UnknownContender(ValueError):
+    """A request for a contender this script does not measure: answered with an error."""
+
+
 class Warm:
     """The pools kept between samples, as Rust keeps its own: at most one at a time."""
 
@@ -236,7 +241,7 @@ def sample(request, warm):
         return per_op(count, lambda: work(lock, count))
     if contender == VALUE:
         return counted_adds(warm.processes, count)
-    raise ValueError(f"no such contender: {topic} / {contender}")
+    raise UnknownContender(f"no such contender: {topic} / {contender}")
 
 
 def on_the_bench_cores(measure):
@@ -262,7 +267,10 @@ def main():
             warm.rest()
             answer = {}
         else:
-            answer = {"seconds": on_the_bench_cores(lambda: sample(request, warm))}
+            try:
+                answer = {"seconds": on_the_bench_cores(lambda: sample(request, warm))}
+            except UnknownContender as e:
+                answer = {"error": str(e)}
         print(json.dumps(answer), flush=True)
     warm.rest()
 

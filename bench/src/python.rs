@@ -73,10 +73,11 @@ impl<'a> Request<'a> {
     }
 }
 
-/// The script's answer to a request.
+/// The script's answer to a request: a time, nothing (to a rest), or why not.
 #[derive(Deserialize)]
 struct Answer {
     seconds: Option<f64>,
+    error: Option<String>,
 }
 
 /// The script, running; it ends when this is dropped (its stdin closes).
@@ -139,7 +140,10 @@ impl Python {
         }
         let answer: Answer =
             serde_json::from_str(&line).map_err(|e| format!("{SCRIPT} answered {line:?}: {e}"))?;
-        Ok(answer.seconds)
+        match answer.error {
+            Some(error) => Err(format!("{SCRIPT}: {error}").into()),
+            None => Ok(answer.seconds),
+        }
     }
 }
 
@@ -156,4 +160,49 @@ pub fn version() -> Option<String> {
     let output = Command::new("python3").arg("--version").output().ok()?;
     let version = String::from_utf8(output.stdout).ok()?;
     output.status.success().then(|| version.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{pool_map, round_trip, shared_state, start_join};
+
+    /// Every contender the topics ask the script for, once, with tiny counts: the names on
+    /// both sides agree and each answer is a time; a name the script does not know is an
+    /// error that says so, and the script goes on.
+    #[test]
+    fn the_script_answers_every_contender_the_bench_asks_for() {
+        let config = Config {
+            tasks: 10,
+            ..Config::new(true, &[], 2)
+        };
+        let python = Python::start(&config)
+            .unwrap()
+            .expect("python3 on the PATH");
+        let requests = [
+            Request::new(start_join::TOPIC, FORK, 1),
+            Request::new(start_join::FORKSERVER_TOPIC, FORKSERVER, 1),
+            Request::new(start_join::SPAWN_TOPIC, SPAWN, 1),
+            Request::new(round_trip::TOPIC, CONNECTION, 10),
+            Request::new(round_trip::TOPIC, APPLY, 10),
+            Request::messages("throughput_64B", 2, 64),
+            Request::new(pool_map::DEFAULT_CHUNKS, POOL_MAP, 1),
+            Request::new(pool_map::CHUNK_1, POOL_MAP, 1),
+            Request::new(shared_state::UNCONTENDED, LOCK_WITH, 10),
+            Request::new(shared_state::UNCONTENDED, LOCK_CALLS, 10),
+            Request::new(shared_state::CONTENDED, LOCK_WITH, 10),
+            Request::new(shared_state::CONTENDED, LOCK_CALLS, 10),
+            Request::new(shared_state::VALUE_LOCKED, VALUE, 10),
+        ];
+        for request in &requests {
+            let seconds = python.sample(request).unwrap();
+            assert!(seconds > 0.0, "{} / {}", request.topic, request.contender);
+        }
+        python.rest().unwrap();
+        let unknown = python.sample(&Request::new(round_trip::TOPIC, "python nobody", 1));
+        let error = unknown.unwrap_err().to_string();
+        assert!(error.contains("no such contender"), "{error}");
+        let lock = Request::new(shared_state::UNCONTENDED, LOCK_WITH, 10);
+        assert!(python.sample(&lock).unwrap() > 0.0);
+    }
 }
