@@ -2,13 +2,14 @@
 //!
 //! The script starts once per run and takes one request per sample, so that its samples
 //! take turns with the Rust contenders of their topic like any other contender: a busy
-//! moment of the machine then hits Python and `ipc` alike, and the ratios between them
-//! move less from run to run than when Python measured its topics on its own, a few
-//! seconds away from Rust's.
+//! moment of the machine then hits Python and `ipc` alike, where it used to measure all
+//! its topics on its own once a round, seconds away from the Rust samples its rows are
+//! compared with.
 
 use std::cell::RefCell;
 use std::io::{BufRead, BufReader, ErrorKind, Write};
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -121,7 +122,8 @@ impl Python {
     }
 
     /// Lets the script close the pools it keeps warm between samples, so that their
-    /// processes do not wait through the topics of other groups.
+    /// processes do not wait through the topics of other groups, and give the memory it
+    /// has freed back to the kernel (see `give_memory_back` in `main`).
     pub fn rest(&self) -> Result {
         self.ask(&serde_json::json!({"rest": true}))?;
         Ok(())
@@ -148,13 +150,23 @@ impl Python {
 }
 
 impl Drop for Python {
-    /// Closes the script's stdin, which ends it, and reaps it.
+    /// Closes the script's stdin, which ends it, and reaps it. A child forked by the bench
+    /// that still held a copy of that pipe's end would keep the end of the stream from
+    /// coming: the script then gets a few seconds, and is killed.
     fn drop(&mut self) {
         let child = &mut self.0.get_mut().child;
         drop(child.stdin.take());
+        for _ in 0..50 {
+            if !matches!(child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
         let _ = child.wait();
     }
 }
+
 /// Python's version (`Python 3.11.7`), if there is a `python3`.
 pub fn version() -> Option<String> {
     let output = Command::new("python3").arg("--version").output().ok()?;
