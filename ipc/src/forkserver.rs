@@ -17,9 +17,15 @@
 //! exit code to the process that asked for it, over a socket of that child's own. It also
 //! sends a pidfd for the child, opened before the child can be reaped, so the asking
 //! process can signal it without fear of a reused pid. The server dies with the program
-//! (`PR_SET_PDEATHSIG`), and its children die with the server. Even if the program ignores
-//! `SIGCHLD` (with which the kernel reaps children itself and their codes are lost), the
-//! server keeps the default action for itself, and gives each child the program's back.
+//! (`PR_SET_PDEATHSIG`), and its children die with the server.
+//!
+//! The server is a fork of the program, but keeps nothing of the program's that a child
+//! could trip over: none of its descriptors (a pipe end held in the server would keep
+//! the pipe's reader from ever seeing the end of its stream), `SIGCHLD`'s default action
+//! even if the program ignores it (the kernel would reap the children first and their
+//! codes would be lost), and the hard limit of open files as its own (started while the
+//! program was short of descriptors, it would refuse requests all its life). Each child
+//! gets the program's `SIGCHLD` action and limit back.
 
 use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -27,6 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags};
+use nix::sys::resource::{Resource, getrlimit, rlim_t, setrlimit};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use nix::sys::socket::{
     AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, sendmsg, socketpair,
@@ -203,16 +210,14 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
 /// The server: fork a child for each request, reap the children, send their exit codes.
 /// Runs in the server process, which has one thread.
 fn serve(requests: OwnedFd) -> i32 {
-    // The children must not keep the line to the program, nor each other's status sockets.
-    let _mark = Mark::new(requests.as_fd());
-    // The server reaps its children itself: with `SIGCHLD` ignored, as the program may have
-    // had it when it forked the server, the kernel would reap them first and their exit
-    // codes would be lost. Each child gets the program's action back.
-    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    // SAFETY: the default action installs no handler: no code of ours runs in a signal.
-    let Ok(programs) = (unsafe { sigaction(Signal::SIGCHLD, &default) }) else {
+    let Ok(programs) = ProgramsSettings::set_aside() else {
         return 1;
     };
+    if release_inherited(requests.as_fd()).is_err() {
+        return 1;
+    }
+    // The children must not keep the line to the program, nor each other's status sockets.
+    let _mark = Mark::new(requests.as_fd());
     let mut children: Vec<Served> = Vec::new();
     loop {
         let mut fds: Vec<PollFd> = vec![PollFd::new(requests.as_fd(), PollFlags::POLLIN)];
@@ -264,6 +269,83 @@ fn serve(requests: OwnedFd) -> i32 {
     }
 }
 
+/// What the server changes of what it has from the program, for itself, and gives back to
+/// each child, which is the program's.
+#[derive(Clone, Copy)]
+struct ProgramsSettings {
+    /// `SIGCHLD`'s action. The server reaps its children itself: with `SIGCHLD` ignored,
+    /// as the program may have had it when it forked the server, the kernel would reap
+    /// them first and their exit codes would be lost. The server has the default action.
+    sigchld: SigAction,
+    /// The limit of open files (soft, hard). The server holds the descriptors of every
+    /// request in flight: started while the program was short of them, it would refuse
+    /// requests all its life. The server's soft limit is the hard one.
+    open_files: (rlim_t, rlim_t),
+}
+
+impl ProgramsSettings {
+    /// Notes the program's settings, and puts the server's in their place.
+    fn set_aside() -> Result<ProgramsSettings> {
+        let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+        // SAFETY: the default action installs no handler: no code of ours runs in a signal.
+        let sigchld = unsafe { sigaction(Signal::SIGCHLD, &default) }?;
+        let open_files = getrlimit(Resource::RLIMIT_NOFILE)?;
+        setrlimit(Resource::RLIMIT_NOFILE, open_files.1, open_files.1)?;
+        Ok(ProgramsSettings {
+            sigchld,
+            open_files,
+        })
+    }
+
+    /// Gives a child the program's settings back.
+    fn restore(&self) -> Result<()> {
+        // SAFETY: the action put back is the one the program had when it forked the server:
+        // a handler there is the program's own, in its own copy of the program's memory.
+        unsafe { sigaction(Signal::SIGCHLD, &self.sigchld) }?;
+        setrlimit(
+            Resource::RLIMIT_NOFILE,
+            self.open_files.0,
+            self.open_files.1,
+        )?;
+        Ok(())
+    }
+}
+
+/// Lets go of every descriptor the server has from the program, but `keep` and the standard
+/// three: a pipe end the program holds would otherwise stay open in the server for its
+/// whole life, and the pipe's reader would never see the end of its stream. (An exec'd
+/// server, as Python's, has none of them either.) Each number gets a dead socket instead
+/// of being closed, as a released mark does (see `fork::Mark`): the program's objects in
+/// the server's copy of its memory still own their numbers, and one that a child reaches
+/// (a global, say) fails, instead of using a descriptor that is someone else's.
+fn release_inherited(keep: BorrowedFd<'_>) -> Result<()> {
+    let (dead, peer) = socketpair(
+        AddressFamily::Unix,
+        SockType::Stream,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?;
+    drop(peer);
+    let listed: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in listed {
+        let ours = fd <= 2 || fd == keep.as_raw_fd() || fd == dead.as_raw_fd();
+        // The listing's own descriptor was in the list, and is closed by now.
+        // SAFETY: F_GETFD only reads the descriptor's flags, and fails on a closed number.
+        let open = unsafe { nix::libc::fcntl(fd, nix::libc::F_GETFD) } != -1;
+        if !ours && open {
+            // SAFETY: `fd` is open, and owned by an object of the program's (or by no one
+            // this process will ever run); dup3 replaces what it refers to at once, and
+            // the number stays open, so whatever owns it still owns it and nothing else
+            // can get it. It fails only for a number at or above the hard limit of open
+            // files (lowered since it was opened), which then stays as it is.
+            unsafe { nix::libc::dup3(dead.as_raw_fd(), fd, nix::libc::O_CLOEXEC) };
+        }
+    }
+    Ok(())
+}
+
 /// Refuses a request whose descriptors did not all come, on its status socket if that came
 /// (the second): the server is at its limit of open files, and the asker is told so.
 fn refuse_cut(fds: &[OwnedFd]) {
@@ -293,13 +375,11 @@ fn start_one(
     status: OwnedFd,
     stdio: [OwnedFd; 3],
     descriptors: Vec<OwnedFd>,
-    sigchld: SigAction,
+    programs: ProgramsSettings,
 ) -> Option<Served> {
     let mark = Mark::new(status.as_fd());
     let mut target = Some(move || {
-        // SAFETY: the action put back is the one the program had when it forked the server:
-        // a handler there is the program's own, in its own copy of the program's memory.
-        if unsafe { sigaction(Signal::SIGCHLD, &sigchld) }.is_err() {
+        if programs.restore().is_err() {
             return 1;
         }
         let [stdin, stdout, stderr] = &stdio;

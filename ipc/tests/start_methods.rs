@@ -439,6 +439,23 @@ fn a_lazily_started_forkserver_keeps_no_copy_of_what_it_hands_on() {
     assert_eq!(text, "hello");
 }
 
+/// The forkserver is a fork of the program, but keeps none of its descriptors: a pipe the
+/// program had open when the server started still ends when the program lets go of its
+/// last copy of an end (an exec'd server, as Python's, would hold none either).
+fn a_forkserver_keeps_none_of_the_programs_pipes() {
+    time_limit(Duration::from_secs(20));
+    let _stop = StopsTheForkserver;
+    ipc::forkserver::stop();
+    let (mut reader, writer) = ipc::Pipe::new().unwrap();
+    ipc::forkserver::start().unwrap();
+    drop(writer);
+    assert!(
+        reader.poll(Duration::from_secs(5)).unwrap(),
+        "the end of the stream came"
+    );
+    assert!(matches!(reader.recv::<u32>(), Err(Error::Closed)));
+}
+
 /// Marks its arrival in `dir`, then waits (5 s at most) until `count` tasks have arrived:
 /// true if they all did, that is, if they ran at the same time.
 fn meet((dir, count): (String, usize)) -> bool {
@@ -689,14 +706,63 @@ fn a_killed_forkserver_is_replaced_by_the_next_start() {
 }
 
 /// A request whose descriptors do not all reach the server (it is at its limit of open
-/// files) is refused, and the server goes on: the processes it started live on.
+/// files) is refused, and the server goes on: the processes it started live on. Run in a
+/// child of its own, whose hard limit (which the server takes as its own) can go down for
+/// good; the server is started while the child holds a hundred descriptors, whose numbers
+/// the server keeps (given dead sockets), so that it has little room left.
 fn a_request_the_forkserver_cannot_take_is_refused_and_the_server_goes_on() {
+    time_limit(Duration::from_secs(30));
+    let _stop = StopsTheForkserver;
+    ipc::forkserver::stop();
+    let mut child = Process::new(|| {
+        use nix::sys::resource::{Resource, setrlimit};
+        let held = descriptors(100);
+        let open = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
+        setrlimit(Resource::RLIMIT_NOFILE, open + 30, open + 30).unwrap();
+        ipc::forkserver::start().unwrap();
+        drop(held); // room here for a request of sixty; the server has room for a few
+        let ctx = get_context(StartMethod::Forkserver);
+        let mut first = ctx.process(sleep_ms_unit, 1000).unwrap();
+        first.start().unwrap();
+        let mut crowded = ctx.process(keep_descriptors, descriptors(60)).unwrap();
+        match crowded.start() {
+            Err(Error::Refused(why)) => assert!(why.contains("limit of open files"), "{why}"),
+            other => panic!("refused for the server's limit: {other:?}"),
+        }
+        assert_eq!(first.join().unwrap(), 0, "the first process lived on");
+        let mut after = ctx.process(exit_with, 7).unwrap();
+        after.start().unwrap();
+        assert_eq!(after.join().unwrap(), 7, "the server still serves");
+        ipc::forkserver::stop();
+    });
+    child.start().unwrap();
+    assert_eq!(child.join().unwrap(), 0);
+}
+
+/// Copies of one pipe end, `count` of them, to go with a request.
+fn descriptors(count: usize) -> Vec<ipc::Descriptor> {
+    let (_reader, writer) = std::io::pipe().unwrap();
+    let writer = std::os::fd::OwnedFd::from(writer);
+    (0..count)
+        .map(|_| ipc::Descriptor::from(writer.try_clone().unwrap()))
+        .collect()
+}
+
+/// This process's soft limit of open files.
+fn soft_open_files(_: ()) -> u64 {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .unwrap()
+        .0
+}
+
+/// A forkserver started while the program was short of descriptors takes the hard limit
+/// as its own, and serves requests the program's limit would not have let through once
+/// the program has its descriptors back; its children get the program's limit.
+fn a_forkserver_started_short_of_descriptors_serves_once_they_are_back() {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     time_limit(Duration::from_secs(30));
     let _stop = StopsTheForkserver;
     ipc::forkserver::stop();
-    // The server inherits a low limit (room for a request of a few descriptors, not for
-    // one of sixty); this process gets its own back at once.
     let open = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
     setrlimit(Resource::RLIMIT_NOFILE, open + 30, hard).unwrap();
@@ -704,22 +770,11 @@ fn a_request_the_forkserver_cannot_take_is_refused_and_the_server_goes_on() {
     setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
     started.unwrap();
     let ctx = get_context(StartMethod::Forkserver);
-    let mut first = ctx.process(sleep_ms_unit, 1000).unwrap();
-    first.start().unwrap();
-    let (_reader, writer) = std::io::pipe().unwrap();
-    let writer = std::os::fd::OwnedFd::from(writer);
-    let many: Vec<ipc::Descriptor> = (0..60)
-        .map(|_| ipc::Descriptor::from(writer.try_clone().unwrap()))
-        .collect();
-    let mut crowded = ctx.process(keep_descriptors, many).unwrap();
-    match crowded.start() {
-        Err(Error::Refused(why)) => assert!(why.contains("limit of open files"), "{why}"),
-        other => panic!("refused for the server's limit: {other:?}"),
-    }
-    assert_eq!(first.join().unwrap(), 0, "the first process lived on");
-    let mut after = ctx.process(exit_with, 7).unwrap();
-    after.start().unwrap();
-    assert_eq!(after.join().unwrap(), 7, "the server still serves");
+    let mut crowded = ctx.process(keep_descriptors, descriptors(60)).unwrap();
+    crowded.start().unwrap();
+    assert_eq!(crowded.join().unwrap(), 0);
+    let pool = ctx.pool(1).start().unwrap();
+    assert_eq!(pool.apply(soft_open_files, ()).unwrap(), open + 30);
 }
 
 fn keep_descriptors(fds: Vec<ipc::Descriptor>) {
@@ -790,6 +845,14 @@ fn main() -> std::process::ExitCode {
         (
             "a_dead_worker_is_an_error_for_its_task_and_is_replaced_under_every_method",
             a_dead_worker_is_an_error_for_its_task_and_is_replaced_under_every_method,
+        ),
+        (
+            "a_forkserver_started_short_of_descriptors_serves_once_they_are_back",
+            a_forkserver_started_short_of_descriptors_serves_once_they_are_back,
+        ),
+        (
+            "a_forkserver_keeps_none_of_the_programs_pipes",
+            a_forkserver_keeps_none_of_the_programs_pipes,
         ),
         (
             "with_sigchld_ignored_processes_and_pools_end_under_every_method",
