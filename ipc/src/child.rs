@@ -56,8 +56,9 @@ enum State {
 }
 
 impl Child {
-    /// Takes charge of `pid`, a child just forked that waits for its parent: it cannot
-    /// have exited, so the pidfd names it and no other process.
+    /// Takes charge of `pid`, a child just forked and not reaped: its pid cannot have been
+    /// reused (an exited child stays a zombie until reaped, or waits for its parent where
+    /// it would not), so the pidfd names it and no other process.
     pub(crate) fn adopt(pid: Pid) -> Result<Child> {
         match pidfd_open(pid) {
             Ok(pidfd) => Ok(Child {
@@ -70,7 +71,7 @@ impl Child {
             }),
             Err(e) => {
                 // No pidfd (a kernel older than 5.3, or no descriptor left): end the child,
-                // which is still waiting and has run nothing.
+                // which nothing could watch (see `fork` for what it may have run).
                 let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
                 let _ = nix::sys::wait::waitpid(pid, None);
                 Err(io::Error::new(e.kind(), format!("pidfd_open: {e}")).into())

@@ -52,7 +52,9 @@ pub const PANIC_EXIT_CODE: i32 = 101;
 ///
 /// What the target captured is the child's: the parent drops its own copy (sets `target`
 /// to `None`) right after the fork, so that, say, its copy of the child's pipe end is
-/// closed. If the fork is refused, or fails, `target` is left as it was, for another try.
+/// closed. If the fork is refused, or fails, `target` is left as it was, for another try;
+/// if the child cannot be watched (no pidfd), it is killed, and the target goes with it
+/// unless the child was still waiting for its parent, having run nothing.
 pub(crate) fn fork<T: FnOnce() -> i32>(target: &mut Option<T>) -> Result<Child> {
     refuse_if_threaded()?;
     flush_stdio();
@@ -83,10 +85,22 @@ pub(crate) fn fork<T: FnOnce() -> i32>(target: &mut Option<T>) -> Result<Child> 
                 drop(child_side);
                 parent_side
             });
-            let child = Child::adopt(child)?;
+            let adopted = Child::adopt(child);
+            // A child that waits for its parent runs nothing before it is told to, and
+            // one that could not be watched was killed: the target stays for another try.
+            // One that did not wait may have begun its target: it was the child's.
+            if to_child.is_some() && adopted.is_err() {
+                return adopted;
+            }
             // The parent's copy of the target goes now, with every pipe end it captured:
             // the child has its own, and the end of a stream needs every copy closed.
             *target = None;
+            let child = adopted.map_err(|e| {
+                Error::Io(io::Error::other(format!(
+                    "{e}; the child had started at once, and was killed: it may have begun \
+                     its target, which is gone with it"
+                )))
+            })?;
             if let Some(to_child) = to_child {
                 let released: Vec<u64> = marked_before
                     .into_iter()

@@ -304,6 +304,41 @@ fn a_sentinel_is_ready_when_its_process_ends() {
     assert_eq!(after.unwrap(), [0], "still ready after the join");
 }
 
+/// With no descriptor left for the child's pidfd, `start` fails after the fork. A child
+/// that did not wait for its parent (the usual case) may have begun its target by then:
+/// the error says so, and the target is gone with it, so that a second `start` cannot run
+/// it again.
+fn a_start_that_fails_after_the_fork_never_runs_its_target_twice() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    use std::os::fd::AsFd;
+    time_limit(Duration::from_secs(30));
+    let (mut reader, mut writer) = Pipe::new().unwrap();
+    let mut p = Process::new(move || writer.send(&1u8).unwrap());
+    // Every number up to the limit taken.
+    let highest = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|entry| entry.unwrap().file_name().to_str()?.parse::<u64>().ok())
+        .max()
+        .unwrap();
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    setrlimit(Resource::RLIMIT_NOFILE, highest + 1, hard).unwrap();
+    let mut fillers = Vec::new();
+    while let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() {
+        fillers.push(fd);
+    }
+    let first = p.start();
+    drop(fillers);
+    setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+    let error = first.expect_err("no room for a pidfd").to_string();
+    assert!(error.contains("may have begun"), "{error}");
+    assert!(matches!(p.start(), Err(Error::AlreadyStarted)));
+    let mut messages = 0;
+    while reader.poll(Duration::from_secs(5)).unwrap() && reader.recv::<u8>().is_ok() {
+        messages += 1;
+    }
+    assert!(messages <= 1, "the target ran {messages} times");
+}
+
 fork_test::main!(
     exit_codes_follow_python,
     a_panicking_target_exits_non_zero_and_says_why,
@@ -321,4 +356,5 @@ fork_test::main!(
     a_child_reaped_by_someone_else_is_never_signalled_again,
     fork_failing_under_a_process_limit_says_why,
     a_sentinel_is_ready_when_its_process_ends,
+    a_start_that_fails_after_the_fork_never_runs_its_target_twice,
 );
