@@ -282,12 +282,15 @@ fn encode<T: Serialize>(value: &T) -> std::result::Result<Vec<u8>, Failure> {
 }
 
 /// This process's image, found once: the program file, its code's place, its entry point.
+/// A failure is not kept: one for want of a descriptor (to read `/proc/self/maps` with),
+/// say, passes once some are closed.
 fn image() -> Result<&'static Image> {
-    static IMAGE: OnceLock<std::result::Result<Image, String>> = OnceLock::new();
-    IMAGE
-        .get_or_init(|| find_image().map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|why| Error::Io(std::io::Error::other(why.clone())))
+    static IMAGE: OnceLock<Image> = OnceLock::new();
+    if let Some(image) = IMAGE.get() {
+        return Ok(image);
+    }
+    let found = find_image()?;
+    Ok(IMAGE.get_or_init(|| found))
 }
 
 fn find_image() -> std::io::Result<Image> {

@@ -2,7 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use fork_test::{BusyThreads, Stream, adopt_orphans, capture, is_running, time_limit};
+use fork_test::{
+    BusyThreads, NoDescriptorsLeft, Stream, adopt_orphans, capture, is_running, time_limit,
+};
 use ipc::{Error, PANIC_EXIT_CODE, Pipe, Process};
 use nix::sys::signal::{SigHandler, Signal, kill, raise, signal};
 use nix::sys::wait::waitpid;
@@ -309,26 +311,12 @@ fn a_sentinel_is_ready_when_its_process_ends() {
 /// the error says so, and the target is gone with it, so that a second `start` cannot run
 /// it again.
 fn a_start_that_fails_after_the_fork_never_runs_its_target_twice() {
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    use std::os::fd::AsFd;
     time_limit(Duration::from_secs(30));
     let (mut reader, mut writer) = Pipe::new().unwrap();
     let mut p = Process::new(move || writer.send(&1u8).unwrap());
-    // Every number up to the limit taken.
-    let highest = std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|entry| entry.unwrap().file_name().to_str()?.parse::<u64>().ok())
-        .max()
-        .unwrap();
-    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
-    setrlimit(Resource::RLIMIT_NOFILE, highest + 1, hard).unwrap();
-    let mut fillers = Vec::new();
-    while let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() {
-        fillers.push(fd);
-    }
+    let full = NoDescriptorsLeft::new();
     let first = p.start();
-    drop(fillers);
-    setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+    drop(full);
     let error = first.expect_err("no room for a pidfd").to_string();
     assert!(error.contains("may have begun"), "{error}");
     assert!(matches!(p.start(), Err(Error::AlreadyStarted)));

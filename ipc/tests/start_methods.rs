@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use fork_test::{BusyThreads, SigchldIgnored, Stream, capture, time_limit};
+use fork_test::{BusyThreads, NoDescriptorsLeft, SigchldIgnored, Stream, capture, time_limit};
 use ipc::{Error, PANIC_EXIT_CODE, Process, StartMethod, get_context};
 
 /// The methods that work from a process with threads.
@@ -439,6 +439,26 @@ fn a_lazily_started_forkserver_keeps_no_copy_of_what_it_hands_on() {
     assert_eq!(text, "hello");
 }
 
+/// A lookup of the program's image (which the spawn and forkserver methods need, once)
+/// that fails for want of a descriptor is not kept: the next one finds the image. The
+/// first test of this binary, so that nothing has looked the image up before it.
+fn a_failed_lookup_of_the_programs_image_is_tried_again() {
+    time_limit(Duration::from_secs(30));
+    let full = NoDescriptorsLeft::new();
+    let short = get_context(StartMethod::Spawn).process(exit_with, 0);
+    drop(full);
+    assert!(
+        short.is_err(),
+        "no descriptor to read /proc/self/maps with (or the image was looked up before: \
+         this test must run first)"
+    );
+    let mut p = get_context(StartMethod::Spawn)
+        .process(exit_with, 0)
+        .unwrap();
+    p.start().unwrap();
+    assert_eq!(p.join().unwrap(), 0);
+}
+
 /// The forkserver is a fork of the program, but keeps none of its descriptors: a pipe the
 /// program had open when the server started still ends when the program lets go of its
 /// last copy of an end (an exec'd server, as Python's, would hold none either).
@@ -834,6 +854,10 @@ fn a_result_asked_again_gives_the_same_answer() {
 fn main() -> std::process::ExitCode {
     ipc::spawn::init();
     fork_test::run(&[
+        (
+            "a_failed_lookup_of_the_programs_image_is_tried_again",
+            a_failed_lookup_of_the_programs_image_is_tried_again,
+        ),
         (
             "a_process_runs_a_function_under_every_method",
             a_process_runs_a_function_under_every_method,

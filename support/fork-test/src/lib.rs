@@ -20,10 +20,12 @@
 //! Arguments that do not start with `-` filter tests by name, as with `cargo test NAME`.
 
 mod busy;
+mod descriptors;
 mod sigchld;
 mod storm;
 
 pub use busy::BusyThreads;
+pub use descriptors::NoDescriptorsLeft;
 pub use sigchld::SigchldIgnored;
 pub use storm::SignalStorm;
 
