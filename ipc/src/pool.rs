@@ -17,10 +17,12 @@
 //! A worker that dies (panics are caught, but `exit`, `SIGKILL` or a crash are not) turns
 //! into [`Error::WorkerDied`] for each item of its chunk not answered yet, as soon as the
 //! kernel says it has exited (its pidfd), even if a process it forked still holds its
-//! pipe; a new worker takes over the chunks that are left. Python's pool waits forever
-//! in that case.
+//! pipe; a new worker takes over the chunks that are left (if none can be started, the
+//! other workers do, and with no worker left, each item left is an error that says why).
+//! Python's pool waits forever in that case.
 
 use std::collections::{HashMap, VecDeque};
+use std::io;
 use std::mem::ManuallyDrop;
 use std::ops::Range;
 use std::os::fd::AsFd;
@@ -118,6 +120,15 @@ impl<R: DeserializeOwned> Finished<R> {
         }
         .into_iter()
     }
+}
+
+/// A chunk that no worker could be started for: `why` for each of its items.
+fn not_started<R>(task: Range<usize>, why: &Error) -> Finished<R> {
+    let reason = format!("no worker could be started to run it: {why}");
+    Finished::Failed(
+        task.map(|_| Err(Error::Io(io::Error::other(reason.clone()))))
+            .collect(),
+    )
 }
 
 /// The error of a failed chunk that comes first.
@@ -444,6 +455,17 @@ where
     fn next_chunk(&mut self) -> Result<Option<(usize, Finished<R>)>> {
         loop {
             if self.workers.is_empty() {
+                if let Some(task) = self.pending.front().cloned() {
+                    // Chunks are left, and no worker to run them: a new one, or else the
+                    // reason, for each of their items.
+                    match self.start_worker() {
+                        Ok(()) => continue,
+                        Err(e) => {
+                            self.pending.pop_front();
+                            return Ok(Some((task.start, not_started(task, &e))));
+                        }
+                    }
+                }
                 for mut child in self.leaving.drain(..) {
                     child.end_within(EXIT_GRACE)?;
                 }
@@ -536,9 +558,9 @@ where
         results.collect()
     }
 
-    /// Worker `w` is gone: reap it, give back the chunk it had not begun, start another
-    /// worker for the chunks left, and report the items of its chunk that it had not
-    /// answered.
+    /// Worker `w` is gone: reap it, give back the chunks it had not begun, start another
+    /// worker for the chunks left (if one can be started), and report the items of its
+    /// chunk that it had not answered.
     fn lost(&mut self, w: usize) -> Result<(usize, Finished<R>)> {
         let Worker {
             conn,
@@ -556,7 +578,9 @@ where
         drop(conn);
         let exitcode = child.end_within(EXIT_GRACE)?;
         let pid = child.pid();
-        self.start_worker()?;
+        // If none can be started (no process or descriptor left), the workers left take
+        // the chunks, and with none left, `next_chunk` tries again.
+        let _ = self.start_worker();
         let answered = received.len();
         let mut results = self.results(task.clone(), received);
         results.extend((task.start + answered..task.end).map(|index| {

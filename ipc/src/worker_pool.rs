@@ -13,7 +13,7 @@
 //!
 //! A worker that dies (killed, `exit`, a crash) is an [`Error::WorkerDied`] for the task it
 //! was running; the task it had not begun goes to another worker, and a new worker takes
-//! its place. Python's `Pool` waits forever there; `concurrent.futures.ProcessPoolExecutor`
+//! its place (if one cannot be started, the others go on, and the next wait tries again). Python's `Pool` waits forever there; `concurrent.futures.ProcessPoolExecutor`
 //! breaks the whole pool.
 
 use std::cell::RefCell;
@@ -119,7 +119,7 @@ impl WorkerPoolBuilder {
                 terminated: false,
             }),
         };
-        pool.state.borrow_mut().fill()?;
+        pool.state.borrow_mut().start_workers()?;
         Ok(pool)
     }
 }
@@ -450,9 +450,25 @@ impl Drop for WorkerPool {
 }
 
 impl State {
-    /// Starts workers until there are `size` of them; once the pool is closed, only while
-    /// tasks wait for one (after `join`, only for an `imap` begun before `close`).
+    /// Starts workers until there are `size` of them (see [`start_workers`]), and hands
+    /// out waiting tasks. A worker that cannot be started (no process or descriptor left)
+    /// is tried again at the next wait, and the workers there go on meanwhile: the error
+    /// is the answer only when no worker is left to run the tasks.
+    ///
+    /// [`start_workers`]: Self::start_workers
     fn fill(&mut self) -> Result<()> {
+        let started = self.start_workers();
+        self.dispatch();
+        match started {
+            Err(e) if self.workers.is_empty() => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Starts workers until there are `size` of them; once the pool is closed, only while
+    /// tasks wait for one (after `join`, only for an `imap` begun before `close`). The
+    /// first that cannot be started stops it, and says why.
+    fn start_workers(&mut self) -> Result<()> {
         let idle_for_good = self.terminated || (self.closed && self.queue.is_empty());
         while !idle_for_good && self.workers.len() < self.size {
             let request = Request::Serve {
@@ -470,7 +486,6 @@ impl State {
                 finished: 0,
             });
         }
-        self.dispatch();
         Ok(())
     }
 
@@ -578,7 +593,10 @@ impl State {
         while let Some(task) = tasks.pop_back() {
             self.queue.push_front(task);
         }
-        self.fill()
+        // A new worker takes its place if one can be started. If none can, this task's
+        // outcome stands, and the next wait tries again (see `fill`).
+        let _ = self.fill();
+        Ok(())
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use std::path::PathBuf;
 
-use fork_test::{SigchldIgnored, Stream, capture, time_limit};
+use fork_test::{NoDescriptorsLeft, SigchldIgnored, Stream, capture, time_limit};
 use ipc::{Error, Pipe, Pool};
 use nix::sys::signal::{Signal, raise};
 use serde::{Deserialize, Serialize};
@@ -434,6 +434,64 @@ fn with_sigchld_ignored_the_pool_still_answers() {
     }
 }
 
+/// A worker that dies when no other can be started (no descriptor left, here) is still an
+/// error for the item it held, and the other worker takes the chunks left: `imap` has a
+/// result for every item. (The tasks take a while, so that chunks are still left when
+/// the worker dies, early on.)
+fn a_dead_worker_that_cannot_be_replaced_leaves_its_chunks_to_the_others() {
+    time_limit(Duration::from_secs(30));
+    let exits_on_2 = |x: u32| {
+        if x == 2 {
+            std::process::exit(3);
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        x
+    };
+    let pool = Pool::new(2).with_chunksize(1);
+    let mut results = pool.imap(exits_on_2, 0..20).unwrap();
+    let first = results.next();
+    let full = NoDescriptorsLeft::new();
+    let rest: Vec<Result<u32, Error>> = results.collect();
+    drop(full);
+    assert!(matches!(first, Some(Ok(0))), "{first:?}");
+    assert_eq!(rest.len(), 19, "a result for every item: {rest:?}");
+    for (x, result) in (1..20).zip(rest) {
+        match result {
+            Ok(y) => assert_eq!(y, x),
+            Err(Error::WorkerDied { index: 2, .. }) if x == 2 => {}
+            other => panic!("item {x}: {other:?}"),
+        }
+    }
+}
+
+/// The same with no other worker: each item left gets an error that says why it was not
+/// run.
+fn with_no_worker_left_each_item_left_says_why() {
+    time_limit(Duration::from_secs(30));
+    let exits_on_1 = |x: u32| {
+        if x == 1 {
+            std::process::exit(3);
+        }
+        x
+    };
+    let pool = Pool::new(1).with_chunksize(1);
+    let mut results = pool.imap(exits_on_1, 0..5).unwrap();
+    let first = results.next();
+    let full = NoDescriptorsLeft::new();
+    let rest: Vec<Result<u32, Error>> = results.collect();
+    drop(full);
+    assert!(matches!(first, Some(Ok(0))), "{first:?}");
+    assert!(
+        matches!(rest[0], Err(Error::WorkerDied { index: 1, .. })),
+        "{rest:?}"
+    );
+    assert_eq!(rest.len(), 4, "a result for every item: {rest:?}");
+    for result in &rest[1..] {
+        let why = result.as_ref().unwrap_err().to_string();
+        assert!(why.contains("no worker could be started"), "{why}");
+    }
+}
+
 fork_test::main!(
     map_keeps_input_order_for_every_chunk_size,
     map_takes_a_load_url_style_function,
@@ -451,4 +509,6 @@ fork_test::main!(
     a_worker_leaves_as_soon_as_no_task_is_left_for_it,
     chunks_given_back_by_a_dead_worker_run_on_the_others,
     with_sigchld_ignored_the_pool_still_answers,
+    a_dead_worker_that_cannot_be_replaced_leaves_its_chunks_to_the_others,
+    with_no_worker_left_each_item_left_says_why,
 );

@@ -459,6 +459,31 @@ fn a_failed_lookup_of_the_programs_image_is_tried_again() {
     assert_eq!(p.join().unwrap(), 0);
 }
 
+/// A worker that dies when no other can be started (no descriptor left, here) is still a
+/// `WorkerDied` for its task, and the workers left go on with the tasks; the pool has its
+/// number again once workers can be started.
+fn a_pool_that_cannot_replace_a_dead_worker_goes_on_with_the_others() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    for method in StartMethod::ALL {
+        let pool = get_context(method).pool(2).start().unwrap();
+        // The program's image is looked up (once) before the descriptors run out.
+        assert_eq!(pool.apply(square, 1).unwrap(), 1);
+        let full = NoDescriptorsLeft::new();
+        let died = pool.apply(exit_with_code_u64, 3);
+        let next = pool.apply(square, 5);
+        drop(full);
+        assert!(
+            matches!(died, Err(Error::WorkerDied { .. })),
+            "{method}: {died:?}"
+        );
+        assert_eq!(next.unwrap(), 25, "{method}: the other worker goes on");
+        assert_eq!(pool.map(square, [2, 3]).unwrap(), [4, 9], "{method}");
+        pool.close();
+        pool.join().unwrap();
+    }
+}
+
 /// The forkserver is a fork of the program, but keeps none of its descriptors: a pipe the
 /// program had open when the server started still ends when the program lets go of its
 /// last copy of an end (an exec'd server, as Python's, would hold none either).
@@ -869,6 +894,10 @@ fn main() -> std::process::ExitCode {
         (
             "a_dead_worker_is_an_error_for_its_task_and_is_replaced_under_every_method",
             a_dead_worker_is_an_error_for_its_task_and_is_replaced_under_every_method,
+        ),
+        (
+            "a_pool_that_cannot_replace_a_dead_worker_goes_on_with_the_others",
+            a_pool_that_cannot_replace_a_dead_worker_goes_on_with_the_others,
         ),
         (
             "a_forkserver_started_short_of_descriptors_serves_once_they_are_back",
