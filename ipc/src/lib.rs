@@ -58,7 +58,10 @@
 //! - **A killed process never wedges a [`Queue`]**, whose messages arrive whole or not at
 //!   all; Python's queue can stay locked for good.
 //! - **Messages are typed and checked.** Both ends name the type (serde); a corrupt,
-//!   oversized or hostile message is an error, never a panic or an abort.
+//!   oversized or hostile message is an error, never a panic or an abort. Memory is taken
+//!   as a message's bytes arrive, so a length that lies costs nothing; a message that
+//!   really is bigger than the memory left ends the process, as any Rust allocation that
+//!   fails does ([`Connection::set_max_message_size`] bounds what a peer may send).
 //! - **A panicking child exits with [`PANIC_EXIT_CODE`]** (101, Rust's), where Python's
 //!   uncaught exception gives 1.
 #![warn(missing_docs)]

@@ -276,12 +276,30 @@ impl Queue {
             Err(Errno::EAGAIN | Errno::EINTR) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
+        // Nothing read is the end of the stream, if the queue was closed; otherwise it was
+        // an empty record, which no `put` sends, and must not pass for the end.
+        let ended = received.len == 0 && received.fds.is_empty() && self.is_closed()?;
         Ok(Some(Record {
             len: received.len,
             cut: received.flags.contains(MsgFlags::MSG_TRUNC),
             rights_cut: received.cut(),
+            ended,
             fds: received.fds,
         }))
+    }
+
+    /// Whether the queue was closed: the sending side shut down, which the receiving
+    /// socket reads as its peer's hang-up.
+    fn is_closed(&self) -> Result<bool> {
+        // nix has no POLLRDHUP (Linux's own flag), so poll(2) is called directly.
+        let mut fd = nix::libc::pollfd {
+            fd: self.rx.as_raw_fd(),
+            events: nix::libc::POLLRDHUP,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, for a descriptor this queue owns; no wait (timeout 0).
+        Errno::result(unsafe { nix::libc::poll(&mut fd, 1, 0) })?;
+        Ok(fd.revents & nix::libc::POLLRDHUP != 0)
     }
 }
 
@@ -335,6 +353,8 @@ struct Record {
     /// Not every descriptor sent came: more than a record carries (a forged one), or this
     /// process is at its limit of open files (its message is then lost).
     rights_cut: bool,
+    /// Nothing came because the queue was closed and is empty.
+    ended: bool,
     fds: Vec<OwnedFd>,
 }
 
@@ -359,7 +379,8 @@ impl Record {
         let memfd = self.fds.pop();
         match (bytes.split_first(), memfd, self.fds.is_empty()) {
             // The end of the stream: the queue was closed, and is empty.
-            (None, None, _) => Err(Error::Closed),
+            (None, None, _) if self.ended => Err(Error::Closed),
+            (None, None, _) => Err(foreign("an empty record")),
             (Some((&INLINE, message)), None, _) => codec::decode(message),
             (Some((&IN_MEMFD, len)), Some(memfd), true) => match <[u8; 8]>::try_from(len) {
                 Ok(len) => codec::decode(&read_sealed(memfd, u64::from_le_bytes(len))?),
@@ -391,9 +412,16 @@ fn read_sealed(memfd: OwnedFd, len: u64) -> Result<Vec<u8>> {
     if !seals.contains(SEALED) {
         return Err(foreign("its memfd is not sealed"));
     }
-    let size = nix::sys::stat::fstat(&memfd)?.st_size as u64;
+    let stat = nix::sys::stat::fstat(&memfd)?;
+    let size = stat.st_size as u64;
     if size != len || len > DEFAULT_MAX_MESSAGE as u64 {
         return Err(foreign(&format!("a memfd of {size} bytes for {len}")));
+    }
+    // `put` writes every byte, and memory is taken for each page written (`st_blocks`
+    // counts it, in 512-byte units). A memfd only made long costs its sender nothing, and
+    // would cost this process all of its length.
+    if (stat.st_blocks as u64).saturating_mul(512) < size {
+        return Err(foreign("a memfd that nobody wrote"));
     }
     // The sender's file offset travelled with the descriptor: read from the start.
     let mut bytes = vec![0; len as usize];
@@ -437,5 +465,40 @@ mod tests {
     #[test]
     fn a_record_with_more_descriptors_than_fit_leaves_none_open() {
         forged_record_leaves_no_copy(5);
+    }
+
+    /// A sealed memfd of 100 MiB that nobody wrote costs its sender nothing: it must not
+    /// cost the reader 100 MiB either. No `put` sends one.
+    #[test]
+    fn a_memfd_nobody_wrote_is_not_read() {
+        let mut queue = Queue::new().unwrap();
+        let len: u64 = 100 << 20;
+        let memfd = memfd_create(c"forged", MFdFlags::MFD_ALLOW_SEALING).unwrap();
+        nix::unistd::ftruncate(&memfd, len as i64).unwrap();
+        fcntl(&memfd, FcntlArg::F_ADD_SEALS(SEALED)).unwrap();
+        let mut record = vec![IN_MEMFD];
+        record.extend_from_slice(&len.to_le_bytes());
+        let fds = [memfd.as_raw_fd()];
+        let rights = [ControlMessage::ScmRights(&fds)];
+        let iov = [IoSlice::new(&record)];
+        sendmsg::<()>(queue.tx.as_raw_fd(), &iov, &rights, MsgFlags::empty(), None).unwrap();
+        let refused = queue.get::<Vec<u8>>().unwrap_err().to_string();
+        assert!(refused.contains("nobody wrote"), "{refused}");
+    }
+
+    /// An empty record is not the end of the queue, which only `close` makes: no `put`
+    /// sends one, and the messages after it still come.
+    #[test]
+    fn an_empty_record_is_not_the_end_of_the_queue() {
+        let mut queue = Queue::new().unwrap();
+        let iov = [IoSlice::new(&[])];
+        sendmsg::<()>(queue.tx.as_raw_fd(), &iov, &[], MsgFlags::empty(), None).unwrap();
+        queue.put(&5u8).unwrap();
+        let refused = queue.get::<u8>().unwrap_err().to_string();
+        assert!(refused.contains("not made by put"), "{refused}");
+        assert_eq!(queue.get::<u8>().unwrap(), 5);
+        queue.close().unwrap();
+        let end = queue.get::<u8>();
+        assert!(matches!(end, Err(Error::Closed)), "{end:?}");
     }
 }
