@@ -188,7 +188,8 @@ pub enum Error {
         /// The worker's process id.
         pid: i32,
         /// The worker's exit code, in [`Process::exitcode`](crate::Process::exitcode)'s
-        /// meaning; `None` if its exit status was lost (see [`Error::ExitStatusLost`]).
+        /// meaning; `None` if its exit status was lost (see [`Error::ExitStatusLost`]; a
+        /// forkserver killed before it could send it loses it too).
         exitcode: Option<i32>,
     },
     /// This thread already holds the lock it asked for (a [`Lock`](crate::Lock), or the
@@ -233,7 +234,7 @@ impl From<nix::errno::Errno> for Error {
 fn describe_death(exitcode: Option<i32>) -> String {
     match exitcode {
         Some(code) => describe_exitcode(code),
-        None => "exit status lost: is SIGCHLD ignored?".to_string(),
+        None => "its exit status is lost: SIGCHLD ignored, or its forkserver gone".to_string(),
     }
 }
 

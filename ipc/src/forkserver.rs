@@ -21,11 +21,11 @@
 //!
 //! The server is a fork of the program, but keeps nothing of the program's that a child
 //! could trip over: none of its descriptors (a pipe end held in the server would keep
-//! the pipe's reader from ever seeing the end of its stream), `SIGCHLD`'s default action
-//! even if the program ignores it (the kernel would reap the children first and their
-//! codes would be lost), and the hard limit of open files as its own (started while the
-//! program was short of descriptors, it would refuse requests all its life). Each child
-//! gets the program's `SIGCHLD` action and limit back.
+//! the pipe's reader from ever seeing the end of its stream), and `SIGCHLD`'s default
+//! action even if the program ignores it (the kernel would reap the children first and
+//! their codes would be lost; each child gets the program's action back). Its limit of
+//! open files is the program's when it started: [`stop`] it, and the next request starts
+//! one with the program's limit of the day.
 
 use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags};
-use nix::sys::resource::{Resource, getrlimit, rlim_t, setrlimit};
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use nix::sys::socket::{
     AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, sendmsg, socketpair,
@@ -77,9 +77,8 @@ fn server() -> MutexGuard<'static, Option<Server>> {
 /// refuses with [`Error::ForkserverNotStarted`] otherwise). Without this call, the first
 /// process started with the forkserver method starts it, if there is one thread then.
 ///
-/// The server is a copy of this process as it is now, and keeps a copy of every descriptor
-/// open now (the children it starts later inherit them too): one more reason to start it
-/// first, before the program opens files and pipes whose end of stream matters.
+/// The server is a copy of this process as it is now, memory and all, but keeps none of
+/// its descriptors (see the [module](self)).
 ///
 /// ```
 /// // First thing in `main`, before any thread:
@@ -89,7 +88,12 @@ fn server() -> MutexGuard<'static, Option<Server>> {
 /// # Ok::<(), ipc::Error>(())
 /// ```
 pub fn start() -> Result<()> {
-    start_locked(&mut server())
+    if server().is_some() {
+        return Ok(());
+    }
+    let started = fork_server()?; // not with the lock held: see `fork_server`
+    server().get_or_insert(started);
+    Ok(())
 }
 
 /// The forkserver's process id, while it runs.
@@ -103,10 +107,10 @@ pub fn stop() {
     server().take();
 }
 
-fn start_locked(server: &mut Option<Server>) -> Result<()> {
-    if server.is_some() {
-        return Ok(());
-    }
+/// Forks a new server. Never with [`SERVER`]'s lock held: the server and its children
+/// would have it locked for good (a child that asks for the forkserver would wait for
+/// ever). No other thread can start a server meanwhile: a fork needs a process with one.
+fn fork_server() -> Result<Server> {
     let (requests, theirs) = seqpacket_pair()?;
     let mark = Mark::new(requests.as_fd());
     let mut target = Some(move || serve(theirs));
@@ -121,12 +125,11 @@ fn start_locked(server: &mut Option<Server>) -> Result<()> {
             return Err(e);
         }
     };
-    *server = Some(Server {
+    Ok(Server {
         requests,
         mark,
         process,
-    });
-    Ok(())
+    })
 }
 
 /// The most descriptors the arguments of one child may hold (the kernel takes at most 253
@@ -145,7 +148,6 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
     }
     let (status, theirs) = seqpacket_pair()?;
     {
-        let mut server = server();
         // The child's connection, its status socket, and this process's stdin, stdout and
         // stderr, for the child to use as its own.
         let mut fds = vec![connection.as_raw_fd(), theirs.as_raw_fd(), 0, 1, 2];
@@ -153,25 +155,18 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
         // A server found dead (killed, say) is replaced once, as Python's is: a request it
         // could not take never reached it, so nothing was started twice.
         for attempt in 0..2 {
-            if server.is_none() {
-                // Started now, the server would keep a copy of what this request hands on
-                // (and the child's end of its connection would never see the end of the
-                // stream).
-                let handed_on = [connection.as_fd(), theirs.as_fd(), status.as_fd()];
-                let marks: Vec<Arc<Mark>> = handed_on
-                    .into_iter()
-                    .chain(descriptors.iter().map(AsFd::as_fd))
-                    .map(Mark::new)
-                    .collect();
-                let started = start_locked(&mut server);
-                marks.iter().for_each(|mark| mark.remove());
-                started?;
+            let mut running = server();
+            if running.is_none() {
+                drop(running); // not held across the fork: see `fork_server`
+                let started = fork_server()?;
+                running = server();
+                running.get_or_insert(started);
             }
-            let requests = server.as_ref().expect("started above").requests.as_raw_fd();
+            let requests = running.as_ref().expect("just started").requests.as_raw_fd();
             match send_record(requests, b"start", &fds) {
                 Ok(()) => break,
                 Err(Errno::EPIPE | Errno::ECONNRESET | Errno::ECONNREFUSED) => {
-                    server.take(); // it is gone: reaped, and another is started
+                    running.take(); // it is gone: reaped, and another is started
                     if attempt == 1 {
                         return Err(Error::ForkserverGone);
                     }
@@ -210,7 +205,7 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
 /// The server: fork a child for each request, reap the children, send their exit codes.
 /// Runs in the server process, which has one thread.
 fn serve(requests: OwnedFd) -> i32 {
-    let Ok(programs) = ProgramsSettings::set_aside() else {
+    let Ok(programs) = ProgramsSigchld::set_aside() else {
         return 1;
     };
     if release_inherited(requests.as_fd()).is_err() {
@@ -269,52 +264,38 @@ fn serve(requests: OwnedFd) -> i32 {
     }
 }
 
-/// What the server changes of what it has from the program, for itself, and gives back to
-/// each child, which is the program's.
+/// `SIGCHLD`'s action as the program had it when it forked the server, which gives each
+/// child the program's back. The server reaps its children itself: with `SIGCHLD` ignored,
+/// the kernel would reap them first and their exit codes would be lost. So the server has
+/// the default action.
 #[derive(Clone, Copy)]
-struct ProgramsSettings {
-    /// `SIGCHLD`'s action. The server reaps its children itself: with `SIGCHLD` ignored,
-    /// as the program may have had it when it forked the server, the kernel would reap
-    /// them first and their exit codes would be lost. The server has the default action.
-    sigchld: SigAction,
-    /// The limit of open files (soft, hard). The server holds the descriptors of every
-    /// request in flight: started while the program was short of them, it would refuse
-    /// requests all its life. The server's soft limit is the hard one.
-    open_files: (rlim_t, rlim_t),
-}
+struct ProgramsSigchld(SigAction);
 
-impl ProgramsSettings {
-    /// Notes the program's settings, and puts the server's in their place.
-    fn set_aside() -> Result<ProgramsSettings> {
+impl ProgramsSigchld {
+    /// Notes the program's action, and puts the default one in its place.
+    fn set_aside() -> Result<ProgramsSigchld> {
         let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
         // SAFETY: the default action installs no handler: no code of ours runs in a signal.
-        let sigchld = unsafe { sigaction(Signal::SIGCHLD, &default) }?;
-        let open_files = getrlimit(Resource::RLIMIT_NOFILE)?;
-        setrlimit(Resource::RLIMIT_NOFILE, open_files.1, open_files.1)?;
-        Ok(ProgramsSettings {
-            sigchld,
-            open_files,
-        })
+        Ok(ProgramsSigchld(unsafe {
+            sigaction(Signal::SIGCHLD, &default)
+        }?))
     }
 
-    /// Gives a child the program's settings back.
+    /// Gives a child the program's action back.
     fn restore(&self) -> Result<()> {
         // SAFETY: the action put back is the one the program had when it forked the server:
         // a handler there is the program's own, in its own copy of the program's memory.
-        unsafe { sigaction(Signal::SIGCHLD, &self.sigchld) }?;
-        setrlimit(
-            Resource::RLIMIT_NOFILE,
-            self.open_files.0,
-            self.open_files.1,
-        )?;
+        unsafe { sigaction(Signal::SIGCHLD, &self.0) }?;
         Ok(())
     }
 }
 
-/// Lets go of every descriptor the server has from the program, but `keep` and the standard
-/// three: a pipe end the program holds would otherwise stay open in the server for its
-/// whole life, and the pipe's reader would never see the end of its stream. (An exec'd
-/// server, as Python's, has none of them either.) Each number gets a dead socket instead
+/// Lets go of every descriptor the server has from the program but `keep`: a pipe end the
+/// program holds would otherwise stay open in the server for its whole life, and the
+/// pipe's reader would never see the end of its stream. (An exec'd server, as Python's,
+/// has none of them either.) The standard three go too (a pipe end may be one of them, if
+/// the program closed its own): the server writes nothing, and each child gets the
+/// asking process's with its request. Each number gets a dead socket instead
 /// of being closed, as a released mark does (see `fork::Mark`): the program's objects in
 /// the server's copy of its memory still own their numbers, and one that a child reaches
 /// (a global, say) fails, instead of using a descriptor that is someone else's.
@@ -329,8 +310,12 @@ fn release_inherited(keep: BorrowedFd<'_>) -> Result<()> {
     let listed: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")?
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
         .collect();
+    // A number can be given a descriptor only below the soft limit of open files, which the
+    // program may have lowered below numbers it had open: the hard one, for the while.
+    let limit = getrlimit(Resource::RLIMIT_NOFILE)?;
+    let _ = setrlimit(Resource::RLIMIT_NOFILE, limit.1, limit.1);
     for fd in listed {
-        let ours = fd <= 2 || fd == keep.as_raw_fd() || fd == dead.as_raw_fd();
+        let ours = fd == keep.as_raw_fd() || fd == dead.as_raw_fd();
         // The listing's own descriptor was in the list, and is closed by now.
         // SAFETY: F_GETFD only reads the descriptor's flags, and fails on a closed number.
         let open = unsafe { nix::libc::fcntl(fd, nix::libc::F_GETFD) } != -1;
@@ -343,6 +328,7 @@ fn release_inherited(keep: BorrowedFd<'_>) -> Result<()> {
             unsafe { nix::libc::dup3(dead.as_raw_fd(), fd, nix::libc::O_CLOEXEC) };
         }
     }
+    setrlimit(Resource::RLIMIT_NOFILE, limit.0, limit.1)?;
     Ok(())
 }
 
@@ -351,7 +337,8 @@ fn release_inherited(keep: BorrowedFd<'_>) -> Result<()> {
 fn refuse_cut(fds: &[OwnedFd]) {
     if let Some(status) = fds.get(1) {
         let reason = b"-the forkserver could not take every descriptor of the request: it is \
-            at its limit of open files (ulimit -n when it started)";
+            at its limit of open files (the program's ulimit -n when the server started; \
+            ipc::forkserver::stop() lets the next request start one with today's limit)";
         let _ = send_record(status.as_raw_fd(), reason, &[]);
     }
 }
@@ -375,7 +362,7 @@ fn start_one(
     status: OwnedFd,
     stdio: [OwnedFd; 3],
     descriptors: Vec<OwnedFd>,
-    programs: ProgramsSettings,
+    programs: ProgramsSigchld,
 ) -> Option<Served> {
     let mark = Mark::new(status.as_fd());
     let mut target = Some(move || {

@@ -12,7 +12,9 @@
 //! worker that gets its chunk takes it and passes it to the function; no other process
 //! drops it (the parent forgets the items it handed out, and drops only those it never
 //! did). So an item whose destructor acts outside the process, a folder that deletes
-//! itself, say, acts once.
+//! itself, say, acts once. The price: what the parent's copies of the items handed out
+//! hold stays with the parent until it exits (their heap memory, a descriptor an item
+//! owns), so map over plain data, paths rather than open files.
 //!
 //! A worker that dies (panics are caught, but `exit`, `SIGKILL` or a crash are not) turns
 //! into [`Error::WorkerDied`] for each item of its chunk not answered yet, as soon as the
@@ -123,7 +125,7 @@ impl<R: DeserializeOwned> Finished<R> {
 }
 
 /// A chunk that no worker could be started for: `why` for each of its items.
-fn not_started<R>(task: Range<usize>, why: &Error) -> Finished<R> {
+fn not_started<R>(task: Range<usize>, why: &str) -> Finished<R> {
     let reason = format!("no worker could be started to run it: {why}");
     Finished::Failed(
         task.map(|_| Err(Error::Io(io::Error::other(reason.clone()))))
@@ -350,6 +352,8 @@ struct Run<T, F, R> {
     max_message: usize,
     /// The worker [`ready_worker`](Self::ready_worker) looks at first (modulo their number).
     turn: usize,
+    /// Why no worker could be started, once none was left to run the chunks.
+    cannot_start: Option<String>,
 }
 
 /// A busy worker: the parent's end of its pipe, its process, the chunks it holds (it works
@@ -385,6 +389,7 @@ where
             processes: pool.processes,
             max_message: pool.max_message,
             turn: 0,
+            cannot_start: None,
         };
         for _ in 0..pool.processes {
             run.start_worker()?;
@@ -454,18 +459,21 @@ where
     /// Returns the chunk's first position and its results.
     fn next_chunk(&mut self) -> Result<Option<(usize, Finished<R>)>> {
         loop {
-            if self.workers.is_empty() {
-                if let Some(task) = self.pending.front().cloned() {
-                    // Chunks are left, and no worker to run them: a new one, or else the
-                    // reason, for each of their items.
+            if self.workers.is_empty() && !self.pending.is_empty() {
+                // Chunks are left, and no worker to run them: a new one, or else the reason,
+                // for each of their items (not tried again for every chunk: a refused fork
+                // can take a while to say so).
+                if self.cannot_start.is_none() {
                     match self.start_worker() {
                         Ok(()) => continue,
-                        Err(e) => {
-                            self.pending.pop_front();
-                            return Ok(Some((task.start, not_started(task, &e))));
-                        }
+                        Err(e) => self.cannot_start = Some(e.to_string()),
                     }
                 }
+                let task = self.pending.pop_front().expect("not empty");
+                let why = self.cannot_start.as_deref().expect("set above");
+                return Ok(Some((task.start, not_started(task, why))));
+            }
+            if self.workers.is_empty() {
                 for mut child in self.leaving.drain(..) {
                     child.end_within(EXIT_GRACE)?;
                 }

@@ -13,8 +13,9 @@
 //!
 //! A worker that dies (killed, `exit`, a crash) is an [`Error::WorkerDied`] for the task it
 //! was running; the task it had not begun goes to another worker, and a new worker takes
-//! its place (if one cannot be started, the others go on, and the next wait tries again). Python's `Pool` waits forever there; `concurrent.futures.ProcessPoolExecutor`
-//! breaks the whole pool.
+//! its place (if one cannot be started, the others go on, and the next wait tries again).
+//! Python's `Pool` waits forever there; `concurrent.futures.ProcessPoolExecutor` breaks
+//! the whole pool.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -413,6 +414,20 @@ impl WorkerPool {
         }
     }
 
+    /// Takes task `id` back if no worker has it yet (it will not run), or else lets its
+    /// result go when it comes.
+    fn withdraw(&self, id: u64) {
+        if let Ok(mut state) = self.state.try_borrow_mut() {
+            let queued = state.queue.len();
+            state.queue.retain(|task| task.id != id);
+            if state.queue.len() < queued {
+                state.unfinished.remove(&id);
+                return;
+            }
+        }
+        self.let_go(&[id]);
+    }
+
     /// Tasks whose handle was dropped: their results, there or to come, are let go.
     fn let_go(&self, ids: &[u64]) {
         // A handle dropped while the state is borrowed (a panic inside the pool) keeps
@@ -797,17 +812,31 @@ where
 
     fn next_result(&mut self) -> Result<Option<R>> {
         self.top_up()?;
-        let (id, bytes) = if self.ordered {
+        let waited = if self.ordered {
             let Some(&(id, _)) = self.pending.front() else {
                 return Ok(None);
             };
-            (id, self.pool.wait_for(id, None)?.expect("no deadline"))
+            self.pool
+                .wait_for(id, None)
+                .map(|outcome| (id, outcome.expect("no deadline")))
         } else {
             if self.pending.is_empty() {
                 return Ok(None);
             }
             let ids: Vec<u64> = self.pending.iter().map(|&(id, _)| id).collect();
-            self.pool.wait_for_any(&ids)?
+            self.pool.wait_for_any(&ids)
+        };
+        let (id, bytes) = match waited {
+            Ok(found) => found,
+            Err(e) => {
+                // No answer can come (no worker left, and none can be started): the error
+                // is the answer of the first item waiting, which is taken back, so that
+                // each item has one answer and the iteration ends.
+                if let Some((id, _)) = self.pending.pop_front() {
+                    self.pool.withdraw(id);
+                }
+                return Err(e);
+            }
         };
         self.pending.retain(|&(pending, _)| pending != id);
         codec::decode_call(&(bytes?)).map(Some)

@@ -484,6 +484,60 @@ fn a_pool_that_cannot_replace_a_dead_worker_goes_on_with_the_others() {
     }
 }
 
+fn exits_on_1(x: u64) -> u64 {
+    if x == 1 {
+        std::process::exit(3);
+    }
+    x
+}
+
+/// An `imap` whose pool has no worker left, and can start none (no descriptor left,
+/// here), gives each item one answer, an error, and ends.
+fn a_worker_pool_imap_with_no_worker_left_ends() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    for method in StartMethod::ALL {
+        let pool = get_context(method).pool(1).start().unwrap();
+        // The program's image is looked up (once) before the descriptors run out.
+        assert_eq!(pool.apply(square, 1).unwrap(), 1);
+        let mut results = pool.imap(exits_on_1, 0..3).unwrap();
+        assert_eq!(results.next().unwrap().unwrap(), 0, "{method}");
+        let full = NoDescriptorsLeft::new();
+        let rest: Vec<_> = results.by_ref().take(10).collect();
+        drop(full);
+        assert_eq!(rest.len(), 2, "{method}: one answer per item: {rest:?}");
+        assert!(
+            matches!(rest[0], Err(Error::WorkerDied { .. })),
+            "{method}: {rest:?}"
+        );
+        assert!(rest[1].is_err(), "{method}: {rest:?}");
+    }
+}
+
+/// Starts a process with the forkserver method, from a process the forkserver started.
+fn start_with_the_forkserver(_: ()) {
+    let mut p = get_context(StartMethod::Forkserver)
+        .process(exit_with, 0)
+        .unwrap();
+    p.start().unwrap();
+    assert_eq!(p.join().unwrap(), 0);
+    ipc::forkserver::stop();
+}
+
+/// A process the forkserver started may use the forkserver method itself (a server of its
+/// own): the server is not forked with its lock held, which would stay held for good in
+/// the server's copy of the program's memory, and in each child's.
+fn a_forkserver_child_can_use_the_forkserver() {
+    time_limit(Duration::from_secs(30));
+    let _stop = StopsTheForkserver;
+    ipc::forkserver::stop();
+    let mut p = get_context(StartMethod::Forkserver)
+        .process(start_with_the_forkserver, ())
+        .unwrap();
+    p.start().unwrap();
+    assert_eq!(p.join_timeout(Duration::from_secs(10)).unwrap(), Some(0));
+}
+
 /// The forkserver is a fork of the program, but keeps none of its descriptors: a pipe the
 /// program had open when the server started still ends when the program lets go of its
 /// last copy of an end (an exec'd server, as Python's, would hold none either).
@@ -793,17 +847,10 @@ fn descriptors(count: usize) -> Vec<ipc::Descriptor> {
         .collect()
 }
 
-/// This process's soft limit of open files.
-fn soft_open_files(_: ()) -> u64 {
-    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-        .unwrap()
-        .0
-}
-
-/// A forkserver started while the program was short of descriptors takes the hard limit
-/// as its own, and serves requests the program's limit would not have let through once
-/// the program has its descriptors back; its children get the program's limit.
-fn a_forkserver_started_short_of_descriptors_serves_once_they_are_back() {
+/// A forkserver started while the program was short of descriptors keeps that limit (as
+/// an exec'd server would): a request too big for it is refused with the way out, and
+/// after `stop` the next request starts a server with the program's limit of the day.
+fn a_forkserver_started_short_of_descriptors_says_how_to_get_a_new_one() {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     time_limit(Duration::from_secs(30));
     let _stop = StopsTheForkserver;
@@ -816,10 +863,34 @@ fn a_forkserver_started_short_of_descriptors_serves_once_they_are_back() {
     started.unwrap();
     let ctx = get_context(StartMethod::Forkserver);
     let mut crowded = ctx.process(keep_descriptors, descriptors(60)).unwrap();
+    match crowded.start() {
+        Err(Error::Refused(why)) => assert!(why.contains("forkserver::stop()"), "{why}"),
+        other => panic!("refused for the server's limit: {other:?}"),
+    }
+    ipc::forkserver::stop();
+    let mut crowded = ctx.process(keep_descriptors, descriptors(60)).unwrap();
     crowded.start().unwrap();
     assert_eq!(crowded.join().unwrap(), 0);
-    let pool = ctx.pool(1).start().unwrap();
-    assert_eq!(pool.apply(soft_open_files, ()).unwrap(), open + 30);
+}
+
+/// The standard streams go too: a program that closed its stdin and stdout may have
+/// pipe ends at 0 and 1 when the server starts. (In a child of its own, whose standard
+/// streams can go.)
+fn a_forkserver_keeps_no_pipe_end_at_0_1_or_2() {
+    time_limit(Duration::from_secs(20));
+    let _stop = StopsTheForkserver;
+    ipc::forkserver::stop();
+    let mut child = Process::new(|| {
+        nix::unistd::close(0).unwrap();
+        nix::unistd::close(1).unwrap();
+        let (reader, writer) = ipc::Pipe::new().unwrap();
+        ipc::forkserver::start().unwrap();
+        drop(writer);
+        assert!(reader.poll(Duration::from_secs(5)).unwrap(), "the end came");
+        ipc::forkserver::stop();
+    });
+    child.start().unwrap();
+    assert_eq!(child.join().unwrap(), 0);
 }
 
 fn keep_descriptors(fds: Vec<ipc::Descriptor>) {
@@ -900,8 +971,20 @@ fn main() -> std::process::ExitCode {
             a_pool_that_cannot_replace_a_dead_worker_goes_on_with_the_others,
         ),
         (
-            "a_forkserver_started_short_of_descriptors_serves_once_they_are_back",
-            a_forkserver_started_short_of_descriptors_serves_once_they_are_back,
+            "a_forkserver_started_short_of_descriptors_says_how_to_get_a_new_one",
+            a_forkserver_started_short_of_descriptors_says_how_to_get_a_new_one,
+        ),
+        (
+            "a_forkserver_keeps_no_pipe_end_at_0_1_or_2",
+            a_forkserver_keeps_no_pipe_end_at_0_1_or_2,
+        ),
+        (
+            "a_worker_pool_imap_with_no_worker_left_ends",
+            a_worker_pool_imap_with_no_worker_left_ends,
+        ),
+        (
+            "a_forkserver_child_can_use_the_forkserver",
+            a_forkserver_child_can_use_the_forkserver,
         ),
         (
             "a_forkserver_keeps_none_of_the_programs_pipes",
