@@ -28,7 +28,7 @@
 //! one with the program's limit of the day.
 
 use std::io::IoSlice;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use nix::errno::Errno;
@@ -150,6 +150,7 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
     {
         // The child's connection, its status socket, and this process's stdin, stdout and
         // stderr, for the child to use as its own.
+        check_stdio(connection.as_fd())?;
         let mut fds = vec![connection.as_raw_fd(), theirs.as_raw_fd(), 0, 1, 2];
         fds.extend(descriptors.iter().map(AsRawFd::as_raw_fd));
         // A server found dead (killed, say) is replaced once, as Python's is: a request it
@@ -306,19 +307,23 @@ fn release_inherited(keep: BorrowedFd<'_>) -> Result<()> {
         None,
         SockFlag::SOCK_CLOEXEC,
     )?;
+    let dead = above_stdio(dead)?;
     drop(peer);
     let listed: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")?
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
         .collect();
     // A number can be given a descriptor only below the soft limit of open files, which the
-    // program may have lowered below numbers it had open: the hard one, for the while.
+    // program may have lowered below numbers it had open: the hard one, for the while (if
+    // that is refused, such a number stays as it is).
     let limit = getrlimit(Resource::RLIMIT_NOFILE)?;
-    let _ = setrlimit(Resource::RLIMIT_NOFILE, limit.1, limit.1);
-    for fd in listed {
+    let raised = setrlimit(Resource::RLIMIT_NOFILE, limit.1, limit.1).is_ok();
+    for fd in listed.into_iter().chain(0..=2) {
         let ours = fd == keep.as_raw_fd() || fd == dead.as_raw_fd();
-        // The listing's own descriptor was in the list, and is closed by now.
+        // The listing's own descriptor was in the list, and is closed by now. 0, 1 and 2
+        // get a dead socket even if closed, so that no descriptor of the server's takes
+        // their numbers (a child's standard streams are put there).
         // SAFETY: F_GETFD only reads the descriptor's flags, and fails on a closed number.
-        let open = unsafe { nix::libc::fcntl(fd, nix::libc::F_GETFD) } != -1;
+        let open = fd <= 2 || unsafe { nix::libc::fcntl(fd, nix::libc::F_GETFD) } != -1;
         if !ours && open {
             // SAFETY: `fd` is open, and owned by an object of the program's (or by no one
             // this process will ever run); dup3 replaces what it refers to at once, and
@@ -328,7 +333,9 @@ fn release_inherited(keep: BorrowedFd<'_>) -> Result<()> {
             unsafe { nix::libc::dup3(dead.as_raw_fd(), fd, nix::libc::O_CLOEXEC) };
         }
     }
-    setrlimit(Resource::RLIMIT_NOFILE, limit.0, limit.1)?;
+    if raised {
+        setrlimit(Resource::RLIMIT_NOFILE, limit.0, limit.1)?;
+    }
     Ok(())
 }
 
@@ -401,13 +408,45 @@ fn start_one(
     }
 }
 
+/// A pair of the forkserver's own sockets, numbered above the standard three.
 fn seqpacket_pair() -> Result<(OwnedFd, OwnedFd)> {
-    Ok(socketpair(
+    let (one, other) = socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
         None,
         SockFlag::SOCK_CLOEXEC,
-    )?)
+    )?;
+    Ok((above_stdio(one)?, above_stdio(other)?))
+}
+
+/// `fd`, moved above 0, 1 and 2 if it is one of them: a program that closed its standard
+/// streams has those numbers free, and a socket of the forkserver's there would go to
+/// children as their stdin, stdout or stderr (the server hands the asker's 0, 1 and 2 on),
+/// or be written over by them.
+fn above_stdio(fd: OwnedFd) -> Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    let moved = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3))?;
+    // SAFETY: F_DUPFD_CLOEXEC made `moved`, a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(moved) })
+}
+
+/// [`Error::Io`] unless 0, 1 and 2 are open, and none of them is `connection` (which a
+/// program that closed its standard streams may have there): the asker's standard streams,
+/// which each child gets as its own.
+fn check_stdio(connection: BorrowedFd<'_>) -> Result<()> {
+    for fd in 0..=2 {
+        // SAFETY: F_GETFD only reads the descriptor's flags, and fails on a closed number.
+        let open = unsafe { nix::libc::fcntl(fd, nix::libc::F_GETFD) } != -1;
+        if !open || fd == connection.as_raw_fd() {
+            return Err(Error::Io(std::io::Error::other(format!(
+                "standard stream {fd} is closed: a process of the forkserver gets this \
+                 process's standard streams, and needs all three (open /dev/null on it)"
+            ))));
+        }
+    }
+    Ok(())
 }
 
 /// Sends one record, with descriptors.

@@ -125,7 +125,7 @@ impl<R: DeserializeOwned> Finished<R> {
 }
 
 /// A chunk that no worker could be started for: `why` for each of its items.
-fn not_started<R>(task: Range<usize>, why: &str) -> Finished<R> {
+fn not_started<R>(task: Range<usize>, why: &Error) -> Finished<R> {
     let reason = format!("no worker could be started to run it: {why}");
     Finished::Failed(
         task.map(|_| Err(Error::Io(io::Error::other(reason.clone()))))
@@ -352,8 +352,6 @@ struct Run<T, F, R> {
     max_message: usize,
     /// The worker [`ready_worker`](Self::ready_worker) looks at first (modulo their number).
     turn: usize,
-    /// Why no worker could be started, once none was left to run the chunks.
-    cannot_start: Option<String>,
 }
 
 /// A busy worker: the parent's end of its pipe, its process, the chunks it holds (it works
@@ -389,7 +387,6 @@ where
             processes: pool.processes,
             max_message: pool.max_message,
             turn: 0,
-            cannot_start: None,
         };
         for _ in 0..pool.processes {
             run.start_worker()?;
@@ -460,18 +457,16 @@ where
     fn next_chunk(&mut self) -> Result<Option<(usize, Finished<R>)>> {
         loop {
             if self.workers.is_empty() && !self.pending.is_empty() {
-                // Chunks are left, and no worker to run them: a new one, or else the reason,
-                // for each of their items (not tried again for every chunk: a refused fork
-                // can take a while to say so).
-                if self.cannot_start.is_none() {
-                    match self.start_worker() {
-                        Ok(()) => continue,
-                        Err(e) => self.cannot_start = Some(e.to_string()),
+                // Chunks are left, and no worker to run them: a new one, or else the reason
+                // for each item of the next chunk (the one after tries again: what kept a
+                // worker from starting may pass).
+                match self.start_worker() {
+                    Ok(()) => continue,
+                    Err(e) => {
+                        let task = self.pending.pop_front().expect("not empty");
+                        return Ok(Some((task.start, not_started(task, &e))));
                     }
                 }
-                let task = self.pending.pop_front().expect("not empty");
-                let why = self.cannot_start.as_deref().expect("set above");
-                return Ok(Some((task.start, not_started(task, why))));
             }
             if self.workers.is_empty() {
                 for mut child in self.leaving.drain(..) {

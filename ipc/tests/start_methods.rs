@@ -514,6 +514,42 @@ fn a_worker_pool_imap_with_no_worker_left_ends() {
     }
 }
 
+/// A program that closed its standard streams: the forkserver's own sockets never take
+/// their numbers (nor go to a child as its stdin); a request while a stream is closed
+/// is refused, saying why, and the server goes on. (In a child of its own, whose standard
+/// streams can go.)
+fn a_forkserver_started_with_closed_standard_streams_serves() {
+    time_limit(Duration::from_secs(20));
+    let _stop = StopsTheForkserver;
+    ipc::forkserver::stop();
+    let mut child = Process::new(|| {
+        for fd in 0..3 {
+            nix::unistd::close(fd).unwrap();
+        }
+        ipc::forkserver::start().unwrap();
+        let ctx = get_context(StartMethod::Forkserver);
+        let closed = ctx.process(exit_with, 0).unwrap().start();
+        let why = closed.expect_err("no stdin to hand on").to_string();
+        assert!(why.contains("standard"), "{why}");
+        let null: Vec<std::fs::File> = (0..3)
+            .map(|_| {
+                std::fs::File::options()
+                    .read(true)
+                    .write(true)
+                    .open("/dev/null")
+                    .unwrap()
+            })
+            .collect();
+        let mut p = ctx.process(exit_with, 0).unwrap();
+        p.start().unwrap();
+        assert_eq!(p.join().unwrap(), 0);
+        drop(null);
+        ipc::forkserver::stop();
+    });
+    child.start().unwrap();
+    assert_eq!(child.join().unwrap(), 0);
+}
+
 /// Starts a process with the forkserver method, from a process the forkserver started.
 fn start_with_the_forkserver(_: ()) {
     let mut p = get_context(StartMethod::Forkserver)
@@ -981,6 +1017,10 @@ fn main() -> std::process::ExitCode {
         (
             "a_worker_pool_imap_with_no_worker_left_ends",
             a_worker_pool_imap_with_no_worker_left_ends,
+        ),
+        (
+            "a_forkserver_started_with_closed_standard_streams_serves",
+            a_forkserver_started_with_closed_standard_streams_serves,
         ),
         (
             "a_forkserver_child_can_use_the_forkserver",
