@@ -295,11 +295,11 @@ impl ProgramsSigchld {
 /// program holds would otherwise stay open in the server for its whole life, and the
 /// pipe's reader would never see the end of its stream. (An exec'd server, as Python's,
 /// has none of them either.) The standard three go too (a pipe end may be one of them, if
-/// the program closed its own): the server writes nothing, and each child gets the
-/// asking process's with its request. Each number gets a dead socket instead
-/// of being closed, as a released mark does (see `fork::Mark`): the program's objects in
-/// the server's copy of its memory still own their numbers, and one that a child reaches
-/// (a global, say) fails, instead of using a descriptor that is someone else's.
+/// the program closed its own): the server writes nothing, and each child gets the asking
+/// process's with its request. Each number gets a dead socket instead of being closed, as
+/// a released mark does (see `fork::Mark`): the program's objects in the server's copy of
+/// its memory still own their numbers, and one that a child reaches (a global, say) fails,
+/// instead of using a descriptor that is someone else's.
 fn release_inherited(keep: BorrowedFd<'_>) -> Result<()> {
     let (dead, peer) = socketpair(
         AddressFamily::Unix,
@@ -317,19 +317,18 @@ fn release_inherited(keep: BorrowedFd<'_>) -> Result<()> {
     // that is refused, such a number stays as it is).
     let limit = getrlimit(Resource::RLIMIT_NOFILE)?;
     let raised = setrlimit(Resource::RLIMIT_NOFILE, limit.1, limit.1).is_ok();
-    for fd in listed.into_iter().chain(0..=2) {
+    // 0, 1 and 2 get a dead socket even if closed, so that no descriptor of the server's
+    // takes their numbers (each child's standard streams are put there).
+    for fd in (0..=2).chain(listed.into_iter().filter(|&fd| fd > 2)) {
         let ours = fd == keep.as_raw_fd() || fd == dead.as_raw_fd();
-        // The listing's own descriptor was in the list, and is closed by now. 0, 1 and 2
-        // get a dead socket even if closed, so that no descriptor of the server's takes
-        // their numbers (a child's standard streams are put there).
-        // SAFETY: F_GETFD only reads the descriptor's flags, and fails on a closed number.
-        let open = fd <= 2 || unsafe { nix::libc::fcntl(fd, nix::libc::F_GETFD) } != -1;
-        if !ours && open {
+        // The listing's own descriptor was in the list, and is closed by now.
+        if !ours && (fd <= 2 || is_open(fd)) {
             // SAFETY: `fd` is open, and owned by an object of the program's (or by no one
-            // this process will ever run); dup3 replaces what it refers to at once, and
-            // the number stays open, so whatever owns it still owns it and nothing else
-            // can get it. It fails only for a number at or above the hard limit of open
-            // files (lowered since it was opened), which then stays as it is.
+            // this process will ever run), or it is a closed 0, 1 or 2, which no one owns;
+            // dup3 replaces what an open number refers to at once, and the number stays
+            // open, so whatever owns it still owns it and nothing else can get it. It
+            // fails only for a number at or above the hard limit of open files (lowered
+            // since it was opened), which then stays as it is.
             unsafe { nix::libc::dup3(dead.as_raw_fd(), fd, nix::libc::O_CLOEXEC) };
         }
     }
@@ -432,14 +431,18 @@ fn above_stdio(fd: OwnedFd) -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(moved) })
 }
 
+/// Whether `fd` is an open descriptor of this process.
+fn is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only reads the descriptor's flags, and fails on a closed number.
+    unsafe { nix::libc::fcntl(fd, nix::libc::F_GETFD) != -1 }
+}
+
 /// [`Error::Io`] unless 0, 1 and 2 are open, and none of them is `connection` (which a
 /// program that closed its standard streams may have there): the asker's standard streams,
 /// which each child gets as its own.
 fn check_stdio(connection: BorrowedFd<'_>) -> Result<()> {
     for fd in 0..=2 {
-        // SAFETY: F_GETFD only reads the descriptor's flags, and fails on a closed number.
-        let open = unsafe { nix::libc::fcntl(fd, nix::libc::F_GETFD) } != -1;
-        if !open || fd == connection.as_raw_fd() {
+        if !is_open(fd) || fd == connection.as_raw_fd() {
             return Err(Error::Io(std::io::Error::other(format!(
                 "standard stream {fd} is closed: a process of the forkserver gets this \
                  process's standard streams, and needs all three (open /dev/null on it)"
