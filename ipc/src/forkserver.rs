@@ -88,12 +88,21 @@ fn server() -> MutexGuard<'static, Option<Server>> {
 /// # Ok::<(), ipc::Error>(())
 /// ```
 pub fn start() -> Result<()> {
-    if server().is_some() {
-        return Ok(());
+    running().map(drop)
+}
+
+/// The server's lock, with a server running: one is started if there is none (not with
+/// the lock held: see [`fork_server`]).
+fn running() -> Result<MutexGuard<'static, Option<Server>>> {
+    let guard = server();
+    if guard.is_some() {
+        return Ok(guard);
     }
-    let started = fork_server()?; // not with the lock held: see `fork_server`
-    server().get_or_insert(started);
-    Ok(())
+    drop(guard);
+    let started = fork_server()?;
+    let mut guard = server();
+    guard.get_or_insert(started);
+    Ok(guard)
 }
 
 /// The forkserver's process id, while it runs.
@@ -156,14 +165,8 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
         // A server found dead (killed, say) is replaced once, as Python's is: a request it
         // could not take never reached it, so nothing was started twice.
         for attempt in 0..2 {
-            let mut running = server();
-            if running.is_none() {
-                drop(running); // not held across the fork: see `fork_server`
-                let started = fork_server()?;
-                running = server();
-                running.get_or_insert(started);
-            }
-            let requests = running.as_ref().expect("just started").requests.as_raw_fd();
+            let mut running = running()?;
+            let requests = running.as_ref().expect("running").requests.as_raw_fd();
             match send_record(requests, b"start", &fds) {
                 Ok(()) => break,
                 Err(Errno::EPIPE | Errno::ECONNRESET | Errno::ECONNREFUSED) => {
