@@ -143,15 +143,24 @@ impl Child {
         }
     }
 
-    /// Reaps the child if it has exited, without blocking.
+    /// Reaps the child if it has exited, without blocking (a forkserver child that has
+    /// ended waits for the server to send its code, see [`SERVER_REPORTS_WITHIN`]).
     pub(crate) fn try_wait(&mut self) -> Result<Option<i32>> {
         self.reap(WaitPidFlag::WNOHANG)
+    }
+
+    /// Whether the child has ended, reaped or not: its pidfd is readable for good from then.
+    fn has_ended(&self) -> Result<bool> {
+        let mut fds = [PollFd::new(self.pidfd.as_fd(), PollFlags::POLLIN)];
+        poll_until(&mut fds, deadline(Some(Duration::ZERO)))
     }
 
     /// Whether the child still runs. A child reaped elsewhere does not.
     pub(crate) fn is_alive(&mut self) -> Result<bool> {
         match self.try_wait() {
-            Ok(code) => Ok(code.is_none()),
+            // A forkserver that is slow to send the code (stopped, say) does not keep an
+            // ended child alive: the pidfd says it has ended.
+            Ok(code) => Ok(code.is_none() && !self.has_ended()?),
             Err(Error::ExitStatusLost { .. }) => Ok(false),
             Err(e) => Err(e),
         }
@@ -204,7 +213,17 @@ impl Child {
                 State::Running => {}
             }
             if let Reaper::Forkserver(status) = &self.reaper {
-                match receive_exit_code(status.as_fd(), flags.contains(WaitPidFlag::WNOHANG))? {
+                // The server sends the code once it has reaped the child, a moment after
+                // the pidfd (the sentinel) says that the child has ended: from then on, the
+                // code is worth waiting for, so that an ended child is never "running".
+                let wait = if !flags.contains(WaitPidFlag::WNOHANG) {
+                    None
+                } else if self.has_ended()? {
+                    Some(SERVER_REPORTS_WITHIN)
+                } else {
+                    Some(Duration::ZERO)
+                };
+                match receive_exit_code(status.as_fd(), wait)? {
                     Some(Some(code)) => self.state = State::Exited(code),
                     Some(None) => self.state = State::Lost, // the forkserver is gone
                     None => return Ok(None),
@@ -242,14 +261,28 @@ impl Drop for Child {
     }
 }
 
+/// How long a served child's exit code may take to come once the child has ended: the
+/// server reaps a child as soon as its pidfd says so, in microseconds, unless the server
+/// is stopped or starved of time.
+const SERVER_REPORTS_WITHIN: Duration = Duration::from_secs(1);
+
 /// The exit code the forkserver sends: `Some(Some(code))`; `Some(None)` if the server
-/// closed the socket first (it died); `None` if nothing is there yet and `nonblocking`.
-fn receive_exit_code(status: BorrowedFd<'_>, nonblocking: bool) -> Result<Option<Option<i32>>> {
+/// closed the socket first (it died); `None` if nothing came within `wait` (for ever if
+/// `None`).
+fn receive_exit_code(
+    status: BorrowedFd<'_>,
+    wait: Option<Duration>,
+) -> Result<Option<Option<i32>>> {
     let mut code = [0u8; 4];
-    let flags = if nonblocking {
-        MsgFlags::MSG_DONTWAIT
-    } else {
-        MsgFlags::empty()
+    let flags = match wait {
+        Some(wait) => {
+            let mut fds = [PollFd::new(status, PollFlags::POLLIN)];
+            if !poll_until(&mut fds, deadline(Some(wait)))? {
+                return Ok(None);
+            }
+            MsgFlags::MSG_DONTWAIT
+        }
+        None => MsgFlags::empty(),
     };
     loop {
         match nix::sys::socket::recv(status.as_raw_fd(), &mut code, flags) {

@@ -953,6 +953,50 @@ fn a_forkserver_process_sentinel_is_ready_right_after_its_join() {
     assert_eq!(late, 0, "sentinels not ready right after the join, of 200");
 }
 
+/// Once a sentinel is ready, the process has ended, and says so: `exitcode` has its code
+/// and `is_alive` is false at once, for a forkserver process too (whose code comes from
+/// the server, a moment after the kernel has marked the child's end). Python's pool waits
+/// on sentinels, then reads `exitcode`.
+fn a_ready_sentinel_means_the_exit_code_is_known() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    for method in [
+        StartMethod::Fork,
+        StartMethod::Forkserver,
+        StartMethod::Spawn,
+    ] {
+        let ctx = get_context(method);
+        let mut unknown = 0;
+        for _ in 0..if method == StartMethod::Spawn {
+            10
+        } else {
+            100
+        } {
+            let mut p = ctx.process(exit_with, 3).unwrap();
+            p.start().unwrap();
+            let sentinel = p.sentinel().unwrap();
+            let ready = ipc::connection::wait(&[&sentinel], Some(Duration::from_secs(10)));
+            assert_eq!(
+                ready.unwrap(),
+                [0],
+                "{method:?}: the child ends within 10 s"
+            );
+            if p.exitcode().unwrap().is_none() {
+                unknown += 1;
+            }
+            assert!(
+                !p.is_alive().unwrap(),
+                "{method:?}: alive after its sentinel"
+            );
+            assert_eq!(p.join().unwrap(), 3);
+        }
+        assert_eq!(
+            unknown, 0,
+            "{method:?}: no exit code after a ready sentinel"
+        );
+    }
+}
+
 /// Python's `AsyncResult` keeps its outcome: `get` gives the same value (or raises the same
 /// exception) each time it is asked, and `ready()` stays true.
 fn a_result_asked_again_gives_the_same_answer() {
@@ -989,6 +1033,10 @@ fn main() -> std::process::ExitCode {
         (
             "a_failed_lookup_of_the_programs_image_is_tried_again",
             a_failed_lookup_of_the_programs_image_is_tried_again,
+        ),
+        (
+            "a_ready_sentinel_means_the_exit_code_is_known",
+            a_ready_sentinel_means_the_exit_code_is_known,
         ),
         (
             "a_process_runs_a_function_under_every_method",
