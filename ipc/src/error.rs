@@ -175,15 +175,20 @@ pub enum Error {
     ResultTooLarge {
         /// Position of the item in the input.
         index: usize,
-        /// The encoded result's length.
+        /// The length of the message that would have carried it: the result's encoding,
+        /// and 3 bytes that frame it.
         len: u64,
         /// The pool's limit.
         limit: usize,
     },
-    /// A [`Pool`](crate::Pool) worker process died (exit, signal) while it held the item at `index`.
+    /// A pool's worker process ([`Pool`](crate::Pool) or [`WorkerPool`](crate::WorkerPool)) died
+    /// (exit, signal) while it held the item at `index`.
     #[error("worker process {pid} died ({}) while it held task {index}", describe_death(*.exitcode))]
     WorkerDied {
-        /// Position of the item in the input.
+        /// Position of the item in the input. A worker that held a chunk of several items
+        /// says which it had not answered, not which it was running when it died: `map`
+        /// names the first of those (a [`WorkerPool`](crate::WorkerPool) chunk is answered
+        /// whole, so its first item), `imap` gives this error for each of them.
         index: usize,
         /// The worker's process id.
         pid: i32,

@@ -139,6 +139,11 @@ fn first_error<R>(outcomes: Vec<Result<R>>) -> Error {
     first.expect("a failed chunk holds an error")
 }
 
+/// The longest message the pool itself sends, which chunk to run: its first and last
+/// positions, two numbers of at most 9 bytes each as bincode writes them. No message limit
+/// goes below it, or a worker would never hear of its tasks.
+const TASK_MESSAGE: usize = 18;
+
 /// How long a worker whose pipe has closed may take to exit before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
 
@@ -207,9 +212,11 @@ impl Pool {
         self
     }
 
-    /// Sets the longest result one item may have, encoded (default
-    /// [`DEFAULT_MAX_MESSAGE`]); a longer one is [`Error::ResultTooLarge`] for its item.
-    /// The limit is per result: a chunk of results that fit one by one is sent in parts.
+    /// Sets the longest message of results a worker may send back (default
+    /// [`DEFAULT_MAX_MESSAGE`]). A chunk's results travel in one message if it fits, else
+    /// one result per message; a result whose own message is still longer (its encoding
+    /// and 3 bytes that frame it) is [`Error::ResultTooLarge`] for its item. A limit under
+    /// 18 bytes counts as 18: the pool's own messages (which chunk to run) must fit.
     ///
     /// ```
     /// let pool = ipc::Pool::new(1).with_max_message_size(1024);
@@ -218,7 +225,7 @@ impl Pool {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn with_max_message_size(mut self, limit: usize) -> Pool {
-        self.max_message = limit;
+        self.max_message = limit.max(TASK_MESSAGE);
         self
     }
 
@@ -555,7 +562,8 @@ where
             outcome.map_err(|failure| match failure {
                 Failure::Panicked(message) => Error::TaskPanicked { index, message },
                 Failure::TooLarge(len) => Error::ResultTooLarge { index, len, limit },
-                Failure::Codec(why) => Error::Decode(why),
+                // A pool's worker decodes nothing: its result did not encode.
+                Failure::Codec(why) => Error::Encode(why),
             })
         });
         results.collect()
@@ -730,22 +738,24 @@ fn panicked(payload: Box<dyn std::any::Any + Send>) -> Failure {
 }
 
 /// Queues a chunk's reply (see [`Connection::send_later`]) in one message if it fits the
-/// limit, else one item at a time; a result that alone is over the limit is sent as
-/// [`Failure::TooLarge`]. The caller flushes.
+/// limit and every result encodes, else one item at a time; a result that alone is over
+/// the limit, or cannot be encoded, is sent as the failure of its item. The caller flushes.
 fn send_reply<R: Serialize>(
     conn: &mut Connection,
     chunk: std::result::Result<Vec<R>, Vec<Outcome<R>>>,
 ) -> Result<()> {
     let outcomes = match chunk {
         Ok(results) => {
-            let done = Reply::<&[Outcome<R>]>::Done(codec::encode_call(&results)?.into());
-            if over_limit(conn.send_later(&done))?.is_none() {
-                return Ok(());
+            if let Ok(encoded) = codec::encode_call(&results) {
+                let done = Reply::<&[Outcome<R>]>::Done(encoded.into());
+                if refused(conn.send_later(&done))?.is_none() {
+                    return Ok(());
+                }
             }
             results.into_iter().map(Ok).collect()
         }
         Err(outcomes) => {
-            if over_limit(conn.send_later(&Reply::Part(&outcomes[..])))?.is_none() {
+            if refused(conn.send_later(&Reply::Part(&outcomes[..])))?.is_none() {
                 return Ok(());
             }
             outcomes
@@ -753,20 +763,22 @@ fn send_reply<R: Serialize>(
     };
     for outcome in &outcomes {
         let part = Reply::Part(std::slice::from_ref(outcome));
-        if let Some(len) = over_limit(conn.send_later(&part))? {
-            let too_large: Outcome<R> = Err(Failure::TooLarge(len));
-            conn.send_later(&Reply::Part(std::slice::from_ref(&too_large)))?;
+        if let Some(failure) = refused(conn.send_later(&part))? {
+            let failed: Outcome<R> = Err(failure);
+            conn.send_later(&Reply::Part(std::slice::from_ref(&failed)))?;
         }
     }
     Ok(())
 }
 
-/// What became of a message given to [`Connection::send_later`]: `None` if it was queued,
-/// the length it would have had if it was refused as over the limit.
-fn over_limit(queued: Result<()>) -> Result<Option<u64>> {
+/// What became of a message given to [`Connection::send_later`]: `None` if it was queued;
+/// the failure to send for its item instead if it was over the limit or did not encode
+/// (nothing of it was queued then). Any other error is the pipe's: the worker stops.
+fn refused(queued: Result<()>) -> Result<Option<Failure>> {
     match queued {
         Ok(()) => Ok(None),
-        Err(Error::TooLarge { len, .. }) => Ok(Some(len)),
+        Err(Error::TooLarge { len, .. }) => Ok(Some(Failure::TooLarge(len))),
+        Err(Error::Encode(why)) => Ok(Some(Failure::Codec(why))),
         Err(e) => Err(e),
     }
 }
@@ -854,7 +866,14 @@ fn fail<T, F, R>(run: &mut Option<Run<T, F, R>>, e: Error) -> Error {
 
 #[cfg(test)]
 mod tests {
-    use super::Taken;
+    use super::{TASK_MESSAGE, Taken};
+
+    #[test]
+    fn the_longest_task_message_fits_the_smallest_limit() {
+        let mut buf = Vec::new();
+        crate::codec::encode_into(&(usize::MAX, usize::MAX), &mut buf).unwrap();
+        assert_eq!(buf.len(), TASK_MESSAGE);
+    }
 
     #[test]
     fn a_position_is_given_once_in_any_order() {

@@ -492,6 +492,74 @@ fn with_no_worker_left_each_item_left_says_why() {
     }
 }
 
+/// A result that refuses to be encoded (Python: an unpicklable result).
+#[derive(Debug, Deserialize, PartialEq)]
+struct Unencodable(u32);
+
+impl Serialize for Unencodable {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.0 == 3 {
+            Err(serde::ser::Error::custom("3 cannot be encoded"))
+        } else {
+            serializer.serialize_u32(self.0)
+        }
+    }
+}
+
+/// Python's `test_unpickleable_result`: the item whose result cannot be sent fails with
+/// an error that says so; the worker lives on, and the other items of its chunk (before
+/// and after it) have their results.
+fn a_result_that_cannot_be_encoded_fails_its_item_alone() {
+    time_limit(Duration::from_secs(30));
+    for chunksize in [1, 3, 6] {
+        let pool = Pool::new(1).with_chunksize(chunksize);
+        let results: Vec<_> = pool.imap(Unencodable, 0..6).unwrap().collect();
+        for (i, result) in results.iter().enumerate() {
+            match result {
+                Ok(value) => assert_eq!(value.0 as usize, i, "chunksize {chunksize}"),
+                Err(Error::Encode(why)) if i == 3 => {
+                    assert!(why.contains("3 cannot be encoded"), "{why}")
+                }
+                other => panic!("chunksize {chunksize}, item {i}: {other:?}"),
+            }
+        }
+        match pool.map(Unencodable, 0..6) {
+            Err(Error::Encode(why)) => assert!(why.contains("3 cannot be encoded"), "{why}"),
+            other => panic!("chunksize {chunksize}: {other:?}"),
+        }
+    }
+}
+
+/// The limit is on results: however small, the pool's own messages (which chunk to run)
+/// still go through, and a result under it is not refused.
+fn a_tiny_message_limit_still_runs_every_task() {
+    time_limit(Duration::from_secs(30));
+    for limit in [0, 1, 8] {
+        let pool = Pool::new(2).with_max_message_size(limit);
+        assert_eq!(
+            pool.map(|_: u8| (), [1, 2, 3]).unwrap(),
+            [(), (), ()],
+            "{limit}"
+        );
+        match pool.map(|n: usize| "x".repeat(n), [100]) {
+            Err(Error::ResultTooLarge { index: 0, .. }) => {}
+            other => panic!("limit {limit}: {other:?}"),
+        }
+    }
+    // The limit is on a result's message: its encoding (1018 bytes and a 3-byte length,
+    // for 1018 x's) and 3 bytes of framing.
+    let pool = Pool::new(1).with_max_message_size(1024);
+    assert!(pool.map(|n: usize| "x".repeat(n), [1018]).is_ok());
+    match pool.map(|n: usize| "x".repeat(n), [1019]) {
+        Err(Error::ResultTooLarge {
+            index: 0,
+            len: 1025,
+            limit: 1024,
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
 fork_test::main!(
     map_keeps_input_order_for_every_chunk_size,
     map_takes_a_load_url_style_function,
@@ -511,4 +579,6 @@ fork_test::main!(
     with_sigchld_ignored_the_pool_still_answers,
     a_dead_worker_that_cannot_be_replaced_leaves_its_chunks_to_the_others,
     with_no_worker_left_each_item_left_says_why,
+    a_result_that_cannot_be_encoded_fails_its_item_alone,
+    a_tiny_message_limit_still_runs_every_task,
 );
