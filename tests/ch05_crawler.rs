@@ -53,6 +53,13 @@ fn bad_input_is_refused_with_a_usage_line() {
     );
 }
 
+/// A depth past the site's last level ends the crawl when a level finds nothing new, not
+/// after counting to the depth asked for.
+fn a_depth_past_the_last_level_ends_with_the_last_level() {
+    let args = ["--depth", "10000000000", "--max-pages", "4"];
+    support::check("ch05_deep", BIN, &args, None, finished_in_any_order);
+}
+
 fn help_lists_the_options() {
     support::check("ch05_help", BIN, &["--help"], None, as_written);
 }
@@ -85,6 +92,7 @@ fork_test::main!(
     with_its_output_closed_it_ends_quietly,
     one_worker_ignoring_robots_txt,
     depth_and_max_pages,
+    a_depth_past_the_last_level_ends_with_the_last_level,
     bad_input_is_refused_with_a_usage_line,
     help_lists_the_options,
     an_unreachable_site_is_an_error,

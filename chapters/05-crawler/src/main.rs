@@ -132,6 +132,9 @@ fn main() -> ipc::Result<ExitCode> {
     // Level by level, so that each page's depth is its shortest distance from the start.
     let mut level = VecDeque::from([start_url.clone()]);
     for depth in 0..=args.depth {
+        if level.is_empty() {
+            break; // nothing new was found: there is no deeper level
+        }
         level = crawl.level(depth, level, depth < args.depth)?;
     }
     crawl.tasks.close()?;
