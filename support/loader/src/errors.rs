@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use rustls::CertificateError;
 use serde::{Deserialize, Serialize};
+use ureq_proto::Error as ProtocolError;
 
-use crate::load::Options;
+use crate::load::{MAX_REDIRECTS, Options};
 
 /// Why a page did not load: each a one-line message, and serializable, so that a child can
 /// send it to its parent as it would a page.
@@ -31,13 +32,22 @@ pub enum LoadError {
         /// What the network said.
         reason: String,
     },
+    /// The server answered in HTTP, but with something a browser could not use either: a
+    /// redirect without a Location, redirects in a loop, a broken compressed body...
+    #[error("{url}: the server's answer cannot be used ({reason})")]
+    BadAnswer {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with the answer.
+        reason: String,
+    },
     /// The server did not answer in time.
-    #[error("{url}: no complete answer within {seconds} s")]
+    #[error("{url}: no complete answer within {} s", *millis as f64 / 1000.0)]
     Timeout {
         /// The URL as given.
         url: String,
-        /// The time limit.
-        seconds: u64,
+        /// The time limit, in milliseconds.
+        millis: u64,
     },
     /// The server answered with an error status, like Python's `HTTPError`.
     #[error("{url}: the server answered {status}")]
@@ -110,6 +120,15 @@ pub enum TlsProblem {
          SSL_CERT_DIR, or the system's certificates)"
     )]
     UnknownIssuer,
+    /// A certificate authority's certificate, used as the server's own: webpki, which
+    /// rustls uses, refuses it even where it is trusted (OpenSSL, so curl and Python,
+    /// take it).
+    #[error(
+        "the certificate is a certificate authority's, used as the server's own (self-signed \
+         with CA:TRUE, as `openssl req -x509` makes it): rustls takes a server's certificate \
+         only if an authority signed it"
+    )]
+    AuthorityAsServer,
     /// Valid, but for other names.
     #[error("the certificate is for {}, not for {expected}", presented.join(", "))]
     WrongName {
@@ -153,11 +172,15 @@ pub(crate) fn classify(url: &str, options: &Options, e: ureq::Error, in_body: bo
         url: url.clone(),
         reason,
     };
+    let bad_answer = |reason: String| LoadError::BadAnswer {
+        url: url.clone(),
+        reason,
+    };
     match e {
         ureq::Error::StatusCode(status) => LoadError::Status { url, status },
         ureq::Error::Timeout(_) => LoadError::Timeout {
             url,
-            seconds: options.timeout.as_secs(),
+            millis: options.timeout.as_millis().try_into().unwrap_or(u64::MAX),
         },
         ureq::Error::Http(_) | ureq::Error::BadUri(_) => LoadError::Malformed {
             url,
@@ -168,7 +191,22 @@ pub(crate) fn classify(url: &str, options: &Options, e: ureq::Error, in_body: bo
         ureq::Error::Protocol(_) if speaks_tls(&url, options.timeout) => {
             LoadError::HttpToTlsPort { url }
         }
-        ureq::Error::Protocol(_) => LoadError::NotHttp { url },
+        ureq::Error::Protocol(
+            ProtocolError::HttpParseFail(_) | ProtocolError::UnsupportedVersion,
+        ) => LoadError::NotHttp { url },
+        ureq::Error::Protocol(e) => bad_answer(match e {
+            ProtocolError::NoLocationHeader => "a redirect without a Location".into(),
+            ProtocolError::BadLocationHeader(to) => {
+                format!("a redirect to a malformed Location: {to}")
+            }
+            other => other.to_string(),
+        }),
+        ureq::Error::TooManyRedirects => bad_answer(format!(
+            "more than {MAX_REDIRECTS} redirects in a row: a loop?"
+        )),
+        ureq::Error::LargeResponseHeader(..) | ureq::Error::Decompress(..) => {
+            bad_answer(e.to_string())
+        }
         ureq::Error::Rustls(e) => tls(url, e),
         ureq::Error::Io(e) => match e.kind() {
             _ if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
@@ -215,9 +253,9 @@ fn tls(url: String, e: rustls::Error) -> LoadError {
                 expected: expected.to_str().into_owned(),
                 presented: presented.iter().map(|name| plain_name(name)).collect(),
             },
-            // webpki's words for a self-signed certificate that is its own authority.
+            // webpki's words for a certificate that is its own authority.
             other if format!("{other:?}").contains("CaUsedAsEndEntity") => {
-                TlsProblem::UnknownIssuer
+                TlsProblem::AuthorityAsServer
             }
             other => TlsProblem::Other(format!("the certificate is refused: {other}")),
         },

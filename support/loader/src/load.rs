@@ -17,6 +17,10 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// 1 MiB). A larger one is [`LoadError::TooLarge`]; [`Options::max_body`] changes it.
 pub const MAX_BODY: u64 = 16 * 1024 * 1024;
 
+/// Redirects followed in a row before a load gives up ([`LoadError::BadAnswer`]): the
+/// same as ureq's default, and Python's `urllib`'s.
+pub const MAX_REDIRECTS: u32 = 10;
+
 /// The User-Agent of every request, so that a site's owner can tell who is asking, and a
 /// `robots.txt` can address this crawler by its first word.
 pub const USER_AGENT: &str = concat!(
@@ -82,6 +86,7 @@ impl Loader {
             .build();
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(options.timeout))
+            .max_redirects(MAX_REDIRECTS)
             .user_agent(USER_AGENT)
             .tls_config(tls)
             .build()
@@ -259,6 +264,14 @@ mod tests {
             ),
             (not_http.clone(), "the server's answer is not HTTP"),
             (
+                answering(b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n"),
+                "the server's answer cannot be used (a redirect without a Location)",
+            ),
+            (
+                answering(b"HTTP/1.1 302 Found\r\nLocation: /\r\nContent-Length: 0\r\n\r\n"),
+                "the server's answer cannot be used (more than 10 redirects in a row: a loop?)",
+            ),
+            (
                 cut_short.clone(),
                 "cut short (the connection closed before the end of the body)",
             ),
@@ -354,5 +367,8 @@ mod tests {
             "{result:?}"
         );
         assert!(started.elapsed() < Duration::from_secs(5));
+        // The limit as it was given, not rounded down to whole seconds.
+        let said = result.unwrap_err().to_string();
+        assert!(said.ends_with("no complete answer within 0.3 s"), "{said}");
     }
 }

@@ -32,7 +32,9 @@ fn run_with_trusted_authority() {
     fs::create_dir_all(&dir).unwrap();
     let authority = authority("Loader test authority");
     let stranger = authority_stranger();
-    fs::write(dir.join("ca.pem"), authority.pem()).unwrap();
+    let own_authority = self_signed_authority(&dir, "self-signed");
+    // Trusted: the authority, and the self-signed authority too (as `curl --cacert` would).
+    fs::write(dir.join("ca.pem"), authority.pem() + &own_authority).unwrap();
     leaf(&dir, "good", &authority, false);
     leaf(&dir, "expired", &authority, true);
     leaf(&dir, "unknown", &stranger, false);
@@ -57,6 +59,18 @@ fn authority(name: &str) -> CertifiedIssuer<'static, KeyPair> {
 
 fn authority_stranger() -> CertifiedIssuer<'static, KeyPair> {
     authority("Nobody trusts this one")
+}
+
+/// A certificate for `localhost` that is its own authority (`openssl req -x509` makes
+/// these): `NAME.pem` and `NAME.key`. Returns the certificate.
+fn self_signed_authority(dir: &Path, name: &str) -> String {
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let key = KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+    fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+    cert.pem()
 }
 
 /// A certificate for `localhost`, signed by `issuer`: `NAME.pem` and `NAME.key`.
@@ -162,6 +176,16 @@ fn checks(dir: &Path) {
     let problem = TlsProblem::UnknownIssuer;
     let message = "TLS: the certificate is not trusted: unknown issuer (trusted are \
                    SSL_CERT_FILE, SSL_CERT_DIR, or the system's certificates)";
+    expect(url.clone(), LoadError::Tls { url, problem }, message);
+    passed += 1;
+
+    // Trusted, but an authority's certificate: rustls refuses it as a server's, and
+    // pointing at SSL_CERT_FILE would not help.
+    let url = format!("https://localhost:{}/", tls_server(dir, "self-signed"));
+    let problem = TlsProblem::AuthorityAsServer;
+    let message = "TLS: the certificate is a certificate authority's, used as the server's \
+                   own (self-signed with CA:TRUE, as `openssl req -x509` makes it): rustls \
+                   takes a server's certificate only if an authority signed it";
     expect(url.clone(), LoadError::Tls { url, problem }, message);
     passed += 1;
 
