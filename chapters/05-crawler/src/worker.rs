@@ -45,7 +45,7 @@ pub fn crawl_worker(tasks: &mut Queue, found: &mut Queue, options: Options) -> i
     for task in tasks.iter::<Task>() {
         let (url, result) = match task? {
             Task::Robots(url) => {
-                let text = loader.load(&url).map(|page| Loaded::Text(page.html));
+                let text = loader.load_robots(&url).map(Loaded::Text);
                 (url, text)
             }
             Task::Page { url, links } => {

@@ -15,8 +15,8 @@ mod targets;
 
 pub use errors::{LoadError, TlsProblem};
 pub use load::{
-    Fetched, Loader, MAX_BODY, MAX_REDIRECTS, Options, Page, TIMEOUT, USER_AGENT, load_url,
-    load_url_with_timeout,
+    Fetched, Loader, MAX_BODY, MAX_REDIRECTS, Options, Page, ROBOTS_MAX, TIMEOUT, USER_AGENT,
+    load_url, load_url_with_timeout,
 };
 pub use sigpipe::end_quietly_when_output_closes;
 pub use stderr::eprint_line;

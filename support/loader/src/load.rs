@@ -2,6 +2,7 @@
 //! `urllib.request.urlopen(url).read().decode('utf-8')` does; and [`Loader::fetch`], the
 //! crawler's way to load a page, which follows no redirect and reads no image.
 
+use std::io::Read;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,9 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest body read by default: 16 MiB (the demo site's largest page is just over
 /// 1 MiB). A larger one is [`LoadError::TooLarge`]; [`Options::max_body`] changes it.
 pub const MAX_BODY: u64 = 16 * 1024 * 1024;
+
+/// The most of a `robots.txt` a crawler reads: RFC 9309 asks for at least 500 KiB.
+pub const ROBOTS_MAX: u64 = 500 * 1024;
 
 /// Redirects followed in a row before a load gives up ([`LoadError::BadAnswer`]): the
 /// same as ureq's default, and Python's `urllib`'s.
@@ -133,6 +137,19 @@ impl Loader {
             url: url.to_string(),
             html,
         }))
+    }
+
+    /// Loads a site's `robots.txt` the way RFC 9309 asks a crawler to read one: redirects
+    /// followed, at most its first [`ROBOTS_MAX`] bytes (the rest is ignored, not an
+    /// error), and bytes that are not UTF-8 replaced (rules are ASCII: such bytes are in
+    /// comments, most often).
+    pub fn load_robots(&self, url: &str) -> Result<String, LoadError> {
+        let mut response = self.get(url, true)?;
+        let mut body = Vec::new();
+        let reader = response.body_mut().as_reader();
+        (reader.take(ROBOTS_MAX).read_to_end(&mut body))
+            .map_err(|e| classify(url, &self.options, ureq::Error::Io(e), true))?;
+        Ok(String::from_utf8_lossy(&body).into_owned())
     }
 
     fn get(
@@ -285,6 +302,23 @@ mod tests {
         assert!(matches!(cut, LoadError::CutShort { .. }), "{cut:?}");
         let other = load_url(&not_http).unwrap_err();
         assert!(matches!(other, LoadError::NotHttp { .. }), "{other:?}");
+    }
+
+    #[test]
+    fn robots_txt_is_read_whatever_its_bytes_and_length() {
+        // Latin-1 in a comment, and 600 KiB of comments after the rules.
+        let mut robots = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n".to_vec();
+        robots.extend_from_slice(b"# R\xe9gles\nUser-agent: *\nDisallow: /private/\n");
+        robots.extend(std::iter::repeat_n(b'#', 600 * 1024));
+        let url = answering(robots.leak());
+        let loader = Loader::new(Options::default());
+        let text = loader.load_robots(&url).unwrap();
+        assert!(text.starts_with("# R\u{fffd}gles\nUser-agent: *\nDisallow: /private/\n"));
+        assert_eq!(
+            text.len() as u64,
+            ROBOTS_MAX + 2,
+            "one replaced byte takes three"
+        );
     }
 
     #[test]
