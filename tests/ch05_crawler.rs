@@ -7,7 +7,7 @@
 #[macro_use]
 mod support;
 
-use demo_site::{DemoSite, NOT_UTF8_PAGE};
+use demo_site::{DemoSite, MOVED_AWAY, NOT_UTF8_PAGE, REDIRECT_LOOP};
 use support::as_written;
 
 const BIN: &str = env!("CARGO_BIN_EXE_crawler");
@@ -77,6 +77,21 @@ fn a_page_that_is_not_utf8_is_an_error() {
     support::check("ch05_not_utf8", BIN, &[&url], port, finished_in_any_order);
 }
 
+/// A start page that leads to another site (an `http://` address moved to `https://`, say)
+/// leaves nothing to crawl here: the crawler says where it leads, and exits with 1; so
+/// does a start page whose redirects go round in a loop.
+fn a_start_page_that_leads_nowhere_on_the_site_says_so() {
+    let site = DemoSite::start().unwrap();
+    let port = Some(site.addr().port());
+    for (name, path) in [
+        ("ch05_moved_away", MOVED_AWAY),
+        ("ch05_loop", REDIRECT_LOOP),
+    ] {
+        let url = site.url(path);
+        support::check(name, BIN, &[&url], port, finished_in_any_order);
+    }
+}
+
 /// Killed alone, the crawler takes its workers and its demo site with it.
 fn killed_alone_it_leaves_no_process() {
     support::killed_alone_it_leaves_no_process(BIN, &[], 4, fork_test::Signal::SIGKILL);
@@ -97,4 +112,5 @@ fork_test::main!(
     help_lists_the_options,
     an_unreachable_site_is_an_error,
     a_page_that_is_not_utf8_is_an_error,
+    a_start_page_that_leads_nowhere_on_the_site_says_so,
 );

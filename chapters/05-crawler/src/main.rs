@@ -20,7 +20,7 @@ use loader::links::{self, Kind};
 use loader::{LoadError, Options, USER_AGENT, count, exit_status};
 use texting_robots::Robot;
 
-use site_map::{Outcome, SiteMap};
+use site_map::{Destination, Outcome, SiteMap};
 use worker::{Found, Loaded, Task, crawl_worker};
 
 /// Crawls a web site with worker processes, and prints its map: every URL reached on the
@@ -147,11 +147,21 @@ fn main() -> ipc::Result<ExitCode> {
         .filter_map(|w| w.pid())
         .map(|p| p as u32)
         .collect();
-    let start_loaded = crawl.site_map.loaded(&start_url);
     crawl
         .site_map
         .print(&pids, crawl.not_loaded, started.elapsed());
-    Ok(exit_status(start_loaded))
+    let start = crawl.site_map.destination(&start_url);
+    match start {
+        Destination::Reached(Outcome::Redirect { to, .. }) => {
+            println!("The start page leads to another site: to crawl that one, start at {to}")
+        }
+        Destination::Loop => println!("The start page's redirects go round in a loop"),
+        _ => {}
+    }
+    Ok(exit_status(matches!(
+        start,
+        Destination::Reached(Outcome::Page(_))
+    )))
 }
 // ANCHOR_END: main
 

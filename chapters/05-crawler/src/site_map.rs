@@ -4,7 +4,7 @@
 //! error. Never a page's links: those are only needed the moment a finding arrives, to pick
 //! the new ones. So the parent's memory grows with the number of URLs, not of links.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -79,14 +79,17 @@ impl SiteMap {
         self.entries.insert(url, entry);
     }
 
-    /// Whether `url`'s outcome is a page or a followed redirect.
-    pub fn loaded(&self, url: &str) -> bool {
-        self.entries.get(url).is_some_and(|entry| {
-            matches!(
-                entry.outcome,
-                Outcome::Page(_) | Outcome::Redirect { on_site: true, .. }
-            )
-        })
+    /// Where `url` leads, following its redirects on the site.
+    pub fn destination<'a>(&'a self, mut url: &'a str) -> Destination<'a> {
+        let mut passed = HashSet::new();
+        while passed.insert(url) {
+            match self.entries.get(url).map(|entry| &entry.outcome) {
+                Some(Outcome::Redirect { to, on_site: true }) => url = to,
+                Some(outcome) => return Destination::Reached(outcome),
+                None => return Destination::NotLoaded,
+            }
+        }
+        Destination::Loop
     }
 
     /// Clears the progress bar, then prints the map in URL order and a summary.
@@ -120,6 +123,16 @@ impl SiteMap {
             println!("  worker {worker}: {}", count(loads, "load"));
         }
     }
+}
+
+/// Where a URL's redirects on the site lead ([`SiteMap::destination`]).
+pub enum Destination<'a> {
+    /// What the last URL held: a page, an error, a redirect to another site...
+    Reached(&'a Outcome),
+    /// A URL that was not loaded (past `--depth` or `--max-pages`).
+    NotLoaded,
+    /// Back to a URL already passed: round in a loop.
+    Loop,
 }
 
 /// An entry as one line: the depth, the URL and what became of it.

@@ -18,8 +18,8 @@ mod pages;
 mod server;
 
 pub use pages::{
-    BROKEN_LINK, DISALLOWED_PAGE, FRONT_PAGE, LARGE_PAGE, NOT_UTF8_PAGE, REDIRECT, ROBOTS_TXT,
-    asset_paths, page_paths, slow_page,
+    BROKEN_LINK, DISALLOWED_PAGE, ELSEWHERE, FRONT_PAGE, LARGE_PAGE, MOVED_AWAY, NOT_UTF8_PAGE,
+    REDIRECT, REDIRECT_LOOP, ROBOTS_TXT, asset_paths, page_paths, slow_page,
 };
 pub use server::serve;
 

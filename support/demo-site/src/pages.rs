@@ -34,6 +34,16 @@ pub const BROKEN_LINK: &str = "/contributors.html";
 /// Path that answers with a redirect (301) to the manual's folder, `/manual/`.
 pub const REDIRECT: &str = "/manual";
 
+/// Path that answers with a redirect (301) to another site, as an `http://` address whose
+/// site moved to `https://` does. No page links to it.
+pub const MOVED_AWAY: &str = "/moved-away";
+
+/// Where [`MOVED_AWAY`] leads: another host, so another site (never loaded by the tests).
+pub const ELSEWHERE: &str = "http://localhost:9/";
+
+/// Path that answers with a redirect (301) to itself, for ever. No page links to it.
+pub const REDIRECT_LOOP: &str = "/loop";
+
 /// Path of a page that exists, but that the site's `robots.txt` asks crawlers not to load.
 pub const DISALLOWED_PAGE: &str = "/private/drafts.html";
 
@@ -187,13 +197,20 @@ pub(crate) fn respond(target: &str) -> Response {
     if path == SLOW_ROUTE {
         return slow(query);
     }
-    if path == REDIRECT {
-        return Response {
-            status: Status::MovedPermanently,
-            content_type: UTF8_HTML,
-            body: Cow::Borrowed(b""),
-            location: Some("/manual/"),
-        };
+    let redirects = [
+        (REDIRECT, "/manual/"),
+        (MOVED_AWAY, ELSEWHERE),
+        (REDIRECT_LOOP, REDIRECT_LOOP),
+    ];
+    for (from, to) in redirects {
+        if path == from {
+            return Response {
+                status: Status::MovedPermanently,
+                content_type: UTF8_HTML,
+                body: Cow::Borrowed(b""),
+                location: Some(to),
+            };
+        }
     }
     if path == "/robots.txt" {
         return ok("text/plain; charset=utf-8", ROBOTS_TXT.as_bytes());
