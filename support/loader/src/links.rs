@@ -111,7 +111,11 @@ pub fn normalise(url: &str) -> Result<String, String> {
             ));
         }
     }
-    let mut parsed = Url::parse(url).map_err(|e| e.to_string())?;
+    let mut parsed = Url::parse(url).map_err(|e| match e {
+        // `www.example.com` or `127.0.0.1:8000/`: a browser would add the scheme.
+        url::ParseError::RelativeUrlWithoutBase => format!("no scheme: http://{url}, say"),
+        e => e.to_string(),
+    })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!("{}: is not http or https", parsed.scheme()));
     }
@@ -449,8 +453,12 @@ mod tests {
             Err("[http is not a scheme (a letter, then letters, digits, +, - or .)".into())
         );
         assert_eq!(
-            normalise("x.html"),
-            Err("relative URL without a base".into())
+            normalise("www.example.com"),
+            Err("no scheme: http://www.example.com, say".into())
+        );
+        assert_eq!(
+            normalise("127.0.0.1:8000/"),
+            Err("no scheme: http://127.0.0.1:8000/, say".into())
         );
         assert_eq!(normalise("http://"), Err("empty host".into()));
         assert_eq!(
