@@ -167,7 +167,19 @@ impl Loader {
         } else {
             request.max_redirects(0)
         };
-        (request.build().call()).map_err(|e| classify(url, &self.options, e, false))
+        let response =
+            (request.build().call()).map_err(|e| classify(url, &self.options, e, false))?;
+        // ureq makes 4xx and 5xx errors; any other status that is not a page (304, 999)
+        // is one too, but a redirect for a caller that follows none.
+        let status = response.status();
+        if status.is_success() || (status.is_redirection() && !follow_redirects) {
+            Ok(response)
+        } else {
+            Err(LoadError::Status {
+                url: url.to_string(),
+                status: status.as_u16(),
+            })
+        }
     }
 
     fn read_text(
@@ -280,6 +292,14 @@ mod tests {
                 "http://127.0.0.1:1/: unreachable (connection refused)",
             ),
             (not_http.clone(), "the server's answer is not HTTP"),
+            (
+                answering(b"HTTP/1.1 304 Not Modified\r\n\r\n"),
+                "the server answered 304",
+            ),
+            (
+                answering(b"HTTP/1.1 999 Who Knows\r\nContent-Length: 2\r\n\r\nhi"),
+                "the server answered 999",
+            ),
             (
                 answering(b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n"),
                 "the server's answer cannot be used (a redirect without a Location)",
