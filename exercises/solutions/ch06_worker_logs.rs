@@ -28,7 +28,7 @@ fn open_log(dir: PathBuf) {
 fn summarize(url: String) -> Summary {
     let mut log: &File = LOG
         .get()
-        .expect("open_log ran in this worker before its first task");
+        .expect("no log is open in this worker: the initializer must open it");
     writeln!(log, "{url}").expect("a line in the worker's log");
     let result = load_url(&url).map(|page| page.html.len());
     Summary {

@@ -38,6 +38,10 @@ fn main() -> ExitCode {
                 every_item_an_exercise_needs_is_taught_by_then,
             ),
             (
+                "harness::a_panic_report_is_one_write",
+                checks::harness::a_panic_report_is_one_write,
+            ),
+            (
                 "harness::a_checks_own_panics_are_not_shown_as_the_learners",
                 checks::ch01_exit_code::a_checks_own_panics_are_not_shown_as_the_learners,
             ),

@@ -406,7 +406,7 @@ impl Workspace {
         }
         let backup_dir = self.state_dir().join("backups");
         fs::create_dir_all(&backup_dir).map_err(|e| format!("{}: {e}", backup_dir.display()))?;
-        let backup = backup_dir.join(format!("{}.rs", exercise.name));
+        let backup = free_backup_path(&backup_dir, exercise.name);
         fs::copy(&file, &backup).map_err(|e| format!("saving {}: {e}", file.display()))?;
         fs::copy(&starter, &file).map_err(|e| format!("restoring {}: {e}", file.display()))?;
         println!(
@@ -645,9 +645,35 @@ fn for_terminal(markdown: &str) -> String {
     text.trim_end().to_string()
 }
 
+/// Where a backup of exercise `name` goes in `dir`: `NAME.rs`, or `NAME.2.rs`, `NAME.3.rs`...
+/// once earlier backups are there, so that a second reset keeps what the first one saved.
+fn free_backup_path(dir: &Path, name: &str) -> PathBuf {
+    let candidate = |n: u32| match n {
+        1 => dir.join(format!("{name}.rs")),
+        n => dir.join(format!("{name}.{n}.rs")),
+    };
+    (1..)
+        .map(candidate)
+        .find(|path| !path.exists())
+        .expect("fewer than 4 billion backups")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_reset_keeps_its_own_backup() {
+        let dir = env::temp_dir().join(format!("exercise-backups-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let first = free_backup_path(&dir, "ch01_exit_code");
+        fs::write(&first, "first try").unwrap();
+        let second = free_backup_path(&dir, "ch01_exit_code");
+        fs::write(&second, "second try").unwrap();
+        assert_eq!(fs::read_to_string(&first).unwrap(), "first try");
+        assert_eq!(second, dir.join("ch01_exit_code.2.rs"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn progress_and_backups_are_kept_out_of_target_which_cargo_clean_deletes() {

@@ -17,6 +17,7 @@ exercise! {
         one_at_a_time_when_asked,
         two_at_once_really_happens,
         the_tally_counts_every_url_once,
+        no_count_is_lost_when_loaders_add_at_once,
         no_urls_nothing_counted,
     ],
 }
@@ -98,6 +99,21 @@ fn the_tally_counts_every_url_once(api: Api) {
         tally,
         expected(&urls),
         "pages, bytes (each page's text, `page.html.len()`) and errors, each URL once"
+    );
+}
+
+/// Malformed URLs fail at once, without a server: four loaders then add to the tally
+/// nearly all the time, and an addition that is not one step under the lock (a `get`,
+/// then a `set`) loses counts.
+fn no_count_is_lost_when_loaders_add_at_once(api: Api) {
+    let urls = vec!["[http://127.0.0.1/".to_string(); 20_000];
+    let tally = (api.load_politely)(&urls, 4, 4).expect("load_politely returned an error");
+    assert_eq!(
+        tally.errors, 20_000,
+        "20 000 URLs that fail at once, 4 loaders adding their errors to the tally: {} of \
+         them were counted. An update must happen under the lock, in one step \
+         (`tally.lock()`): between a `get` and a `set`, another process's update is lost.",
+        tally.errors
     );
 }
 

@@ -162,10 +162,34 @@ fn print_panic(info: &PanicHookInfo<'_>) {
         .copied()
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("(a panic without a message)");
-    match info.location() {
-        Some(at) => eprintln!("{message}\n  (panicked at {}:{})", at.file(), at.line()),
-        None => eprintln!("{message}"),
-    }
+    let report = match info.location() {
+        Some(at) => format!("{message}\n  (panicked at {}:{})\n", at.file(), at.line()),
+        None => format!("{message}\n"),
+    };
+    // One write: `eprintln!` writes its pieces one by one, and another process's report
+    // could come in between.
+    let _ = std::io::stderr().write_all(report.as_bytes());
+}
+
+/// A panic's report is written in one piece: several processes of one check may panic at
+/// once, into the same output, and their lines must not cut into each other (a datagram
+/// socket keeps each write apart, so the first datagram is the first write).
+pub fn a_panic_report_is_one_write() {
+    let (ours, theirs) = std::os::unix::net::UnixDatagram::pair().expect("a socket pair");
+    let mut child = Process::new(move || {
+        dup2_stderr(&theirs).expect("stderr to the socket");
+        panic::set_hook(Box::new(print_panic));
+        panic!("the page did not load");
+    });
+    child.start().expect("the child starts");
+    assert_eq!(child.join().expect("the child is joined"), PANIC_EXIT_CODE);
+    let mut first = [0; 4096];
+    let len = ours.recv(&mut first).expect("the report");
+    let report = String::from_utf8_lossy(&first[..len]);
+    assert!(
+        report.starts_with("the page did not load\n  (panicked at ") && report.ends_with(")\n"),
+        "the first write: {report:?}"
+    );
 }
 
 /// Panics in a child process that a check starts to see a panic, printing nothing: the
