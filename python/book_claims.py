@@ -472,6 +472,28 @@ def a_lambda_in_a_function_cannot_be_pickled_for_forkserver_or_spawn_and_fork_ta
 
 
 @claim('ch06-start-methods.md')
+def a_lambda_at_the_top_of_the_module_cannot_be_pickled_either(site):
+    import tempfile
+    code = ('import multiprocessing as mp\n'
+            'f = lambda: None\n'
+            'if __name__ == "__main__":\n'
+            '    for method in ("forkserver", "spawn"):\n'
+            '        try:\n'
+            '            mp.get_context(method).Process(target=f).start()\n'
+            '        except Exception as e:\n'
+            '            print(f"{method} {type(e).__name__}: {e}", flush=True)\n')
+    with tempfile.TemporaryDirectory() as folder:
+        script = pathlib.Path(folder) / 'top_lambda.py'
+        script.write_text(code)
+        run = subprocess.run([sys.executable, str(script)], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, timeout=30)
+    for method in ('forkserver', 'spawn'):
+        assert f'{method} PicklingError: Can\'t pickle <function <lambda> at 0x' in run.stdout, \
+            run.stdout
+    assert run.stdout.count('attribute lookup <lambda> on __main__ failed') == 2, run.stdout
+
+
+@claim('ch06-start-methods.md')
 def without_the_main_guard_a_spawned_child_fails_and_the_parent_sees_exit_code_1(site):
     import tempfile
     code = ('import multiprocessing as mp\n'
