@@ -1,9 +1,10 @@
 //! Checks of `ch07_undo_log`: an update the next holder can undo.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use exercises::types::{Ledger, Totals};
-use ipc::{Event, Process, Value};
+use ipc::{Event, Process, SharedAtomic, Value};
 use nix::sys::signal::{Signal, raise};
 
 use super::TIME_LIMIT;
@@ -157,9 +158,12 @@ fn read_totals_keeps_an_update_that_was_finished(api: Api) {
 }
 
 fn kills_at_random_moments_never_leave_torn_totals(api: Api) {
-    const ROUNDS: u32 = 40;
+    const ROUNDS: u32 = 400;
     let ledger = ledger(0);
     let started = Event::new().unwrap();
+    // How many add_page calls of this round's child have returned: their pages must count.
+    let finished = SharedAtomic::new(AtomicU64::new(0)).unwrap();
+    let mut before = 0; // pages when the round began
     let mut random = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
@@ -167,11 +171,14 @@ fn kills_at_random_moments_never_leave_torn_totals(api: Api) {
         | 1;
     for round in 0..ROUNDS {
         started.clear();
+        finished.store(0, Ordering::SeqCst);
         let (child_ledger, child_started) = (ledger.clone(), started.clone());
+        let child_finished = finished.clone();
         let mut child = Process::new(move || {
             child_started.set();
             loop {
                 (api.add_page)(&child_ledger, PAGE).expect("add_page returned an error");
+                child_finished.fetch_add(1, Ordering::SeqCst);
             }
         });
         child.start().unwrap();
@@ -193,5 +200,22 @@ fn kills_at_random_moments_never_leave_torn_totals(api: Api) {
             "round {round}: a child adding pages of {PAGE} bytes was killed at a random \
              moment, and read_totals returned torn totals: {totals:?}"
         );
+        // The child may have been killed after an add_page returned and before it counted.
+        let done = finished.load(Ordering::SeqCst);
+        assert!(
+            totals.pages <= before + done + 1,
+            "round {round}: {done} calls of add_page had returned, on top of {before} \
+             pages, and the totals count {}: more pages than were added",
+            totals.pages
+        );
+        assert!(
+            totals.pages >= before + done,
+            "round {round}: {done} calls of add_page had returned, on top of {before} \
+             pages, but the totals count {} pages after a kill: an update that was \
+             finished was undone. The copy in `undo` must be made before `updating` says \
+             an update is under way.",
+            totals.pages
+        );
+        before = totals.pages;
     }
 }
