@@ -471,9 +471,19 @@ def a_lambda_in_a_function_cannot_be_pickled_for_forkserver_or_spawn_and_fork_ta
     assert child.exitcode == 0, child.exitcode
 
 
+def run_script(code):
+    """Runs `code` as a program file of its own (spawn imports the main module from its
+    file), with stderr in stdout."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        script = pathlib.Path(folder) / 'program.py'
+        script.write_text(code)
+        return subprocess.run([sys.executable, str(script)], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=30)
+
+
 @claim('ch06-start-methods.md')
 def a_lambda_at_the_top_of_the_module_cannot_be_pickled_either(site):
-    import tempfile
     code = ('import multiprocessing as mp\n'
             'f = lambda: None\n'
             'if __name__ == "__main__":\n'
@@ -482,11 +492,7 @@ def a_lambda_at_the_top_of_the_module_cannot_be_pickled_either(site):
             '            mp.get_context(method).Process(target=f).start()\n'
             '        except Exception as e:\n'
             '            print(f"{method} {type(e).__name__}: {e}", flush=True)\n')
-    with tempfile.TemporaryDirectory() as folder:
-        script = pathlib.Path(folder) / 'top_lambda.py'
-        script.write_text(code)
-        run = subprocess.run([sys.executable, str(script)], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, timeout=30)
+    run = run_script(code)
     for method in ('forkserver', 'spawn'):
         assert f'{method} PicklingError: Can\'t pickle <function <lambda> at 0x' in run.stdout, \
             run.stdout
@@ -495,16 +501,11 @@ def a_lambda_at_the_top_of_the_module_cannot_be_pickled_either(site):
 
 @claim('ch06-start-methods.md')
 def without_the_main_guard_a_spawned_child_fails_and_the_parent_sees_exit_code_1(site):
-    import tempfile
     code = ('import multiprocessing as mp\n'
             'child = mp.get_context("spawn").Process(target=print)\n'
             'child.start(); child.join()\n'
             'print("exitcode", child.exitcode, flush=True)\n')
-    with tempfile.TemporaryDirectory() as folder:
-        script = pathlib.Path(folder) / 'no_guard.py'
-        script.write_text(code)
-        run = subprocess.run([sys.executable, str(script)], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, timeout=30)
+    run = run_script(code)
     assert 'RuntimeError' in run.stdout, run.stdout
     assert 'An attempt has been made to start a new process before the\n' \
            '        current process has finished its bootstrapping phase.' in run.stdout, run.stdout
