@@ -157,22 +157,20 @@ impl Child {
 
     /// Whether the child still runs. A child reaped elsewhere does not.
     pub(crate) fn is_alive(&mut self) -> Result<bool> {
-        match self.try_wait() {
-            // A forkserver that is slow to send the code (stopped, say) does not keep an
-            // ended child alive: the pidfd says it has ended.
-            Ok(code) => Ok(code.is_none() && !self.has_ended()?),
-            Err(Error::ExitStatusLost { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.check_parent()?;
+        // The pidfd says so without waiting, whoever reaps the child (a forkserver that is
+        // slow to send the exit code, stopped say, does not keep an ended child alive).
+        Ok(self.state == State::Running && !self.has_ended()?)
     }
 
     /// Waits at most `timeout` for the child to exit: `poll` on the pidfd, which becomes
-    /// readable when it does. A signal that interrupts the wait does not restart the full
-    /// timeout: the deadline stays where it was.
+    /// readable when it does (then a forkserver child's code is waited for, see
+    /// [`try_wait`](Self::try_wait)). A signal that interrupts the wait does not restart
+    /// the full timeout: the deadline stays where it was.
     pub(crate) fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<i32>> {
         self.check_parent()?;
         let deadline = deadline(Some(timeout));
-        let mut fds = [PollFd::new(self.exit_fd(), PollFlags::POLLIN)];
+        let mut fds = [PollFd::new(self.pidfd.as_fd(), PollFlags::POLLIN)];
         if poll_until(&mut fds, deadline)? {
             self.try_wait()
         } else {
@@ -256,7 +254,12 @@ impl Drop for Child {
     fn drop(&mut self) {
         if self.state == State::Running && self.check_parent().is_ok() {
             let _ = self.signal(Signal::SIGKILL);
-            let _ = self.wait();
+            match self.reaper {
+                // A killed child ends at once, and is reaped here.
+                Reaper::Parent => drop(self.wait()),
+                // The server reaps it; if the server is stopped, its code is given up.
+                Reaper::Forkserver(_) => drop(self.wait_timeout(SERVER_REPORTS_WITHIN)),
+            }
         }
     }
 }

@@ -35,6 +35,10 @@ fn add(a: u64, b: u64) -> u64 {
     a + b
 }
 
+fn nap_ms(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
 fn sleep_ms(ms: u64) -> u64 {
     std::thread::sleep(Duration::from_millis(ms));
     ms
@@ -981,6 +985,9 @@ fn a_ready_sentinel_means_the_exit_code_is_known() {
                 [0],
                 "{method:?}: the child ends within 10 s"
             );
+            if p.join_timeout(Duration::ZERO).unwrap().is_none() {
+                unknown += 1;
+            }
             if p.exitcode().unwrap().is_none() {
                 unknown += 1;
             }
@@ -995,6 +1002,39 @@ fn a_ready_sentinel_means_the_exit_code_is_known() {
             "{method:?}: no exit code after a ready sentinel"
         );
     }
+}
+
+/// A stopped forkserver cannot send the exit codes of its children: `is_alive` still
+/// answers at once (from the child's pidfd), and dropping a process still ends (its code
+/// is given up after a bounded wait), instead of waiting for the server to go on.
+fn a_stopped_forkserver_holds_up_neither_is_alive_nor_drop() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    let ctx = get_context(StartMethod::Forkserver);
+    let mut processes: Vec<Process> = (0..5)
+        .map(|_| {
+            let mut p = ctx.process(nap_ms, 200).unwrap();
+            p.start().unwrap();
+            p
+        })
+        .collect();
+    let server = nix::unistd::Pid::from_raw(ipc::forkserver::pid().expect("it runs"));
+    nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    std::thread::sleep(Duration::from_millis(400)); // every child has ended by now
+    let asked = Instant::now();
+    for p in &mut processes {
+        assert!(
+            !p.is_alive().unwrap(),
+            "a child that has ended is not alive"
+        );
+    }
+    let took = asked.elapsed();
+    drop(processes); // old code: waited here for as long as the server was stopped
+    nix::sys::signal::kill(server, nix::sys::signal::Signal::SIGCONT).unwrap();
+    assert!(
+        took < Duration::from_secs(3),
+        "is_alive waited for the server: {took:?}"
+    );
 }
 
 /// Python's `AsyncResult` keeps its outcome: `get` gives the same value (or raises the same
@@ -1037,6 +1077,10 @@ fn main() -> std::process::ExitCode {
         (
             "a_ready_sentinel_means_the_exit_code_is_known",
             a_ready_sentinel_means_the_exit_code_is_known,
+        ),
+        (
+            "a_stopped_forkserver_holds_up_neither_is_alive_nor_drop",
+            a_stopped_forkserver_holds_up_neither_is_alive_nor_drop,
         ),
         (
             "a_process_runs_a_function_under_every_method",
