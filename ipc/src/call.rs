@@ -55,17 +55,44 @@ type Trampoline = unsafe fn(usize, &[u8]) -> std::result::Result<Vec<u8>, Failur
 pub(crate) enum Failure {
     /// The function panicked: the message, and where.
     Panicked(String),
-    /// The arguments did not decode, or the result did not encode.
-    Codec(String),
+    /// The arguments did not decode (or the call could not run): why.
+    Decode(String),
+    /// The result did not encode: why, in its `Serialize`'s words.
+    Encode(String),
     /// The result's encoding is this long, over the message limit.
     TooLarge(u64),
+}
+
+impl Failure {
+    /// The failure for an error of the codec: decoding or encoding, in the error's own
+    /// words (the `Error`'s would say it twice once the failure is an `Error` again).
+    pub(crate) fn codec(e: Error) -> Failure {
+        match e {
+            Error::Encode(why) => Failure::Encode(why),
+            Error::Decode(why) => Failure::Decode(why),
+            other => Failure::Decode(other.to_string()),
+        }
+    }
+
+    /// The same failure, its text cut to at most `len` bytes (at a character's boundary),
+    /// so that its report fits a message limit.
+    pub(crate) fn shortened(mut self, len: usize) -> Failure {
+        if let Failure::Panicked(text) | Failure::Decode(text) | Failure::Encode(text) = &mut self
+            && text.len() > len
+        {
+            let end = (0..=len).rev().find(|&end| text.is_char_boundary(end));
+            text.truncate(end.unwrap_or(0));
+        }
+        self
+    }
 }
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Failure::Panicked(message) => write!(f, "it panicked: {message}"),
-            Failure::Codec(why) => f.write_str(why),
+            Failure::Decode(why) => write!(f, "its arguments did not decode: {why}"),
+            Failure::Encode(why) => write!(f, "its result did not encode: {why}"),
             Failure::TooLarge(len) => write!(f, "its result is {len} bytes, over the limit"),
         }
     }
@@ -226,7 +253,7 @@ unsafe fn run_one<F: Function>(
 ) -> std::result::Result<Vec<u8>, Failure> {
     // SAFETY: passed on from the caller.
     let function = unsafe { function_at::<F>(function) };
-    let args: F::Args = codec::decode_call(args).map_err(|e| Failure::Codec(e.to_string()))?;
+    let args: F::Args = codec::decode_call(args).map_err(Failure::codec)?;
     let result = catch(|| function.call(args))?;
     encode(&result)
 }
@@ -253,7 +280,7 @@ unsafe fn run_each<F: Function>(
 ) -> std::result::Result<Vec<u8>, Failure> {
     // SAFETY: passed on from the caller.
     let function = unsafe { function_at::<F>(function) };
-    let args: Vec<F::Args> = codec::decode_call(args).map_err(|e| Failure::Codec(e.to_string()))?;
+    let args: Vec<F::Args> = codec::decode_call(args).map_err(Failure::codec)?;
     let mut args = args.into_iter();
     let mut results = Vec::with_capacity(args.len());
     while let Some(item) = args.next() {
@@ -278,7 +305,7 @@ fn catch<T>(f: impl FnOnce() -> T) -> std::result::Result<T, Failure> {
 }
 
 fn encode<T: Serialize>(value: &T) -> std::result::Result<Vec<u8>, Failure> {
-    codec::encode_call(value).map_err(|e| Failure::Codec(e.to_string()))
+    codec::encode_call(value).map_err(Failure::codec)
 }
 
 /// This process's image, found once: the program file, its code's place, its entry point.

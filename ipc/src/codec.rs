@@ -47,7 +47,7 @@ fn call_config() -> bincode::config::Configuration<LittleEndian, Fixint> {
 pub fn encode_into<T: Serialize + ?Sized>(value: &T, buf: &mut Vec<u8>) -> Result<()> {
     bincode::serde::encode_into_std_write(value, buf, config())
         .map(drop)
-        .map_err(|e| Error::Encode(e.to_string()))
+        .map_err(encode_error)
 }
 
 /// Appends the encoding of the arguments or the result of a call in another process (a
@@ -63,7 +63,7 @@ pub fn encode_into<T: Serialize + ?Sized>(value: &T, buf: &mut Vec<u8>) -> Resul
 pub(crate) fn encode_call_into<T: Serialize + ?Sized>(value: &T, buf: &mut Vec<u8>) -> Result<()> {
     bincode::serde::encode_into_std_write(value, buf, call_config())
         .map(drop)
-        .map_err(|e| Error::Encode(e.to_string()))
+        .map_err(encode_error)
 }
 
 /// [`encode_call_into`] a new vector, with room made once for the exact length, counted
@@ -73,8 +73,7 @@ pub(crate) fn encode_call_into<T: Serialize + ?Sized>(value: &T, buf: &mut Vec<u
 /// descriptor's has: see `descriptor::encode_args`).
 pub(crate) fn encode_call<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
     let mut size = bincode::enc::write::SizeWriter::default();
-    bincode::serde::encode_into_writer(value, &mut size, call_config())
-        .map_err(|e| Error::Encode(e.to_string()))?;
+    bincode::serde::encode_into_writer(value, &mut size, call_config()).map_err(encode_error)?;
     let mut buf = Vec::with_capacity(size.bytes_written);
     encode_call_into(value, &mut buf)?;
     Ok(buf)
@@ -126,7 +125,7 @@ pub(crate) fn encode_capped<T: Serialize + ?Sized>(
         }
         Err(e) => {
             buf.truncate(start);
-            Err(Error::Encode(e.to_string()))
+            Err(encode_error(e))
         }
     }
 }
@@ -134,8 +133,7 @@ pub(crate) fn encode_capped<T: Serialize + ?Sized>(
 /// The length of the encoding of `value`, found without writing it.
 pub(crate) fn encoded_len<T: Serialize + ?Sized>(value: &T) -> Result<usize> {
     let mut size = bincode::enc::write::SizeWriter::default();
-    bincode::serde::encode_into_writer(value, &mut size, config())
-        .map_err(|e| Error::Encode(e.to_string()))?;
+    bincode::serde::encode_into_writer(value, &mut size, config()).map_err(encode_error)?;
     Ok(size.bytes_written)
 }
 
@@ -147,7 +145,7 @@ pub(crate) fn encode_to<T: Serialize + ?Sized>(
 ) -> Result<()> {
     bincode::serde::encode_into_std_write(value, &mut out, config())
         .map(drop)
-        .map_err(|e| Error::Encode(e.to_string()))
+        .map_err(encode_error)
 }
 
 /// Where a message's bytes come from when it is decoded as it arrives ([`decode_from`]),
@@ -336,6 +334,14 @@ fn decode_seed_with<'de, S: DeserializeSeed<'de>>(
 /// Why bytes did not decode, in words. bincode 2 displays its errors in their debug form,
 /// so a reason given by a type's own `Deserialize` (a shared object refused, and why)
 /// would read `OtherString("…")`: that reason is taken as it is.
+/// A value that did not encode, in the words of its `Serialize` when it gave some.
+fn encode_error(e: bincode::error::EncodeError) -> Error {
+    match e {
+        bincode::error::EncodeError::OtherString(why) => Error::Encode(why),
+        e => Error::Encode(e.to_string()),
+    }
+}
+
 fn decode_error(e: bincode::error::DecodeError) -> Error {
     match e {
         bincode::error::DecodeError::OtherString(why) => Error::Decode(why),

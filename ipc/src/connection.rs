@@ -204,6 +204,12 @@ impl Connection {
         self.max_message = limit.min(u32::MAX as usize);
     }
 
+    /// The longest message this end sends or receives (see
+    /// [`set_max_message_size`](Self::set_max_message_size)).
+    pub(crate) fn max_message_size(&self) -> usize {
+        self.max_message
+    }
+
     /// Whether processes started from now on keep a copy of this end (default: yes, as
     /// with any descriptor after `fork`). Say `false` for an end that stays in the parent:
     /// children then let go of it as they start. A child whose closure *takes* the end

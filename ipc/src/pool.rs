@@ -562,8 +562,8 @@ where
             outcome.map_err(|failure| match failure {
                 Failure::Panicked(message) => Error::TaskPanicked { index, message },
                 Failure::TooLarge(len) => Error::ResultTooLarge { index, len, limit },
-                // A pool's worker decodes nothing: its result did not encode.
-                Failure::Codec(why) => Error::Encode(why),
+                Failure::Decode(why) => Error::Decode(why),
+                Failure::Encode(why) => Error::Encode(why),
             })
         });
         results.collect()
@@ -763,22 +763,38 @@ fn send_reply<R: Serialize>(
     };
     for outcome in &outcomes {
         let part = Reply::Part(std::slice::from_ref(outcome));
-        if let Some(failure) = refused(conn.send_later(&part))? {
-            let failed: Outcome<R> = Err(failure);
-            conn.send_later(&Reply::Part(std::slice::from_ref(&failed)))?;
-        }
+        let Some(refusal) = refused(conn.send_later(&part))? else {
+            continue;
+        };
+        // The item goes as its failure: its own (a panic whose message is long), or why
+        // its result could not go; the failure's text is cut to what the limit leaves.
+        let failure = match outcome {
+            Err(failure) => failure.clone(),
+            Ok(_) => refusal,
+        };
+        let room = conn.max_message_size().saturating_sub(FAILURE_FRAMING);
+        let failed: Outcome<R> = Err(failure.shortened(room));
+        conn.send_later(&Reply::Part(std::slice::from_ref(&failed)))?;
     }
     Ok(())
 }
 
+/// What a reply of one failure adds to its text: the reply's, the outcome's and the
+/// failure's tags (a byte each), the list's length (a byte), and the text's length (at
+/// most 9 bytes). With [`TASK_MESSAGE`], the smallest limit, a text of 5 bytes still fits,
+/// and so does a `TooLarge` failure (its length, at most 9 bytes).
+const FAILURE_FRAMING: usize = 13;
+
 /// What became of a message given to [`Connection::send_later`]: `None` if it was queued;
 /// the failure to send for its item instead if it was over the limit or did not encode
-/// (nothing of it was queued then). Any other error is the pipe's: the worker stops.
+/// (nothing of it was queued then, unless it was a value too big to buffer whose encoding
+/// failed half-way into the pipe: the pipe is shut then, the next send fails, and the
+/// worker's items are `WorkerDied`). Any other error is the pipe's: the worker stops.
 fn refused(queued: Result<()>) -> Result<Option<Failure>> {
     match queued {
         Ok(()) => Ok(None),
         Err(Error::TooLarge { len, .. }) => Ok(Some(Failure::TooLarge(len))),
-        Err(Error::Encode(why)) => Ok(Some(Failure::Codec(why))),
+        Err(Error::Encode(why)) => Ok(Some(Failure::Encode(why))),
         Err(e) => Err(e),
     }
 }

@@ -176,7 +176,7 @@ fn serve(
         };
         let result = match job.call.run(&job.args) {
             Ok(result) => result.map(ByteBuf::from),
-            Err(e) => Err(Failure::Codec(e.to_string())),
+            Err(e) => Err(Failure::codec(e)),
         };
         let queued = match conn.send_later(&Reply::Done(result)) {
             Err(Error::TooLarge { len, .. }) => {

@@ -658,7 +658,8 @@ fn failure_error(failure: Failure, index: usize) -> Error {
             len,
             limit: crate::connection::DEFAULT_MAX_MESSAGE,
         },
-        Failure::Codec(why) => Error::Decode(why),
+        Failure::Decode(why) => Error::Decode(why),
+        Failure::Encode(why) => Error::Encode(why),
     }
 }
 

@@ -530,6 +530,41 @@ fn a_result_that_cannot_be_encoded_fails_its_item_alone() {
     }
 }
 
+/// A failure's report that is itself longer than the message limit is cut to fit: the
+/// item still fails as it did (a panic, a result that did not encode), and the worker
+/// goes on with the others.
+fn a_failure_longer_than_the_limit_is_still_that_items_failure() {
+    time_limit(Duration::from_secs(30));
+    for limit in [18, 40, 64] {
+        let pool = Pool::new(1).with_chunksize(6).with_max_message_size(limit);
+        let results: Vec<_> = pool.imap(Unencodable, 0..6).unwrap().collect();
+        for (i, result) in results.iter().enumerate() {
+            match result {
+                Ok(value) => assert_eq!(value.0 as usize, i, "limit {limit}"),
+                Err(Error::Encode(_)) if i == 3 => {}
+                other => panic!("limit {limit}, item {i}: {other:?}"),
+            }
+        }
+        let long = |x: u32| {
+            assert_ne!(
+                x,
+                2,
+                "{}",
+                "a panic message much longer than the limit ".repeat(4)
+            );
+            x
+        };
+        let results: Vec<_> = pool.imap(long, 0..6).unwrap().collect();
+        for (i, result) in results.iter().enumerate() {
+            match result {
+                Ok(value) => assert_eq!(*value as usize, i, "limit {limit}"),
+                Err(Error::TaskPanicked { index: 2, .. }) if i == 2 => {}
+                other => panic!("limit {limit}, item {i}: {other:?}"),
+            }
+        }
+    }
+}
+
 /// The limit is on results: however small, the pool's own messages (which chunk to run)
 /// still go through, and a result under it is not refused.
 fn a_tiny_message_limit_still_runs_every_task() {
@@ -581,4 +616,5 @@ fork_test::main!(
     with_no_worker_left_each_item_left_says_why,
     a_result_that_cannot_be_encoded_fails_its_item_alone,
     a_tiny_message_limit_still_runs_every_task,
+    a_failure_longer_than_the_limit_is_still_that_items_failure,
 );

@@ -1037,6 +1037,43 @@ fn a_stopped_forkserver_holds_up_neither_is_alive_nor_drop() {
     );
 }
 
+/// A result that refuses to be encoded (Python: an unpicklable result).
+#[derive(Debug, serde::Deserialize)]
+struct Unencodable(u32);
+
+impl serde::Serialize for Unencodable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom(format!(
+            "{} cannot be encoded",
+            self.0
+        )))
+    }
+}
+
+fn unencodable(x: u32) -> Unencodable {
+    Unencodable(x)
+}
+
+/// A task whose result cannot be encoded is `Error::Encode`, in the words of the
+/// `Serialize` that failed, under every method.
+fn a_worker_pool_result_that_cannot_be_encoded_says_so() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    for method in StartMethod::ALL {
+        let pool = get_context(method).pool(1).start().unwrap();
+        match pool.apply(unencodable, 3) {
+            Err(Error::Encode(why)) => assert_eq!(why, "3 cannot be encoded", "{method:?}"),
+            other => panic!("{method:?}: {other:?}"),
+        }
+        match pool.map(unencodable, [1, 2]) {
+            Err(Error::Encode(why)) => assert_eq!(why, "1 cannot be encoded", "{method:?}"),
+            other => panic!("{method:?}: {other:?}"),
+        }
+        pool.close();
+        pool.join().unwrap();
+    }
+}
+
 /// Python's `AsyncResult` keeps its outcome: `get` gives the same value (or raises the same
 /// exception) each time it is asked, and `ready()` stays true.
 fn a_result_asked_again_gives_the_same_answer() {
@@ -1077,6 +1114,10 @@ fn main() -> std::process::ExitCode {
         (
             "a_ready_sentinel_means_the_exit_code_is_known",
             a_ready_sentinel_means_the_exit_code_is_known,
+        ),
+        (
+            "a_worker_pool_result_that_cannot_be_encoded_says_so",
+            a_worker_pool_result_that_cannot_be_encoded_says_so,
         ),
         (
             "a_stopped_forkserver_holds_up_neither_is_alive_nor_drop",
