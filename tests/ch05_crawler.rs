@@ -7,7 +7,7 @@
 #[macro_use]
 mod support;
 
-use demo_site::{DemoSite, MOVED_AWAY, NOT_UTF8_PAGE, REDIRECT_LOOP};
+use demo_site::{DemoSite, MOVED_AWAY, NOT_UTF8_PAGE, REDIRECT, REDIRECT_LOOP};
 use support::as_written;
 
 const BIN: &str = env!("CARGO_BIN_EXE_crawler");
@@ -79,7 +79,7 @@ fn a_page_that_is_not_utf8_is_an_error() {
 
 /// A start page that leads to another site (an `http://` address moved to `https://`, say)
 /// leaves nothing to crawl here: the crawler says where it leads, and exits with 1; so
-/// does a start page whose redirects go round in a loop.
+/// does a start page whose redirects go round in a loop, or lead to a page not loaded.
 fn a_start_page_that_leads_nowhere_on_the_site_says_so() {
     let site = DemoSite::start().unwrap();
     let port = Some(site.addr().port());
@@ -90,6 +90,16 @@ fn a_start_page_that_leads_nowhere_on_the_site_says_so() {
         let url = site.url(path);
         support::check(name, BIN, &[&url], port, finished_in_any_order);
     }
+    // On the site, to a page that --max-pages leaves unloaded.
+    let url = site.url(REDIRECT);
+    let args = [url.as_str(), "--max-pages", "1"];
+    support::check(
+        "ch05_redirect_unloaded",
+        BIN,
+        &args,
+        port,
+        finished_in_any_order,
+    );
 }
 
 /// Killed alone, the crawler takes its workers and its demo site with it.

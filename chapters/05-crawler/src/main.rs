@@ -156,6 +156,9 @@ fn main() -> ipc::Result<ExitCode> {
             println!("The start page leads to another site: to crawl that one, start at {to}")
         }
         Destination::Loop => println!("The start page's redirects go round in a loop"),
+        Destination::NotLoaded(url) => {
+            println!("The start page leads to {url}, which was not loaded: past --max-pages")
+        }
         _ => {}
     }
     Ok(exit_status(matches!(

@@ -86,7 +86,7 @@ impl SiteMap {
             match self.entries.get(url).map(|entry| &entry.outcome) {
                 Some(Outcome::Redirect { to, on_site: true }) => url = to,
                 Some(outcome) => return Destination::Reached(outcome),
-                None => return Destination::NotLoaded,
+                None => return Destination::NotLoaded(url),
             }
         }
         Destination::Loop
@@ -129,8 +129,8 @@ impl SiteMap {
 pub enum Destination<'a> {
     /// What the last URL held: a page, an error, a redirect to another site...
     Reached(&'a Outcome),
-    /// A URL that was not loaded (past `--depth` or `--max-pages`).
-    NotLoaded,
+    /// This URL, which was not loaded (past `--max-pages`).
+    NotLoaded(&'a str),
     /// Back to a URL already passed: round in a loop.
     Loop,
 }

@@ -10,7 +10,9 @@
 //! that answer only after a delay ([`slow_page`]) and a link that leads nowhere
 //! ([`BROKEN_LINK`]). Others hold what a crawler must handle: a redirect ([`REDIRECT`]), a
 //! `<base href>`, links written in every way HTML allows, an image and a stylesheet
-//! ([`asset_paths`]), and a `robots.txt` that closes one folder ([`DISALLOWED_PAGE`]).
+//! ([`asset_paths`]), and a `robots.txt` that closes one folder ([`DISALLOWED_PAGE`]). Two
+//! addresses no page links to give a crawler a start page with nothing to crawl: one
+//! redirects to another site ([`MOVED_AWAY`]), one to itself ([`REDIRECT_LOOP`]).
 
 mod archive;
 mod http;

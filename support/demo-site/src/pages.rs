@@ -6,7 +6,8 @@
 //! what a crawler must handle besides: a redirect ([`REDIRECT`]), links relative to the
 //! address after it, `../`, a `<base href>`, single-quoted, unquoted and upper-case
 //! attributes, a JavaScript template that looks like a link, an image, a stylesheet, and a
-//! folder that `robots.txt` closes to crawlers ([`DISALLOWED_PAGE`]).
+//! folder that `robots.txt` closes to crawlers ([`DISALLOWED_PAGE`]). No page links to the
+//! two redirects that lead a crawler nowhere on the site ([`MOVED_AWAY`], [`REDIRECT_LOOP`]).
 
 use std::borrow::Cow;
 use std::iter;
@@ -308,6 +309,20 @@ mod tests {
             let len = respond(page.path).body.len();
             assert!(len > front.len(), "{} is {len} bytes", page.path);
         }
+    }
+
+    #[test]
+    fn two_redirects_lead_nowhere_on_the_site() {
+        let away = respond(MOVED_AWAY);
+        assert_eq!(away.status, Status::MovedPermanently);
+        assert_eq!(away.location, Some(ELSEWHERE));
+        assert!(
+            ELSEWHERE.starts_with("http://localhost:"),
+            "another host: another site"
+        );
+        let round = respond(REDIRECT_LOOP);
+        assert_eq!(round.status, Status::MovedPermanently);
+        assert_eq!(round.location, Some(REDIRECT_LOOP));
     }
 
     #[test]

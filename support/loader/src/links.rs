@@ -111,16 +111,27 @@ pub fn normalise(url: &str) -> Result<String, String> {
             ));
         }
     }
-    let mut parsed = Url::parse(url).map_err(|e| match e {
-        // `www.example.com` or `127.0.0.1:8000/`: a browser would add the scheme.
-        url::ParseError::RelativeUrlWithoutBase => format!("no scheme: http://{url}, say"),
-        e => e.to_string(),
-    })?;
+    if !url.contains("://")
+        && let Some(hint) = with_http(url)
+    {
+        // `www.example.com`, `localhost:8000/`: what a browser would take for a site.
+        return Err(format!("no scheme: {hint}, say"));
+    }
+    let mut parsed = Url::parse(url).map_err(|e| e.to_string())?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!("{}: is not http or https", parsed.scheme()));
     }
     parsed.set_fragment(None);
     Ok(parsed.into())
+}
+
+/// `http://` and `url`, if `url` starts with a host name or address (a name with a dot,
+/// `localhost`, or an IP address), and a port or path at most: a URL without its scheme.
+fn with_http(url: &str) -> Option<String> {
+    let host_like = |host: &str| host.contains('.') || host == "localhost";
+    url.starts_with(|c: char| c.is_ascii_alphanumeric())
+        .then(|| format!("http://{url}"))
+        .filter(|full| Url::parse(full).is_ok_and(|u| u.host_str().is_some_and(host_like)))
 }
 
 /// Whether `a` and `b` are `http(s)` URLs on the same site: same scheme, host and port.
@@ -460,6 +471,18 @@ mod tests {
             normalise("127.0.0.1:8000/"),
             Err("no scheme: http://127.0.0.1:8000/, say".into())
         );
+        assert_eq!(
+            normalise("localhost:8000/"),
+            Err("no scheme: http://localhost:8000/, say".into())
+        );
+        assert_eq!(
+            normalise("www.example.com:8080/x"),
+            Err("no scheme: http://www.example.com:8080/x, say".into())
+        );
+        for not_a_host in ["/docs/faq.html", "//example.com/", "", "#top"] {
+            let said = normalise(not_a_host).unwrap_err();
+            assert!(!said.contains("http://"), "{not_a_host:?}: {said}");
+        }
         assert_eq!(normalise("http://"), Err("empty host".into()));
         assert_eq!(
             normalise("ftp://x/"),

@@ -148,7 +148,7 @@ impl Loader {
         let mut body = Vec::new();
         let reader = response.body_mut().as_reader();
         (reader.take(ROBOTS_MAX).read_to_end(&mut body))
-            .map_err(|e| classify(url, &self.options, ureq::Error::Io(e), true))?;
+            .map_err(|e| classify(url, &self.options, ureq::Error::from(e), true))?;
         Ok(String::from_utf8_lossy(&body).into_owned())
     }
 
@@ -339,6 +339,12 @@ mod tests {
             ROBOTS_MAX + 2,
             "one replaced byte takes three"
         );
+        // An error in the body is told as `load` tells it.
+        let broken = answering(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 10\r\n\r\nnot gzip!!",
+        );
+        let error = loader.load_robots(&broken).unwrap_err();
+        assert!(matches!(error, LoadError::BadAnswer { .. }), "{error:?}");
     }
 
     #[test]
