@@ -109,13 +109,26 @@ pub fn check_command(
 }
 
 /// What a run printed, stdout and stderr together, and its exit code.
-struct Merged {
-    text: String,
-    code: i32,
+pub struct Merged {
+    /// Stdout and stderr, in the order written.
+    pub text: String,
+    /// The exit code.
+    pub code: i32,
 }
+
+/// How long a chapter's run may take. Past it, the test kills the program and fails: a
+/// hung chapter must not run on after its test binary has given up on it (each chapter's
+/// kill tests check that its workers leave with it).
+const RUN_LIMIT: Duration = Duration::from_secs(60);
 
 /// Runs `bin` with stdout and stderr on one pipe, as a terminal has them on one device.
 fn run_merged(bin: &str, args: &[&str]) -> Merged {
+    run_merged_within(bin, args, RUN_LIMIT).unwrap_or_else(|why| panic!("{why}"))
+}
+
+/// [`run_merged`] with a time limit of `limit`: past it, `bin` is killed, and the error
+/// says so. (A thread reads the output meanwhile; it ends with the program's output.)
+pub fn run_merged_within(bin: &str, args: &[&str], limit: Duration) -> Result<Merged, String> {
     let (mut reader, writer) = std::io::pipe().expect("a pipe");
     let mut command = Command::new(bin);
     command
@@ -126,13 +139,30 @@ fn run_merged(bin: &str, args: &[&str]) -> Merged {
     let mut child = command.spawn().expect("the chapter's binary starts");
     // The command holds the pipe's write ends: the end of the stream needs them closed.
     drop(command);
-    let mut bytes = Vec::new();
-    reader.read_to_end(&mut bytes).expect("read the output");
-    let status = child.wait().expect("wait for the chapter's binary");
-    Merged {
+    let output = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        reader.read_to_end(&mut bytes).map(|_| bytes)
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the chapter's binary") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("{bin} ran for more than {limit:?}: killed"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let bytes = output
+        .join()
+        .expect("the reading thread does not panic")
+        .expect("read the output");
+    Ok(Merged {
         text: String::from_utf8_lossy(&bytes).into_owned(),
         code: status.code().expect("the binary exits; no signal ends it"),
-    }
+    })
 }
 
 /// The argument as a shell needs it: in single quotes if it holds anything but plain
