@@ -109,8 +109,9 @@ impl Loader {
     }
 
     /// Loads `url` for a crawler: a redirect is returned, not followed (the crawler decides
-    /// whether its target is on the site and new), and a body that is not `text/html` is
-    /// not read.
+    /// whether its target is on the site and new), and a body of another type than HTML
+    /// (`text/html`, `application/xhtml+xml`) is not read. A body with no type is read,
+    /// and is a page if it begins as one (see [`looks_like_html`]).
     pub fn fetch(&self, url: &str) -> Result<Fetched, LoadError> {
         let mut response = self.get(url, false)?;
         if response.status().is_redirection() {
@@ -128,14 +129,22 @@ impl Loader {
         let media_type = (response.headers().get("content-type"))
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.split(';').next())
-            .map_or("none".to_string(), |t| t.trim().to_ascii_lowercase());
-        if media_type != "text/html" {
-            return Ok(Fetched::Other(media_type));
-        }
-        let html = self.read_text(url, &mut response)?;
+            .map(|t| t.trim().to_ascii_lowercase());
+        let body = match media_type.as_deref() {
+            Some("text/html" | "application/xhtml+xml") => self.read_body(url, &mut response)?,
+            Some(_) => return Ok(Fetched::Other(media_type.unwrap_or_default())),
+            // No type: the first bytes tell, as a browser reads them.
+            None => {
+                let body = self.read_body(url, &mut response)?;
+                if !looks_like_html(&body) {
+                    return Ok(Fetched::Other("none".into()));
+                }
+                body
+            }
+        };
         Ok(Fetched::Html(Page {
             url: url.to_string(),
-            html,
+            html: text(url, body)?,
         }))
     }
 
@@ -187,17 +196,62 @@ impl Loader {
         url: &str,
         response: &mut ureq::http::Response<ureq::Body>,
     ) -> Result<String, LoadError> {
-        let body = (response.body_mut().with_config())
+        text(url, self.read_body(url, response)?)
+    }
+
+    /// The body, up to the size limit.
+    fn read_body(
+        &self,
+        url: &str,
+        response: &mut ureq::http::Response<ureq::Body>,
+    ) -> Result<Vec<u8>, LoadError> {
+        (response.body_mut().with_config())
             .limit(self.options.max_body)
             .read_to_vec()
-            .map_err(|e| classify(url, &self.options, e, true))?;
-        let len = body.len();
-        String::from_utf8(body).map_err(|e| LoadError::NotUtf8 {
-            url: url.to_string(),
-            position: e.utf8_error().valid_up_to(),
-            len,
-        })
+            .map_err(|e| classify(url, &self.options, e, true))
     }
+}
+
+/// `body` as text: UTF-8, or an error that says where it is not.
+fn text(url: &str, body: Vec<u8>) -> Result<String, LoadError> {
+    let len = body.len();
+    String::from_utf8(body).map_err(|e| LoadError::NotUtf8 {
+        url: url.to_string(),
+        position: e.utf8_error().valid_up_to(),
+        len,
+    })
+}
+
+/// Whether a body that came with no media type is HTML, by the test browsers use (the
+/// WHATWG's MIME Sniffing standard, "rules for identifying an unknown MIME type"): after
+/// white space, one of the tags an HTML page begins with, ended by a space or `>`.
+fn looks_like_html(body: &[u8]) -> bool {
+    const OPENINGS: [&[u8]; 17] = [
+        b"<!doctype html",
+        b"<html",
+        b"<head",
+        b"<script",
+        b"<iframe",
+        b"<h1",
+        b"<div",
+        b"<font",
+        b"<table",
+        b"<a",
+        b"<style",
+        b"<title",
+        b"<b",
+        b"<body",
+        b"<br",
+        b"<p",
+        b"<!--",
+    ];
+    let start = body.iter().position(|b| !b"\t\n\x0c\r ".contains(b));
+    let body = &body[start.unwrap_or(body.len())..];
+    OPENINGS.iter().any(|opening| {
+        body.len() > opening.len()
+            && body[..opening.len()].eq_ignore_ascii_case(opening)
+            && matches!(body[opening.len()], b' ' | b'>')
+    })
 }
 
 /// Loads `url` and returns its text. Python:
@@ -386,6 +440,26 @@ mod tests {
             Ok(Fetched::Redirect(format!("{redirect}book/")))
         );
         assert_eq!(loader.fetch(&image), Ok(Fetched::Other("image/png".into())));
+        // No type: a page is told by its first bytes, as a browser tells it.
+        let untyped = |body: &str| {
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            loader.fetch(&answering(answer.into_bytes().leak()))
+        };
+        let html = "\n <!DOCTYPE html><title>Untyped</title>";
+        assert!(matches!(untyped(html), Ok(Fetched::Html(page)) if page.html == html));
+        assert!(matches!(untyped("<HTML><p>hi"), Ok(Fetched::Html(_))));
+        assert_eq!(
+            untyped("{\"not\": \"html\"}"),
+            Ok(Fetched::Other("none".into()))
+        );
+        assert_eq!(untyped("<htmlx"), Ok(Fetched::Other("none".into())));
+        let xhtml = answering(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/xhtml+xml\r\nContent-Length: 7\r\n\r\n<html/>",
+        );
+        assert!(matches!(loader.fetch(&xhtml), Ok(Fetched::Html(_))));
         let page = loader.fetch(&format!("{}/", demo_site()));
         assert!(matches!(page, Ok(Fetched::Html(_))), "{page:?}");
     }
