@@ -4,7 +4,6 @@
 mod support;
 
 use std::net::TcpListener;
-use std::process::Command;
 
 chapter_snapshots!(
     "ch02",
@@ -26,11 +25,10 @@ fn sigterm_in_the_default_run_leaves_no_process() {
 fn a_hung_url_is_waited_for_once() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
-    let output = Command::new(BIN).arg(&url).output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let output = support::run_merged(BIN, &[&url]).text;
     assert!(
-        stderr.contains("no complete answer within 10 s"),
-        "{stderr}"
+        output.contains("no complete answer within 10 s"),
+        "{output}"
     );
     listener.set_nonblocking(true).unwrap();
     let attempts = std::iter::from_fn(|| listener.accept().ok()).count();

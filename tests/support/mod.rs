@@ -23,9 +23,10 @@
 // Every chapter's test binary compiles this module, and each uses a part of it.
 #![allow(dead_code)]
 
+use std::io::PipeReader;
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use fork_test::Signal;
@@ -122,20 +123,36 @@ pub struct Merged {
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 
 /// Runs `bin` with stdout and stderr on one pipe, as a terminal has them on one device.
-fn run_merged(bin: &str, args: &[&str]) -> Merged {
+pub fn run_merged(bin: &str, args: &[&str]) -> Merged {
     run_merged_within(bin, args, RUN_LIMIT).unwrap_or_else(|why| panic!("{why}"))
 }
 
 /// [`run_merged`] with a time limit of `limit`: past it, `bin` is killed, and the error
-/// says so. (A thread reads the output meanwhile; it ends with the program's output.)
+/// says so.
 pub fn run_merged_within(bin: &str, args: &[&str], limit: Duration) -> Result<Merged, String> {
-    let (mut reader, writer) = std::io::pipe().expect("a pipe");
+    let (reader, writer) = std::io::pipe().expect("a pipe");
     let mut command = Command::new(bin);
     command
         .args(args)
         .stdin(Stdio::null())
         .stdout(writer.try_clone().expect("a second end"))
         .stderr(writer);
+    let (text, status) = run_within(command, reader, limit)?;
+    Ok(Merged {
+        text,
+        code: status.code().expect("the binary exits; no signal ends it"),
+    })
+}
+
+/// Runs `command`, whose output goes to the pipe `reader` reads, for at most `limit`: past
+/// it, the program is killed (its workers leave with it) and the error says so. Returns
+/// what it wrote on the pipe and how it ended. (A thread reads the output meanwhile.)
+fn run_within(
+    mut command: Command,
+    mut reader: PipeReader,
+    limit: Duration,
+) -> Result<(String, ExitStatus), String> {
+    let program = command.get_program().to_string_lossy().into_owned();
     let mut child = command.spawn().expect("the chapter's binary starts");
     // The command holds the pipe's write ends: the end of the stream needs them closed.
     drop(command);
@@ -151,7 +168,7 @@ pub fn run_merged_within(bin: &str, args: &[&str], limit: Duration) -> Result<Me
         if started.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!("{bin} ran for more than {limit:?}: killed"));
+            return Err(format!("{program} ran for more than {limit:?}: killed"));
         }
         std::thread::sleep(Duration::from_millis(10));
     };
@@ -159,10 +176,7 @@ pub fn run_merged_within(bin: &str, args: &[&str], limit: Duration) -> Result<Me
         .join()
         .expect("the reading thread does not panic")
         .expect("read the output");
-    Ok(Merged {
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-        code: status.code().expect("the binary exits; no signal ends it"),
-    })
+    Ok((String::from_utf8_lossy(&bytes).into_owned(), status))
 }
 
 /// The argument as a shell needs it: in single quotes if it holds anything but plain
@@ -266,14 +280,16 @@ pub fn killed_alone_when_it_leaves_no_process(
 pub fn with_its_output_closed_it_ends_quietly(bin: &str) {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let output = Command::new(bin).stdout(writer).output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (stderr_reader, stderr_writer) = std::io::pipe().unwrap();
+    let mut command = Command::new(bin);
+    command.stdout(writer).stderr(stderr_writer);
+    let (stderr, status) =
+        run_within(command, stderr_reader, RUN_LIMIT).unwrap_or_else(|why| panic!("{why}"));
     assert!(!stderr.contains("panicked"), "{bin} panicked: {stderr}");
     assert_eq!(
-        std::os::unix::process::ExitStatusExt::signal(&output.status),
+        std::os::unix::process::ExitStatusExt::signal(&status),
         Some(Signal::SIGPIPE as i32),
-        "{bin} ends as a pipeline expects, by SIGPIPE: {:?}",
-        output.status
+        "{bin} ends as a pipeline expects, by SIGPIPE: {status:?}"
     );
 }
 
