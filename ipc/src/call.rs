@@ -29,7 +29,6 @@
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 use serde::de::DeserializeOwned;
@@ -300,8 +299,7 @@ unsafe fn run_each<F: Function>(
 
 /// Runs `f`, catching a panic as a failure.
 fn catch<T>(f: impl FnOnce() -> T) -> std::result::Result<T, Failure> {
-    panic::catch_unwind(AssertUnwindSafe(f))
-        .map_err(|payload| Failure::Panicked(panics::describe(&*payload)))
+    panics::catch(f).map_err(Failure::Panicked)
 }
 
 fn encode<T: Serialize>(value: &T) -> std::result::Result<Vec<u8>, Failure> {

@@ -26,7 +26,6 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -36,6 +35,7 @@ use nix::unistd::{ForkResult, Pid, getpid, getppid};
 
 use crate::child::Child;
 use crate::error::{Error, Result};
+use crate::panics;
 
 /// The exit code of a child whose closure panicked (Rust's own code for a panicking
 /// `main`; Python uses 1 for an uncaught exception).
@@ -130,9 +130,7 @@ fn run_child(
     });
     drop(from_parent);
     let code = match (ready, target) {
-        (Ok(()), Some(target)) => {
-            panic::catch_unwind(AssertUnwindSafe(target)).unwrap_or(PANIC_EXIT_CODE)
-        }
+        (Ok(()), Some(target)) => panics::catch(target).unwrap_or(PANIC_EXIT_CODE),
         // The parent is gone, or failed half-way: run nothing.
         _ => 1,
     };

@@ -3,7 +3,7 @@
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::panic;
+use std::panic::{self, AssertUnwindSafe};
 
 thread_local! {
     /// Where the last panic happened, noted by [`report_quietly`]'s hook.
@@ -33,4 +33,21 @@ pub(crate) fn describe(payload: &(dyn Any + Send)) -> String {
         Some(location) => format!("{message} (at {location})"),
         None => message,
     }
+}
+
+/// Runs `f`, catching a panic: its result, or the panic's description (see [`describe`]).
+///
+/// The payload is dropped inside a `catch_unwind` too: a payload's own destructor may
+/// panic (`panic_any` with such a value), and that second panic, caught by nothing, would
+/// unwind out of the worker's loop, and out of a forked child into the code that forked
+/// it: the child would run its parent's program. A payload that panics when dropped is
+/// forgotten instead (the process lets go of its memory when it ends).
+pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        let description = describe(&*payload);
+        if let Err(again) = panic::catch_unwind(AssertUnwindSafe(|| drop(payload))) {
+            std::mem::forget(again);
+        }
+        description
+    })
 }

@@ -28,7 +28,6 @@ use std::io;
 use std::mem::ManuallyDrop;
 use std::ops::Range;
 use std::os::fd::AsFd;
-use std::panic::{self, AssertUnwindSafe};
 use std::time::Duration;
 use std::vec;
 
@@ -715,26 +714,21 @@ where
         // (`Taken`), so it takes each slot at most once, and never reads it again.
         unsafe { ManuallyDrop::take(slot) }
     });
-    let call = |item| panic::catch_unwind(AssertUnwindSafe(|| f(item)));
+    let call = |item| panics::catch(|| f(item)).map_err(Failure::Panicked);
     let mut results = Vec::with_capacity(items.len());
     while let Some(item) = items.next() {
         match call(item) {
             Ok(result) => results.push(result),
-            Err(payload) => {
+            Err(failure) => {
                 // From here on, one outcome per item.
                 let mut outcomes: Vec<Outcome<R>> = results.into_iter().map(Ok).collect();
-                outcomes.push(Err(panicked(payload)));
-                outcomes.extend(items.map(|item| call(item).map_err(panicked)));
+                outcomes.push(Err(failure));
+                outcomes.extend(items.map(call));
                 return Err(outcomes);
             }
         }
     }
     Ok(results)
-}
-
-/// The failure for a caught panic.
-fn panicked(payload: Box<dyn std::any::Any + Send>) -> Failure {
-    Failure::Panicked(panics::describe(&*payload))
 }
 
 /// Queues a chunk's reply (see [`Connection::send_later`]) in one message if it fits the

@@ -130,6 +130,36 @@ fn a_panicking_task_names_its_position_and_the_pool_goes_on() {
     assert_eq!(pool.map(|x: u32| x + 1, 0..3).unwrap(), [1, 2, 3]);
 }
 
+/// A panic payload whose destructor panics too (`panic_any` with such a value).
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("the payload's destructor panics too");
+    }
+}
+
+/// Such a payload is still the task's panic: letting it go must not end the worker.
+fn a_panic_whose_payload_panics_when_dropped_is_still_a_task_panic() {
+    let results: Vec<_> = Pool::new(1)
+        .imap(
+            |i: u32| {
+                if i == 1 {
+                    std::panic::panic_any(PanicsWhenDropped);
+                }
+                i
+            },
+            0..3,
+        )
+        .unwrap()
+        .collect();
+    assert!(
+        matches!(results[1], Err(Error::TaskPanicked { index: 1, .. })),
+        "{results:?}"
+    );
+    assert!(matches!(results[..], [Ok(0), _, Ok(2)]), "{results:?}");
+}
+
 fn imap_gives_the_other_items_of_a_chunk_with_a_panic() {
     let results: Vec<Result<u32, Error>> = Pool::new(2)
         .with_chunksize(4)
@@ -596,6 +626,7 @@ fn a_tiny_message_limit_still_runs_every_task() {
 }
 
 fork_test::main!(
+    a_panic_whose_payload_panics_when_dropped_is_still_a_task_panic,
     map_keeps_input_order_for_every_chunk_size,
     map_takes_a_load_url_style_function,
     work_is_spread_over_several_processes,

@@ -44,6 +44,38 @@ fn a_panicking_target_exits_non_zero_and_says_why() {
     assert_eq!(p.join().unwrap(), 0);
 }
 
+/// A panic payload whose own destructor panics (`panic_any` with such a value): the
+/// second panic must not take the child back into the caller's code, where it would run
+/// the parent's program (and its destructors) a second time.
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("the payload's destructor panics too");
+    }
+}
+
+fn a_panic_whose_payload_panics_when_dropped_still_ends_the_child() {
+    let me = std::process::id();
+    let mut code = None;
+    capture(Stream::Stderr, || {
+        let mut p = Process::new(|| std::panic::panic_any(PanicsWhenDropped));
+        let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.start()));
+        if std::process::id() != me {
+            // The child came back out of `start`: end it before it runs any more of this.
+            // SAFETY: `_exit` ends the process at once.
+            unsafe { nix::libc::_exit(99) }
+        }
+        started.unwrap().unwrap();
+        code = Some(p.join().unwrap());
+    });
+    assert_eq!(
+        code,
+        Some(PANIC_EXIT_CODE),
+        "99: the child ran the caller's code"
+    );
+}
+
 fn text_printed_before_start_is_printed_once() {
     let stdout = capture(Stream::Stdout, || {
         print!("parent, before the fork; "); // no newline: still in the buffer
@@ -328,6 +360,7 @@ fn a_start_that_fails_after_the_fork_never_runs_its_target_twice() {
 }
 
 fork_test::main!(
+    a_panic_whose_payload_panics_when_dropped_still_ends_the_child,
     exit_codes_follow_python,
     a_panicking_target_exits_non_zero_and_says_why,
     text_printed_before_start_is_printed_once,

@@ -287,6 +287,41 @@ fn panics_on_odd(x: u64) -> u64 {
     x
 }
 
+/// A panic payload whose destructor panics too (`panic_any` with such a value).
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("the payload's destructor panics too");
+    }
+}
+
+fn panics_with_a_payload_that_panics_when_dropped(_: u64) -> u64 {
+    std::panic::panic_any(PanicsWhenDropped)
+}
+
+/// Such a payload is still the task's panic, under every start method: letting it go must
+/// not end the worker.
+fn a_panic_whose_payload_panics_when_dropped_is_still_a_task_panic() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    for method in StartMethod::ALL {
+        let pool = get_context(method).pool(1).start().unwrap();
+        let failed = pool.apply(panics_with_a_payload_that_panics_when_dropped, 1);
+        assert!(
+            matches!(failed, Err(Error::TaskPanicked { .. })),
+            "{method:?}: {failed:?}"
+        );
+        assert_eq!(
+            pool.apply(square, 3).unwrap(),
+            9,
+            "{method:?}: the worker goes on"
+        );
+        pool.close();
+        pool.join().unwrap();
+    }
+}
+
 fn the_forkserver_dies_with_its_parent() {
     time_limit(Duration::from_secs(30));
     fork_test::adopt_orphans(true);
@@ -1110,6 +1145,10 @@ fn main() -> std::process::ExitCode {
         (
             "a_failed_lookup_of_the_programs_image_is_tried_again",
             a_failed_lookup_of_the_programs_image_is_tried_again,
+        ),
+        (
+            "a_panic_whose_payload_panics_when_dropped_is_still_a_task_panic",
+            a_panic_whose_payload_panics_when_dropped_is_still_a_task_panic,
         ),
         (
             "a_ready_sentinel_means_the_exit_code_is_known",
