@@ -544,8 +544,10 @@ impl Connection {
         Ok(())
     }
 
-    /// Whether a message (or the end of the stream) can be received without blocking,
-    /// waiting at most `timeout`. Python: `conn.poll(timeout)`.
+    /// Whether something can be read: the beginning of a message at least (or the end of
+    /// the stream), waiting at most `timeout`. Python: `conn.poll(timeout)`, which says the
+    /// same. A `recv` after `true` waits for the rest of a message that is only begun: a
+    /// long one still on its way, or one whose sender stopped (or was stopped) half-way.
     ///
     /// ```
     /// use std::time::Duration;
@@ -835,9 +837,10 @@ fn peer_error(errno: Errno) -> Error {
 }
 
 /// Waits until some of `objects` are ready, at most `timeout` (`None`: no limit), and
-/// returns their positions. A [`Connection`] is ready when it can be received from (a
-/// message, or the end of the stream); a process's [`Sentinel`](crate::Sentinel)
-/// once the process has ended. Python: `multiprocessing.connection.wait`, which takes
+/// returns their positions. A [`Connection`] is ready when something can be read from
+/// it (the beginning of a message at least, or the end of the stream: see
+/// [`Connection::poll`]); a process's [`Sentinel`](crate::Sentinel) once the process
+/// has ended. Python: `multiprocessing.connection.wait`, which takes
 /// connections and sentinels alike. See [poll(2)].
 ///
 /// ```

@@ -561,6 +561,12 @@ impl State {
         let (w, readable) = ready;
         if readable {
             let worker = &mut self.workers[w];
+            // With a deadline, only a whole reply is taken: read what has come, and look
+            // again. The rest of one begun may be long in coming (from a worker stopped
+            // half-way), and waiting for it would not end at the deadline.
+            if deadline.is_some() && !worker.conn.has_message() && worker.conn.read_waiting() {
+                return Ok(true);
+            }
             let reply = remote::receive_reply(&mut worker.conn, &worker.child);
             if let Ok(Reply::Done(result)) = reply
                 && let Some(task) = worker.tasks.pop_front()

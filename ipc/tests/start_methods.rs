@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use fork_test::{BusyThreads, NoDescriptorsLeft, SigchldIgnored, Stream, capture, time_limit};
 use ipc::{Error, PANIC_EXIT_CODE, Process, StartMethod, get_context};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 
 /// The methods that work from a process with threads.
 const FROM_THREADS: [StartMethod; 2] = [StartMethod::Forkserver, StartMethod::Spawn];
@@ -317,6 +319,35 @@ fn a_panic_whose_payload_panics_when_dropped_is_still_a_task_panic() {
             9,
             "{method:?}: the worker goes on"
         );
+        pool.close();
+        pool.join().unwrap();
+    }
+}
+
+fn mebibytes(n: usize) -> serde_bytes::ByteBuf {
+    serde_bytes::ByteBuf::from(vec![7; n << 20])
+}
+
+/// A worker stopped half-way through a reply (`SIGSTOP`): `get_timeout` and `ready` still
+/// answer by their deadline, and the reply is whole once the worker goes on.
+fn a_worker_stopped_half_way_through_a_reply_holds_up_no_deadline() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    for method in StartMethod::ALL {
+        let pool = get_context(method).pool(1).start().unwrap();
+        let worker = Pid::from_raw(pool.apply(my_pid, ()).unwrap() as i32);
+        let mut reply = pool.apply_async(mebibytes, 8).unwrap();
+        // It fills the socket with the first part and waits for the parent to read.
+        std::thread::sleep(Duration::from_millis(300));
+        kill(worker, Signal::SIGSTOP).unwrap();
+        let asked = Instant::now();
+        let first = reply.get_timeout(Duration::from_millis(200));
+        assert!(matches!(first, Err(Error::Timeout)), "{method}: {first:?}");
+        assert!(!reply.ready().unwrap(), "{method}");
+        let waited = asked.elapsed();
+        kill(worker, Signal::SIGCONT).unwrap();
+        assert!(waited < Duration::from_secs(2), "{method}: {waited:?}");
+        assert_eq!(reply.get().unwrap().len(), 8 << 20, "{method}");
         pool.close();
         pool.join().unwrap();
     }
@@ -1149,6 +1180,10 @@ fn main() -> std::process::ExitCode {
         (
             "a_panic_whose_payload_panics_when_dropped_is_still_a_task_panic",
             a_panic_whose_payload_panics_when_dropped_is_still_a_task_panic,
+        ),
+        (
+            "a_worker_stopped_half_way_through_a_reply_holds_up_no_deadline",
+            a_worker_stopped_half_way_through_a_reply_holds_up_no_deadline,
         ),
         (
             "a_ready_sentinel_means_the_exit_code_is_known",
