@@ -925,6 +925,42 @@ fn a_stopped_process_does_not_hold_up_a_semaphore() {
     busy.join().unwrap();
 }
 
+/// A process stopped (`SIGSTOP`) in the middle of a reset (or of a wait, or an abort)
+/// holds the barrier's inner lock: a `wait_timeout` still ends by its deadline, with
+/// [`Error::Timeout`] if it could not even arrive, or as its round ended.
+fn a_stopped_process_does_not_stretch_a_barrier_timeout() {
+    time_limit(Duration::from_secs(60));
+    let barrier = Barrier::new(2).unwrap();
+    let busy = {
+        let barrier = barrier.clone();
+        start(move || {
+            loop {
+                barrier.reset();
+            }
+        })
+    };
+    let pid = nix::unistd::Pid::from_raw(busy.pid().unwrap());
+    let mut busy = busy;
+    for attempt in 0..40 {
+        std::thread::sleep(Duration::from_millis(2));
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+        while !stopped(pid.as_raw()) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let started = Instant::now();
+        let waited = barrier.wait_timeout(Duration::from_millis(100));
+        let took = started.elapsed();
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+        assert!(
+            matches!(waited, Err(Error::Timeout | Error::BrokenBarrier)),
+            "attempt {attempt}: {waited:?}"
+        );
+        assert!(took < Duration::from_millis(600), "attempt {attempt}: {took:?}");
+    }
+    busy.kill().unwrap();
+    busy.join().unwrap();
+}
+
 /// Whether process `pid` is stopped (state `T` in `/proc/PID/stat`).
 fn stopped(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -1047,6 +1083,7 @@ fork_test::main!(
     a_timeout_or_abort_breaks_the_barrier_for_everyone_until_reset,
     a_semaphore_with_permits_free_never_refuses,
     a_stopped_process_does_not_hold_up_a_semaphore,
+    a_stopped_process_does_not_stretch_a_barrier_timeout,
     a_condition_wait_does_not_count_as_a_repair,
     only_a_panic_that_began_under_the_lock_marks_the_data_torn,
     a_condition_wait_outlasts_signals,

@@ -92,7 +92,7 @@ struct Round {
 
 impl Round {
     fn load(word: &AtomicU64) -> Round {
-        let word = word.load(Ordering::Relaxed);
+        let word = word.load(Ordering::Acquire);
         Round {
             number: (word >> 32) as u32,
             arrived: (word as u32) >> 1,
@@ -102,9 +102,11 @@ impl Round {
 
     fn store(self, word: &AtomicU64) {
         let low = (self.arrived << 1) | u32::from(self.broken);
+        // Release, with `load`'s Acquire: a waiter that reads the new round without the
+        // lock (see `wait_until`) sees how the old one ended (`reset_rounds`) too.
         word.store(
             (u64::from(self.number) << 32) | u64::from(low),
-            Ordering::Relaxed,
+            Ordering::Release,
         );
     }
 
@@ -145,7 +147,10 @@ impl Barrier {
 
     /// Like [`wait`](Self::wait), but at most `timeout`: then the barrier breaks, for
     /// every waiter, and this returns [`Error::BrokenBarrier`]. Python:
-    /// `barrier.wait(timeout)`.
+    /// `barrier.wait(timeout)`. If another process holds the barrier's inner lock past the
+    /// deadline (one stopped, `SIGSTOP`, in the middle of a wait, a reset or an abort),
+    /// this returns [`Error::Timeout`] instead, and breaks nothing: breaking takes that
+    /// lock. (Python's wait would wait for the lock as long as it takes.)
     ///
     /// ```
     /// use std::time::Duration;
@@ -163,7 +168,9 @@ impl Barrier {
 
     fn wait_until(&self, deadline: Option<&Deadline>) -> Result<usize> {
         let state = self.block.state();
-        let mut held = self.hold();
+        let Some(mut held) = self.hold_until(deadline) else {
+            return Err(Error::Timeout); // not arrived: the barrier is as it was
+        };
         let round = Round::load(&state.round);
         if round.broken {
             return Err(Error::BrokenBarrier);
@@ -181,22 +188,39 @@ impl Barrier {
         .store(&state.round);
         loop {
             let seen = state.wakes.load(Ordering::Relaxed);
-            let woken = held.unlocked(|| futex::wait(&state.wakes, seen, deadline));
-            let now = Round::load(&state.round);
-            if now.number != round.number {
-                return if self.was_reset(round.number, now.number) {
-                    Err(Error::BrokenBarrier)
-                } else {
-                    Ok(place as usize)
-                };
-            }
-            if now.broken {
-                return Err(Error::BrokenBarrier);
+            drop(held);
+            let woken = futex::wait(&state.wakes, seen, deadline);
+            let Some(again) = self.hold_until(deadline) else {
+                // Another process holds the lock past the deadline (one stopped in the
+                // middle of a wait, a reset or an abort): what the round says without it,
+                // or a timeout that breaks nothing (breaking takes the lock).
+                return self.outcome(round, place).unwrap_or(Err(Error::Timeout));
+            };
+            held = again;
+            if let Some(outcome) = self.outcome(round, place) {
+                return outcome;
             }
             if woken == Woken::TimedOut {
-                self.break_round(now);
+                self.break_round(Round::load(&state.round));
                 return Err(Error::BrokenBarrier);
             }
+        }
+    }
+
+    /// How the wait of the party that arrived at `place` in `round` ended, if it has: the
+    /// round is over (by its last arrival, or a reset), or broken.
+    fn outcome(&self, round: Round, place: u32) -> Option<Result<usize>> {
+        let now = Round::load(&self.block.state().round);
+        if now.number != round.number {
+            Some(if self.was_reset(round.number, now.number) {
+                Err(Error::BrokenBarrier)
+            } else {
+                Ok(place as usize)
+            })
+        } else if now.broken {
+            Some(Err(Error::BrokenBarrier))
+        } else {
+            None
         }
     }
 
@@ -272,7 +296,12 @@ impl Barrier {
     }
 
     fn hold(&self) -> LockGuard<'_> {
-        LockGuard::hold(self.block.mutex(), None).expect("no deadline")
+        self.hold_until(None).expect("no deadline")
+    }
+
+    /// The inner lock, waiting until `deadline` at most.
+    fn hold_until(&self, deadline: Option<&Deadline>) -> Option<LockGuard<'_>> {
+        LockGuard::hold(self.block.mutex(), deadline)
     }
 }
 
