@@ -135,12 +135,25 @@ pub enum Error {
         /// Threads in this process, the caller's included.
         threads: usize,
     },
-    /// The forkserver went away (killed, or stopped) while it was starting a process, or
-    /// its replacement did too. A server found gone before a request is replaced at once,
+    /// The forkserver went away (killed) while it was starting a process, or its
+    /// replacement did too. A server found gone before a request is replaced at once,
     /// as Python's is, if this process can still fork (no other thread runs: otherwise
     /// [`Error::ForkserverNotStarted`]).
     #[error("the forkserver has gone; ipc::forkserver::start() starts another")]
     ForkserverGone,
+    /// The forkserver took a request and did not answer it within `waited`: it is stopped
+    /// (`SIGSTOP`), or the machine is that overloaded. The process was not started; if the
+    /// server goes on later, the child it forks for this request finds nobody at the other
+    /// end of its connection, and leaves without running anything.
+    #[error(
+        "the forkserver did not answer within {} s: is it stopped? (its pid: \
+         ipc::forkserver::pid())",
+        waited.as_secs()
+    )]
+    ForkserverNotAnswering {
+        /// How long this process waited.
+        waited: std::time::Duration,
+    },
     /// A child started with the forkserver or spawn method could not run what it was asked
     /// to: the reason it gave.
     #[error("the child process refused: {0}")]

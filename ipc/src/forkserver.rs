@@ -30,6 +30,7 @@
 use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags};
@@ -42,7 +43,7 @@ use nix::unistd::{Pid, dup2_stderr, dup2_stdin, dup2_stdout};
 
 use crate::child::Child;
 use crate::connection::Connection;
-use crate::deadline::poll_until;
+use crate::deadline::{deadline, poll_until};
 use crate::error::{Error, Result};
 use crate::fork::{Mark, fork};
 use crate::remote;
@@ -145,6 +146,10 @@ fn fork_server() -> Result<Server> {
 /// in one message; five go with every request).
 const MAX_DESCRIPTORS: usize = 200;
 
+/// How long a process waits for the server to answer a request: it forks at once, so
+/// only a stopped server (or a machine overloaded past use) takes this long.
+const SERVER_ANSWERS_WITHIN: Duration = Duration::from_secs(5);
+
 /// Asks the server for a child that runs [`remote::child_main`] over `connection`, with
 /// copies of `descriptors`.
 pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Result<Child> {
@@ -182,7 +187,14 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
         }
     }
     drop((connection, theirs));
-    // The server answers on the child's status socket: its pid, with its pidfd.
+    // The server answers on the child's status socket: its pid, with its pidfd. At once,
+    // unless it is stopped: then this process gives up rather than wait for ever.
+    let mut answer = [PollFd::new(status.as_fd(), PollFlags::POLLIN)];
+    if !poll_until(&mut answer, deadline(Some(SERVER_ANSWERS_WITHIN)))? {
+        return Err(Error::ForkserverNotAnswering {
+            waited: SERVER_ANSWERS_WITHIN,
+        });
+    }
     let mut reply = [0u8; 256];
     let received = receive_record(status.as_fd(), &mut reply)?;
     if received.cut() {

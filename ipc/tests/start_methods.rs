@@ -353,6 +353,33 @@ fn a_worker_stopped_half_way_through_a_reply_holds_up_no_deadline() {
     }
 }
 
+/// A forkserver that is stopped (`SIGSTOP`) does not answer a request: `start` gives up
+/// after a bounded wait and says so, and the server, once it goes on, serves the next one.
+fn a_stopped_forkserver_does_not_hold_up_start_for_ever() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    ipc::forkserver::start().unwrap();
+    let server = Pid::from_raw(ipc::forkserver::pid().unwrap());
+    kill(server, Signal::SIGSTOP).unwrap();
+    let mut p = get_context(StartMethod::Forkserver)
+        .process(sleep_ms_unit, 1)
+        .unwrap();
+    let asked = Instant::now();
+    let started = p.start();
+    let waited = asked.elapsed();
+    kill(server, Signal::SIGCONT).unwrap();
+    assert!(
+        matches!(started, Err(Error::ForkserverNotAnswering { .. })),
+        "{started:?}"
+    );
+    assert!(waited < Duration::from_secs(15), "{waited:?}");
+    let mut next = get_context(StartMethod::Forkserver)
+        .process(sleep_ms_unit, 1)
+        .unwrap();
+    next.start().unwrap();
+    assert_eq!(next.join().unwrap(), 0);
+}
+
 fn the_forkserver_dies_with_its_parent() {
     time_limit(Duration::from_secs(30));
     fork_test::adopt_orphans(true);
@@ -1184,6 +1211,10 @@ fn main() -> std::process::ExitCode {
         (
             "a_worker_stopped_half_way_through_a_reply_holds_up_no_deadline",
             a_worker_stopped_half_way_through_a_reply_holds_up_no_deadline,
+        ),
+        (
+            "a_stopped_forkserver_does_not_hold_up_start_for_ever",
+            a_stopped_forkserver_does_not_hold_up_start_for_ever,
         ),
         (
             "a_ready_sentinel_means_the_exit_code_is_known",

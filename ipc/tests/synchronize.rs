@@ -955,7 +955,10 @@ fn a_stopped_process_does_not_stretch_a_barrier_timeout() {
             matches!(waited, Err(Error::Timeout | Error::BrokenBarrier)),
             "attempt {attempt}: {waited:?}"
         );
-        assert!(took < Duration::from_millis(600), "attempt {attempt}: {took:?}");
+        assert!(
+            took < Duration::from_millis(600),
+            "attempt {attempt}: {took:?}"
+        );
     }
     busy.kill().unwrap();
     busy.join().unwrap();
