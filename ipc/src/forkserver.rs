@@ -19,6 +19,14 @@
 //! process can signal it without fear of a reused pid. The server dies with the program
 //! (`PR_SET_PDEATHSIG`), and its children die with the server.
 //!
+//! So the code comes a moment after the child has ended, which its pidfd tells at once:
+//! once it has, [`exitcode`](crate::Process::exitcode) and
+//! [`join_timeout`](crate::Process::join_timeout) wait up to a second for the server's
+//! message. A server that is stopped (`SIGSTOP`) sends none: they return `None` after that
+//! second, while [`is_alive`](crate::Process::is_alive) says `false`; `join` waits for
+//! the server to go on. A start asked of a stopped server fails after a few seconds with
+//! [`Error::ForkserverNotAnswering`].
+//!
 //! The server is a fork of the program, but keeps nothing of the program's that a child
 //! could trip over: none of its descriptors (a pipe end held in the server would keep
 //! the pipe's reader from ever seeing the end of its stream), and `SIGCHLD`'s default
