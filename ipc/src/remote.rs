@@ -20,6 +20,7 @@ use crate::context::StartMethod;
 use crate::deadline::poll_until;
 use crate::error::{Error, Result};
 use crate::fork::{PANIC_EXIT_CODE, fork};
+use crate::process::describe_exitcode;
 use crate::{descriptor, forkserver, heap, panics, spawn};
 
 /// A call and its arguments, encoded.
@@ -45,6 +46,9 @@ pub(crate) enum Request {
 /// What a child answers.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Reply {
+    /// A worker's initializer is about to run: if the worker ends before it is ready, its
+    /// initializer ended it.
+    Initializing,
     /// The request can run here (for a worker: its initializer has run).
     Ready,
     /// It cannot: the reason.
@@ -57,6 +61,19 @@ pub(crate) enum Reply {
 /// of `descriptors` (those the request's arguments hold), sends it `request`, and waits for
 /// it to be ready. Returns the child and this end of the connection.
 pub(crate) fn start(
+    method: StartMethod,
+    request: &Request,
+    descriptors: &[OwnedFd],
+) -> Result<(Child, Connection)> {
+    let (mut child, mut conn) = begin(method, request, descriptors)?;
+    let mut starting = Starting::new(method);
+    while !starting.answered(receive_reply(&mut conn, &child), &mut child)? {}
+    Ok((child, conn))
+}
+
+/// [`start`] without the wait: the child is started and has the request; its answers
+/// come on the connection, for [`Starting::answered`].
+pub(crate) fn begin(
     method: StartMethod,
     request: &Request,
     descriptors: &[OwnedFd],
@@ -80,14 +97,57 @@ pub(crate) fn start(
         StartMethod::Spawn => spawn::start_child(theirs, descriptors)?,
     };
     conn.send(request)?;
-    match receive_reply(&mut conn, &child) {
-        Ok(Reply::Ready) => Ok((child, conn)),
-        Ok(Reply::Refused(why)) => Err(Error::Refused(why)),
-        Ok(Reply::Done(_)) => Err(Error::Decode("a reply out of turn".into())),
-        Err(Error::Closed) if method == StartMethod::Spawn => Err(Error::SpawnNotInitialized),
-        Err(e) => Err(e),
+    Ok((child, conn))
+}
+
+/// A child started by [`begin`] that has not said yet that it is ready.
+#[derive(Debug)]
+pub(crate) struct Starting {
+    method: StartMethod,
+    /// Whether it said that its initializer runs.
+    initializing: bool,
+}
+
+impl Starting {
+    pub(crate) fn new(method: StartMethod) -> Starting {
+        Starting {
+            method,
+            initializing: false,
+        }
+    }
+
+    /// Takes the child's next reply (or failure to reply): `true` once it is ready,
+    /// `false` while its initializer runs, or why it cannot run what it was asked.
+    pub(crate) fn answered(&mut self, reply: Result<Reply>, child: &mut Child) -> Result<bool> {
+        match reply {
+            Ok(Reply::Initializing) if !self.initializing => {
+                self.initializing = true;
+                Ok(false)
+            }
+            Ok(Reply::Ready) => Ok(true),
+            Ok(Reply::Refused(why)) => Err(Error::Refused(why)),
+            Ok(_) => Err(Error::Decode("a reply out of turn".into())),
+            Err(Error::Closed) if self.initializing => {
+                let ended = match child.end_within(EXIT_GRACE) {
+                    Ok(Some(code)) => describe_exitcode(code),
+                    _ => "it ended".into(),
+                };
+                Err(Error::Refused(format!(
+                    "the initializer ended the worker ({ended})"
+                )))
+            }
+            // It ended before it read the request: a spawned copy of the program that does
+            // not call `spawn::init`, most likely.
+            Err(Error::Closed) if self.method == StartMethod::Spawn => {
+                Err(Error::SpawnNotInitialized)
+            }
+            Err(e) => Err(e),
+        }
     }
 }
+
+/// How long a child that closed its connection while starting may take to exit.
+const EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The next reply of `child` on `conn`; [`Error::Closed`] if the child exits first, even if
 /// a process it started keeps the connection open.
@@ -153,6 +213,9 @@ fn serve(
 ) -> i32 {
     panics::report_quietly();
     if let Some(job) = initializer {
+        if conn.send(&Reply::Initializing).is_err() {
+            return 1;
+        }
         let refused = match descriptor::with_received(descriptors, || job.call.run(&job.args)) {
             Ok(Ok(_)) => None,
             Ok(Err(failure)) => Some(failure.to_string()),

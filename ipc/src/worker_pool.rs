@@ -37,7 +37,7 @@ use crate::context::StartMethod;
 use crate::deadline::{deadline, poll_until};
 use crate::descriptor;
 use crate::error::{Error, Result};
-use crate::remote::{self, Job, Reply, Request};
+use crate::remote::{self, Job, Reply, Request, Starting};
 
 /// Tasks a worker holds at a time, at most: the one it runs, and the next.
 const IN_FLIGHT: usize = 2;
@@ -120,7 +120,11 @@ impl WorkerPoolBuilder {
                 terminated: false,
             }),
         };
-        pool.state.borrow_mut().start_workers()?;
+        {
+            let mut state = pool.state.borrow_mut();
+            state.start_workers()?;
+            state.await_ready()?;
+        }
         Ok(pool)
     }
 }
@@ -183,6 +187,8 @@ struct Task {
 struct Worker {
     conn: Connection,
     child: Child,
+    /// Until it says it is ready (its initializer has run): it gets no task before.
+    starting: Option<Starting>,
     /// The tasks it holds, the one it runs first.
     tasks: VecDeque<Task>,
     /// Tasks it has finished.
@@ -483,6 +489,11 @@ impl State {
     /// Starts workers until there are `size` of them; once the pool is closed, only while
     /// tasks wait for one (after `join`, only for an `imap` begun before `close`). The
     /// first that cannot be started stops it, and says why.
+    ///
+    /// A worker is started, not waited for: it says when it is ready (its initializer may
+    /// take long), and its answer is read by the waits that follow, as any other (see
+    /// [`answer_start`](Self::answer_start)). A wait with a deadline is not held up by a
+    /// slow initializer, as in Python, whose pool starts its workers from a thread.
     fn start_workers(&mut self) -> Result<()> {
         let idle_for_good = self.terminated || (self.closed && self.queue.is_empty());
         while !idle_for_good && self.workers.len() < self.size {
@@ -490,13 +501,14 @@ impl State {
                 initializer: self.initializer.clone(),
                 max_tasks: self.max_tasks,
             };
-            let (child, mut conn) = remote::start(self.method, &request, &self.descriptors)?;
+            let (child, mut conn) = remote::begin(self.method, &request, &self.descriptors)?;
             // A task is written while the worker may be writing a result: see
             // `Connection::read_while_writing`.
             conn.read_while_writing();
             self.workers.push(Worker {
                 conn,
                 child,
+                starting: Some(Starting::new(self.method)),
                 tasks: VecDeque::new(),
                 finished: 0,
             });
@@ -509,7 +521,7 @@ impl State {
     /// behind another while some worker has nothing to do.
     fn dispatch(&mut self) {
         let share = (self.queue.len() / self.size).clamp(1, IN_FLIGHT);
-        for worker in &mut self.workers {
+        for worker in self.workers.iter_mut().filter(|w| w.starting.is_none()) {
             let room = match self.max_tasks {
                 // A worker that will leave after its last task gets no more than that.
                 Some(max) => max.saturating_sub(worker.finished) as usize,
@@ -567,6 +579,13 @@ impl State {
             if deadline.is_some() && !worker.conn.has_message() && worker.conn.read_waiting() {
                 return Ok(true);
             }
+        }
+        if self.workers[w].starting.is_some() {
+            self.answer_start(w, readable)?;
+            return Ok(true);
+        }
+        if readable {
+            let worker = &mut self.workers[w];
             let reply = remote::receive_reply(&mut worker.conn, &worker.child);
             if let Ok(Reply::Done(result)) = reply
                 && let Some(task) = worker.tasks.pop_front()
@@ -581,6 +600,51 @@ impl State {
         }
         self.lost(w)?;
         Ok(true)
+    }
+
+    /// Waits until every worker started has said it is ready, or one cannot start: for the
+    /// pool's start, which says why (an initializer that fails, say).
+    fn await_ready(&mut self) -> Result<()> {
+        for w in 0..self.workers.len() {
+            let worker = &mut self.workers[w];
+            while let Some(starting) = &mut worker.starting {
+                let reply = remote::receive_reply(&mut worker.conn, &worker.child);
+                if starting.answered(reply, &mut worker.child)? {
+                    worker.starting = None;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the answer of worker `w`, which is starting (`readable`: it sent something;
+    /// else it has exited). Once it is ready, it gets tasks. One that cannot start is
+    /// reaped; its error is the answer if no worker is left (the next wait starts another),
+    /// as for a worker that cannot be started at all (see [`fill`](Self::fill)).
+    fn answer_start(&mut self, w: usize, readable: bool) -> Result<()> {
+        let worker = &mut self.workers[w];
+        let reply = if readable {
+            remote::receive_reply(&mut worker.conn, &worker.child)
+        } else {
+            Err(Error::Closed)
+        };
+        let starting = worker.starting.as_mut().expect("a starting worker");
+        match starting.answered(reply, &mut worker.child) {
+            Ok(true) => {
+                worker.starting = None;
+                self.dispatch();
+                Ok(())
+            }
+            Ok(false) => Ok(()),
+            Err(e) => {
+                drop(self.workers.swap_remove(w)); // killed, if need be, and reaped
+                if self.workers.is_empty() {
+                    Err(e)
+                } else {
+                    Ok(())
+                }
+            }
+        }
     }
 
     /// Keeps the result of task `id` for its handle, unless that was dropped.

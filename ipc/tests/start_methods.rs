@@ -380,6 +380,59 @@ fn a_stopped_forkserver_does_not_hold_up_start_for_ever() {
     assert_eq!(next.join().unwrap(), 0);
 }
 
+fn slow_init(ms: u64) {
+    sleep_ms(ms);
+}
+
+/// A worker replaced while a caller waits with a deadline (`max_tasks_per_child`): its
+/// initializer's time does not stretch the wait. The replacement starts in the background
+/// of the caller's waits, as Python's pool starts its workers from a thread of its own.
+fn a_slow_initializer_does_not_stretch_a_wait_with_a_deadline() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    for method in StartMethod::ALL {
+        let pool = get_context(method)
+            .pool(1)
+            .initializer(slow_init, 1500)
+            .max_tasks_per_child(1)
+            .start()
+            .unwrap();
+        assert_eq!(pool.apply(square, 2).unwrap(), 4, "{method}");
+        let mut next = pool.apply_async(square, 3).unwrap();
+        let asked = Instant::now();
+        let early = next.get_timeout(Duration::from_millis(100));
+        let waited = asked.elapsed();
+        assert!(matches!(early, Err(Error::Timeout)), "{method}: {early:?}");
+        assert!(waited < Duration::from_millis(700), "{method}: {waited:?}");
+        assert!(!next.ready().unwrap(), "{method}");
+        assert_eq!(next.get().unwrap(), 9, "{method}");
+        pool.close();
+        pool.join().unwrap();
+    }
+}
+
+/// An initializer that ends its worker (`exit`) is named as the reason the pool cannot
+/// start, under every start method (spawn blamed a missing `ipc::spawn::init()`).
+fn an_initializer_that_exits_is_named_as_the_reason() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    for method in StartMethod::ALL {
+        let started = get_context(method)
+            .pool(1)
+            .initializer(exit_with, 3)
+            .start();
+        match started {
+            Err(Error::Refused(why)) => {
+                assert!(
+                    why.contains("initializer") && why.contains("exit code 3"),
+                    "{method}: {why}"
+                )
+            }
+            other => panic!("{method}: {other:?}"),
+        }
+    }
+}
+
 fn the_forkserver_dies_with_its_parent() {
     time_limit(Duration::from_secs(30));
     fork_test::adopt_orphans(true);
@@ -1215,6 +1268,14 @@ fn main() -> std::process::ExitCode {
         (
             "a_stopped_forkserver_does_not_hold_up_start_for_ever",
             a_stopped_forkserver_does_not_hold_up_start_for_ever,
+        ),
+        (
+            "a_slow_initializer_does_not_stretch_a_wait_with_a_deadline",
+            a_slow_initializer_does_not_stretch_a_wait_with_a_deadline,
+        ),
+        (
+            "an_initializer_that_exits_is_named_as_the_reason",
+            an_initializer_that_exits_is_named_as_the_reason,
         ),
         (
             "a_ready_sentinel_means_the_exit_code_is_known",
