@@ -32,7 +32,7 @@ use serde_bytes::ByteBuf;
 use crate::call::{Call, Failure, Function, Outcomes};
 use crate::child::Child;
 use crate::codec;
-use crate::connection::Connection;
+use crate::connection::{Connection, DEFAULT_MAX_MESSAGE};
 use crate::context::StartMethod;
 use crate::deadline::{deadline, poll_until};
 use crate::descriptor;
@@ -195,12 +195,21 @@ struct Worker {
     finished: u64,
 }
 
-/// A task: the call and its encoded arguments.
+/// A task: the call and its encoded arguments. [`Error::TooLarge`] if its message would be
+/// over the limit: no worker could receive it.
 fn job<A: Serialize + ?Sized>(call: Result<Call>, args: &A) -> Result<Job> {
-    Ok(Job {
+    let job = Job {
         call: call?,
         args: codec::encode_call(args)?.into(),
-    })
+    };
+    let len = codec::encoded_len(&job)?;
+    if len > DEFAULT_MAX_MESSAGE {
+        return Err(Error::TooLarge {
+            len: len as u64,
+            limit: DEFAULT_MAX_MESSAGE,
+        });
+    }
+    Ok(job)
 }
 
 impl WorkerPool {
@@ -219,6 +228,8 @@ impl WorkerPool {
     }
 
     /// Hands `f(args)` to a worker and returns at once. Python: `pool.apply_async`.
+    /// [`Error::TooLarge`] if the task's message (its arguments, encoded) is over
+    /// [`DEFAULT_MAX_MESSAGE`]: no worker could receive it. (So is a chunk of `map`'s.)
     pub fn apply_async<A, R>(&self, f: fn(A) -> R, args: A) -> Result<AsyncResult<'_, R>>
     where
         A: Serialize + DeserializeOwned + 'static,
@@ -726,7 +737,7 @@ fn failure_error(failure: Failure, index: usize) -> Error {
         Failure::TooLarge(len) => Error::ResultTooLarge {
             index,
             len,
-            limit: crate::connection::DEFAULT_MAX_MESSAGE,
+            limit: DEFAULT_MAX_MESSAGE,
         },
         Failure::Decode(why) => Error::Decode(why),
         Failure::Encode(why) => Error::Encode(why),

@@ -433,6 +433,28 @@ fn an_initializer_that_exits_is_named_as_the_reason() {
     }
 }
 
+fn byte_count(bytes: serde_bytes::ByteBuf) -> usize {
+    bytes.len()
+}
+
+/// A task whose message would be over the limit is refused when it is handed in: it could
+/// never reach a worker, and its result would be waited for for ever.
+fn a_task_over_the_message_limit_is_refused_at_once() {
+    time_limit(Duration::from_secs(60));
+    let pool = get_context(StartMethod::Fork).pool(1).start().unwrap();
+    let limit = ipc::connection::DEFAULT_MAX_MESSAGE;
+    let too_big = serde_bytes::ByteBuf::from(vec![1; limit + 1]);
+    match pool.apply_async(byte_count, too_big) {
+        Err(Error::TooLarge { len, limit: said }) => {
+            assert!(len > limit as u64 && said == limit, "{len} {said}")
+        }
+        other => panic!("{:?}", other.map(|_| "a handle")),
+    }
+    assert_eq!(pool.apply(square, 5).unwrap(), 25, "the pool goes on");
+    pool.close();
+    pool.join().unwrap();
+}
+
 fn the_forkserver_dies_with_its_parent() {
     time_limit(Duration::from_secs(30));
     fork_test::adopt_orphans(true);
@@ -1276,6 +1298,10 @@ fn main() -> std::process::ExitCode {
         (
             "an_initializer_that_exits_is_named_as_the_reason",
             an_initializer_that_exits_is_named_as_the_reason,
+        ),
+        (
+            "a_task_over_the_message_limit_is_refused_at_once",
+            a_task_over_the_message_limit_is_refused_at_once,
         ),
         (
             "a_ready_sentinel_means_the_exit_code_is_known",
