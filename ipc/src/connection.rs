@@ -130,8 +130,12 @@ pub struct Connection {
     mark: Option<Arc<Mark>>,
     /// Why this end can no longer be read, once a receive left the stream mid-message.
     unreadable: Option<String>,
-    /// Frames encoded and not written yet: see [`Connection::send_later`].
+    /// Frames encoded and not written yet: see [`Connection::send_later`] and
+    /// [`Connection::queue`].
     outgoing: Vec<u8>,
+    /// How many bytes at the front of `outgoing` are written already (see
+    /// [`Connection::write_waiting`]).
+    written: usize,
     max_message: usize,
     /// Bytes read from the kernel but not handed out yet: `buf[start..end]`.
     buf: Vec<u8>,
@@ -139,9 +143,6 @@ pub struct Connection {
     end: usize,
     /// Whether the last frame received was big: then the next header is read alone.
     after_big: bool,
-    /// Whether a write that waits for room reads what the other end sends meanwhile: see
-    /// [`Connection::read_while_writing`].
-    read_while_writing: bool,
 }
 
 /// How long a read may block.
@@ -164,23 +165,13 @@ impl Connection {
             mark: None,
             unreadable: None,
             outgoing: Vec::new(),
+            written: 0,
             max_message: DEFAULT_MAX_MESSAGE,
             buf: Vec::new(),
             start: 0,
             end: 0,
             after_big: false,
-            read_while_writing: false,
         }
-    }
-
-    /// From now on, a write that waits for room in the socket reads what the other end
-    /// sends meanwhile into this end's buffer, for later receives. For a parent that hands
-    /// tasks to a worker: a task and a result, each bigger than the socket's buffer, would
-    /// otherwise meet with the parent waiting to write the task and the worker waiting to
-    /// write the result, neither reading, for ever. (Python's pool has threads that keep
-    /// both ways moving.) What is read is held in memory until it is received.
-    pub(crate) fn read_while_writing(&mut self) {
-        self.read_while_writing = true;
     }
 
     /// A two-way end on `fd`, a socket of a socketpair.
@@ -312,13 +303,67 @@ impl Connection {
             return Ok(());
         }
         let mut outgoing = std::mem::take(&mut self.outgoing);
-        let written = self.write_all(&mut [IoSlice::new(&outgoing)]);
+        let written = self.write_all(&mut [IoSlice::new(&outgoing[self.written..])]);
+        self.written = 0;
         // Keep the buffer for the next messages, unless a big one made it big.
         if outgoing.capacity() <= READ_BUFFER {
             outgoing.clear();
             self.outgoing = outgoing;
         }
         written
+    }
+
+    /// Encodes one message, whole however long (up to the limit), behind those not written
+    /// yet, for [`write_waiting`](Self::write_waiting) to write: for a writer that must
+    /// never wait for its reader. (A big message costs a copy in memory this way, which
+    /// [`send`](Self::send) spares by encoding it into the socket as it goes.)
+    pub(crate) fn queue<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        self.check(self.writable, "receive")?;
+        let start = self.outgoing.len();
+        self.outgoing.extend_from_slice(&[0; HEADER_LEN]);
+        let framed = codec::encode_into(value, &mut self.outgoing)
+            .and_then(|()| self.header_for(self.outgoing.len() - start - HEADER_LEN));
+        match framed {
+            Ok(header) => {
+                self.outgoing[start..start + HEADER_LEN].copy_from_slice(&header);
+                Ok(())
+            }
+            Err(e) => {
+                self.outgoing.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes what waits (see [`queue`](Self::queue)) as far as the socket takes it without
+    /// waiting: `true` once all is written. After an error (the reader is gone), what was
+    /// not written is dropped: it never can be.
+    pub(crate) fn write_waiting(&mut self) -> Result<bool> {
+        while self.written < self.outgoing.len() {
+            let flags = MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT;
+            let left = &self.outgoing[self.written..];
+            match nix::sys::socket::send(self.fd.as_raw_fd(), left, flags) {
+                Ok(n) => self.written += n,
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => return Ok(false),
+                Err(e) => {
+                    self.outgoing.clear();
+                    self.written = 0;
+                    return Err(peer_error(e));
+                }
+            }
+        }
+        self.written = 0;
+        self.outgoing.clear();
+        if self.outgoing.capacity() > READ_BUFFER {
+            self.outgoing = Vec::new(); // a big message made it big
+        }
+        Ok(true)
+    }
+
+    /// Whether [`queue`](Self::queue)d bytes wait to be written.
+    pub(crate) fn has_unwritten(&self) -> bool {
+        self.written < self.outgoing.len()
     }
 
     /// Writes what waits, then tells the other end that nothing more will come: once it
@@ -598,30 +643,16 @@ impl Connection {
     /// Sends every slice, in as many `sendmsg` calls as it takes (a big message fills the
     /// socket's buffer and waits for the reader).
     fn write_all(&mut self, mut slices: &mut [IoSlice<'_>]) -> Result<()> {
-        // Whether to read while waiting for room; not after the other end's last byte.
-        let mut reading = self.read_while_writing && self.readable;
-        let mut flags = MsgFlags::MSG_NOSIGNAL;
-        if reading {
-            flags |= MsgFlags::MSG_DONTWAIT;
-        }
+        let flags = MsgFlags::MSG_NOSIGNAL;
         while !slices.is_empty() {
             match nix::sys::socket::sendmsg::<()>(self.fd.as_raw_fd(), slices, &[], flags, None) {
                 Ok(n) => IoSlice::advance_slices(&mut slices, n),
                 Err(Errno::EINTR) => {}
                 Err(Errno::EAGAIN) => {
-                    // No room (a blocking socket only says so when asked not to wait, or
-                    // when someone made it non-blocking): wait for room as a blocking write
-                    // would, and for bytes to read if reading.
-                    let mut events = PollFlags::POLLOUT;
-                    if reading {
-                        events |= PollFlags::POLLIN;
-                    }
-                    let mut fds = [PollFd::new(self.fd.as_fd(), events)];
+                    // No room, in a socket someone made non-blocking: wait for room as a
+                    // blocking write would.
+                    let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLOUT)];
                     poll_until(&mut fds, None)?;
-                    let woken = fds[0].revents().unwrap_or(PollFlags::empty());
-                    if reading && woken.intersects(PollFlags::POLLIN | PollFlags::POLLHUP) {
-                        reading = self.read_waiting();
-                    }
                 }
                 Err(e) => return Err(peer_error(e)),
             }
@@ -677,7 +708,7 @@ impl Connection {
         if self.start == self.end {
             (self.start, self.end) = (0, 0);
             if self.buf.len() > READ_BUFFER {
-                // Grown by reads while writing: back to its usual size once emptied.
+                // Grown by `read_waiting`: back to its usual size once emptied.
                 self.buf.truncate(READ_BUFFER);
                 self.buf.shrink_to_fit();
             }

@@ -512,10 +512,7 @@ impl State {
                 initializer: self.initializer.clone(),
                 max_tasks: self.max_tasks,
             };
-            let (child, mut conn) = remote::begin(self.method, &request, &self.descriptors)?;
-            // A task is written while the worker may be writing a result: see
-            // `Connection::read_while_writing`.
-            conn.read_while_writing();
+            let (child, conn) = remote::begin(self.method, &request, &self.descriptors)?;
             self.workers.push(Worker {
                 conn,
                 child,
@@ -530,6 +527,13 @@ impl State {
     /// Gives waiting tasks to workers with room. A worker's share is [`IN_FLIGHT`] while
     /// tasks are many, and less when they are few (down to one), so that no task waits
     /// behind another while some worker has nothing to do.
+    ///
+    /// A task is written as far as the worker's socket takes it, never more: the rest
+    /// waits in memory, and is written by the waits that follow, as the worker reads (see
+    /// [`pump`](Self::pump)). So handing in a task never waits for a worker that is busy
+    /// (or stopped), and the pool never waits to write a task to a worker that waits to
+    /// write a result, each bigger than a socket holds: Python's pool has threads for
+    /// that.
     fn dispatch(&mut self) {
         let share = (self.queue.len() / self.size).clamp(1, IN_FLIGHT);
         for worker in self.workers.iter_mut().filter(|w| w.starting.is_none()) {
@@ -543,11 +547,12 @@ impl State {
                 let Some(task) = self.queue.pop_front() else {
                     break;
                 };
-                // If the worker has died, the send fails: its exit shows in `pump`.
-                let _ = worker.conn.send_later(&task.job);
+                // Cannot fail: the task's length was checked when it was made (`job`).
+                let _ = worker.conn.queue(&task.job);
                 worker.tasks.push_back(task);
             }
-            let _ = worker.conn.flush();
+            // If the worker has died, the write fails: its exit shows in `pump`.
+            let _ = worker.conn.write_waiting();
         }
     }
 
@@ -558,20 +563,35 @@ impl State {
         if self.workers.is_empty() {
             return Err(Error::PoolTerminated);
         }
-        // A reply may be read in part while a task is written (see `fill`): only a whole one
-        // is taken without a wait, which `deadline` bounds.
+        // A reply already read whole is taken without a wait. Else the wait, which
+        // `deadline` bounds, is for a reply, an exit, or room for the tasks not written yet.
         let ready = match self.workers.iter().position(|w| w.conn.has_message()) {
             Some(w) => (w, true),
             None => {
                 let mut fds = Vec::with_capacity(2 * self.workers.len());
                 for worker in &self.workers {
-                    fds.push(PollFd::new(worker.conn.as_fd(), PollFlags::POLLIN));
+                    let mut events = PollFlags::POLLIN;
+                    if worker.conn.has_unwritten() {
+                        events |= PollFlags::POLLOUT;
+                    }
+                    fds.push(PollFd::new(worker.conn.as_fd(), events));
                     fds.push(PollFd::new(worker.child.exit_fd(), PollFlags::POLLIN));
                 }
                 if !poll_until(&mut fds, deadline)? {
                     return Ok(false);
                 }
-                let is = |i: usize| fds[i].any().unwrap_or(false);
+                let revents: Vec<PollFlags> = (fds.iter())
+                    .map(|fd| fd.revents().unwrap_or(PollFlags::empty()))
+                    .collect();
+                drop(fds);
+                for (w, worker) in self.workers.iter_mut().enumerate() {
+                    if revents[2 * w].contains(PollFlags::POLLOUT) {
+                        // A failed write is a worker gone: its exit shows at the next wait.
+                        let _ = worker.conn.write_waiting();
+                    }
+                }
+                // Anything but room to write: something to read, the end, an error.
+                let is = |i: usize| !(revents[i] - PollFlags::POLLOUT).is_empty();
                 match (0..self.workers.len()).find(|&w| is(2 * w)) {
                     Some(w) => (w, true),
                     None => match (0..self.workers.len()).find(|&w| is(2 * w + 1)) {

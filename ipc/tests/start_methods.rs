@@ -455,6 +455,31 @@ fn a_task_over_the_message_limit_is_refused_at_once() {
     pool.join().unwrap();
 }
 
+/// `apply_async` returns at once even when the task must wait for a busy worker and is
+/// longer than a socket holds: the pool writes it as the worker reads, during later waits.
+fn a_big_task_for_a_busy_worker_does_not_hold_up_apply_async() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    for method in StartMethod::ALL {
+        let pool = get_context(method).pool(1).start().unwrap();
+        let busy = pool.apply_async(sleep_ms, 1500).unwrap();
+        let handed = Instant::now();
+        let big = pool
+            .apply_async(byte_count, serde_bytes::ByteBuf::from(vec![1; 4 << 20]))
+            .unwrap();
+        let mut small = pool.apply_async(square, 3).unwrap();
+        let early = small.get_timeout(Duration::from_millis(100));
+        let took = handed.elapsed();
+        assert!(matches!(early, Err(Error::Timeout)), "{method}: {early:?}");
+        assert!(took < Duration::from_millis(700), "{method}: {took:?}");
+        assert_eq!(busy.get().unwrap(), 1500, "{method}");
+        assert_eq!(big.get().unwrap(), 4 << 20, "{method}");
+        assert_eq!(small.get().unwrap(), 9, "{method}");
+        pool.close();
+        pool.join().unwrap();
+    }
+}
+
 fn the_forkserver_dies_with_its_parent() {
     time_limit(Duration::from_secs(30));
     fork_test::adopt_orphans(true);
@@ -1302,6 +1327,10 @@ fn main() -> std::process::ExitCode {
         (
             "a_task_over_the_message_limit_is_refused_at_once",
             a_task_over_the_message_limit_is_refused_at_once,
+        ),
+        (
+            "a_big_task_for_a_busy_worker_does_not_hold_up_apply_async",
+            a_big_task_for_a_busy_worker_does_not_hold_up_apply_async,
         ),
         (
             "a_ready_sentinel_means_the_exit_code_is_known",
