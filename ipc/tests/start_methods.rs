@@ -385,7 +385,7 @@ fn slow_init(ms: u64) {
 }
 
 /// A worker replaced while a caller waits with a deadline (`max_tasks_per_child`): its
-/// initializer's time does not stretch the wait. The replacement starts in the background
+/// initializer's time (2.5 s) does not stretch the wait (100 ms). The replacement starts in the background
 /// of the caller's waits, as Python's pool starts its workers from a thread of its own.
 fn a_slow_initializer_does_not_stretch_a_wait_with_a_deadline() {
     time_limit(Duration::from_secs(60));
@@ -393,7 +393,7 @@ fn a_slow_initializer_does_not_stretch_a_wait_with_a_deadline() {
     for method in StartMethod::ALL {
         let pool = get_context(method)
             .pool(1)
-            .initializer(slow_init, 1500)
+            .initializer(slow_init, 2500)
             .max_tasks_per_child(1)
             .start()
             .unwrap();
@@ -403,7 +403,7 @@ fn a_slow_initializer_does_not_stretch_a_wait_with_a_deadline() {
         let early = next.get_timeout(Duration::from_millis(100));
         let waited = asked.elapsed();
         assert!(matches!(early, Err(Error::Timeout)), "{method}: {early:?}");
-        assert!(waited < Duration::from_millis(700), "{method}: {waited:?}");
+        assert!(waited < Duration::from_millis(1200), "{method}: {waited:?}");
         assert!(!next.ready().unwrap(), "{method}");
         assert_eq!(next.get().unwrap(), 9, "{method}");
         pool.close();
@@ -462,7 +462,7 @@ fn a_big_task_for_a_busy_worker_does_not_hold_up_apply_async() {
     let _stop = StopsTheForkserver;
     for method in StartMethod::ALL {
         let pool = get_context(method).pool(1).start().unwrap();
-        let busy = pool.apply_async(sleep_ms, 1500).unwrap();
+        let busy = pool.apply_async(sleep_ms, 2500).unwrap();
         let handed = Instant::now();
         let big = pool
             .apply_async(byte_count, serde_bytes::ByteBuf::from(vec![1; 4 << 20]))
@@ -471,8 +471,8 @@ fn a_big_task_for_a_busy_worker_does_not_hold_up_apply_async() {
         let early = small.get_timeout(Duration::from_millis(100));
         let took = handed.elapsed();
         assert!(matches!(early, Err(Error::Timeout)), "{method}: {early:?}");
-        assert!(took < Duration::from_millis(700), "{method}: {took:?}");
-        assert_eq!(busy.get().unwrap(), 1500, "{method}");
+        assert!(took < Duration::from_millis(1200), "{method}: {took:?}");
+        assert_eq!(busy.get().unwrap(), 2500, "{method}");
         assert_eq!(big.get().unwrap(), 4 << 20, "{method}");
         assert_eq!(small.get().unwrap(), 9, "{method}");
         pool.close();

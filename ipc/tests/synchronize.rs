@@ -955,10 +955,7 @@ fn a_stopped_process_does_not_stretch_a_barrier_timeout() {
             matches!(waited, Err(Error::Timeout | Error::BrokenBarrier)),
             "attempt {attempt}: {waited:?}"
         );
-        assert!(
-            took < Duration::from_millis(600),
-            "attempt {attempt}: {took:?}"
-        );
+        assert!(took < Duration::from_secs(2), "attempt {attempt}: {took:?}");
     }
     busy.kill().unwrap();
     busy.join().unwrap();
