@@ -42,6 +42,11 @@ use crate::remote::{self, Job, Reply, Request, Starting};
 /// Tasks a worker holds at a time, at most: the one it runs, and the next.
 const IN_FLIGHT: usize = 2;
 
+/// The longest task a busy worker is given (its next, behind the one it runs): one that its
+/// socket holds whole (about 200 KiB by default) with room to spare. See
+/// [`State::dispatch`].
+const BUSY_TASK_MAX: usize = 64 * 1024;
+
 /// How long a worker that has closed its connection may take to exit before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
 
@@ -181,6 +186,8 @@ struct Task {
     id: u64,
     items: Range<usize>,
     job: Job,
+    /// The length of its message.
+    len: usize,
 }
 
 #[derive(Debug)]
@@ -195,21 +202,12 @@ struct Worker {
     finished: u64,
 }
 
-/// A task: the call and its encoded arguments. [`Error::TooLarge`] if its message would be
-/// over the limit: no worker could receive it.
+/// A task: the call and its encoded arguments.
 fn job<A: Serialize + ?Sized>(call: Result<Call>, args: &A) -> Result<Job> {
-    let job = Job {
+    Ok(Job {
         call: call?,
         args: codec::encode_call(args)?.into(),
-    };
-    let len = codec::encoded_len(&job)?;
-    if len > DEFAULT_MAX_MESSAGE {
-        return Err(Error::TooLarge {
-            len: len as u64,
-            limit: DEFAULT_MAX_MESSAGE,
-        });
-    }
-    Ok(job)
+    })
 }
 
 impl WorkerPool {
@@ -361,7 +359,16 @@ impl WorkerPool {
     }
 
     /// Hands a task to the pool, closed or not: for a call begun before `close`.
+    /// [`Error::TooLarge`] if the task's message is over the limit: no worker could
+    /// receive it.
     fn hand_in(&self, job: Job, items: Range<usize>) -> Result<u64> {
+        let len = codec::encoded_len(&job)?;
+        if len > DEFAULT_MAX_MESSAGE {
+            return Err(Error::TooLarge {
+                len: len as u64,
+                limit: DEFAULT_MAX_MESSAGE,
+            });
+        }
         let mut state = self.state.borrow_mut();
         if state.terminated {
             return Err(Error::PoolTerminated);
@@ -369,7 +376,12 @@ impl WorkerPool {
         let id = state.next_id;
         state.next_id += 1;
         state.unfinished.insert(id);
-        state.queue.push_back(Task { id, items, job });
+        state.queue.push_back(Task {
+            id,
+            items,
+            job,
+            len,
+        });
         state.dispatch();
         Ok(id)
     }
@@ -528,12 +540,13 @@ impl State {
     /// tasks are many, and less when they are few (down to one), so that no task waits
     /// behind another while some worker has nothing to do.
     ///
-    /// A task is written as far as the worker's socket takes it, never more: the rest
-    /// waits in memory, and is written by the waits that follow, as the worker reads (see
-    /// [`pump`](Self::pump)). So handing in a task never waits for a worker that is busy
-    /// (or stopped), and the pool never waits to write a task to a worker that waits to
-    /// write a result, each bigger than a socket holds: Python's pool has threads for
-    /// that.
+    /// A task is written whole when it is handed out, so that it runs whatever the caller
+    /// does next. A worker that is busy only gets a task that its socket holds whole (up to
+    /// [`BUSY_TASK_MAX`] bytes), so that writing it never waits for the worker to finish
+    /// its task (or to go on, if it is stopped), nor for it to read a result of its own
+    /// that is longer than a socket holds: a bigger task waits in the pool's queue for a
+    /// worker with nothing to do, which reads it as it is written. (Python's pool has
+    /// threads that keep tasks and results moving instead.)
     fn dispatch(&mut self) {
         let share = (self.queue.len() / self.size).clamp(1, IN_FLIGHT);
         for worker in self.workers.iter_mut().filter(|w| w.starting.is_none()) {
@@ -544,15 +557,18 @@ impl State {
             }
             .min(share);
             while worker.tasks.len() < room {
+                let busy = !worker.tasks.is_empty();
+                if busy && self.queue.front().is_some_and(|t| t.len > BUSY_TASK_MAX) {
+                    break;
+                }
                 let Some(task) = self.queue.pop_front() else {
                     break;
                 };
-                // Cannot fail: the task's length was checked when it was made (`job`).
-                let _ = worker.conn.queue(&task.job);
+                // If the worker has died, the send fails: its exit shows in `pump`.
+                let _ = worker.conn.send_later(&task.job);
                 worker.tasks.push_back(task);
             }
-            // If the worker has died, the write fails: its exit shows in `pump`.
-            let _ = worker.conn.write_waiting();
+            let _ = worker.conn.flush();
         }
     }
 
@@ -563,35 +579,23 @@ impl State {
         if self.workers.is_empty() {
             return Err(Error::PoolTerminated);
         }
-        // A reply already read whole is taken without a wait. Else the wait, which
-        // `deadline` bounds, is for a reply, an exit, or room for the tasks not written yet.
-        let ready = match self.workers.iter().position(|w| w.conn.has_message()) {
+        // A reply already read whole is taken without a wait, which `deadline` bounds.
+        let ready = match self
+            .workers
+            .iter()
+            .position(|w| w.conn.can_receive_at_once())
+        {
             Some(w) => (w, true),
             None => {
                 let mut fds = Vec::with_capacity(2 * self.workers.len());
                 for worker in &self.workers {
-                    let mut events = PollFlags::POLLIN;
-                    if worker.conn.has_unwritten() {
-                        events |= PollFlags::POLLOUT;
-                    }
-                    fds.push(PollFd::new(worker.conn.as_fd(), events));
+                    fds.push(PollFd::new(worker.conn.as_fd(), PollFlags::POLLIN));
                     fds.push(PollFd::new(worker.child.exit_fd(), PollFlags::POLLIN));
                 }
                 if !poll_until(&mut fds, deadline)? {
                     return Ok(false);
                 }
-                let revents: Vec<PollFlags> = (fds.iter())
-                    .map(|fd| fd.revents().unwrap_or(PollFlags::empty()))
-                    .collect();
-                drop(fds);
-                for (w, worker) in self.workers.iter_mut().enumerate() {
-                    if revents[2 * w].contains(PollFlags::POLLOUT) {
-                        // A failed write is a worker gone: its exit shows at the next wait.
-                        let _ = worker.conn.write_waiting();
-                    }
-                }
-                // Anything but room to write: something to read, the end, an error.
-                let is = |i: usize| !(revents[i] - PollFlags::POLLOUT).is_empty();
+                let is = |i: usize| fds[i].any().unwrap_or(false);
                 match (0..self.workers.len()).find(|&w| is(2 * w)) {
                     Some(w) => (w, true),
                     None => match (0..self.workers.len()).find(|&w| is(2 * w + 1)) {
@@ -606,8 +610,12 @@ impl State {
             let worker = &mut self.workers[w];
             // With a deadline, only a whole reply is taken: read what has come, and look
             // again. The rest of one begun may be long in coming (from a worker stopped
-            // half-way), and waiting for it would not end at the deadline.
-            if deadline.is_some() && !worker.conn.has_message() && worker.conn.read_waiting() {
+            // half-way), and waiting for it would not end at the deadline. (A header over
+            // the limit is refused at once: what follows it is not read.)
+            if deadline.is_some()
+                && !worker.conn.can_receive_at_once()
+                && worker.conn.read_waiting()
+            {
                 return Ok(true);
             }
         }
@@ -650,8 +658,10 @@ impl State {
 
     /// Reads the answer of worker `w`, which is starting (`readable`: it sent something;
     /// else it has exited). Once it is ready, it gets tasks. One that cannot start is
-    /// reaped; its error is the answer if no worker is left (the next wait starts another),
-    /// as for a worker that cannot be started at all (see [`fill`](Self::fill)).
+    /// reaped; its error is the answer if no worker is left that is ready to run tasks (the
+    /// next wait starts another), as for a worker that cannot be started at all (see
+    /// [`fill`](Self::fill)). (Others may still be starting: they would be replaced for
+    /// ever, each failing as this one did, before the caller heard why.)
     fn answer_start(&mut self, w: usize, readable: bool) -> Result<()> {
         let worker = &mut self.workers[w];
         let reply = if readable {
@@ -669,10 +679,10 @@ impl State {
             Ok(false) => Ok(()),
             Err(e) => {
                 drop(self.workers.swap_remove(w)); // killed, if need be, and reaped
-                if self.workers.is_empty() {
-                    Err(e)
-                } else {
+                if self.workers.iter().any(|w| w.starting.is_none()) {
                     Ok(())
+                } else {
+                    Err(e)
                 }
             }
         }
@@ -871,8 +881,9 @@ pub struct Imap<'pool, A, R, I> {
     /// The next item's position.
     next_index: usize,
     ordered: bool,
-    /// Tasks handed in and not yielded yet, in the order they were handed in.
-    pending: VecDeque<(u64, usize)>,
+    /// Items handed in and not yielded yet, in input order: each one's task, or why it
+    /// could not be handed in (too long a message, say), its answer in its turn.
+    pending: VecDeque<Result<u64>>,
     item: PhantomData<fn(A) -> R>,
 }
 
@@ -904,18 +915,34 @@ where
             };
             let index = self.next_index;
             self.next_index += 1;
-            let id = self
-                .pool
-                .hand_in(job(Ok(self.call), &item)?, index..index + 1)?;
-            self.pending.push_back((id, index));
+            let task = job(Ok(self.call), &item);
+            let handed = task.and_then(|job| self.pool.hand_in(job, index..index + 1));
+            self.pending.push_back(handed);
         }
         Ok(())
     }
 
+    /// The answer of an item that could not be handed in, if it is the next to yield:
+    /// the first of `pending` in order, any in `imap_unordered`.
+    fn refused_next(&mut self) -> Option<Error> {
+        let position = if self.ordered {
+            self.pending
+                .front()
+                .is_some_and(Result::is_err)
+                .then_some(0)
+        } else {
+            self.pending.iter().position(Result::is_err)
+        };
+        self.pending.remove(position?)?.err()
+    }
+
     fn next_result(&mut self) -> Result<Option<R>> {
         self.top_up()?;
+        if let Some(refused) = self.refused_next() {
+            return Err(refused);
+        }
         let waited = if self.ordered {
-            let Some(&(id, _)) = self.pending.front() else {
+            let Some(&Ok(id)) = self.pending.front() else {
                 return Ok(None);
             };
             self.pool
@@ -925,7 +952,7 @@ where
             if self.pending.is_empty() {
                 return Ok(None);
             }
-            let ids: Vec<u64> = self.pending.iter().map(|&(id, _)| id).collect();
+            let ids: Vec<u64> = self.pending.iter().flatten().copied().collect();
             self.pool.wait_for_any(&ids)
         };
         let (id, bytes) = match waited {
@@ -934,13 +961,14 @@ where
                 // No answer can come (no worker left, and none can be started): the error
                 // is the answer of the first item waiting, which is taken back, so that
                 // each item has one answer and the iteration ends.
-                if let Some((id, _)) = self.pending.pop_front() {
+                if let Some(Ok(id)) = self.pending.pop_front() {
                     self.pool.withdraw(id);
                 }
                 return Err(e);
             }
         };
-        self.pending.retain(|&(pending, _)| pending != id);
+        self.pending
+            .retain(|pending| pending.as_ref().ok() != Some(&id));
         codec::decode_call(&(bytes?)).map(Some)
     }
 }
@@ -949,7 +977,7 @@ where
 /// (the items not handed in yet are never run).
 impl<A, R, I> Drop for Imap<'_, A, R, I> {
     fn drop(&mut self) {
-        let ids: Vec<u64> = self.pending.iter().map(|&(id, _)| id).collect();
+        let ids: Vec<u64> = self.pending.iter().flatten().copied().collect();
         self.pool.let_go(&ids);
     }
 }

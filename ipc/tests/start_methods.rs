@@ -480,6 +480,157 @@ fn a_big_task_for_a_busy_worker_does_not_hold_up_apply_async() {
     }
 }
 
+/// The event a pool's worker got from its initializer.
+static EVENT: std::sync::OnceLock<ipc::Event> = std::sync::OnceLock::new();
+
+fn keep_event(event: ipc::Event) {
+    let _ = EVENT.set(event);
+}
+
+fn set_event(bytes: serde_bytes::ByteBuf) -> usize {
+    EVENT.get().unwrap().set();
+    bytes.len()
+}
+
+/// A task bigger than a socket holds, for an idle worker, runs while the caller waits for
+/// what it does (an event), not for the pool: it is written whole when it is handed in.
+fn a_big_task_for_an_idle_worker_runs_without_a_wait_on_the_pool() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    for method in StartMethod::ALL {
+        let event = ipc::Event::new().unwrap();
+        let pool = get_context(method)
+            .pool(1)
+            .initializer(keep_event, event.clone())
+            .start()
+            .unwrap();
+        let sent = pool
+            .apply_async(set_event, serde_bytes::ByteBuf::from(vec![7; 8 << 20]))
+            .unwrap();
+        assert!(event.wait_timeout(Duration::from_secs(10)), "{method}");
+        assert_eq!(sent.get().unwrap(), 8 << 20, "{method}");
+        pool.close();
+        pool.join().unwrap();
+    }
+}
+
+/// Counts its runs in the file at `path`, and fails from the third on.
+fn fail_from_the_third_run(path: String) {
+    use std::io::Write;
+    let mut file = (std::fs::OpenOptions::new().append(true).create(true))
+        .open(&path)
+        .unwrap();
+    file.write_all(b"x").unwrap();
+    let runs = file.metadata().unwrap().len();
+    assert!(runs <= 2, "initializer run {runs} fails");
+}
+
+/// Every replacement's initializer fails, while the pool has several workers starting:
+/// the wait says why, as when no worker can be started at all, instead of starting
+/// replacement after replacement for ever.
+fn replacements_that_all_fail_are_reported() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    for method in StartMethod::ALL {
+        let path = std::env::temp_dir()
+            .join(format!(
+                "ipc-initializer-runs-{}-{method}",
+                std::process::id()
+            ))
+            .display()
+            .to_string();
+        let _ = std::fs::remove_file(&path);
+        let pool = get_context(method)
+            .pool(2)
+            .initializer(fail_from_the_third_run, path.clone())
+            .max_tasks_per_child(1)
+            .start()
+            .unwrap();
+        let first = [pool.apply_async(square, 2), pool.apply_async(square, 3)];
+        for result in first {
+            result.unwrap().get().unwrap();
+        }
+        let mut third = pool.apply_async(square, 4).unwrap();
+        let answer = third.get_timeout(Duration::from_secs(20));
+        let runs = std::fs::metadata(&path).unwrap().len();
+        std::fs::remove_file(&path).unwrap();
+        match answer {
+            Err(Error::Refused(why)) => assert!(why.contains("fails"), "{method}: {why}"),
+            other => panic!("{method}: {other:?} after {runs} initializer runs"),
+        }
+        assert!(runs < 50, "{method}: {runs} initializer runs");
+    }
+}
+
+/// A task that writes, on its own worker's socket, a frame header over the limit and then
+/// 64 MiB: a hostile worker, for the parent.
+fn lie_to_the_parent(_: ()) -> u8 {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let fd: i32 = entry.file_name().to_str().unwrap().parse().unwrap();
+        let is_socket = std::fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
+        if fd > 2 && is_socket {
+            // SAFETY: the descriptor is open; `ManuallyDrop` leaves it open afterwards.
+            let file = unsafe { std::fs::File::from_raw_fd(fd) };
+            let mut file = std::mem::ManuallyDrop::new(file);
+            let _ = file.write_all(&[0xff, 0xff, 0xff, 0xf0]);
+            for _ in 0..64 {
+                let _ = file.write_all(&[0; 1 << 20]);
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_secs(30));
+    0
+}
+
+fn resident_mib() -> usize {
+    resident_kib() / 1024
+}
+
+/// Waits with a deadline do not take more of a reply than its header allows: one that
+/// claims more than the limit is refused at once, as a wait without one refuses it.
+fn a_reply_over_the_limit_is_refused_by_waits_with_a_deadline() {
+    time_limit(Duration::from_secs(60));
+    let pool = get_context(StartMethod::Fork).pool(1).start().unwrap();
+    let before = resident_mib();
+    let mut lie = pool.apply_async(lie_to_the_parent, ()).unwrap();
+    let asked = Instant::now();
+    let answer = loop {
+        match lie.get_timeout(Duration::from_millis(50)) {
+            Err(Error::Timeout) if asked.elapsed() < Duration::from_secs(20) => {}
+            other => break other,
+        }
+    };
+    let grown = resident_mib().saturating_sub(before);
+    assert!(
+        matches!(answer, Err(Error::WorkerDied { .. })),
+        "{answer:?}"
+    );
+    assert!(grown < 32, "the parent took {grown} MiB of the lie");
+    drop(lie);
+    pool.terminate();
+}
+
+/// `imap` yields each item's answer in input order, an item over the message limit too.
+fn imap_keeps_order_with_an_item_over_the_limit() {
+    time_limit(Duration::from_secs(60));
+    let pool = get_context(StartMethod::Fork).pool(1).start().unwrap();
+    let limit = ipc::connection::DEFAULT_MAX_MESSAGE;
+    let items = [1, 2, limit + 1, 4].map(|n| serde_bytes::ByteBuf::from(vec![0; n]));
+    let answers: Vec<_> = pool.imap(byte_count, items).unwrap().collect();
+    assert!(
+        matches!(
+            answers[..],
+            [Ok(1), Ok(2), Err(Error::TooLarge { .. }), Ok(4)]
+        ),
+        "{answers:?}"
+    );
+    pool.close();
+    pool.join().unwrap();
+}
+
 fn the_forkserver_dies_with_its_parent() {
     time_limit(Duration::from_secs(30));
     fork_test::adopt_orphans(true);
@@ -1331,6 +1482,22 @@ fn main() -> std::process::ExitCode {
         (
             "a_big_task_for_a_busy_worker_does_not_hold_up_apply_async",
             a_big_task_for_a_busy_worker_does_not_hold_up_apply_async,
+        ),
+        (
+            "a_big_task_for_an_idle_worker_runs_without_a_wait_on_the_pool",
+            a_big_task_for_an_idle_worker_runs_without_a_wait_on_the_pool,
+        ),
+        (
+            "replacements_that_all_fail_are_reported",
+            replacements_that_all_fail_are_reported,
+        ),
+        (
+            "a_reply_over_the_limit_is_refused_by_waits_with_a_deadline",
+            a_reply_over_the_limit_is_refused_by_waits_with_a_deadline,
+        ),
+        (
+            "imap_keeps_order_with_an_item_over_the_limit",
+            imap_keeps_order_with_an_item_over_the_limit,
         ),
         (
             "a_ready_sentinel_means_the_exit_code_is_known",
