@@ -225,7 +225,11 @@ impl WorkerPool {
         self.apply_async(f, args)?.get()
     }
 
-    /// Hands `f(args)` to a worker and returns at once. Python: `pool.apply_async`.
+    /// Hands `f(args)` to a worker and returns at once: the task is written to a worker
+    /// with room, else it waits in the pool, which hands it out during the caller's next
+    /// waits on the pool. Python: `pool.apply_async`. (Writing a task longer than a socket
+    /// holds, to a worker with nothing to do, lasts as long as the worker takes to read
+    /// it: for ever, if the worker is stopped with `SIGSTOP`.)
     /// [`Error::TooLarge`] if the task's message (its arguments, encoded) is over
     /// [`DEFAULT_MAX_MESSAGE`]: no worker could receive it. (So is a chunk of `map`'s.)
     pub fn apply_async<A, R>(&self, f: fn(A) -> R, args: A) -> Result<AsyncResult<'_, R>>
