@@ -961,6 +961,37 @@ fn a_stopped_process_does_not_stretch_a_barrier_timeout() {
     busy.join().unwrap();
 }
 
+/// A wait with a short deadline, and the last party arriving about then: the waiter's
+/// round ends (it goes on) or breaks (both are told), never a timeout that leaves its
+/// arrival counted. The last to arrive holds the inner lock for a moment as it ends the
+/// round, and that moment must not count as a holder that keeps the lock past the deadline.
+fn a_barrier_deadline_that_meets_the_last_arrival_ends_or_breaks_the_round() {
+    time_limit(Duration::from_secs(60));
+    let barrier = Barrier::new(2).unwrap();
+    let deadline = Duration::from_micros(300);
+    let mut timeouts = 0;
+    for i in 0..2000u32 {
+        let other = barrier.clone();
+        let delay = Duration::from_micros(200 + u64::from(i % 200));
+        let last = std::thread::spawn(move || {
+            let started = Instant::now();
+            while started.elapsed() < delay {
+                std::hint::spin_loop();
+            }
+            other.wait_timeout(Duration::from_secs(5))
+        });
+        let first = barrier.wait_timeout(deadline);
+        let last = last.join().unwrap();
+        match (&first, &last) {
+            (Ok(_), Ok(_)) | (Err(Error::BrokenBarrier), Err(Error::BrokenBarrier)) => {}
+            (Err(Error::Timeout), _) => timeouts += 1,
+            other => panic!("round {i}: {other:?}"),
+        }
+        barrier.reset();
+    }
+    assert_eq!(timeouts, 0, "timeouts out of 2000 rounds");
+}
+
 /// Whether process `pid` is stopped (state `T` in `/proc/PID/stat`).
 fn stopped(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -1084,6 +1115,7 @@ fork_test::main!(
     a_semaphore_with_permits_free_never_refuses,
     a_stopped_process_does_not_hold_up_a_semaphore,
     a_stopped_process_does_not_stretch_a_barrier_timeout,
+    a_barrier_deadline_that_meets_the_last_arrival_ends_or_breaks_the_round,
     a_condition_wait_does_not_count_as_a_repair,
     only_a_panic_that_began_under_the_lock_marks_the_data_torn,
     a_condition_wait_outlasts_signals,

@@ -120,6 +120,12 @@ impl Round {
     }
 }
 
+/// How long past its deadline a wait may wait for the inner lock. Its holders keep it for a
+/// moment (the last to arrive, as it ends a round, say), which must not count as one that
+/// keeps it past the deadline; only a holder that is stopped (or starved of the processor
+/// that long) does that.
+const LOCK_GRACE: Duration = Duration::from_secs(1);
+
 /// The most parties a barrier can have: its count of arrivals has 31 bits.
 const MAX_PARTIES: usize = (u32::MAX >> 1) as usize;
 
@@ -142,15 +148,18 @@ impl Barrier {
     /// arrival (0 to `parties - 1`). Python: `barrier.wait()`.
     /// [`Error::BrokenBarrier`] if the barrier is or becomes broken meanwhile.
     pub fn wait(&self) -> Result<usize> {
-        self.wait_until(None)
+        self.wait_until(None, None)
     }
 
     /// Like [`wait`](Self::wait), but at most `timeout`: then the barrier breaks, for
     /// every waiter, and this returns [`Error::BrokenBarrier`]. Python:
-    /// `barrier.wait(timeout)`. If another process holds the barrier's inner lock past the
-    /// deadline (one stopped, `SIGSTOP`, in the middle of a wait, a reset or an abort),
-    /// this returns [`Error::Timeout`] instead, and breaks nothing: breaking takes that
-    /// lock. (Python's wait would wait for the lock as long as it takes.)
+    /// `barrier.wait(timeout)`.
+    ///
+    /// If another process holds the barrier's inner lock a second past the deadline (one
+    /// stopped, `SIGSTOP`, in the middle of a wait, a reset or an abort), this returns
+    /// [`Error::Timeout`] instead, and breaks nothing, since breaking takes that lock; this
+    /// caller's arrival may stay counted: [`reset`](Self::reset) the barrier. (Python's
+    /// wait would wait for the lock as long as it takes.)
     ///
     /// ```
     /// use std::time::Duration;
@@ -163,12 +172,21 @@ impl Barrier {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn wait_timeout(&self, timeout: Duration) -> Result<usize> {
-        self.wait_until(deadline_after(timeout).as_ref())
+        let deadline = deadline_after(timeout);
+        // `None` (no deadline) if the sum is past the end of time, as `deadline` is then.
+        let locks_until = deadline.and_then(|_| deadline_after(timeout.checked_add(LOCK_GRACE)?));
+        self.wait_until(deadline.as_ref(), locks_until.as_ref())
     }
 
-    fn wait_until(&self, deadline: Option<&Deadline>) -> Result<usize> {
+    /// Waits until `deadline` for the round to end, taking the inner lock until
+    /// `locks_until` (see [`LOCK_GRACE`]).
+    fn wait_until(
+        &self,
+        deadline: Option<&Deadline>,
+        locks_until: Option<&Deadline>,
+    ) -> Result<usize> {
         let state = self.block.state();
-        let Some(mut held) = self.hold_until(deadline) else {
+        let Some(mut held) = self.hold_until(locks_until) else {
             return Err(Error::Timeout); // not arrived: the barrier is as it was
         };
         let round = Round::load(&state.round);
@@ -190,7 +208,7 @@ impl Barrier {
             let seen = state.wakes.load(Ordering::Relaxed);
             drop(held);
             let woken = futex::wait(&state.wakes, seen, deadline);
-            let Some(again) = self.hold_until(deadline) else {
+            let Some(again) = self.hold_until(locks_until) else {
                 // Another process holds the lock past the deadline (one stopped in the
                 // middle of a wait, a reset or an abort): what the round says without it,
                 // or a timeout that breaks nothing (breaking takes the lock).
