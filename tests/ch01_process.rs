@@ -5,7 +5,10 @@ mod support;
 
 chapter_snapshots!("ch01", "url_loader", settle: |text| {
     support::child_lines_after(&text, "Waiting for the spawned process to exit")
-}, extra: [a_program_that_runs_past_its_limit_is_killed_and_fails_its_test]);
+}, extra: [
+    a_program_that_runs_past_its_limit_is_killed_and_fails_its_test,
+    a_process_left_holding_the_output_is_killed_and_fails_the_test,
+]);
 
 /// The runner's own time limit: a chapter that hangs fails its test within the limit, and
 /// is not left running after the test binary has gone.
@@ -15,6 +18,19 @@ fn a_program_that_runs_past_its_limit_is_killed_and_fails_its_test() {
     match support::run_merged_within("sleep", &["600"], limit) {
         Err(why) => assert!(why.contains("killed"), "{why}"),
         Ok(run) => panic!("sleep 600 ended within 300 ms: {:?}", run.text),
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+/// The limit covers the processes the program started: one that holds the output after
+/// the program has exited is killed too, and the error shows what the program printed.
+fn a_process_left_holding_the_output_is_killed_and_fails_the_test() {
+    let started = std::time::Instant::now();
+    let limit = std::time::Duration::from_millis(500);
+    let script = "sleep 600 & echo started";
+    match support::run_merged_within("sh", &["-c", script], limit) {
+        Err(why) => assert!(why.contains("killed") && why.contains("started"), "{why}"),
+        Ok(run) => panic!("ended with a process holding its output: {:?}", run.text),
     }
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }

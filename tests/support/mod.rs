@@ -25,8 +25,10 @@
 
 use std::io::PipeReader;
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use fork_test::Signal;
@@ -144,39 +146,61 @@ pub fn run_merged_within(bin: &str, args: &[&str], limit: Duration) -> Result<Me
     })
 }
 
-/// Runs `command`, whose output goes to the pipe `reader` reads, for at most `limit`: past
-/// it, the program is killed (its workers leave with it) and the error says so. Returns
-/// what it wrote on the pipe and how it ended. (A thread reads the output meanwhile.)
+/// Runs `command`, whose output goes to the pipe `reader` reads, for at most `limit`, in a
+/// process group of its own: past the limit, the group is killed (the program and every
+/// process it started) and the error says so, with what it had printed. So is a process
+/// it started that still holds the output once it has exited. Returns what it wrote on
+/// the pipe and how it ended. (A thread reads the output meanwhile.)
 fn run_within(
     mut command: Command,
     mut reader: PipeReader,
     limit: Duration,
 ) -> Result<(String, ExitStatus), String> {
     let program = command.get_program().to_string_lossy().into_owned();
+    command.process_group(0);
     let mut child = command.spawn().expect("the chapter's binary starts");
     // The command holds the pipe's write ends: the end of the stream needs them closed.
     drop(command);
-    let output = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        reader.read_to_end(&mut bytes).map(|_| bytes)
-    });
-    let started = Instant::now();
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let (ended, output_ended) = mpsc::channel();
+    let reading = {
+        let output = Arc::clone(&output);
+        std::thread::spawn(move || {
+            let mut chunk = [0; 8192];
+            while let Ok(n @ 1..) = reader.read(&mut chunk) {
+                output.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+            let _ = ended.send(());
+        })
+    };
+    let deadline = Instant::now() + limit;
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait for the chapter's binary") {
-            break status;
+            break Some(status);
         }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("{program} ran for more than {limit:?}: killed"));
+        if Instant::now() > deadline {
+            break None;
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    let bytes = output
-        .join()
-        .expect("the reading thread does not panic")
-        .expect("read the output");
-    Ok((String::from_utf8_lossy(&bytes).into_owned(), status))
+    let left = deadline.saturating_duration_since(Instant::now());
+    let finished = status.filter(|_| output_ended.recv_timeout(left).is_ok());
+    if finished.is_none() {
+        fork_test::kill_group(child.id());
+        let _ = child.wait();
+    }
+    reading.join().expect("the reading thread does not panic");
+    let text = String::from_utf8_lossy(&output.lock().unwrap()).into_owned();
+    match (finished, status) {
+        (Some(status), _) => Ok((text, status)),
+        (None, Some(_)) => Err(format!(
+            "{program} exited, but a process it started held its output for more than \
+             {limit:?}: killed. It printed:\n{text}"
+        )),
+        (None, None) => Err(format!(
+            "{program} ran for more than {limit:?}: killed. It printed:\n{text}"
+        )),
+    }
 }
 
 /// The argument as a shell needs it: in single quotes if it holds anything but plain

@@ -254,6 +254,14 @@ pub fn adopt_orphans(adopt: bool) {
     nix::sys::prctl::set_child_subreaper(adopt).expect("PR_SET_CHILD_SUBREAPER");
 }
 
+/// Kills (`SIGKILL`) every process of the process group `pgid`: a program started in a
+/// group of its own, and the processes it started.
+pub fn kill_group(pgid: u32) {
+    let pgid = Pid::from_raw(i32::try_from(pgid).expect("a process group id"));
+    // It fails only if no process is left in the group, which is what this is for.
+    let _ = nix::sys::signal::killpg(pgid, Signal::SIGKILL);
+}
+
 /// Sends `signal` to `program` alone (not to its process group), then gives the processes
 /// it started 5 seconds to end too. Meanwhile this process adopts them as they are
 /// orphaned, and reaps them. Returns those still running after 5 seconds (then killed).
