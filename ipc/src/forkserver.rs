@@ -25,7 +25,10 @@
 //! message. A server that is stopped (`SIGSTOP`) sends none: they return `None` after that
 //! second, while [`is_alive`](crate::Process::is_alive) says `false`; `join` waits for
 //! the server to go on. A start asked of a stopped server fails after a few seconds with
-//! [`Error::ForkserverNotAnswering`].
+//! [`Error::ForkserverNotAnswering`]; so does a [`WorkerPool`](crate::WorkerPool)'s wait
+//! that must start a replacement worker, whatever its own deadline (the pool's waits
+//! read a worker's answers as they come, but the server's answer to a start is waited
+//! for).
 //!
 //! The server is a fork of the program, but keeps nothing of the program's that a child
 //! could trip over: none of its descriptors (a pipe end held in the server would keep
