@@ -14,7 +14,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags};
@@ -130,8 +130,12 @@ pub struct Connection {
     mark: Option<Arc<Mark>>,
     /// Why this end can no longer be read, once a receive left the stream mid-message.
     unreadable: Option<String>,
-    /// Frames encoded and not written yet: see [`Connection::send_later`].
+    /// Frames encoded and not written yet: see [`Connection::send_later`] and
+    /// [`Connection::queue`].
     outgoing: Vec<u8>,
+    /// How many bytes at the front of `outgoing` are written already (see
+    /// [`Connection::write_queued`]).
+    written: usize,
     max_message: usize,
     /// Bytes read from the kernel but not handed out yet: `buf[start..end]`.
     buf: Vec<u8>,
@@ -161,6 +165,7 @@ impl Connection {
             mark: None,
             unreadable: None,
             outgoing: Vec::new(),
+            written: 0,
             max_message: DEFAULT_MAX_MESSAGE,
             buf: Vec::new(),
             start: 0,
@@ -298,13 +303,73 @@ impl Connection {
             return Ok(());
         }
         let mut outgoing = std::mem::take(&mut self.outgoing);
-        let written = self.write_all(&mut [IoSlice::new(&outgoing)]);
+        let written = self.write_all(&mut [IoSlice::new(&outgoing[self.written..])]);
+        self.written = 0;
         // Keep the buffer for the next messages, unless a big one made it big.
         if outgoing.capacity() <= READ_BUFFER {
             outgoing.clear();
             self.outgoing = outgoing;
         }
         written
+    }
+
+    /// Encodes one message, whole however long (up to the limit), behind those not written
+    /// yet, for [`write_queued`](Self::write_queued) to write: for a writer that must not
+    /// wait long for its reader. (A big message costs a copy in memory this way, which
+    /// [`send`](Self::send) spares by encoding it into the socket as it goes.)
+    pub(crate) fn queue<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        self.check(self.writable, "receive")?;
+        let start = self.outgoing.len();
+        self.outgoing.extend_from_slice(&[0; HEADER_LEN]);
+        let framed = codec::encode_into(value, &mut self.outgoing)
+            .and_then(|()| self.header_for(self.outgoing.len() - start - HEADER_LEN));
+        match framed {
+            Ok(header) => {
+                self.outgoing[start..start + HEADER_LEN].copy_from_slice(&header);
+                Ok(())
+            }
+            Err(e) => {
+                self.outgoing.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes what waits (see [`queue`](Self::queue)), waiting for room in the socket until
+    /// `until` at most: `true` once all is written, `false` if some is left for a later
+    /// call. After an error (the reader is gone), what was not written is dropped: it
+    /// never can be.
+    pub(crate) fn write_queued(&mut self, until: Instant) -> Result<bool> {
+        while self.written < self.outgoing.len() {
+            let flags = MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT;
+            let left = &self.outgoing[self.written..];
+            match nix::sys::socket::send(self.fd.as_raw_fd(), left, flags) {
+                Ok(n) => self.written += n,
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => {
+                    let mut room = [PollFd::new(self.fd.as_fd(), PollFlags::POLLOUT)];
+                    if !poll_until(&mut room, Some(until))? {
+                        return Ok(false);
+                    }
+                }
+                Err(e) => {
+                    self.outgoing.clear();
+                    self.written = 0;
+                    return Err(peer_error(e));
+                }
+            }
+        }
+        self.written = 0;
+        self.outgoing.clear();
+        if self.outgoing.capacity() > READ_BUFFER {
+            self.outgoing = Vec::new(); // a big message made it big
+        }
+        Ok(true)
+    }
+
+    /// Whether [`queue`](Self::queue)d bytes wait to be written.
+    pub(crate) fn has_unwritten(&self) -> bool {
+        self.written < self.outgoing.len()
     }
 
     /// Writes what waits, then tells the other end that nothing more will come: once it

@@ -42,10 +42,20 @@ use crate::remote::{self, Job, Reply, Request, Starting};
 /// Tasks a worker holds at a time, at most: the one it runs, and the next.
 const IN_FLIGHT: usize = 2;
 
-/// The longest task a busy worker is given (its next, behind the one it runs): one that its
-/// socket holds whole (about 200 KiB by default) with room to spare. See
-/// [`State::dispatch`].
+/// The most bytes of tasks a busy worker is given (its next, behind the one it runs, which
+/// it may not have read yet either): what its socket holds whole (about 200 KiB by
+/// default) with room to spare. See [`State::dispatch`].
 const BUSY_TASK_MAX: usize = 64 * 1024;
+
+/// How long writing a task waits for a worker to make room in its socket: a moment for
+/// one that runs, since it reads the task as it comes; one that is stopped gets the rest
+/// during the pool's next waits. See [`State::dispatch`].
+const WRITE_GRACE: Duration = Duration::from_secs(1);
+
+/// How long after a worker could not be started (its initializer failed, say) the pool
+/// starts the next, while another worker is there to run the tasks: it tries again now
+/// and then, not as fast as it can fork. (Python's pool looks every 0.1 s.)
+const RESTART_PAUSE: Duration = Duration::from_millis(100);
 
 /// How long a worker that has closed its connection may take to exit before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
@@ -123,6 +133,8 @@ impl WorkerPoolBuilder {
                 next_id: 0,
                 closed: false,
                 terminated: false,
+                failed_starts: 0,
+                restart_after: None,
             }),
         };
         {
@@ -177,6 +189,11 @@ struct State {
     next_id: u64,
     closed: bool,
     terminated: bool,
+    /// Workers that could not start, since one last did (see [`State::answer_start`]).
+    failed_starts: usize,
+    /// When the pool may start a worker again after one could not start (see
+    /// [`RESTART_PAUSE`]).
+    restart_after: Option<Instant>,
 }
 
 /// A job, and what it is for the caller: its id, and the positions of its items in the
@@ -523,7 +540,9 @@ impl State {
     /// slow initializer, as in Python, whose pool starts its workers from a thread.
     fn start_workers(&mut self) -> Result<()> {
         let idle_for_good = self.terminated || (self.closed && self.queue.is_empty());
-        while !idle_for_good && self.workers.len() < self.size {
+        let pausing = self.restart_after.is_some_and(|at| Instant::now() < at)
+            && self.workers.iter().any(|w| w.starting.is_none());
+        while !idle_for_good && !pausing && self.workers.len() < self.size {
             let request = Request::Serve {
                 initializer: self.initializer.clone(),
                 max_tasks: self.max_tasks,
@@ -544,13 +563,17 @@ impl State {
     /// tasks are many, and less when they are few (down to one), so that no task waits
     /// behind another while some worker has nothing to do.
     ///
-    /// A task is written whole when it is handed out, so that it runs whatever the caller
-    /// does next. A worker that is busy only gets a task that its socket holds whole (up to
-    /// [`BUSY_TASK_MAX`] bytes), so that writing it never waits for the worker to finish
-    /// its task (or to go on, if it is stopped), nor for it to read a result of its own
-    /// that is longer than a socket holds: a bigger task waits in the pool's queue for a
-    /// worker with nothing to do, which reads it as it is written. (Python's pool has
-    /// threads that keep tasks and results moving instead.)
+    /// A task is written when it is handed out, so that it runs whatever the caller does
+    /// next: a worker with nothing to do reads it as it is written. A worker that is busy
+    /// only gets tasks that its socket holds whole, with those it holds already (up to
+    /// [`BUSY_TASK_MAX`] bytes in all), so that writing them never waits for the worker to
+    /// finish its task, nor for it to read a result of its own that is longer than a
+    /// socket holds: a bigger one waits in the pool's queue for a worker with nothing to
+    /// do. (Python's pool has threads that keep tasks and results moving instead.)
+    ///
+    /// A write waits for room up to [`WRITE_GRACE`], for a worker that does not read (one
+    /// stopped with `SIGSTOP`, say): the rest is written by the pool's next waits, as the
+    /// worker reads (see [`pump`](Self::pump)).
     fn dispatch(&mut self) {
         let share = (self.queue.len() / self.size).clamp(1, IN_FLIGHT);
         for worker in self.workers.iter_mut().filter(|w| w.starting.is_none()) {
@@ -561,18 +584,21 @@ impl State {
             }
             .min(share);
             while worker.tasks.len() < room {
+                let held: usize = worker.tasks.iter().map(|task| task.len).sum();
                 let busy = !worker.tasks.is_empty();
-                if busy && self.queue.front().is_some_and(|t| t.len > BUSY_TASK_MAX) {
+                let fits = |task: &Task| held + task.len <= BUSY_TASK_MAX;
+                if busy && !self.queue.front().is_some_and(fits) {
                     break;
                 }
                 let Some(task) = self.queue.pop_front() else {
                     break;
                 };
-                // If the worker has died, the send fails: its exit shows in `pump`.
-                let _ = worker.conn.send_later(&task.job);
+                // Cannot fail: the task's length was checked when it was handed in.
+                let _ = worker.conn.queue(&task.job);
                 worker.tasks.push_back(task);
             }
-            let _ = worker.conn.flush();
+            // If the worker has died, the write fails: its exit shows in `pump`.
+            let _ = worker.conn.write_queued(Instant::now() + WRITE_GRACE);
         }
     }
 
@@ -593,13 +619,28 @@ impl State {
             None => {
                 let mut fds = Vec::with_capacity(2 * self.workers.len());
                 for worker in &self.workers {
-                    fds.push(PollFd::new(worker.conn.as_fd(), PollFlags::POLLIN));
+                    let mut events = PollFlags::POLLIN;
+                    if worker.conn.has_unwritten() {
+                        events |= PollFlags::POLLOUT; // room for the rest of a task
+                    }
+                    fds.push(PollFd::new(worker.conn.as_fd(), events));
                     fds.push(PollFd::new(worker.child.exit_fd(), PollFlags::POLLIN));
                 }
                 if !poll_until(&mut fds, deadline)? {
                     return Ok(false);
                 }
-                let is = |i: usize| fds[i].any().unwrap_or(false);
+                let revents: Vec<PollFlags> = (fds.iter())
+                    .map(|fd| fd.revents().unwrap_or(PollFlags::empty()))
+                    .collect();
+                drop(fds);
+                for (w, worker) in self.workers.iter_mut().enumerate() {
+                    if revents[2 * w].contains(PollFlags::POLLOUT) {
+                        // A failed write is a worker gone: its exit shows at the next wait.
+                        let _ = worker.conn.write_queued(Instant::now());
+                    }
+                }
+                // Anything but room to write: something to read, the end, an error.
+                let is = |i: usize| !(revents[i] - PollFlags::POLLOUT).is_empty();
                 match (0..self.workers.len()).find(|&w| is(2 * w)) {
                     Some(w) => (w, true),
                     None => match (0..self.workers.len()).find(|&w| is(2 * w + 1)) {
@@ -662,10 +703,12 @@ impl State {
 
     /// Reads the answer of worker `w`, which is starting (`readable`: it sent something;
     /// else it has exited). Once it is ready, it gets tasks. One that cannot start is
-    /// reaped; its error is the answer if no worker is left that is ready to run tasks (the
-    /// next wait starts another), as for a worker that cannot be started at all (see
-    /// [`fill`](Self::fill)). (Others may still be starting: they would be replaced for
-    /// ever, each failing as this one did, before the caller heard why.)
+    /// reaped, and the next start waits [`RESTART_PAUSE`] while another worker can run
+    /// the tasks. Its error is the answer, as for a worker that cannot be started at all
+    /// (see [`fill`](Self::fill)), when no worker is ready to run tasks, and none is
+    /// starting either, or as many starts as the pool has workers failed in a row (those
+    /// starting would be replaced for ever, each failing as this one did, before the
+    /// caller heard why). The next wait starts another.
     fn answer_start(&mut self, w: usize, readable: bool) -> Result<()> {
         let worker = &mut self.workers[w];
         let reply = if readable {
@@ -677,13 +720,18 @@ impl State {
         match starting.answered(reply, &mut worker.child) {
             Ok(true) => {
                 worker.starting = None;
+                self.failed_starts = 0;
                 self.dispatch();
                 Ok(())
             }
             Ok(false) => Ok(()),
             Err(e) => {
                 drop(self.workers.swap_remove(w)); // killed, if need be, and reaped
-                if self.workers.iter().any(|w| w.starting.is_none()) {
+                self.failed_starts += 1;
+                self.restart_after = Some(Instant::now() + RESTART_PAUSE);
+                let ready = self.workers.iter().any(|w| w.starting.is_none());
+                let starting = self.workers.iter().any(|w| w.starting.is_some());
+                if ready || (starting && self.failed_starts < self.size) {
                     Ok(())
                 } else {
                     Err(e)

@@ -631,6 +631,131 @@ fn imap_keeps_order_with_an_item_over_the_limit() {
     pool.join().unwrap();
 }
 
+/// The pid of the pool's one worker (this test process's one child).
+fn the_worker() -> Pid {
+    let children = fork_test::children();
+    assert_eq!(children.len(), 1, "{children:?}");
+    Pid::from_raw(children[0].0)
+}
+
+/// Handing in tasks never waits for a worker that is stopped, even once its socket holds
+/// a task it has not read: the next ones wait in the pool.
+fn tasks_for_a_stopped_worker_do_not_hold_up_apply_async() {
+    time_limit(Duration::from_secs(60));
+    let pool = get_context(StartMethod::Fork).pool(1).start().unwrap();
+    let worker = the_worker();
+    kill(worker, Signal::SIGSTOP).unwrap();
+    let handing = Instant::now();
+    let sizes = [180 << 10, 60 << 10, 60 << 10];
+    let handed: Vec<_> = (sizes.iter())
+        .map(|&n| pool.apply_async(byte_count, serde_bytes::ByteBuf::from(vec![1; n])))
+        .collect();
+    let took = handing.elapsed();
+    kill(worker, Signal::SIGCONT).unwrap();
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    for (result, n) in handed.into_iter().zip(sizes) {
+        assert_eq!(result.unwrap().get().unwrap(), n);
+    }
+    pool.close();
+    pool.join().unwrap();
+}
+
+/// A wait whose result is in does not wait for the next task to be written to a worker
+/// that is stopped: writing waits a moment for room, then goes on in later waits.
+fn a_stopped_idle_worker_does_not_hold_up_a_result_that_is_in() {
+    time_limit(Duration::from_secs(60));
+    let pool = get_context(StartMethod::Fork).pool(1).start().unwrap();
+    let worker = the_worker();
+    let mut quick = pool.apply_async(sleep_ms, 100).unwrap();
+    let big = pool
+        .apply_async(byte_count, serde_bytes::ByteBuf::from(vec![7; 4 << 20]))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(600)); // `quick` is done: the worker is idle
+    kill(worker, Signal::SIGSTOP).unwrap();
+    let asked = Instant::now();
+    let answer = quick.get_timeout(Duration::from_secs(1));
+    let took = asked.elapsed();
+    kill(worker, Signal::SIGCONT).unwrap();
+    assert!(matches!(answer, Ok(100)), "{answer:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(big.get().unwrap(), 4 << 20);
+    pool.close();
+    pool.join().unwrap();
+}
+
+/// Counts its runs in the file at `path`; the third fails, the others take half a second.
+fn the_third_run_fails(path: String) {
+    use std::io::Write;
+    let mut file = (std::fs::OpenOptions::new().append(true).create(true))
+        .open(&path)
+        .unwrap();
+    file.write_all(b"x").unwrap();
+    let runs = file.metadata().unwrap().len();
+    assert!(runs != 3, "initializer run {runs} fails");
+    sleep_ms(500);
+}
+
+/// One replacement fails while another is still starting: the task waits for the other,
+/// rather than getting the failure as its answer.
+fn a_failed_start_while_another_starts_is_not_the_answer() {
+    time_limit(Duration::from_secs(60));
+    let path = std::env::temp_dir()
+        .join(format!("ipc-third-run-{}", std::process::id()))
+        .display()
+        .to_string();
+    let _ = std::fs::remove_file(&path);
+    let pool = get_context(StartMethod::Fork)
+        .pool(2)
+        .initializer(the_third_run_fails, path.clone())
+        .max_tasks_per_child(1)
+        .start()
+        .unwrap();
+    let first = [pool.apply_async(square, 2), pool.apply_async(square, 3)];
+    for result in first {
+        result.unwrap().get().unwrap();
+    }
+    let third = pool.apply_async(square, 4).unwrap().get();
+    std::fs::remove_file(&path).unwrap();
+    assert!(matches!(third, Ok(16)), "{third:?}");
+    pool.close();
+    pool.join().unwrap();
+}
+
+/// Counts its runs in the file at `path`; from the third on, each fails at once.
+fn fails_from_the_third_run_at_once(path: String) {
+    use std::io::Write;
+    let mut file = (std::fs::OpenOptions::new().append(true).create(true))
+        .open(&path)
+        .unwrap();
+    file.write_all(b"x").unwrap();
+    let runs = file.metadata().unwrap().len();
+    assert!(runs <= 2, "initializer run {runs} fails");
+}
+
+/// A worker that cannot be replaced (its initializer fails) while another works: the pool
+/// tries again now and then, not as fast as it can fork.
+fn a_replacement_that_keeps_failing_is_not_retried_in_a_loop() {
+    time_limit(Duration::from_secs(60));
+    let path = std::env::temp_dir()
+        .join(format!("ipc-failing-runs-{}", std::process::id()))
+        .display()
+        .to_string();
+    let _ = std::fs::remove_file(&path);
+    let pool = get_context(StartMethod::Fork)
+        .pool(2)
+        .initializer(fails_from_the_third_run_at_once, path.clone())
+        .start()
+        .unwrap();
+    let long = pool.apply_async(sleep_ms, 1000).unwrap();
+    let died = pool.apply_async(exit_with, 3).unwrap().get();
+    assert!(matches!(died, Err(Error::WorkerDied { .. })), "{died:?}");
+    assert_eq!(long.get().unwrap(), 1000);
+    let runs = std::fs::metadata(&path).unwrap().len();
+    std::fs::remove_file(&path).unwrap();
+    assert!(runs < 40, "{runs} initializer runs in a second");
+    pool.terminate();
+}
+
 fn the_forkserver_dies_with_its_parent() {
     time_limit(Duration::from_secs(30));
     fork_test::adopt_orphans(true);
@@ -1498,6 +1623,22 @@ fn main() -> std::process::ExitCode {
         (
             "imap_keeps_order_with_an_item_over_the_limit",
             imap_keeps_order_with_an_item_over_the_limit,
+        ),
+        (
+            "tasks_for_a_stopped_worker_do_not_hold_up_apply_async",
+            tasks_for_a_stopped_worker_do_not_hold_up_apply_async,
+        ),
+        (
+            "a_stopped_idle_worker_does_not_hold_up_a_result_that_is_in",
+            a_stopped_idle_worker_does_not_hold_up_a_result_that_is_in,
+        ),
+        (
+            "a_failed_start_while_another_starts_is_not_the_answer",
+            a_failed_start_while_another_starts_is_not_the_answer,
+        ),
+        (
+            "a_replacement_that_keeps_failing_is_not_retried_in_a_loop",
+            a_replacement_that_keeps_failing_is_not_retried_in_a_loop,
         ),
         (
             "a_ready_sentinel_means_the_exit_code_is_known",
