@@ -246,7 +246,8 @@ impl WorkerPool {
     /// with room, else it waits in the pool, which hands it out during the caller's next
     /// waits on the pool. Python: `pool.apply_async`. (Writing a task longer than a socket
     /// holds, to a worker with nothing to do, lasts as long as the worker takes to read
-    /// it: for ever, if the worker is stopped with `SIGSTOP`.)
+    /// it, a second at most: the rest of a task for a worker stopped with `SIGSTOP` is
+    /// written during the pool's next waits.)
     /// [`Error::TooLarge`] if the task's message (its arguments, encoded) is over
     /// [`DEFAULT_MAX_MESSAGE`]: no worker could receive it. (So is a chunk of `map`'s.)
     pub fn apply_async<A, R>(&self, f: fn(A) -> R, args: A) -> Result<AsyncResult<'_, R>>
