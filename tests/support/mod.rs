@@ -147,8 +147,9 @@ pub fn run_merged_within(bin: &str, args: &[&str], limit: Duration) -> Result<Me
 }
 
 /// Runs `command`, whose output goes to the pipe `reader` reads, for at most `limit`, in a
-/// process group of its own: past the limit, the group is killed (the program and every
-/// process it started) and the error says so, with what it had printed. So is a process
+/// process group of its own (it dies with this process, which a Ctrl-C then ends alone):
+/// past the limit, the group is killed (the program and every process it started) and
+/// the error says so, with what it had printed. So is a process
 /// it started that still holds the output once it has exited. Returns what it wrote on
 /// the pipe and how it ended. (A thread reads the output meanwhile.)
 fn run_within(
@@ -158,6 +159,7 @@ fn run_within(
 ) -> Result<(String, ExitStatus), String> {
     let program = command.get_program().to_string_lossy().into_owned();
     command.process_group(0);
+    fork_test::dies_with_this_process(&mut command);
     let mut child = command.spawn().expect("the chapter's binary starts");
     // The command holds the pipe's write ends: the end of the stream needs them closed.
     drop(command);

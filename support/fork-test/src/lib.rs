@@ -254,6 +254,20 @@ pub fn adopt_orphans(adopt: bool) {
     nix::sys::prctl::set_child_subreaper(adopt).expect("PR_SET_CHILD_SUBREAPER");
 }
 
+/// Makes the program `command` starts die (`SIGKILL`) when this process does
+/// (`PR_SET_PDEATHSIG`): for one started in a process group of its own, which a terminal's
+/// Ctrl-C, sent to this process's group, does not reach.
+pub fn dies_with_this_process(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec, and only calls
+    // prctl(2), which is async-signal-safe; it allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+        });
+    }
+}
+
 /// Kills (`SIGKILL`) every process of the process group `pgid`: a program started in a
 /// group of its own, and the processes it started.
 pub fn kill_group(pgid: u32) {
