@@ -380,6 +380,20 @@ fn a_stopped_forkserver_does_not_hold_up_start_for_ever() {
     assert_eq!(next.join().unwrap(), 0);
 }
 
+/// Asks for `result` with a timeout of 100 ms: it is not there yet, and the wait (and what
+/// was done since `since`) ended within 1.2 s, where a wait held up by a slow initializer
+/// or a busy worker took their 2.5 s.
+fn not_there_yet(
+    result: &mut ipc::worker_pool::AsyncResult<'_, u64>,
+    since: Instant,
+    method: StartMethod,
+) {
+    let early = result.get_timeout(Duration::from_millis(100));
+    let took = since.elapsed();
+    assert!(matches!(early, Err(Error::Timeout)), "{method}: {early:?}");
+    assert!(took < Duration::from_millis(1200), "{method}: {took:?}");
+}
+
 fn slow_init(ms: u64) {
     sleep_ms(ms);
 }
@@ -399,11 +413,7 @@ fn a_slow_initializer_does_not_stretch_a_wait_with_a_deadline() {
             .unwrap();
         assert_eq!(pool.apply(square, 2).unwrap(), 4, "{method}");
         let mut next = pool.apply_async(square, 3).unwrap();
-        let asked = Instant::now();
-        let early = next.get_timeout(Duration::from_millis(100));
-        let waited = asked.elapsed();
-        assert!(matches!(early, Err(Error::Timeout)), "{method}: {early:?}");
-        assert!(waited < Duration::from_millis(1200), "{method}: {waited:?}");
+        not_there_yet(&mut next, Instant::now(), method);
         assert!(!next.ready().unwrap(), "{method}");
         assert_eq!(next.get().unwrap(), 9, "{method}");
         pool.close();
@@ -456,7 +466,8 @@ fn a_task_over_the_message_limit_is_refused_at_once() {
 }
 
 /// `apply_async` returns at once even when the task must wait for a busy worker and is
-/// longer than a socket holds: the pool writes it as the worker reads, during later waits.
+/// longer than a socket holds: it waits in the pool, which hands it out during a later
+/// wait, once the worker has nothing to do.
 fn a_big_task_for_a_busy_worker_does_not_hold_up_apply_async() {
     time_limit(Duration::from_secs(60));
     let _stop = StopsTheForkserver;
@@ -468,10 +479,7 @@ fn a_big_task_for_a_busy_worker_does_not_hold_up_apply_async() {
             .apply_async(byte_count, serde_bytes::ByteBuf::from(vec![1; 4 << 20]))
             .unwrap();
         let mut small = pool.apply_async(square, 3).unwrap();
-        let early = small.get_timeout(Duration::from_millis(100));
-        let took = handed.elapsed();
-        assert!(matches!(early, Err(Error::Timeout)), "{method}: {early:?}");
-        assert!(took < Duration::from_millis(1200), "{method}: {took:?}");
+        not_there_yet(&mut small, handed, method);
         assert_eq!(busy.get().unwrap(), 2500, "{method}");
         assert_eq!(big.get().unwrap(), 4 << 20, "{method}");
         assert_eq!(small.get().unwrap(), 9, "{method}");
@@ -514,14 +522,27 @@ fn a_big_task_for_an_idle_worker_runs_without_a_wait_on_the_pool() {
     }
 }
 
-/// Counts its runs in the file at `path`, and fails from the third on.
-fn fail_from_the_third_run(path: String) {
+/// Counts a run (of an initializer, in its worker) in the file at `path`: how many, this
+/// one included.
+fn count_run(path: &str) -> u64 {
     use std::io::Write;
     let mut file = (std::fs::OpenOptions::new().append(true).create(true))
-        .open(&path)
+        .open(path)
         .unwrap();
     file.write_all(b"x").unwrap();
-    let runs = file.metadata().unwrap().len();
+    file.metadata().unwrap().len()
+}
+
+/// A file, not there yet, for [`count_run`].
+fn runs_file(name: &str) -> String {
+    let path = std::env::temp_dir().join(format!("ipc-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path.display().to_string()
+}
+
+/// Fails from its third run on.
+fn fail_from_the_third_run(path: String) {
+    let runs = count_run(&path);
     assert!(runs <= 2, "initializer run {runs} fails");
 }
 
@@ -532,14 +553,7 @@ fn replacements_that_all_fail_are_reported() {
     time_limit(Duration::from_secs(60));
     let _stop = StopsTheForkserver;
     for method in StartMethod::ALL {
-        let path = std::env::temp_dir()
-            .join(format!(
-                "ipc-initializer-runs-{}-{method}",
-                std::process::id()
-            ))
-            .display()
-            .to_string();
-        let _ = std::fs::remove_file(&path);
+        let path = runs_file(&format!("initializer-runs-{method}"));
         let pool = get_context(method)
             .pool(2)
             .initializer(fail_from_the_third_run, path.clone())
@@ -683,14 +697,9 @@ fn a_stopped_idle_worker_does_not_hold_up_a_result_that_is_in() {
     pool.join().unwrap();
 }
 
-/// Counts its runs in the file at `path`; the third fails, the others take half a second.
+/// Its third run fails; the others take half a second.
 fn the_third_run_fails(path: String) {
-    use std::io::Write;
-    let mut file = (std::fs::OpenOptions::new().append(true).create(true))
-        .open(&path)
-        .unwrap();
-    file.write_all(b"x").unwrap();
-    let runs = file.metadata().unwrap().len();
+    let runs = count_run(&path);
     assert!(runs != 3, "initializer run {runs} fails");
     sleep_ms(500);
 }
@@ -699,11 +708,7 @@ fn the_third_run_fails(path: String) {
 /// rather than getting the failure as its answer.
 fn a_failed_start_while_another_starts_is_not_the_answer() {
     time_limit(Duration::from_secs(60));
-    let path = std::env::temp_dir()
-        .join(format!("ipc-third-run-{}", std::process::id()))
-        .display()
-        .to_string();
-    let _ = std::fs::remove_file(&path);
+    let path = runs_file("third-run");
     let pool = get_context(StartMethod::Fork)
         .pool(2)
         .initializer(the_third_run_fails, path.clone())
@@ -721,29 +726,14 @@ fn a_failed_start_while_another_starts_is_not_the_answer() {
     pool.join().unwrap();
 }
 
-/// Counts its runs in the file at `path`; from the third on, each fails at once.
-fn fails_from_the_third_run_at_once(path: String) {
-    use std::io::Write;
-    let mut file = (std::fs::OpenOptions::new().append(true).create(true))
-        .open(&path)
-        .unwrap();
-    file.write_all(b"x").unwrap();
-    let runs = file.metadata().unwrap().len();
-    assert!(runs <= 2, "initializer run {runs} fails");
-}
-
 /// A worker that cannot be replaced (its initializer fails) while another works: the pool
 /// tries again now and then, not as fast as it can fork.
 fn a_replacement_that_keeps_failing_is_not_retried_in_a_loop() {
     time_limit(Duration::from_secs(60));
-    let path = std::env::temp_dir()
-        .join(format!("ipc-failing-runs-{}", std::process::id()))
-        .display()
-        .to_string();
-    let _ = std::fs::remove_file(&path);
+    let path = runs_file("failing-runs");
     let pool = get_context(StartMethod::Fork)
         .pool(2)
-        .initializer(fails_from_the_third_run_at_once, path.clone())
+        .initializer(fail_from_the_third_run, path.clone())
         .start()
         .unwrap();
     let long = pool.apply_async(sleep_ms, 1000).unwrap();
