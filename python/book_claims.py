@@ -454,6 +454,25 @@ def a_spawned_child_is_a_fresh_python_started_by_the_program(site):
     assert own_command.rstrip().endswith('--multiprocessing-fork'), own_command
 
 
+def nap(seconds):
+    time.sleep(seconds)
+
+
+@claim('ch06-start-methods.md')
+def pool_returns_without_waiting_for_its_initializers(site):
+    started = time.monotonic()
+    pool = mp.get_context('fork').Pool(2, initializer=nap, initargs=(3600,))
+    took = time.monotonic() - started
+    try:
+        pool.apply_async(nap, (0,)).get(timeout=0.2)
+        raise AssertionError('a task ran while the initializers slept')
+    except mp.TimeoutError:
+        pass
+    finally:
+        pool.terminate()
+    assert took < 1, took
+
+
 @claim('ch06-start-methods.md')
 def a_lambda_in_a_function_cannot_be_pickled_for_forkserver_or_spawn_and_fork_takes_it(site):
     for method in ['forkserver', 'spawn']:

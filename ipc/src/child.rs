@@ -128,18 +128,37 @@ impl Child {
 
     /// Ends a pool's worker: waits up to `grace` for it to exit, kills it if it has not, and
     /// reaps it. Its exit code, or `None` if its status was collected elsewhere
-    /// ([`Error::ExitStatusLost`]): the worker is gone either way, which is what a pool
-    /// needs to know, and its answers stand.
+    /// ([`Error::ExitStatusLost`]) or a forkserver does not send it (stopped, say): the
+    /// worker is gone either way, which is what a pool needs to know, and its answers
+    /// stand. Bounded: `grace`, then [`SERVER_REPORTS_WITHIN`] for a forkserver's child.
     pub(crate) fn end_within(&mut self, grace: Duration) -> Result<Option<i32>> {
         let ended = match self.wait_timeout(grace) {
             Ok(Some(code)) => Ok(code),
-            Ok(None) => self.signal(Signal::SIGKILL).and_then(|()| self.wait()),
+            Ok(None) => self
+                .signal(Signal::SIGKILL)
+                .and_then(|()| self.wait_killed()),
             Err(e) => Err(e),
         };
         match ended {
             Ok(code) => Ok(Some(code)),
             Err(Error::ExitStatusLost { .. }) => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Reaps the child, which was sent `SIGKILL`: at once if this process reaps it; a
+    /// forkserver's child is waited for [`SERVER_REPORTS_WITHIN`], and then given up
+    /// ([`Error::ExitStatusLost`]): the server that should report it does not run.
+    fn wait_killed(&mut self) -> Result<i32> {
+        if let Reaper::Parent = self.reaper {
+            return self.wait();
+        }
+        match self.wait_timeout(SERVER_REPORTS_WITHIN)? {
+            Some(code) => Ok(code),
+            None => {
+                self.state = State::Lost;
+                Err(Error::ExitStatusLost { pid: self.pid() })
+            }
         }
     }
 

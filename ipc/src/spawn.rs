@@ -49,7 +49,8 @@ static INITIALIZED: AtomicBool = AtomicBool::new(false);
 /// In a process started by the spawn method it runs the function the parent asked for, then
 /// exits with its exit code; it does not return. In any other process it does nothing. A
 /// program whose `main` lacks it cannot use spawn: its children would run the program
-/// instead, so starting one is refused with [`Error::SpawnNotInitialized`].
+/// instead, so starting one is refused with [`Error::SpawnNotInitialized`] (a pool's
+/// worker: by the pool's first wait).
 ///
 /// ```no_run
 /// // First thing in `main`: a spawned child runs its function here, and exits.

@@ -108,7 +108,27 @@ impl WorkerPoolBuilder {
         self
     }
 
-    /// Starts the workers.
+    /// Starts the workers, and returns without waiting for them to be ready, as Python's
+    /// `Pool()` does: an initializer may take long (or never end), and the waits that
+    /// follow read each worker's answer. One that cannot start (its initializer fails or
+    /// exits, a spawned program forgot [`spawn::init`](crate::spawn::init)) is the answer
+    /// of the first wait, and the next wait starts another. An error here means a worker
+    /// could not be started at all: a fork refused, no forkserver, no descriptor left.
+    ///
+    /// ```
+    /// use ipc::{StartMethod, get_context};
+    ///
+    /// fn fail(_: ()) {
+    ///     panic!("no database");
+    /// }
+    /// fn square(x: u64) -> u64 {
+    ///     x * x
+    /// }
+    ///
+    /// let pool = get_context(StartMethod::Fork).pool(1).initializer(fail, ()).start()?;
+    /// assert!(matches!(pool.apply(square, 3), Err(ipc::Error::Refused(_))));
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
     ///
     /// # Panics
     /// If the pool has no process.
@@ -137,11 +157,7 @@ impl WorkerPoolBuilder {
                 restart_after: None,
             }),
         };
-        {
-            let mut state = pool.state.borrow_mut();
-            state.start_workers()?;
-            state.await_ready()?;
-        }
+        pool.state.borrow_mut().start_workers()?;
         Ok(pool)
     }
 }
@@ -404,7 +420,7 @@ impl WorkerPool {
             job,
             len,
         });
-        state.dispatch();
+        state.dispatch(None);
         Ok(id)
     }
 
@@ -522,9 +538,9 @@ impl State {
     /// is the answer only when no worker is left to run the tasks.
     ///
     /// [`start_workers`]: Self::start_workers
-    fn fill(&mut self) -> Result<()> {
+    fn fill(&mut self, deadline: Option<Instant>) -> Result<()> {
         let started = self.start_workers();
-        self.dispatch();
+        self.dispatch(deadline);
         match started {
             Err(e) if self.workers.is_empty() => Err(e),
             _ => Ok(()),
@@ -540,10 +556,8 @@ impl State {
     /// [`answer_start`](Self::answer_start)). A wait with a deadline is not held up by a
     /// slow initializer, as in Python, whose pool starts its workers from a thread.
     fn start_workers(&mut self) -> Result<()> {
-        let idle_for_good = self.terminated || (self.closed && self.queue.is_empty());
-        let pausing = self.restart_after.is_some_and(|at| Instant::now() < at)
-            && self.workers.iter().any(|w| w.starting.is_none());
-        while !idle_for_good && !pausing && self.workers.len() < self.size {
+        let pausing = self.restart_due().is_some();
+        while !self.idle_for_good() && !pausing && self.workers.len() < self.size {
             let request = Request::Serve {
                 initializer: self.initializer.clone(),
                 max_tasks: self.max_tasks,
@@ -560,24 +574,46 @@ impl State {
         Ok(())
     }
 
+    /// Whether the pool starts no more workers: terminated, or closed with no task waiting.
+    fn idle_for_good(&self) -> bool {
+        self.terminated || (self.closed && self.queue.is_empty())
+    }
+
+    /// When the pause after a failed start ends, if it holds off a start now (see
+    /// [`answer_start`](Self::answer_start)): a wait wakes then, to start the worker.
+    fn restart_due(&self) -> Option<Instant> {
+        let held_off = !self.idle_for_good()
+            && self.workers.len() < self.size
+            && self.workers.iter().any(|w| w.starting.is_none());
+        self.restart_after
+            .filter(|&at| held_off && Instant::now() < at)
+    }
+
     /// Gives waiting tasks to workers with room. A worker's share is [`IN_FLIGHT`] while
     /// tasks are many, and less when they are few (down to one), so that no task waits
     /// behind another while some worker has nothing to do.
     ///
     /// A task is written when it is handed out, so that it runs whatever the caller does
-    /// next: a worker with nothing to do reads it as it is written. A worker that is busy
+    /// next: a worker with nothing to do reads it as it is written. So is one for a worker
+    /// still starting, which reads it once its initializer is done (and gives it back if it
+    /// cannot start, see [`answer_start`](Self::answer_start)). A worker that is busy
     /// only gets tasks that its socket holds whole, with those it holds already (up to
     /// [`BUSY_TASK_MAX`] bytes in all), so that writing them never waits for the worker to
     /// finish its task, nor for it to read a result of its own that is longer than a
     /// socket holds: a bigger one waits in the pool's queue for a worker with nothing to
     /// do. (Python's pool has threads that keep tasks and results moving instead.)
     ///
-    /// A write waits for room up to [`WRITE_GRACE`], for a worker that does not read (one
-    /// stopped with `SIGSTOP`, say): the rest is written by the pool's next waits, as the
-    /// worker reads (see [`pump`](Self::pump)).
-    fn dispatch(&mut self) {
+    /// Writing the tasks handed out now waits for room up to [`WRITE_GRACE`] in all (and
+    /// not past `deadline`), for a worker that does not read (one stopped with `SIGSTOP`,
+    /// say): the rest is written by the pool's next waits, as the worker reads (see
+    /// [`pump`](Self::pump)). A worker given nothing now is not waited for: what it has
+    /// not read yet holds up no other call.
+    fn dispatch(&mut self, deadline: Option<Instant>) {
+        let grace = Instant::now() + WRITE_GRACE;
+        let until = deadline.map_or(grace, |deadline| deadline.min(grace));
         let share = (self.queue.len() / self.size).clamp(1, IN_FLIGHT);
-        for worker in self.workers.iter_mut().filter(|w| w.starting.is_none()) {
+        for worker in &mut self.workers {
+            let handed = worker.tasks.len();
             let room = match self.max_tasks {
                 // A worker that will leave after its last task gets no more than that.
                 Some(max) => max.saturating_sub(worker.finished) as usize,
@@ -598,15 +634,17 @@ impl State {
                 let _ = worker.conn.queue(&task.job);
                 worker.tasks.push_back(task);
             }
-            // If the worker has died, the write fails: its exit shows in `pump`.
-            let _ = worker.conn.write_queued(Instant::now() + WRITE_GRACE);
+            if worker.tasks.len() > handed {
+                // If the worker has died, the write fails: its exit shows in `pump`.
+                let _ = worker.conn.write_queued(until);
+            }
         }
     }
 
     /// Waits until a worker answers or exits, and deals with it: `false` if `deadline`
     /// passed first.
     fn pump(&mut self, deadline: Option<Instant>) -> Result<bool> {
-        self.fill()?;
+        self.fill(deadline)?;
         if self.workers.is_empty() {
             return Err(Error::PoolTerminated);
         }
@@ -627,8 +665,15 @@ impl State {
                     fds.push(PollFd::new(worker.conn.as_fd(), events));
                     fds.push(PollFd::new(worker.child.exit_fd(), PollFlags::POLLIN));
                 }
-                if !poll_until(&mut fds, deadline)? {
-                    return Ok(false);
+                let restart = self.restart_due();
+                let wake = match (deadline, restart) {
+                    (Some(deadline), Some(restart)) => Some(deadline.min(restart)),
+                    _ => deadline.or(restart),
+                };
+                if !poll_until(&mut fds, wake)? {
+                    // The caller's deadline, or the end of the pause before a restart,
+                    // which the next look makes.
+                    return Ok(deadline.is_none_or(|deadline| Instant::now() < deadline));
                 }
                 let revents: Vec<PollFlags> = (fds.iter())
                     .map(|fd| fd.revents().unwrap_or(PollFlags::empty()))
@@ -666,7 +711,7 @@ impl State {
             }
         }
         if self.workers[w].starting.is_some() {
-            self.answer_start(w, readable)?;
+            self.answer_start(w, readable, deadline)?;
             return Ok(true);
         }
         if readable {
@@ -679,38 +724,23 @@ impl State {
                 let index = task.items.start;
                 let result = result.map_err(|failure| Failed::InTask(failure, index));
                 self.finish(task.id, result);
-                self.dispatch();
+                self.dispatch(deadline);
                 return Ok(true);
             }
         }
-        self.lost(w)?;
+        self.lost(w, deadline)?;
         Ok(true)
     }
 
-    /// Waits until every worker started has said it is ready, or one cannot start: for the
-    /// pool's start, which says why (an initializer that fails, say).
-    fn await_ready(&mut self) -> Result<()> {
-        for w in 0..self.workers.len() {
-            let worker = &mut self.workers[w];
-            while let Some(starting) = &mut worker.starting {
-                let reply = remote::receive_reply(&mut worker.conn, &worker.child);
-                if starting.answered(reply, &mut worker.child)? {
-                    worker.starting = None;
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Reads the answer of worker `w`, which is starting (`readable`: it sent something;
-    /// else it has exited). Once it is ready, it gets tasks. One that cannot start is
-    /// reaped, and the next start waits [`RESTART_PAUSE`] while another worker can run
+    /// else it has exited). Once it is ready, it gets more tasks. One that cannot start
+    /// is reaped, the tasks written to it go back to the queue, and the next start waits [`RESTART_PAUSE`] while another worker can run
     /// the tasks. Its error is the answer, as for a worker that cannot be started at all
     /// (see [`fill`](Self::fill)), when no worker is ready to run tasks, and none is
     /// starting either, or as many starts as the pool has workers failed in a row (those
     /// starting would be replaced for ever, each failing as this one did, before the
     /// caller heard why). The next wait starts another.
-    fn answer_start(&mut self, w: usize, readable: bool) -> Result<()> {
+    fn answer_start(&mut self, w: usize, readable: bool, deadline: Option<Instant>) -> Result<()> {
         let worker = &mut self.workers[w];
         let reply = if readable {
             remote::receive_reply(&mut worker.conn, &worker.child)
@@ -722,12 +752,17 @@ impl State {
             Ok(true) => {
                 worker.starting = None;
                 self.failed_starts = 0;
-                self.dispatch();
+                self.dispatch(deadline);
                 Ok(())
             }
             Ok(false) => Ok(()),
             Err(e) => {
-                drop(self.workers.swap_remove(w)); // killed, if need be, and reaped
+                let mut failed = self.workers.swap_remove(w);
+                // Tasks written to it were never read: they go first to another worker.
+                while let Some(task) = failed.tasks.pop_back() {
+                    self.queue.push_front(task);
+                }
+                drop(failed); // killed, if need be, and reaped
                 self.failed_starts += 1;
                 self.restart_after = Some(Instant::now() + RESTART_PAUSE);
                 let ready = self.workers.iter().any(|w| w.starting.is_none());
@@ -751,7 +786,7 @@ impl State {
 
     /// Worker `w` has exited, or sent what it should not: reap it, fail the task it ran,
     /// give back the one it had not begun, and start another worker.
-    fn lost(&mut self, w: usize) -> Result<()> {
+    fn lost(&mut self, w: usize, deadline: Option<Instant>) -> Result<()> {
         let Worker {
             conn,
             mut child,
@@ -774,7 +809,7 @@ impl State {
         }
         // A new worker takes its place if one can be started. If none can, this task's
         // outcome stands, and the next wait tries again (see `fill`).
-        let _ = self.fill();
+        let _ = self.fill(deadline);
         Ok(())
     }
 }

@@ -603,11 +603,14 @@ fn a_forged_argument_is_refused_with_an_error_not_trusted() {
         let forged = Forged::new(vec![Fd(flag), Num(1), Num(1)]);
         refused(method, use_flag, forged, "not a bool");
 
-        // In a pool's initializer: the pool does not start, and says why.
+        // In a pool's initializer: the pool's first wait says why no worker starts.
         let block = memfd(c"ipc-value", 8, &[], true);
         let forged = Forged::new(vec![Fd(block), Num(8), Num(8)]);
-        let pool = get_context(method).pool(1).initializer(use_value, forged);
-        let error = pool.start().unwrap_err().to_string();
+        let pool = (get_context(method).pool(1))
+            .initializer(use_value, forged)
+            .start()
+            .unwrap();
+        let error = pool.apply(add_to_kept, 1).unwrap_err().to_string();
         assert!(
             error.contains("cannot receive a Value"),
             "{method}: {error}"

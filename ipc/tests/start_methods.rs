@@ -422,16 +422,17 @@ fn a_slow_initializer_does_not_stretch_a_wait_with_a_deadline() {
 }
 
 /// An initializer that ends its worker (`exit`) is named as the reason the pool cannot
-/// start, under every start method (spawn blamed a missing `ipc::spawn::init()`).
+/// run tasks, under every start method (spawn blamed a missing `ipc::spawn::init()`).
 fn an_initializer_that_exits_is_named_as_the_reason() {
     time_limit(Duration::from_secs(60));
     let _stop = StopsTheForkserver;
     for method in StartMethod::ALL {
-        let started = get_context(method)
+        let pool = get_context(method)
             .pool(1)
             .initializer(exit_with, 3)
-            .start();
-        match started {
+            .start()
+            .unwrap();
+        match pool.apply(square, 2) {
             Err(Error::Refused(why)) => {
                 assert!(
                     why.contains("initializer") && why.contains("exit code 3"),
@@ -440,6 +441,24 @@ fn an_initializer_that_exits_is_named_as_the_reason() {
             }
             other => panic!("{method}: {other:?}"),
         }
+    }
+}
+
+/// An initializer that never ends holds up neither the pool's start nor a wait with a
+/// deadline, as in Python, whose `Pool()` does not wait for its workers.
+fn an_initializer_that_never_ends_holds_up_no_start() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    for method in StartMethod::ALL {
+        let asked = Instant::now();
+        let pool = get_context(method)
+            .pool(2)
+            .initializer(nap_ms, 3_600_000)
+            .start()
+            .unwrap();
+        let mut result = pool.apply_async(square, 3).unwrap();
+        not_there_yet(&mut result, asked, method);
+        pool.terminate();
     }
 }
 
@@ -697,6 +716,44 @@ fn a_stopped_idle_worker_does_not_hold_up_a_result_that_is_in() {
     pool.join().unwrap();
 }
 
+/// A worker stopped with part of a task still unwritten holds up only that task: calls
+/// that the other worker answers, and waits with a deadline, do not wait for room in the
+/// stopped one's socket.
+fn a_stopped_worker_with_a_task_half_written_holds_up_no_other_call() {
+    time_limit(Duration::from_secs(60));
+    let pool = get_context(StartMethod::Fork).pool(2).start().unwrap();
+    let first = pool.apply(my_pid, ()).unwrap();
+    let stopped = Pid::from_raw(first as i32);
+    kill(stopped, Signal::SIGSTOP).unwrap();
+    // Idle, it gets the big task first, and its socket takes a part of it.
+    let big = pool
+        .apply_async(byte_count, serde_bytes::ByteBuf::from(vec![1; 4 << 20]))
+        .unwrap();
+    let mut took = Vec::new();
+    for x in 0..3 {
+        let asked = Instant::now();
+        assert_eq!(pool.apply(square, x).unwrap(), x * x);
+        took.push(asked.elapsed());
+    }
+    let asked = Instant::now();
+    let ready = big.ready();
+    took.push(asked.elapsed());
+    let mut small = pool.apply_async(square, 9).unwrap();
+    let asked = Instant::now();
+    let answer = small.get_timeout(Duration::from_secs(5));
+    took.push(asked.elapsed());
+    kill(stopped, Signal::SIGCONT).unwrap();
+    assert!(matches!(ready, Ok(false)), "{ready:?}");
+    assert!(matches!(answer, Ok(81)), "{answer:?}");
+    assert!(
+        took.iter().all(|t| *t < Duration::from_millis(500)),
+        "{took:?}"
+    );
+    assert_eq!(big.get().unwrap(), 4 << 20);
+    pool.close();
+    pool.join().unwrap();
+}
+
 /// Its third run fails; the others take half a second.
 fn the_third_run_fails(path: String) {
     let runs = count_run(&path);
@@ -724,6 +781,29 @@ fn a_failed_start_while_another_starts_is_not_the_answer() {
     assert!(matches!(third, Ok(16)), "{third:?}");
     pool.close();
     pool.join().unwrap();
+}
+
+/// A replacement that fails once, while the other worker is busy for long: the pool starts
+/// the next one when its pause is over, rather than when the busy worker answers, and
+/// the next task runs on it.
+fn a_replacement_after_a_failed_one_starts_when_its_pause_is_over() {
+    time_limit(Duration::from_secs(60));
+    let path = runs_file("third-run-only");
+    let pool = get_context(StartMethod::Fork)
+        .pool(2)
+        .initializer(the_third_run_fails, path.clone())
+        .start()
+        .unwrap();
+    let long = pool.apply_async(sleep_ms, 8000).unwrap();
+    let died = pool.apply_async(exit_with, 3).unwrap().get();
+    assert!(matches!(died, Err(Error::WorkerDied { .. })), "{died:?}");
+    let asked = Instant::now();
+    assert_eq!(pool.apply(square, 3).unwrap(), 9);
+    let took = asked.elapsed();
+    std::fs::remove_file(&path).unwrap();
+    assert!(took < Duration::from_secs(4), "{took:?}");
+    drop(long);
+    pool.terminate();
 }
 
 /// A worker that cannot be replaced (its initializer fails) while another works: the pool
@@ -1496,6 +1576,39 @@ fn a_stopped_forkserver_holds_up_neither_is_alive_nor_drop() {
     );
 }
 
+/// A worker killed while its forkserver is stopped (the server cannot report its exit
+/// code): the wait for its task ends with `WorkerDied` within seconds, its exit code
+/// unknown, not when the server is resumed.
+fn a_worker_lost_while_the_forkserver_is_stopped_is_reported_in_seconds() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    let pool = get_context(StartMethod::Forkserver)
+        .pool(1)
+        .start()
+        .unwrap();
+    let worker = Pid::from_raw(pool.apply(my_pid, ()).unwrap() as i32);
+    let mut long = pool.apply_async(sleep_ms, 30_000).unwrap();
+    let server = Pid::from_raw(ipc::forkserver::pid().expect("it runs"));
+    kill(server, Signal::SIGSTOP).unwrap();
+    let mut resumes = std::process::Command::new("sh")
+        .args(["-c", &format!("sleep 20; kill -CONT {server}")])
+        .spawn()
+        .unwrap();
+    kill(worker, Signal::SIGKILL).unwrap();
+    let asked = Instant::now();
+    let answer = long.get_timeout(Duration::from_millis(100));
+    let took = asked.elapsed();
+    kill(server, Signal::SIGCONT).unwrap();
+    resumes.kill().unwrap();
+    resumes.wait().unwrap();
+    assert!(
+        matches!(answer, Err(Error::WorkerDied { exitcode: None, .. })),
+        "{answer:?}"
+    );
+    assert!(took < Duration::from_secs(12), "{took:?}");
+    pool.terminate();
+}
+
 /// A result that refuses to be encoded (Python: an unpicklable result).
 #[derive(Debug, serde::Deserialize)]
 struct Unencodable(u32);
@@ -1591,6 +1704,10 @@ fn main() -> std::process::ExitCode {
             an_initializer_that_exits_is_named_as_the_reason,
         ),
         (
+            "an_initializer_that_never_ends_holds_up_no_start",
+            an_initializer_that_never_ends_holds_up_no_start,
+        ),
+        (
             "a_task_over_the_message_limit_is_refused_at_once",
             a_task_over_the_message_limit_is_refused_at_once,
         ),
@@ -1621,6 +1738,18 @@ fn main() -> std::process::ExitCode {
         (
             "a_stopped_idle_worker_does_not_hold_up_a_result_that_is_in",
             a_stopped_idle_worker_does_not_hold_up_a_result_that_is_in,
+        ),
+        (
+            "a_stopped_worker_with_a_task_half_written_holds_up_no_other_call",
+            a_stopped_worker_with_a_task_half_written_holds_up_no_other_call,
+        ),
+        (
+            "a_replacement_after_a_failed_one_starts_when_its_pause_is_over",
+            a_replacement_after_a_failed_one_starts_when_its_pause_is_over,
+        ),
+        (
+            "a_worker_lost_while_the_forkserver_is_stopped_is_reported_in_seconds",
+            a_worker_lost_while_the_forkserver_is_stopped_is_reported_in_seconds,
         ),
         (
             "a_failed_start_while_another_starts_is_not_the_answer",
