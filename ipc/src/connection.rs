@@ -14,6 +14,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -143,6 +144,11 @@ pub struct Connection {
     end: usize,
     /// Whether the last frame received was big: then the next header is read alone.
     after_big: bool,
+    /// Whether another process may read this end too: it went to a new process in its
+    /// arguments, or came from one. Then no read goes past the end of a message, which
+    /// would take the next one from whoever reads next (and lose it with this process).
+    /// Atomic, so that [`Serialize`], which takes `&self`, can set it.
+    shared: AtomicBool,
 }
 
 /// How long a read may block.
@@ -171,6 +177,7 @@ impl Connection {
             start: 0,
             end: 0,
             after_big: false,
+            shared: AtomicBool::new(false),
         }
     }
 
@@ -528,7 +535,9 @@ impl Connection {
     /// Reads the next frame's header and returns the body's length.
     ///
     /// A read asks the kernel for as much as the buffer holds, so that one read brings
-    /// several small messages. After a big one (at least [`READ_BUFFER`] bytes), the next
+    /// several small messages. An end that other processes may read too reads the header
+    /// alone, and then the body alone: what it read ahead would be lost to them. After a
+    /// big one (at least [`READ_BUFFER`] bytes), the next
     /// message is likely big too, and the header is read alone: the body is then read
     /// straight into its own memory, in reads that end where it ends. Read ahead, its
     /// first 64 KiB would be copied once more, and the last read would stop a few bytes
@@ -539,7 +548,7 @@ impl Connection {
         if let Some(why) = &self.unreadable {
             return Err(Error::Unreadable(why.clone()));
         }
-        let read_ahead = if self.after_big {
+        let read_ahead = if self.after_big || self.shared.load(Ordering::Relaxed) {
             HEADER_LEN
         } else {
             READ_BUFFER
@@ -813,7 +822,9 @@ impl Drop for Connection {
 
 /// A `Connection` can go to a process as it starts, in its arguments (see
 /// [`Descriptor`]), as Python's can: the new process gets its own copy
-/// of this end. Not with bytes received and not read yet, which it would not get.
+/// of this end. Not with bytes received and not read yet, which it would not get. From
+/// then on, both copies read one message at a time, as Python's do: header, then body,
+/// and not a byte further, so that each message goes whole to the one that reads it.
 impl Serialize for Connection {
     fn serialize<S: serde::Serializer>(
         &self,
@@ -826,6 +837,7 @@ impl Serialize for Connection {
                  another process",
             ));
         }
+        self.shared.store(true, Ordering::Relaxed);
         let end = Lent(self.fd.as_fd());
         (end, self.readable, self.writable, self.max_message as u64).serialize(serializer)
     }
@@ -839,6 +851,7 @@ impl<'de> serde::Deserialize<'de> for Connection {
             <(Descriptor, bool, bool, u64)>::deserialize(deserializer)?;
         let mut conn = Connection::new(fd.into_owned(), readable, writable);
         conn.set_max_message_size(max_message.try_into().unwrap_or(usize::MAX));
+        conn.shared = AtomicBool::new(true);
         Ok(conn)
     }
 }

@@ -961,6 +961,50 @@ fn pipes_and_queues_go_to_new_processes_in_their_arguments() {
     }
 }
 
+/// The connection a pool's worker got from its initializer.
+static CONN: std::sync::Mutex<Option<ipc::Connection>> = std::sync::Mutex::new(None);
+
+fn keep_conn(conn: ipc::Connection) {
+    *CONN.lock().unwrap() = Some(conn);
+}
+
+fn recv_one(_: ()) -> String {
+    CONN.lock().unwrap().as_mut().unwrap().recv().unwrap()
+}
+
+/// One end read in turn by several processes (each worker of the pool gets it from the
+/// initializer, and leaves after one task): each message goes to one of them, and none is
+/// lost with a worker that leaves, as in Python.
+fn an_end_read_in_turn_by_several_processes_loses_no_message() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    for method in StartMethod::ALL {
+        let (mut ours, theirs) = ipc::Pipe::new().unwrap();
+        let pool = get_context(method)
+            .pool(1)
+            .initializer(keep_conn, theirs)
+            .max_tasks_per_child(1)
+            .start()
+            .unwrap();
+        let sent = ["first", "second", "third"];
+        for message in sent {
+            ours.send(message).unwrap();
+        }
+        let received: Vec<_> = (0..sent.len())
+            .map(|_| {
+                let mut read = pool.apply_async(recv_one, ()).unwrap();
+                read.get_timeout(Duration::from_secs(5))
+            })
+            .collect();
+        let received: Vec<String> = received
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|e| e.to_string()))
+            .collect();
+        assert_eq!(received, sent, "{method}");
+        pool.terminate();
+    }
+}
+
 fn write_hello(fd: ipc::Descriptor) {
     std::io::Write::write_all(&mut std::fs::File::from(fd.into_owned()), b"hello").unwrap();
 }
@@ -1750,6 +1794,10 @@ fn main() -> std::process::ExitCode {
         (
             "a_worker_lost_while_the_forkserver_is_stopped_is_reported_in_seconds",
             a_worker_lost_while_the_forkserver_is_stopped_is_reported_in_seconds,
+        ),
+        (
+            "an_end_read_in_turn_by_several_processes_loses_no_message",
+            an_end_read_in_turn_by_several_processes_loses_no_message,
         ),
         (
             "a_failed_start_while_another_starts_is_not_the_answer",
