@@ -42,7 +42,12 @@ pub(crate) fn describe(payload: &(dyn Any + Send)) -> String {
 /// unwind out of the worker's loop, and out of a forked child into the code that forked
 /// it: the child would run its parent's program. A payload that panics when dropped is
 /// forgotten instead (the process lets go of its memory when it ends).
+///
+/// The place noted by the hook is cleared first: a panic that `f` caught itself leaves
+/// its place behind, and a panic that no hook sees (`resume_unwind`) must not be
+/// reported there.
 pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    PANIC_LOCATION.with(|last| last.borrow_mut().take());
     panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
         let description = describe(&*payload);
         if let Err(again) = panic::catch_unwind(AssertUnwindSafe(|| drop(payload))) {

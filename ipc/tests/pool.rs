@@ -625,7 +625,29 @@ fn a_tiny_message_limit_still_runs_every_task() {
     }
 }
 
+/// A panic that no hook saw (`resume_unwind`) is reported without a place, not at the
+/// place of an earlier panic that a task caught itself.
+fn a_panic_is_never_reported_at_an_earlier_ones_place() {
+    let pool = Pool::new(1).with_chunksize(2);
+    let results = pool.map(
+        |i: u8| {
+            if i == 0 {
+                let caught = std::panic::catch_unwind(|| panic!("handled inside the task"));
+                assert!(caught.is_err());
+            } else {
+                std::panic::resume_unwind(Box::new("resumed"));
+            }
+        },
+        [0u8, 1],
+    );
+    match results {
+        Err(Error::TaskPanicked { index: 1, message }) => assert_eq!(message, "resumed"),
+        other => panic!("{other:?}"),
+    }
+}
+
 fork_test::main!(
+    a_panic_is_never_reported_at_an_earlier_ones_place,
     a_panic_whose_payload_panics_when_dropped_is_still_a_task_panic,
     map_keeps_input_order_for_every_chunk_size,
     map_takes_a_load_url_style_function,
