@@ -473,6 +473,24 @@ def pool_returns_without_waiting_for_its_initializers(site):
     assert took < 1, took
 
 
+@claim('ipc-tour.md')
+def an_initializer_that_raises_is_retried_in_new_workers_for_ever(site):
+    code = ('import multiprocessing as mp\n'
+            'def fail(runs):\n'
+            '    with runs.get_lock(): runs.value += 1\n'
+            '    raise RuntimeError("no database")\n'
+            'if __name__ == "__main__":\n'
+            '    runs = mp.Value("i", 0)\n'
+            '    pool = mp.get_context("fork").Pool(1, initializer=fail, initargs=(runs,))\n'
+            '    try:\n'
+            '        pool.apply_async(abs, (-1,)).get(timeout=1)\n'
+            '    except mp.TimeoutError:\n'
+            '        print("timeout", runs.value)\n'
+            '    pool.terminate()\n')
+    word, runs = python_output(code, stderr=subprocess.DEVNULL).split()
+    assert word == 'timeout' and int(runs) >= 3, (word, runs)
+
+
 @claim('ch06-start-methods.md')
 def a_lambda_in_a_function_cannot_be_pickled_for_forkserver_or_spawn_and_fork_takes_it(site):
     for method in ['forkserver', 'spawn']:

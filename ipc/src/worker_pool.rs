@@ -451,6 +451,7 @@ impl WorkerPool {
             pool: self,
             tasks,
             len: start,
+            kept: None,
             result: PhantomData,
         })
     }
@@ -509,18 +510,25 @@ impl WorkerPool {
         }
     }
 
-    /// The first of `ids` to finish, and its result.
-    fn wait_for_any(&self, ids: &[u64]) -> Result<(u64, Outcome)> {
+    /// The first of `ids` to finish, and its result, waiting until `deadline` at most
+    /// (`None` if none is there by then).
+    fn wait_for_any(
+        &self,
+        ids: &[u64],
+        deadline: Option<Instant>,
+    ) -> Result<Option<(u64, Outcome)>> {
         let mut state = self.state.borrow_mut();
         loop {
             if let Some(&id) = ids.iter().find(|id| state.done.contains_key(id)) {
                 let result = state.done.remove(&id).expect("found above");
-                return Ok((id, result));
+                return Ok(Some((id, result)));
             }
             if state.terminated {
                 return Err(Error::PoolTerminated);
             }
-            state.pump(None)?;
+            if !state.pump(deadline)? {
+                return Ok(None);
+            }
         }
     }
 }
@@ -921,34 +929,109 @@ impl<R> Drop for AsyncResult<'_, R> {
     }
 }
 
-/// The result of [`WorkerPool::map_async`], to come: every chunk's.
+/// The result of [`WorkerPool::map_async`], to come: every chunk's. Python: `MapResult`.
 #[derive(Debug)]
 pub struct MapResult<'pool, R> {
     pool: &'pool WorkerPool,
     tasks: Vec<u64>,
     /// How many items the chunks hold in all: room for their results is made once.
     len: usize,
+    /// Every chunk's outcome, once a [`get_timeout`](Self::get_timeout) has taken them
+    /// from the pool: kept, so that asking again gives the same answer.
+    kept: Option<Vec<Outcome>>,
     result: PhantomData<fn() -> R>,
 }
 
 impl<R: DeserializeOwned> MapResult<'_, R> {
-    /// Waits for every result, in input order; the first failure is the error.
-    pub fn get(self) -> Result<Vec<R>> {
+    /// Waits for every result, in input order; the first failure is the error. Python:
+    /// `result.get()`.
+    pub fn get(mut self) -> Result<Vec<R>> {
         let mut results = Vec::with_capacity(self.len);
-        for &id in &self.tasks {
-            let bytes = self.pool.wait_for(id, None)?.expect("no deadline")?;
-            match codec::decode_call::<Outcomes<R>>(&bytes)? {
-                Outcomes::All(chunk) => results.extend(chunk),
-                Outcomes::Each(outcomes) => {
-                    for outcome in outcomes {
-                        let index = results.len();
-                        results.push(outcome.map_err(|failure| failure_error(failure, index))?);
-                    }
+        match self.kept.take() {
+            Some(kept) => kept
+                .iter()
+                .try_for_each(|outcome| append(&mut results, outcome))?,
+            None => {
+                for &id in &self.tasks {
+                    let outcome = self.pool.wait_for(id, None)?.expect("no deadline");
+                    append(&mut results, &outcome)?;
                 }
             }
         }
         Ok(results)
     }
+
+    /// Waits for every result at most `timeout`: [`Error::Timeout`] if one is not there by
+    /// then (ask again later). Python: `result.get(timeout)`, which raises `TimeoutError`.
+    /// Once they are all there, they stay: asked again, this gives the same answer at once.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ipc::{StartMethod, get_context};
+    ///
+    /// fn double(x: u32) -> u32 {
+    ///     2 * x
+    /// }
+    ///
+    /// let pool = get_context(StartMethod::Fork).pool(2).start()?;
+    /// let mut doubled = pool.map_async(double, [1, 2, 3])?;
+    /// assert_eq!(doubled.get_timeout(Duration::from_secs(10))?, [2, 4, 6]);
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn get_timeout(&mut self, timeout: Duration) -> Result<Vec<R>> {
+        if self.kept.is_none() {
+            if !self.wait_timeout(timeout)? {
+                return Err(Error::Timeout);
+            }
+            let outcomes = (self.tasks.iter())
+                .map(|&id| self.pool.wait_for(id, None).map(|o| o.expect("there")))
+                .collect::<Result<Vec<_>>>()?;
+            self.kept = Some(outcomes);
+        }
+        let mut results = Vec::with_capacity(self.len);
+        for outcome in self.kept.as_ref().expect("kept above") {
+            append(&mut results, outcome)?;
+        }
+        Ok(results)
+    }
+
+    /// Whether every result is there, without waiting. Python: `result.ready()`.
+    pub fn ready(&self) -> Result<bool> {
+        self.wait_timeout(Duration::ZERO)
+    }
+
+    /// Waits at most `timeout` for every result to be there, and says whether they are;
+    /// they stay for [`get`](Self::get). Python: `result.wait(timeout)`, then
+    /// `result.ready()`.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool> {
+        if self.kept.is_some() {
+            return Ok(true);
+        }
+        let deadline = deadline(Some(timeout));
+        for &id in &self.tasks {
+            if !self.pool.has_result(id, deadline)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Appends the results of a chunk's `outcome` to `results`; the first failure is the error.
+fn append<R: DeserializeOwned>(results: &mut Vec<R>, outcome: &Outcome) -> Result<()> {
+    let bytes = outcome
+        .as_ref()
+        .map_err(|failed| Error::from(failed.clone()))?;
+    match codec::decode_call::<Outcomes<R>>(bytes)? {
+        Outcomes::All(chunk) => results.extend(chunk),
+        Outcomes::Each(outcomes) => {
+            for outcome in outcomes {
+                let index = results.len();
+                results.push(outcome.map_err(|failure| failure_error(failure, index))?);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Dropped before [`get`](Self::get) took them all (or after it stopped at a failure),
@@ -994,6 +1077,31 @@ where
         })
     }
 
+    /// The next result, waiting at most `timeout` for it: `Some(Err(`[`Error::Timeout`]`))`
+    /// if it is not there by then (ask again later), `None` at the end. Python:
+    /// `it.next(timeout)`, which raises `TimeoutError`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ipc::{StartMethod, get_context};
+    ///
+    /// fn nap(ms: u64) -> u64 {
+    ///     std::thread::sleep(Duration::from_millis(ms));
+    ///     ms
+    /// }
+    ///
+    /// let pool = get_context(StartMethod::Fork).pool(1).start()?;
+    /// let mut naps = pool.imap(nap, [2000])?;
+    /// let early = naps.next_timeout(Duration::from_millis(10));
+    /// assert!(matches!(early, Some(Err(ipc::Error::Timeout))));
+    /// assert_eq!(naps.next().transpose()?, Some(2000));
+    /// assert!(naps.next_timeout(Duration::ZERO).is_none());
+    /// # Ok::<(), ipc::Error>(())
+    /// ```
+    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Result<R>> {
+        self.next_result(deadline(Some(timeout))).transpose()
+    }
+
     /// Hands in items while the workers could use more: a few per worker, no more.
     fn top_up(&mut self) -> Result<()> {
         let wanted = IN_FLIGHT * self.pool.processes() + 1;
@@ -1024,7 +1132,9 @@ where
         self.pending.remove(position?)?.err()
     }
 
-    fn next_result(&mut self) -> Result<Option<R>> {
+    /// The next result, waiting until `deadline` at most: `None` at the end,
+    /// [`Error::Timeout`] if it is not there by then (it stays pending).
+    fn next_result(&mut self, deadline: Option<Instant>) -> Result<Option<R>> {
         self.top_up()?;
         if let Some(refused) = self.refused_next() {
             return Err(refused);
@@ -1033,18 +1143,17 @@ where
             let Some(&Ok(id)) = self.pending.front() else {
                 return Ok(None);
             };
-            self.pool
-                .wait_for(id, None)
-                .map(|outcome| (id, outcome.expect("no deadline")))
+            (self.pool.wait_for(id, deadline)).map(|outcome| outcome.map(|o| (id, o)))
         } else {
             if self.pending.is_empty() {
                 return Ok(None);
             }
             let ids: Vec<u64> = self.pending.iter().flatten().copied().collect();
-            self.pool.wait_for_any(&ids)
+            self.pool.wait_for_any(&ids, deadline)
         };
         let (id, bytes) = match waited {
-            Ok(found) => found,
+            Ok(Some(found)) => found,
+            Ok(None) => return Err(Error::Timeout),
             Err(e) => {
                 // No answer can come (no worker left, and none can be started): the error
                 // is the answer of the first item waiting, which is taken back, so that
@@ -1079,6 +1188,6 @@ where
     type Item = Result<R>;
 
     fn next(&mut self) -> Option<Result<R>> {
-        self.next_result().transpose()
+        self.next_result(None).transpose()
     }
 }

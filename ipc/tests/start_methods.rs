@@ -289,6 +289,57 @@ fn panics_on_odd(x: u64) -> u64 {
     x
 }
 
+/// `map_async`'s result and `imap`'s iterators wait with a timeout, as Python's
+/// `MapResult.get(timeout)`, `wait(timeout)`, `ready()` and `IMapIterator.next(timeout)`:
+/// a timeout leaves the result to come, and a result (or failure) asked again is the same.
+fn map_async_and_imap_wait_with_timeouts_as_in_python() {
+    time_limit(Duration::from_secs(60));
+    let pool = get_context(StartMethod::Fork).pool(2).start().unwrap();
+    let mut naps = pool.map_async(sleep_ms, [300, 300, 300]).unwrap();
+    assert!(!naps.ready().unwrap());
+    let early = naps.get_timeout(Duration::from_millis(50));
+    assert!(matches!(early, Err(Error::Timeout)), "{early:?}");
+    assert!(naps.wait_timeout(Duration::from_secs(10)).unwrap());
+    assert!(naps.ready().unwrap());
+    for _ in 0..2 {
+        assert_eq!(naps.get_timeout(Duration::ZERO).unwrap(), [300; 3]);
+    }
+    assert_eq!(naps.get().unwrap(), [300; 3]);
+
+    let mut failing = pool.map_async(panics_on_odd, [0, 1, 2]).unwrap();
+    for timeout in [Duration::from_secs(10), Duration::ZERO] {
+        let failed = failing.get_timeout(timeout);
+        assert!(
+            matches!(failed, Err(Error::TaskPanicked { index: 1, .. })),
+            "{failed:?}"
+        );
+    }
+
+    let mut ordered = pool.imap(sleep_ms, [400, 0]).unwrap();
+    let early = ordered.next_timeout(Duration::from_millis(50));
+    assert!(matches!(early, Some(Err(Error::Timeout))), "{early:?}");
+    let rest: Vec<u64> = (0..2)
+        .map(|_| {
+            ordered
+                .next_timeout(Duration::from_secs(10))
+                .unwrap()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(rest, [400, 0]);
+    assert!(ordered.next_timeout(Duration::ZERO).is_none());
+
+    let mut unordered = pool.imap_unordered(sleep_ms, [400, 300]).unwrap();
+    let early = unordered.next_timeout(Duration::from_millis(50));
+    assert!(matches!(early, Some(Err(Error::Timeout))), "{early:?}");
+    let first = unordered.next_timeout(Duration::from_secs(10));
+    assert!(matches!(first, Some(Ok(300))), "{first:?}");
+    assert_eq!(unordered.next().transpose().unwrap(), Some(400));
+    assert!(unordered.next_timeout(Duration::ZERO).is_none());
+    pool.close();
+    pool.join().unwrap();
+}
+
 /// A panic payload whose destructor panics too (`panic_any` with such a value).
 struct PanicsWhenDropped;
 
@@ -1798,6 +1849,10 @@ fn main() -> std::process::ExitCode {
         (
             "an_end_read_in_turn_by_several_processes_loses_no_message",
             an_end_read_in_turn_by_several_processes_loses_no_message,
+        ),
+        (
+            "map_async_and_imap_wait_with_timeouts_as_in_python",
+            map_async_and_imap_wait_with_timeouts_as_in_python,
         ),
         (
             "a_failed_start_while_another_starts_is_not_the_answer",
