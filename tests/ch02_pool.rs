@@ -11,8 +11,14 @@ chapter_snapshots!(
     extra: [
         a_hung_url_is_waited_for_once,
         sigterm_in_the_default_run_leaves_no_process,
+        a_fatal_error_is_said_in_words,
     ],
 );
+
+/// Short of descriptors, it stops with its error in words.
+fn a_fatal_error_is_said_in_words() {
+    support::a_fatal_error_is_said_in_words(BIN);
+}
 
 /// The default run: the demo site and the pool's workers end with the parent.
 fn sigterm_in_the_default_run_leaves_no_process() {

@@ -6,8 +6,16 @@ mod support;
 chapter_snapshots!(
     "ch04",
     "url_loader_queue",
-    extra: [sigint_to_the_parent_alone_leaves_no_process],
+    extra: [
+        sigint_to_the_parent_alone_leaves_no_process,
+        a_fatal_error_is_said_in_words,
+    ],
 );
+
+/// Short of descriptors, it stops with its error in words.
+fn a_fatal_error_is_said_in_words() {
+    support::a_fatal_error_is_said_in_words(BIN);
+}
 
 /// Ctrl-C reaches a whole process group; `kill -INT` the parent alone: its loader, waiting
 /// for a slow page, ends with it.

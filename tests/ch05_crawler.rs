@@ -111,10 +111,16 @@ fn with_its_output_closed_it_ends_quietly() {
     support::with_its_output_closed_it_ends_quietly(BIN);
 }
 
+/// Short of descriptors, it stops with its error in words.
+fn a_fatal_error_is_said_in_words() {
+    support::a_fatal_error_is_said_in_words(BIN);
+}
+
 fork_test::main!(
     default_run_on_the_demo_site,
     killed_alone_it_leaves_no_process,
     with_its_output_closed_it_ends_quietly,
+    a_fatal_error_is_said_in_words,
     one_worker_ignoring_robots_txt,
     depth_and_max_pages,
     a_depth_past_the_last_level_ends_with_the_last_level,

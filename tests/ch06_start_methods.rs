@@ -12,8 +12,16 @@ chapter_snapshots!(
     "ch06",
     "url_loader_start_methods",
     settle: start_join_times,
-    extra: [killed_while_spawned_workers_load_it_leaves_no_process],
+    extra: [
+        killed_while_spawned_workers_load_it_leaves_no_process,
+        a_fatal_error_is_said_in_words,
+    ],
 );
+
+/// Short of descriptors, it stops with its error in words.
+fn a_fatal_error_is_said_in_words() {
+    support::a_fatal_error_is_said_in_words(BIN);
+}
 
 /// The start + join table gives milliseconds, which change from run to run like the
 /// seconds that the shared filters replace.

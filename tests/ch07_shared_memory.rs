@@ -11,7 +11,17 @@ mod support;
 
 use regex::Regex;
 
-chapter_snapshots!("ch07", "shared_state", settle: racy_counts_filtered);
+chapter_snapshots!(
+    "ch07",
+    "shared_state",
+    settle: racy_counts_filtered,
+    extra: [a_fatal_error_is_said_in_words],
+);
+
+/// Short of descriptors, it stops with its error in words.
+fn a_fatal_error_is_said_in_words() {
+    support::a_fatal_error_is_said_in_words(BIN);
+}
 
 fn racy_counts_filtered(text: String) -> String {
     let filters = [

@@ -319,6 +319,23 @@ pub fn with_its_output_closed_it_ends_quietly(bin: &str) {
     );
 }
 
+/// Runs `bin` with too few descriptors for its processes (`ulimit -n 9`): it must fail
+/// with exit code 1 and say why in words, `Error: Too many open files (os error 24)`, not
+/// in the `Debug` form of its error (`Io(Os { code: 24, kind: ... })`). Without
+/// `RUST_BACKTRACE`, which would add a backtrace.
+pub fn a_fatal_error_is_said_in_words(bin: &str) {
+    let script = "unset RUST_BACKTRACE RUST_LIB_BACKTRACE; ulimit -n 9 && exec \"$0\"";
+    let run = run_merged("sh", &["-c", script, bin]);
+    let last = run.text.lines().last().unwrap_or_default();
+    assert_eq!(run.code, 1, "{bin}: {}", run.text);
+    assert!(
+        last.starts_with("Error: ") && last.contains("Too many open files (os error 24)"),
+        "{bin} ended with {last:?}"
+    );
+    // The `Debug` form of an `io::Error`, whichever kind, names its `kind:`.
+    assert!(!last.contains("kind: "), "{bin} ended with {last:?}");
+}
+
 /// URLs that fail in the two ways a user's can: malformed, and nobody listening.
 pub const BAD_URLS: [&str; 2] = ["[http://127.0.0.1:1/", "http://127.0.0.1:1/"];
 

@@ -26,7 +26,7 @@ const ADDS: u64 = 100_000;
 const LOADERS: usize = 3;
 
 // ANCHOR: main
-fn main() -> ipc::Result<ExitCode> {
+fn main() -> anyhow::Result<ExitCode> {
     loader::end_quietly_when_output_closes(); // `| head` ends it as it ends `cat`
     counter::race(RACERS, ADDS)?;
 

@@ -3,7 +3,6 @@
 //! acts *outside* the process (flushes into a shared file, deletes a folder) acts twice.
 //! `cargo run -p ch01-fork-pitfalls --bin destructor_twice`
 
-use std::error::Error;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -14,7 +13,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, fork};
 use tempfile::TempDir;
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> anyhow::Result<()> {
     loader::end_quietly_when_output_closes();
     let scratch = tempfile::tempdir()?;
     println!("A bare fork, with a line waiting in a BufWriter for the log file:");
@@ -31,7 +30,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 // ANCHOR: bare
 /// Writes a line into a `BufWriter` for the file at `path`, then forks; each process
 /// drops its copy of the `BufWriter`, which writes out its buffer.
-fn bare_fork(path: &Path) -> Result<(), Box<dyn Error>> {
+fn bare_fork(path: &Path) -> anyhow::Result<()> {
     let mut log = BufWriter::new(File::create(path)?);
     writeln!(log, "loading /")?; // waits in the BufWriter's buffer, in this process's memory
     // SAFETY: in a process with several threads, a forked child may only call
@@ -82,7 +81,7 @@ fn tempdir_kept() -> ipc::Result<()> {
 // ANCHOR: pool
 /// Three folders, one per item of a `Pool::map`: each is dropped once, by the worker whose
 /// chunk holds it, when `f` is done with it.
-fn pool_of_tempdirs() -> Result<(), Box<dyn Error>> {
+fn pool_of_tempdirs() -> anyhow::Result<()> {
     let folders: Vec<TempDir> = (0..3)
         .map(|_| tempfile::tempdir())
         .collect::<Result<_, _>>()?;

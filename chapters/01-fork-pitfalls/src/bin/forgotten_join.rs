@@ -3,7 +3,6 @@
 //! leaves one zombie per child.
 //! `cargo run -p ch01-fork-pitfalls --bin forgotten_join`
 
-use std::error::Error;
 use std::time::Duration;
 
 use ch01_fork_pitfalls::exit_child;
@@ -11,7 +10,7 @@ use ipc::Process;
 use nix::sys::wait::{Id, WaitPidFlag, waitid, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> anyhow::Result<()> {
     loader::end_quietly_when_output_closes();
     println!("A bare fork, and no waitpid yet:");
     bare_fork()?;
@@ -41,7 +40,7 @@ fn bare_fork() -> nix::Result<()> {
 
 // ANCHOR: ipc
 /// The same with `ipc`, and a child that is still running when its `Process` is dropped.
-fn with_ipc() -> Result<(), Box<dyn Error>> {
+fn with_ipc() -> anyhow::Result<()> {
     let mut quick = Process::new(|| ()); // its work is done at once
     quick.start()?;
     let pid = Pid::from_raw(quick.pid().expect("started"));

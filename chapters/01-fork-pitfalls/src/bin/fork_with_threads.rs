@@ -3,7 +3,6 @@
 //! child will ever unlock it.
 //! `cargo run -p ch01-fork-pitfalls --bin fork_with_threads`
 
-use std::error::Error;
 use std::io;
 use std::sync::mpsc;
 use std::thread;
@@ -12,7 +11,7 @@ use ch01_fork_pitfalls::{exit_child, give_up_after_hang_limit, wait_and_tell};
 use ipc::Process;
 use nix::unistd::{ForkResult, fork};
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> anyhow::Result<()> {
     loader::end_quietly_when_output_closes();
     println!("A bare fork while another thread holds stdout's lock:");
     bare_fork()?;
@@ -23,7 +22,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
 // ANCHOR: bare
 /// Forks while a second thread holds stdout's lock; the child then prints.
-fn bare_fork() -> Result<(), Box<dyn Error>> {
+fn bare_fork() -> anyhow::Result<()> {
     let (locked, wait_until_locked) = mpsc::channel();
     let (release, wait_for_release) = mpsc::channel::<()>();
     let printer = thread::spawn(move || {
@@ -55,7 +54,7 @@ fn bare_fork() -> Result<(), Box<dyn Error>> {
 
 // ANCHOR: ipc
 /// The same with `ipc`: refused while the other thread runs, started once it is joined.
-fn with_ipc() -> Result<(), Box<dyn Error>> {
+fn with_ipc() -> anyhow::Result<()> {
     let (stop, wait_for_stop) = mpsc::channel::<()>();
     let worker = thread::spawn(move || wait_for_stop.recv());
     let mut process = Process::new(|| println!("The child prints."));

@@ -3,7 +3,6 @@
 //! stream, while it holds a copy of the end that writes to it, waits forever.
 //! `cargo run -p ch01-fork-pitfalls --bin pipe_end_left_open`
 
-use std::error::Error;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 
@@ -14,7 +13,7 @@ use nix::unistd::{ForkResult, fork, pipe};
 /// What the parent sends the child.
 const URLS: [&str; 2] = ["/", "/about.html"];
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> anyhow::Result<()> {
     loader::end_quietly_when_output_closes();
     println!("A bare fork; the child keeps its copy of the pipe's write end:");
     bare_fork()?;
@@ -28,7 +27,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 // ANCHOR: bare
 /// The parent writes the URLs into a pipe and closes its write end; the child reads lines
 /// until the end of the stream.
-fn bare_fork() -> Result<(), Box<dyn Error>> {
+fn bare_fork() -> anyhow::Result<()> {
     let (read_end, write_end) = pipe()?;
     // SAFETY: in a process with several threads, a forked child may only call
     // async-signal-safe functions; this program starts no thread, so its child may run any

@@ -2,14 +2,12 @@
 //! the child, and both processes print it.
 //! `cargo run -p ch01-fork-pitfalls --bin unflushed_output`
 
-use std::error::Error;
-
 use ch01_fork_pitfalls::exit_child;
 use ipc::Process;
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, fork};
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> anyhow::Result<()> {
     loader::end_quietly_when_output_closes();
     println!("A bare fork, with half a line in stdout's buffer:");
     bare_fork()?;
