@@ -10,4 +10,11 @@ fn threads_rayon_tokio_and_processes_on_the_same_work() {
     support::check("ch00_default", BIN, &[], None, support::as_written);
 }
 
-fork_test::main!(threads_rayon_tokio_and_processes_on_the_same_work);
+fn help_and_an_argument_that_is_not_text_end_without_a_panic() {
+    support::help_and_an_argument_that_is_not_text_end_without_a_panic(BIN);
+}
+
+fork_test::main!(
+    threads_rayon_tokio_and_processes_on_the_same_work,
+    help_and_an_argument_that_is_not_text_end_without_a_panic,
+);

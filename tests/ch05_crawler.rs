@@ -111,6 +111,10 @@ fn with_its_output_closed_it_ends_quietly() {
     support::with_its_output_closed_it_ends_quietly(BIN);
 }
 
+fn help_and_an_argument_that_is_not_text_end_without_a_panic() {
+    support::help_and_an_argument_that_is_not_text_end_without_a_panic(BIN);
+}
+
 /// Short of descriptors, it stops with its error in words.
 fn a_fatal_error_is_said_in_words() {
     support::a_fatal_error_is_said_in_words(BIN);
@@ -120,6 +124,7 @@ fork_test::main!(
     default_run_on_the_demo_site,
     killed_alone_it_leaves_no_process,
     with_its_output_closed_it_ends_quietly,
+    help_and_an_argument_that_is_not_text_end_without_a_panic,
     a_fatal_error_is_said_in_words,
     one_worker_ignoring_robots_txt,
     depth_and_max_pages,

@@ -336,12 +336,28 @@ pub fn a_fatal_error_is_said_in_words(bin: &str) {
     assert!(!last.contains("kind: "), "{bin} ended with {last:?}");
 }
 
+/// `--help` says how to call `bin` (exit code 0), and an argument that is not text (not
+/// UTF-8) is a usage error (exit code 2), not a panic.
+pub fn help_and_an_argument_that_is_not_text_end_without_a_panic(bin: &str) {
+    let help = run_merged(bin, &["--help"]);
+    assert_eq!(help.code, 0, "{bin} --help: {}", help.text);
+    assert!(help.text.to_lowercase().contains("usage:"), "{}", help.text);
+    let script = "exec \"$0\" \"$(printf 'http://127.0.0.1:1/\\377')\"";
+    let refused = run_merged("sh", &["-c", script, bin]);
+    assert_eq!(refused.code, 2, "{bin}: {}", refused.text);
+    assert!(
+        !refused.text.contains("panicked"),
+        "{bin}: {}",
+        refused.text
+    );
+}
+
 /// URLs that fail in the two ways a user's can: malformed, and nobody listening.
 pub const BAD_URLS: [&str; 2] = ["[http://127.0.0.1:1/", "http://127.0.0.1:1/"];
 
 /// The runs every chapter gets: the default run on the demo site, a run with bad URLs, a
-/// run on the demo page that is not UTF-8, a kill in the middle of a slow load, and a run
-/// with its output closed; then the chapter's own `extra: [...]` tests. Expands to the test
+/// run on the demo page that is not UTF-8, a kill in the middle of a slow load, a run
+/// with its output closed, and `--help` and an argument that is not text; then the chapter's own `extra: [...]` tests. Expands to the test
 /// binary's `main`. `settle:` puts lines whose place depends on the scheduler in one order
 /// (`support::as_written` by default).
 #[allow(unused_macros)] // chapter 5 has a main of its own
@@ -381,12 +397,17 @@ macro_rules! chapter_snapshots {
             support::with_its_output_closed_it_ends_quietly(BIN);
         }
 
+        fn help_and_an_argument_that_is_not_text_end_without_a_panic() {
+            support::help_and_an_argument_that_is_not_text_end_without_a_panic(BIN);
+        }
+
         fork_test::main!(
             default_run_on_the_demo_site,
             bad_urls_are_one_line_errors_and_exit_1,
             a_page_that_is_not_utf8_is_an_error,
             killed_while_it_loads_a_slow_page_it_leaves_no_process,
             with_its_output_closed_it_ends_quietly,
+            help_and_an_argument_that_is_not_text_end_without_a_panic,
             $($($extra,)*)?
         );
     };

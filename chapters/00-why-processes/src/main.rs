@@ -50,13 +50,24 @@ const EXPERIMENTS: [(&str, &[(&str, &str)]); 3] = [
     ),
 ];
 
+/// How to call it (the two-argument form is for itself: one way, in a process of its own).
+const USAGE: &str = "usage: why_processes  (runs every experiment)";
+
 fn main() -> ExitCode {
-    let args: Vec<String> = env::args().skip(1).collect();
-    match args.as_slice() {
-        [] => compare_all(),
-        [way, site] => ways::run(way, site),
+    // `None` if an argument is not text (UTF-8): a usage error too, not a panic.
+    let args: Option<Vec<String>> = env::args_os()
+        .skip(1)
+        .map(|a| a.into_string().ok())
+        .collect();
+    match args.as_deref() {
+        Some([]) => compare_all(),
+        Some([help]) if help == "-h" || help == "--help" => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Some([way, site]) => ways::run(way, site),
         _ => {
-            eprintln!("usage: why_processes  (runs every experiment)");
+            eprintln!("{USAGE}");
             ExitCode::from(2)
         }
     }

@@ -28,10 +28,11 @@ const LOADERS: usize = 3;
 // ANCHOR: main
 fn main() -> anyhow::Result<ExitCode> {
     loader::end_quietly_when_output_closes(); // `| head` ends it as it ends `cat`
+    let urls = loader::urls_from_command_line();
     counter::race(RACERS, ADDS)?;
 
     let demo_pages: Vec<&str> = demo_site::page_paths().collect();
-    let targets = Targets::from_args_or_demo(&demo_pages)?;
+    let targets = Targets::from_urls_or_demo(urls, &demo_pages)?;
     let loaded = stats::load_all(&targets.urls, LOADERS)?;
 
     ledger::kill_a_holder(loaded.totals())?;

@@ -20,4 +20,4 @@ pub use load::{
 };
 pub use sigpipe::end_quietly_when_output_closes;
 pub use stderr::eprint_line;
-pub use targets::{POOL_DEMO_PAGES, Targets, count, exit_status};
+pub use targets::{POOL_DEMO_PAGES, Targets, count, exit_status, urls_from_command_line};

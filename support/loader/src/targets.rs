@@ -26,11 +26,16 @@ pub struct Targets {
 }
 
 impl Targets {
-    /// The command line's URLs if there are any; otherwise starts the demo site, says so
-    /// in one line, and makes URLs from `demo_paths`. A path that starts with `[` keeps it
-    /// in front of the whole URL, to make it malformed the way two of the tutorial's are.
+    /// The command line's URLs if there are any (see [`urls_from_command_line`]);
+    /// otherwise starts the demo site: see [`from_urls_or_demo`](Self::from_urls_or_demo).
     pub fn from_args_or_demo(demo_paths: &[&str]) -> ipc::Result<Targets> {
-        let urls: Vec<String> = std::env::args().skip(1).collect();
+        Targets::from_urls_or_demo(urls_from_command_line(), demo_paths)
+    }
+
+    /// `urls` if there are any; otherwise starts the demo site, says so in one line, and
+    /// makes URLs from `demo_paths`. A path that starts with `[` keeps it in front of the
+    /// whole URL, to make it malformed the way two of the tutorial's are.
+    pub fn from_urls_or_demo(urls: Vec<String>, demo_paths: &[&str]) -> ipc::Result<Targets> {
         if !urls.is_empty() {
             return Ok(Targets { urls, site: None });
         }
@@ -48,6 +53,24 @@ impl Targets {
             site: Some(site),
         })
     }
+}
+
+/// The command line of a chapter that loads URLs.
+#[derive(clap::Parser)]
+#[command(
+    about = "Loads each URL given, or with none, pages of a demo web site it serves on \
+             127.0.0.1, and prints what it got."
+)]
+struct CommandLine {
+    /// The URLs to load [default: the demo site's pages]
+    #[arg(value_name = "URL")]
+    urls: Vec<String>,
+}
+
+/// The URLs on the command line (maybe none). `--help` prints how to call the program and
+/// ends it; so does an argument that is not text (UTF-8), with an error and exit code 2.
+pub fn urls_from_command_line() -> Vec<String> {
+    <CommandLine as clap::Parser>::parse().urls
 }
 
 /// The program's exit status: failure if any load failed, so that scripts can tell.
