@@ -4,17 +4,25 @@
 
 use std::net::TcpListener;
 
-fn main() -> std::io::Result<()> {
-    let port = match std::env::args().nth(1) {
-        None => 8000,
-        Some(arg) => arg.parse().map_err(|_| {
-            std::io::Error::other(format!("{arg:?} is not a port number (0 picks a free one)"))
-        })?,
-    };
-    let listener = TcpListener::bind(("127.0.0.1", port))?;
+use anyhow::Context;
+use clap::Parser;
+
+/// Serves the demo site in the foreground, on 127.0.0.1 only, until Ctrl-C.
+#[derive(Parser)]
+struct Args {
+    /// The port to listen on (0 picks a free one)
+    #[arg(default_value_t = 8000)]
+    port: u16,
+}
+
+fn main() -> anyhow::Result<()> {
+    let port = Args::parse().port;
+    let listener = TcpListener::bind(("127.0.0.1", port)).with_context(|| {
+        format!("cannot serve on 127.0.0.1:{port} (another port: cargo run -p demo-site -- PORT)")
+    })?;
     println!(
         "Serving the demo site at http://{}/ (Ctrl-C stops it)",
         listener.local_addr()?
     );
-    demo_site::serve(listener)
+    Ok(demo_site::serve(listener)?)
 }

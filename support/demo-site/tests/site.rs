@@ -329,3 +329,22 @@ fn every_link_works_but_one() {
     assert!(pages.contains(DISALLOWED_PAGE));
     assert!(pages.iter().any(|path| path.starts_with("/slow?ms=")));
 }
+
+/// `cargo run -p demo-site -- PORT` on a port that is taken: the error in words, and how
+/// to choose another port, not the `Debug` form of an `io::Error`.
+#[test]
+fn a_taken_port_is_said_in_words() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_demo-site"))
+        .arg(port.to_string())
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    let said = format!("Error: cannot serve on 127.0.0.1:{port} (another port:");
+    assert!(stderr.starts_with(&said), "{stderr}");
+    assert!(!stderr.contains("kind:"), "{stderr}");
+}
