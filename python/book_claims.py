@@ -405,7 +405,7 @@ def the_crawler_original_trips_where_the_book_says(site):
 # Chapter 6 ----------------------------------------------------------------------------
 
 @claim('ch06-start-methods.md')
-def from_a_program_with_threads_3_11_forks_without_a_word_and_3_12_warns(site):
+def from_a_program_with_threads_python_forks_and_3_12_warns_only_when_asked(site):
     code = ('import multiprocessing as mp, threading\n'
             'if __name__ == "__main__":\n'
             '    stop = threading.Event()\n'
@@ -414,11 +414,32 @@ def from_a_program_with_threads_3_11_forks_without_a_word_and_3_12_warns(site):
             '    child = mp.get_context("fork").Process(target=print, args=("child",))\n'
             '    child.start(); child.join(); stop.set(); ticker.join()\n'
             '    print("exitcode", child.exitcode)\n')
-    run = subprocess.run([sys.executable, '-W', 'always::DeprecationWarning', '-c', code],
-                         capture_output=True, text=True, timeout=10)
-    assert run.stdout == 'child\nexitcode 0\n', run
-    warned = 'is multi-threaded, use of fork() may lead to deadlocks in the child' in run.stderr
-    assert warned == (sys.version_info >= (3, 12)), run.stderr
+    warning = 'is multi-threaded, use of fork() may lead to deadlocks in the child'
+    for asked in [False, True]:
+        flags = ['-W', 'always::DeprecationWarning'] if asked else []
+        run = subprocess.run([sys.executable, *flags, '-c', code],
+                             capture_output=True, text=True, timeout=10)
+        assert run.stdout == 'child\nexitcode 0\n', run
+        warned = warning in run.stderr
+        assert warned == (asked and sys.version_info >= (3, 12)), (asked, run.stderr)
+
+
+def send_on(conn):
+    conn.send('from a task')
+
+
+@claim('ipc/src/lib.rs')
+def a_pool_task_refuses_a_queue_and_takes_a_pipe_end(site):
+    ctx = mp.get_context('fork')
+    ours, theirs = ctx.Pipe()
+    with ctx.Pool(1) as pool:
+        pool.apply(send_on, (theirs,))
+        assert ours.recv() == 'from a task'
+        try:
+            pool.apply(print, (ctx.Queue(),))
+            raise AssertionError('a queue went in a task')
+        except RuntimeError as e:
+            assert 'through inheritance' in str(e), e
 
 
 def command_line(pid):

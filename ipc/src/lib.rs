@@ -45,10 +45,13 @@
 //!   for the same reason.
 //! - **Fork refuses while other threads run** ([`Error::ThreadsRunning`]): a forked child has
 //!   only the calling thread, and would wait forever for a lock another thread held. Python
-//!   3.12 only warns. The [forkserver] and [spawn] methods work from any process.
+//!   forks anyway (3.12 with a `DeprecationWarning`, hidden by default). The [forkserver]
+//!   and [spawn] methods work from any process.
 //! - **Targets of forkserver and spawn are plain functions of this program**, sent by their
 //!   place in it (see `ipc/src/call.rs`), with arguments that serde can encode: Python
-//!   pickles them by name, and pickles connections and queues too, which `ipc` does not.
+//!   pickles them by name. Pipe ends and queues go as descriptors in a process's arguments
+//!   or a pool's initializer's, as in Python; a pool task's arguments cannot hold them
+//!   (Python refuses a queue there, and sends a pipe end through a thread of its own).
 //! - **No process outlives its owner.** Dropping a running [`Process`] kills and reaps it,
 //!   and every child dies with its parent (`PR_SET_PDEATHSIG`), so no zombie and no orphan
 //!   is left, even when the parent is killed.
