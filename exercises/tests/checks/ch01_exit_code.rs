@@ -1,6 +1,9 @@
 //! Checks of `ch01_exit_code`: say how the child ended.
 
-use demo_site::{BROKEN_LINK, DemoSite, FRONT_PAGE, NOT_UTF8_PAGE};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+
+use demo_site::{BROKEN_LINK, DemoSite, FRONT_PAGE, NOT_UTF8_PAGE, slow_page};
 use ipc::{Pipe, Process};
 use nix::sys::signal::{Signal, raise};
 
@@ -65,6 +68,7 @@ fn a_panic_and_a_signal_are_described_too(api: Api) {
 
 fn each_outcome_of_a_load_has_its_exit_code(api: Api) {
     let site = DemoSite::start().unwrap();
+    let (not_http_url, mut not_http_server) = not_http();
     let cases = [
         (site.url(FRONT_PAGE), 0, "the front page"),
         (format!("[{}", site.url(FRONT_PAGE)), 2, "a malformed URL"),
@@ -75,6 +79,12 @@ fn each_outcome_of_a_load_has_its_exit_code(api: Api) {
         ),
         (site.url(BROKEN_LINK), 5, "a missing page (404)"),
         (site.url(NOT_UTF8_PAGE), 6, "a page that is not UTF-8"),
+        (
+            site.url(&slow_page(12_000)),
+            4,
+            "a page slower than the 10 s time limit",
+        ),
+        (not_http_url, 7, "a server that does not speak HTTP"),
     ];
     for (url, expected, what) in cases {
         let load_exit_code = api.load_exit_code;
@@ -87,6 +97,23 @@ fn each_outcome_of_a_load_has_its_exit_code(api: Api) {
             "a child running load_exit_code on {what} ({url}) should exit with {expected}"
         );
     }
+    not_http_server.join().unwrap();
+}
+
+/// The URL of a server, in a process of its own, that answers its one connection with a
+/// line that is not HTTP: a load of it fails in none of the ways that have a code of their
+/// own. The process ends after that connection.
+fn not_http() -> (String, Process) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let mut server = Process::new(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = [0; 1024];
+        let _ = stream.read(&mut request);
+        let _ = stream.write_all(b"SSH-2.0-not-a-web-server\r\n");
+    });
+    server.start().unwrap();
+    (url, server)
 }
 
 /// The harness's own test (reference mode): a check that makes a child panic on purpose,
