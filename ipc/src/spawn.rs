@@ -14,6 +14,7 @@
 //! `SIGKILL` when its end reports a hang-up (`O_ASYNC` with `F_SETSIG`), which happens when
 //! the parent's end is closed: when the parent process ends, however it ends.
 
+use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -64,6 +65,11 @@ pub fn init() {
     if INITIALIZED.swap(true, Ordering::SeqCst) {
         return;
     }
+    // The kernel names a process after the file it runs, here `exe` (of /proc/self/exe):
+    // `ps -o comm`, `top` and `pstree` show the program's name instead, as the parent's.
+    if let Some(name) = program_name() {
+        let _ = nix::sys::prctl::set_name(&name);
+    }
     // SAFETY: the parent passed these descriptors to this process across `exec`, and
     // nothing has taken them since: this is the first call of `init` (checked above), which
     // runs first thing in `main`.
@@ -93,6 +99,14 @@ pub fn init() {
         Err(_) => 1, // the parent is gone already
     };
     std::process::exit(code)
+}
+
+/// The name of the program file this process runs, as the kernel would have named it
+/// (its first 15 bytes).
+fn program_name() -> Option<CString> {
+    let path = std::env::current_exe().ok()?;
+    let name = path.file_name()?.as_encoded_bytes();
+    CString::new(&name[..name.len().min(15)]).ok()
 }
 
 /// Whether this process was spawned and has not called [`init`]: it would run the whole

@@ -1056,6 +1056,25 @@ fn an_end_read_in_turn_by_several_processes_loses_no_message() {
     }
 }
 
+fn send_my_name(conn: ipc::Connection) {
+    let mut conn = conn;
+    conn.send(&std::fs::read_to_string("/proc/self/comm").unwrap())
+        .unwrap();
+}
+
+/// A spawned child has the program's name where `ps -o comm`, `top` and `pstree` look,
+/// not `exe`, the name of the file it was started from (`/proc/self/exe`).
+fn a_spawned_child_has_the_programs_name() {
+    time_limit(Duration::from_secs(30));
+    let (mut ours, theirs) = ipc::Pipe::new().unwrap();
+    let ctx = get_context(StartMethod::Spawn);
+    let mut child = ctx.process(send_my_name, theirs).unwrap();
+    child.start().unwrap();
+    let name: String = ours.recv().unwrap();
+    assert_eq!(child.join().unwrap(), 0);
+    assert_eq!(name, std::fs::read_to_string("/proc/self/comm").unwrap());
+}
+
 fn write_hello(fd: ipc::Descriptor) {
     std::io::Write::write_all(&mut std::fs::File::from(fd.into_owned()), b"hello").unwrap();
 }
@@ -1853,6 +1872,10 @@ fn main() -> std::process::ExitCode {
         (
             "map_async_and_imap_wait_with_timeouts_as_in_python",
             map_async_and_imap_wait_with_timeouts_as_in_python,
+        ),
+        (
+            "a_spawned_child_has_the_programs_name",
+            a_spawned_child_has_the_programs_name,
         ),
         (
             "a_failed_start_while_another_starts_is_not_the_answer",
