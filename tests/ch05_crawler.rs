@@ -51,6 +51,13 @@ fn bad_input_is_refused_with_a_usage_line() {
         None,
         as_written,
     );
+    support::check(
+        "ch05_no_pages",
+        BIN,
+        &["--max-pages", "0"],
+        None,
+        as_written,
+    );
 }
 
 /// A depth past the site's last level ends the crawl when a level finds nothing new, not

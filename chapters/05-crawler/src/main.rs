@@ -39,7 +39,7 @@ struct Args {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=64))]
     workers: u16,
     /// Load at most this many URLs; the links past it are counted, not loaded.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = page_count)]
     max_pages: Option<u64>,
     /// Load pages even where the site's robots.txt asks crawlers not to.
     #[arg(long)]
@@ -67,6 +67,14 @@ fn parse_args() -> Args {
 
 fn start_url(url: &str) -> Result<String, String> {
     links::normalise(url)
+}
+
+fn page_count(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("at least 1 (without --max-pages, there is no limit)".into()),
+        Ok(pages) => Ok(pages),
+        Err(_) => Err("a number of pages, at least 1".into()),
+    }
 }
 
 fn seconds(text: &str) -> Result<f64, String> {
