@@ -329,6 +329,26 @@ def close_tells_no_consumer_and_get_with_a_timeout_raises_queue_empty(site):
         raise AssertionError('get returned from an empty queue')
 
 
+def put_later(q):
+    time.sleep(0.3)
+    q.put('put after the parent closed')
+
+
+@claim('ch04-queue.md')
+def close_stops_only_this_process_from_putting(site):
+    q = mp.get_context('fork').Queue()
+    producer = mp.get_context('fork').Process(target=put_later, args=(q,))
+    producer.start()
+    q.close()
+    try:
+        q.put('refused')
+        raise AssertionError('put after close went through')
+    except ValueError:
+        pass
+    producer.join()
+    assert producer.exitcode == 0, producer.exitcode
+
+
 @claim('ch04-queue.md')
 def a_queue_is_a_pipe_with_a_lock_for_its_readers_and_one_for_its_writers(site):
     q = mp.Queue()
@@ -696,6 +716,59 @@ def only_the_parent_can_join_a_process(site):
 
 def sleep_briefly():
     time.sleep(0.3)
+
+
+@claim('ipc-tour.md')
+def close_raises_value_error_while_the_child_runs(site):
+    child = mp.get_context('fork').Process(target=time.sleep, args=(5,))
+    child.start()
+    try:
+        child.close()
+        raise AssertionError('close of a running process did not raise')
+    except ValueError:
+        pass
+    finally:
+        child.terminate()
+        child.join()
+
+
+@claim('ipc-tour.md')
+def recv_bytes_into_a_buffer_too_short_raises_buffer_too_short(site):
+    ours, theirs = mp.Pipe()
+    theirs.send_bytes(b'0123456789')
+    buf = bytearray(4)
+    try:
+        ours.recv_bytes_into(buf)
+        raise AssertionError('a 10-byte message went into 4 bytes')
+    except mp.BufferTooShort as e:
+        assert e.args[0] == b'0123456789', e.args
+
+
+@claim('ipc-tour.md')
+def a_lock_acquired_again_by_its_holder_without_blocking_says_false(site):
+    lock = mp.Lock()
+    assert lock.acquire()
+    assert lock.acquire(False) is False
+    lock.release()
+
+
+@claim('ipc-tour.md')
+def releasing_a_free_lock_raises_value_error(site):
+    try:
+        mp.Lock().release()
+        raise AssertionError('a free lock was released')
+    except ValueError:
+        pass
+
+
+@claim('ipc-tour.md')
+def notify_without_the_lock_is_an_error(site):
+    try:
+        mp.Condition().notify()
+        refused = None
+    except AssertionError as e:  # Python's own `assert`, in Condition.notify
+        refused = str(e)
+    assert refused is not None and 'lock is not owned' in refused, refused
 
 
 @claim('ipc-tour.md')
