@@ -884,7 +884,7 @@ impl<T: DeserializeOwned> Iterator for Messages<'_, T> {
 fn peer_error(errno: Errno) -> Error {
     match errno {
         Errno::EPIPE | Errno::ECONNRESET => Error::Closed,
-        e => Error::Io(io::Error::from(e)),
+        e => Error::from(io::Error::from(e)),
     }
 }
 

@@ -2,6 +2,7 @@
 //! `EOFError`) from a broken message, a dead worker, or a fork that was refused.
 
 use std::io;
+use std::sync::Arc;
 
 use crate::process::describe_exitcode;
 
@@ -15,7 +16,10 @@ use crate::process::describe_exitcode;
 /// assert!(matches!(a.recv::<u32>(), Err(Error::Closed))); // ...so recv says so at once
 /// # Ok::<(), ipc::Error>(())
 /// ```
-#[derive(Debug, thiserror::Error)]
+///
+/// It can be cloned (an operating system's error is shared, in an [`Arc`]): a pool's
+/// result asked for twice gives the same error twice.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The other end of the connection was closed (or its process died) before a message
@@ -123,7 +127,7 @@ pub enum Error {
     SpawnNotInitialized,
     /// Starting a copy of the program for the spawn method failed.
     #[error("could not start a copy of the program (/proc/self/exe): {0}")]
-    Spawn(#[source] io::Error),
+    Spawn(Arc<io::Error>),
     /// The forkserver could not be started: it must be forked while this process has one
     /// thread, so that it copies no lock another thread holds.
     #[error(
@@ -173,7 +177,7 @@ pub enum Error {
     PoolTerminated,
     /// `fork` itself failed.
     #[error("could not fork a new process: {}", fork_failure(.0))]
-    Fork(#[source] io::Error),
+    Fork(Arc<io::Error>),
     /// The function given to a [`Pool`](crate::Pool) panicked on the item at `index`.
     #[error("task {index} panicked: {message}")]
     TaskPanicked {
@@ -239,12 +243,18 @@ pub enum Error {
     },
     /// An operating-system error (pipe, read, write, waitid, poll...).
     #[error(transparent)]
-    Io(#[from] io::Error),
+    Io(Arc<io::Error>),
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(Arc::new(e))
+    }
 }
 
 impl From<nix::errno::Errno> for Error {
     fn from(errno: nix::errno::Errno) -> Self {
-        Error::Io(errno.into())
+        io::Error::from(errno).into()
     }
 }
 

@@ -72,7 +72,7 @@ pub(crate) fn fork<T: FnOnce() -> i32>(target: &mut Option<T>) -> Result<Child> 
     // SAFETY: this process has one thread (checked above, and no other thread can start
     // one meanwhile), so no lock can be held by a thread that the child would lack. The
     // child leaves through `run_child`, which ends in `_exit`.
-    match unsafe { nix::unistd::fork() }.map_err(|e| Error::Fork(e.into()))? {
+    match unsafe { nix::unistd::fork() }.map_err(|e| Error::Fork(Arc::new(e.into())))? {
         ForkResult::Child => {
             let from_parent = handshake.map(|(parent_side, child_side)| {
                 drop(parent_side);
@@ -96,7 +96,7 @@ pub(crate) fn fork<T: FnOnce() -> i32>(target: &mut Option<T>) -> Result<Child> 
             // the child has its own, and the end of a stream needs every copy closed.
             *target = None;
             let child = adopted.map_err(|e| {
-                Error::Io(io::Error::other(format!(
+                Error::from(io::Error::other(format!(
                     "{e}; the child had started at once, and was killed: it may have begun \
                      its target, which is gone with it"
                 )))

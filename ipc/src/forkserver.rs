@@ -211,7 +211,7 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
     if received.cut() {
         // Its child started: its pidfd did not come, and the child is let go (it is the
         // server's, which reaps it).
-        return Err(Error::Io(std::io::Error::other(
+        return Err(Error::from(std::io::Error::other(
             "the forkserver's answer came without its descriptor: is this process at its \
              limit of open files (ulimit -n)?",
         )));
@@ -469,7 +469,7 @@ fn is_open(fd: RawFd) -> bool {
 fn check_stdio(connection: BorrowedFd<'_>) -> Result<()> {
     for fd in 0..=2 {
         if !is_open(fd) || fd == connection.as_raw_fd() {
-            return Err(Error::Io(std::io::Error::other(format!(
+            return Err(Error::from(std::io::Error::other(format!(
                 "standard stream {fd} is closed: a process of the forkserver gets this \
                  process's standard streams, and needs all three (open /dev/null on it)"
             ))));

@@ -127,7 +127,7 @@ impl<R: DeserializeOwned> Finished<R> {
 fn not_started<R>(task: Range<usize>, why: &Error) -> Finished<R> {
     let reason = format!("no worker could be started to run it: {why}");
     Finished::Failed(
-        task.map(|_| Err(Error::Io(io::Error::other(reason.clone()))))
+        task.map(|_| Err(Error::from(io::Error::other(reason.clone()))))
             .collect(),
     )
 }

@@ -370,7 +370,7 @@ impl Record {
             return Err(foreign("more descriptors than a put sends"));
         }
         if self.rights_cut {
-            return Err(Error::Io(std::io::Error::other(
+            return Err(Error::from(std::io::Error::other(
                 "a message was lost: it came in a memfd (as every message over 32 KiB does), \
                  and this process could not take the memfd's descriptor; is it at its limit \
                  of open files (ulimit -n)?",

@@ -110,10 +110,12 @@ impl WorkerPoolBuilder {
 
     /// Starts the workers, and returns without waiting for them to be ready, as Python's
     /// `Pool()` does: an initializer may take long (or never end), and the waits that
-    /// follow read each worker's answer. One that cannot start (its initializer fails or
-    /// exits, a spawned program forgot [`spawn::init`](crate::spawn::init)) is the answer
-    /// of the first wait, and the next wait starts another. An error here means a worker
-    /// could not be started at all: a fork refused, no forkserver, no descriptor left.
+    /// follow read each worker's answer; tasks go to workers once they are ready. When no
+    /// worker can start (its initializer fails or exits, a spawned program forgot
+    /// [`spawn::init`](crate::spawn::init)), the reason is the answer of the first task
+    /// waiting, which then never runs, and the next wait starts another worker. An error
+    /// here means a worker could not be started at all: a fork refused, no forkserver, no
+    /// descriptor left.
     ///
     /// ```
     /// use ipc::{StartMethod, get_context};
@@ -349,15 +351,18 @@ impl WorkerPool {
         self.state.borrow_mut().closed = true;
     }
 
-    /// Waits for every task handed in to finish, then for the workers to exit. Call
-    /// [`close`](Self::close) (or [`terminate`](Self::terminate)) first, as in Python.
+    /// Waits for every task handed in to finish, and for workers still starting to finish
+    /// their initializer (or fail: the error is the answer), then for the workers to exit.
+    /// Call [`close`](Self::close) (or [`terminate`](Self::terminate)) first, as in Python.
     /// Results not collected yet stay until they are.
     pub fn join(&self) -> Result<()> {
         let mut state = self.state.borrow_mut();
         if !state.closed && !state.terminated {
             return Err(Error::PoolRunning);
         }
-        while !state.queue.is_empty() || state.workers.iter().any(|w| !w.tasks.is_empty()) {
+        // Workers still starting finish their initializer first, as in Python.
+        let busy = |w: &Worker| !w.tasks.is_empty() || w.starting.is_some();
+        while !state.queue.is_empty() || state.workers.iter().any(busy) {
             state.pump(None)?;
         }
         for mut worker in state.workers.drain(..) {
@@ -543,15 +548,30 @@ impl State {
     /// Starts workers until there are `size` of them (see [`start_workers`]), and hands
     /// out waiting tasks. A worker that cannot be started (no process or descriptor left)
     /// is tried again at the next wait, and the workers there go on meanwhile: the error
-    /// is the answer only when no worker is left to run the tasks.
+    /// is an answer only when no worker is left to run the tasks (see
+    /// [`not_started`](Self::not_started)).
     ///
     /// [`start_workers`]: Self::start_workers
     fn fill(&mut self, deadline: Option<Instant>) -> Result<()> {
         let started = self.start_workers();
         self.dispatch(deadline);
         match started {
-            Err(e) if self.workers.is_empty() => Err(e),
+            Err(e) if self.workers.is_empty() => self.not_started(e),
             _ => Ok(()),
+        }
+    }
+
+    /// No worker can run the tasks, for the reason `why`: it is the answer of the first
+    /// task waiting, which is taken back (it never runs), and the next wait tries again
+    /// (what kept a worker from starting may pass). With no task waiting, the caller's
+    /// wait gets it.
+    fn not_started(&mut self, why: Error) -> Result<()> {
+        match self.queue.pop_front() {
+            Some(task) => {
+                self.finish(task.id, Err(Failed::NotStarted(why)));
+                Ok(())
+            }
+            None => Err(why),
         }
     }
 
@@ -602,9 +622,9 @@ impl State {
     /// behind another while some worker has nothing to do.
     ///
     /// A task is written when it is handed out, so that it runs whatever the caller does
-    /// next: a worker with nothing to do reads it as it is written. So is one for a worker
-    /// still starting, which reads it once its initializer is done (and gives it back if it
-    /// cannot start, see [`answer_start`](Self::answer_start)). A worker that is busy
+    /// next: a worker with nothing to do reads it as it is written. A worker still
+    /// starting gets none: its initializer may take long, or fail, while another worker
+    /// could run the task (it gets them once it says it is ready). A worker that is busy
     /// only gets tasks that its socket holds whole, with those it holds already (up to
     /// [`BUSY_TASK_MAX`] bytes in all), so that writing them never waits for the worker to
     /// finish its task, nor for it to read a result of its own that is longer than a
@@ -620,7 +640,7 @@ impl State {
         let grace = Instant::now() + WRITE_GRACE;
         let until = deadline.map_or(grace, |deadline| deadline.min(grace));
         let share = (self.queue.len() / self.size).clamp(1, IN_FLIGHT);
-        for worker in &mut self.workers {
+        for worker in self.workers.iter_mut().filter(|w| w.starting.is_none()) {
             let handed = worker.tasks.len();
             let room = match self.max_tasks {
                 // A worker that will leave after its last task gets no more than that.
@@ -741,13 +761,14 @@ impl State {
     }
 
     /// Reads the answer of worker `w`, which is starting (`readable`: it sent something;
-    /// else it has exited). Once it is ready, it gets more tasks. One that cannot start
-    /// is reaped, the tasks written to it go back to the queue, and the next start waits [`RESTART_PAUSE`] while another worker can run
+    /// else it has exited). Once it is ready, it gets tasks. One that cannot start is
+    /// reaped, and the next start waits [`RESTART_PAUSE`] while another worker can run
     /// the tasks. Its error is the answer, as for a worker that cannot be started at all
     /// (see [`fill`](Self::fill)), when no worker is ready to run tasks, and none is
     /// starting either, or as many starts as the pool has workers failed in a row (those
     /// starting would be replaced for ever, each failing as this one did, before the
-    /// caller heard why). The next wait starts another.
+    /// caller heard why): the first task waiting gets it (see
+    /// [`not_started`](Self::not_started)). The next wait starts another.
     fn answer_start(&mut self, w: usize, readable: bool, deadline: Option<Instant>) -> Result<()> {
         let worker = &mut self.workers[w];
         let reply = if readable {
@@ -765,12 +786,7 @@ impl State {
             }
             Ok(false) => Ok(()),
             Err(e) => {
-                let mut failed = self.workers.swap_remove(w);
-                // Tasks written to it were never read: they go first to another worker.
-                while let Some(task) = failed.tasks.pop_back() {
-                    self.queue.push_front(task);
-                }
-                drop(failed); // killed, if need be, and reaped
+                drop(self.workers.swap_remove(w)); // killed, if need be, and reaped
                 self.failed_starts += 1;
                 self.restart_after = Some(Instant::now() + RESTART_PAUSE);
                 let ready = self.workers.iter().any(|w| w.starting.is_none());
@@ -778,7 +794,7 @@ impl State {
                 if ready || (starting && self.failed_starts < self.size) {
                     Ok(())
                 } else {
-                    Err(e)
+                    self.not_started(e)
                 }
             }
         }
@@ -837,12 +853,15 @@ enum Failed {
         pid: i32,
         exitcode: Option<i32>,
     },
+    /// No worker could be started to run it: why.
+    NotStarted(Error),
 }
 
 impl From<Failed> for Error {
     fn from(failed: Failed) -> Error {
         match failed {
             Failed::InTask(failure, index) => failure_error(failure, index),
+            Failed::NotStarted(why) => why,
             Failed::WorkerDied {
                 index,
                 pid,

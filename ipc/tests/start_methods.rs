@@ -582,6 +582,7 @@ fn a_big_task_for_an_idle_worker_runs_without_a_wait_on_the_pool() {
             .initializer(keep_event, event.clone())
             .start()
             .unwrap();
+        assert_eq!(pool.apply(square, 2).unwrap(), 4); // the worker is ready, and idle
         let sent = pool
             .apply_async(set_event, serde_bytes::ByteBuf::from(vec![7; 8 << 20]))
             .unwrap();
@@ -750,6 +751,7 @@ fn a_stopped_idle_worker_does_not_hold_up_a_result_that_is_in() {
     time_limit(Duration::from_secs(60));
     let pool = get_context(StartMethod::Fork).pool(1).start().unwrap();
     let worker = the_worker();
+    assert_eq!(pool.apply(square, 2).unwrap(), 4); // the worker is ready
     let mut quick = pool.apply_async(sleep_ms, 100).unwrap();
     let big = pool
         .apply_async(byte_count, serde_bytes::ByteBuf::from(vec![7; 4 << 20]))
@@ -855,6 +857,76 @@ fn a_replacement_after_a_failed_one_starts_when_its_pause_is_over() {
     assert!(took < Duration::from_secs(4), "{took:?}");
     drop(long);
     pool.terminate();
+}
+
+/// Its first run takes 30 s; the others return at once.
+fn the_first_run_is_slow(path: String) {
+    if count_run(&path) == 1 {
+        sleep_ms(30_000);
+    }
+}
+
+/// One worker's initializer takes long: the tasks handed in meanwhile run on the other
+/// worker, which is ready, rather than wait for the slow one (Python: the same).
+fn tasks_do_not_wait_for_a_slow_initializer_while_a_worker_is_ready() {
+    time_limit(Duration::from_secs(60));
+    let path = runs_file("first-run-slow");
+    let pool = get_context(StartMethod::Fork)
+        .pool(2)
+        .initializer(the_first_run_is_slow, path.clone())
+        .start()
+        .unwrap();
+    let asked = Instant::now();
+    let squares = pool.map(square, 0..8u64);
+    let took = asked.elapsed();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(squares.unwrap(), [0, 1, 4, 9, 16, 25, 36, 49]);
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    pool.terminate();
+}
+
+/// Fails its first run only.
+fn the_first_run_fails(path: String) {
+    let runs = count_run(&path);
+    assert!(runs != 1, "initializer run {runs} fails");
+}
+
+/// Appends `line` to the file at `path`: a task whose runs can be counted.
+fn append_line((path, line): (String, String)) {
+    use std::io::Write;
+    let mut file = (std::fs::OpenOptions::new().append(true).create(true))
+        .open(path)
+        .unwrap();
+    writeln!(file, "{line}").unwrap();
+}
+
+/// A task whose answer is that no worker could start for it never runs after all: asked
+/// again, it runs once.
+fn a_task_answered_with_a_failed_start_does_not_run() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    for method in StartMethod::ALL {
+        let runs = runs_file(&format!("first-run-fails-{method}"));
+        let lines = runs_file(&format!("task-lines-{method}"));
+        let pool = get_context(method)
+            .pool(1)
+            .initializer(the_first_run_fails, runs.clone())
+            .start()
+            .unwrap();
+        let task = (lines.clone(), "task".to_string());
+        let first = pool.apply(append_line, task.clone());
+        assert!(
+            matches!(first, Err(Error::Refused(_))),
+            "{method}: {first:?}"
+        );
+        pool.apply(append_line, task).unwrap();
+        pool.close();
+        pool.join().unwrap();
+        let ran = std::fs::read_to_string(&lines).unwrap();
+        std::fs::remove_file(&runs).unwrap();
+        std::fs::remove_file(&lines).unwrap();
+        assert_eq!(ran, "task\n", "{method}");
+    }
 }
 
 /// A worker that cannot be replaced (its initializer fails) while another works: the pool
@@ -1876,6 +1948,14 @@ fn main() -> std::process::ExitCode {
         (
             "a_spawned_child_has_the_programs_name",
             a_spawned_child_has_the_programs_name,
+        ),
+        (
+            "tasks_do_not_wait_for_a_slow_initializer_while_a_worker_is_ready",
+            tasks_do_not_wait_for_a_slow_initializer_while_a_worker_is_ready,
+        ),
+        (
+            "a_task_answered_with_a_failed_start_does_not_run",
+            a_task_answered_with_a_failed_start_does_not_run,
         ),
         (
             "a_failed_start_while_another_starts_is_not_the_answer",

@@ -115,7 +115,8 @@ impl FrameWriter<'_> {
                 self.left
             )));
         }
-        self.send_buf().map_err(|e| Error::Io(io::Error::other(e)))
+        self.send_buf()
+            .map_err(|e| Error::from(io::Error::other(e)))
     }
 }
 
