@@ -929,6 +929,28 @@ fn a_task_answered_with_a_failed_start_does_not_run() {
     }
 }
 
+/// Counts its run once it has taken half a second.
+fn count_after_a_nap(path: String) {
+    sleep_ms(500);
+    count_run(&path);
+}
+
+/// `join` right after `start` lets every initializer finish, as Python's does.
+fn join_lets_the_initializers_finish() {
+    time_limit(Duration::from_secs(60));
+    let path = runs_file("initializers-finished");
+    let pool = get_context(StartMethod::Fork)
+        .pool(2)
+        .initializer(count_after_a_nap, path.clone())
+        .start()
+        .unwrap();
+    pool.close();
+    pool.join().unwrap();
+    let finished = std::fs::metadata(&path).map_or(0, |m| m.len());
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(finished, 2);
+}
+
 /// A worker that cannot be replaced (its initializer fails) while another works: the pool
 /// tries again now and then, not as fast as it can fork.
 fn a_replacement_that_keeps_failing_is_not_retried_in_a_loop() {
@@ -1956,6 +1978,10 @@ fn main() -> std::process::ExitCode {
         (
             "a_task_answered_with_a_failed_start_does_not_run",
             a_task_answered_with_a_failed_start_does_not_run,
+        ),
+        (
+            "join_lets_the_initializers_finish",
+            join_lets_the_initializers_finish,
         ),
         (
             "a_failed_start_while_another_starts_is_not_the_answer",
