@@ -29,7 +29,7 @@ use crate::descriptor::{Descriptor, Lent};
 
 mod streamed;
 use crate::error::{Error, Result};
-use crate::fork::Mark;
+use crate::fork::{self, Mark};
 
 /// Bytes of the length prefix in front of every message.
 const HEADER_LEN: usize = 4;
@@ -121,6 +121,14 @@ impl Pipe {
 /// closed its copy. A [`Process`](crate::Process) drops the parent's copy of everything
 /// its closure captured; for the other direction, see
 /// [`set_inheritable`](Self::set_inheritable).
+///
+/// Several processes may read one end in turn, as in Python: a copy in a forked child, or
+/// an end sent to a new process or received from one, reads no further than each message,
+/// so the next one stays in the pipe for whoever reads next. Two reading at the same
+/// moment can split a message between them (Python's too: its `Queue` adds a lock). The
+/// process that made the end reads ahead (one read can bring several small messages, and
+/// a child forked then gets a copy of those too), so it should not take turns with its
+/// children on one end: give each reader an end of its own.
 #[derive(Debug)]
 pub struct Connection {
     /// The socket.
@@ -149,6 +157,9 @@ pub struct Connection {
     /// would take the next one from whoever reads next (and lose it with this process).
     /// Atomic, so that [`Serialize`], which takes `&self`, can set it.
     shared: AtomicBool,
+    /// The [`fork::generation`] of the process that made it: a copy in a forked child
+    /// (captured by its closure, or borrowed by a `Pool`'s function) is shared too.
+    generation: u64,
 }
 
 /// How long a read may block.
@@ -178,6 +189,7 @@ impl Connection {
             end: 0,
             after_big: false,
             shared: AtomicBool::new(false),
+            generation: fork::generation(),
         }
     }
 
@@ -535,8 +547,9 @@ impl Connection {
     /// Reads the next frame's header and returns the body's length.
     ///
     /// A read asks the kernel for as much as the buffer holds, so that one read brings
-    /// several small messages. An end that other processes may read too reads the header
-    /// alone, and then the body alone: what it read ahead would be lost to them. After a
+    /// several small messages. An end that other processes may read too (sent to or from
+    /// another process, or a copy in a forked child) reads the header alone, and then the
+    /// body alone: what it read ahead would be lost to them. After a
     /// big one (at least [`READ_BUFFER`] bytes), the next
     /// message is likely big too, and the header is read alone: the body is then read
     /// straight into its own memory, in reads that end where it ends. Read ahead, its
@@ -548,7 +561,8 @@ impl Connection {
         if let Some(why) = &self.unreadable {
             return Err(Error::Unreadable(why.clone()));
         }
-        let read_ahead = if self.after_big || self.shared.load(Ordering::Relaxed) {
+        let shared = self.shared.load(Ordering::Relaxed) || self.generation != fork::generation();
+        let read_ahead = if self.after_big || shared {
             HEADER_LEN
         } else {
             READ_BUFFER
@@ -824,7 +838,8 @@ impl Drop for Connection {
 /// [`Descriptor`]), as Python's can: the new process gets its own copy
 /// of this end. Not with bytes received and not read yet, which it would not get. From
 /// then on, both copies read one message at a time, as Python's do: header, then body,
-/// and not a byte further, so that each message goes whole to the one that reads it.
+/// and not a byte further, so that processes that read in turn each get whole messages
+/// (see [`Connection`]).
 impl Serialize for Connection {
     fn serialize<S: serde::Serializer>(
         &self,

@@ -74,6 +74,7 @@ pub(crate) fn fork<T: FnOnce() -> i32>(target: &mut Option<T>) -> Result<Child> 
     // child leaves through `run_child`, which ends in `_exit`.
     match unsafe { nix::unistd::fork() }.map_err(|e| Error::Fork(Arc::new(e.into())))? {
         ForkResult::Child => {
+            GENERATION.fetch_add(1, Ordering::Relaxed);
             let from_parent = handshake.map(|(parent_side, child_side)| {
                 drop(parent_side);
                 child_side
@@ -112,6 +113,16 @@ pub(crate) fn fork<T: FnOnce() -> i32>(target: &mut Option<T>) -> Result<Child> 
             Ok(child)
         }
     }
+}
+
+/// How many of `ipc`'s forks made this process: 0 in the program as it started, one more
+/// in each child. A value made before a fork can tell that it is a copy: a `Connection`
+/// then reads no further than each message, since another copy may read the next.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// This process's [`GENERATION`].
+pub(crate) fn generation() -> u64 {
+    GENERATION.load(Ordering::Relaxed)
 }
 
 /// The child's side of [`fork`]: never returns.

@@ -646,7 +646,36 @@ fn a_panic_is_never_reported_at_an_earlier_ones_place() {
     }
 }
 
+/// Workers that read one end the parent made (the pool's function borrows it) take one
+/// message each and leave the others in the pipe, as Python's do: none is lost with a
+/// worker that read it ahead.
+fn workers_reading_one_end_in_turn_lose_no_message() {
+    time_limit(Duration::from_secs(60));
+    let (mut ours, theirs) = Pipe::new().unwrap();
+    let sent = ["m0", "m1", "m2", "m3"];
+    for message in sent {
+        ours.send(message).unwrap();
+    }
+    let theirs = std::sync::Mutex::new(theirs);
+    let pool = Pool::new(2).with_chunksize(1);
+    let mut received = pool
+        .map(
+            |_: u32| {
+                let mut end = theirs.lock().unwrap();
+                match end.poll(Duration::from_secs(2)) {
+                    Ok(true) => end.recv::<String>().unwrap(),
+                    _ => "nothing within 2 s".to_string(),
+                }
+            },
+            0..4,
+        )
+        .unwrap();
+    received.sort();
+    assert_eq!(received, sent);
+}
+
 fork_test::main!(
+    workers_reading_one_end_in_turn_lose_no_message,
     a_panic_is_never_reported_at_an_earlier_ones_place,
     a_panic_whose_payload_panics_when_dropped_is_still_a_task_panic,
     map_keeps_input_order_for_every_chunk_size,
