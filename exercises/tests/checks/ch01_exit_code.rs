@@ -1,13 +1,13 @@
 //! Checks of `ch01_exit_code`: say how the child ended.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 
 use demo_site::{BROKEN_LINK, DemoSite, FRONT_PAGE, NOT_UTF8_PAGE, slow_page};
 use ipc::{Pipe, Process};
 use nix::sys::signal::{Signal, raise};
 
-use super::{TIME_LIMIT, harness};
+use super::{TIME_LIMIT, harness, server};
 
 exercise! {
     name: ch01_exit_code,
@@ -108,8 +108,7 @@ fn not_http() -> (String, Process) {
     let url = format!("http://{}/", listener.local_addr().unwrap());
     let mut server = Process::new(move || {
         let (mut stream, _) = listener.accept().unwrap();
-        let mut request = [0; 1024];
-        let _ = stream.read(&mut request);
+        let _ = server::read_head(&mut stream);
         let _ = stream.write_all(b"SSH-2.0-not-a-web-server\r\n");
     });
     server.start().unwrap();

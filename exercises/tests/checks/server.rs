@@ -138,17 +138,27 @@ fn serve(listener: TcpListener, links: Links) {
     }
 }
 
-fn handle(mut stream: TcpStream, shared: &Shared, links: Links) -> io::Result<()> {
-    stream.set_read_timeout(Some(PATIENCE))?;
+/// Reads a request's head, up to the blank line that ends it (a GET has no body), or
+/// `None` if the connection ends first or the head is over 64 KiB. Closed with bytes left
+/// unread, a connection is reset, which can throw away the answer before it is read.
+pub fn read_head(stream: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
     let mut head = Vec::new();
     let mut buf = [0; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
         let n = stream.read(&mut buf)?;
         if n == 0 || head.len() > 64 * 1024 {
-            return Ok(());
+            return Ok(None);
         }
         head.extend_from_slice(&buf[..n]);
     }
+    Ok(Some(head))
+}
+
+fn handle(mut stream: TcpStream, shared: &Shared, links: Links) -> io::Result<()> {
+    stream.set_read_timeout(Some(PATIENCE))?;
+    let Some(head) = read_head(&mut stream)? else {
+        return Ok(());
+    };
     let head = String::from_utf8_lossy(&head);
     let path = head.split_whitespace().nth(1).unwrap_or("/");
     let (status, mut text) = respond(path, shared, links);
