@@ -28,6 +28,7 @@ use std::io;
 use std::mem::ManuallyDrop;
 use std::ops::Range;
 use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
 use std::time::Duration;
 use std::vec;
 
@@ -39,7 +40,7 @@ use serde_bytes::ByteBuf;
 use crate::call::Failure;
 use crate::child::Child;
 use crate::codec;
-use crate::connection::{Connection, DEFAULT_MAX_MESSAGE, Pipe, Until};
+use crate::connection::{Connection, DEFAULT_MAX_MESSAGE, Until};
 use crate::deadline::poll_until;
 use crate::error::{Error, Result};
 use crate::fork::fork;
@@ -405,13 +406,17 @@ where
         if self.pending.is_empty() {
             return Ok(());
         }
-        let (mut conn, worker_end) = Pipe::new()?;
+        let (ours, theirs) = UnixStream::pair()?;
+        let mut conn = Connection::from_fd(ours.into());
         // Workers must not keep the parent's ends (their own or another worker's), or the
         // end of the stream would never reach them.
         conn.set_inheritable(false);
         conn.set_max_message_size(self.max_message);
         let (items, f, limit) = (&mut self.items, &self.f, self.max_message);
-        let child = fork(&mut Some(move || serve(worker_end, items, f, limit)))?;
+        // The worker's end is made in the worker: a `Connection` made before the fork
+        // would read one message at a time there, as a copy another process may read.
+        let serve_on = move || serve(Connection::from_fd(theirs.into()), items, f, limit);
+        let child = fork(&mut Some(serve_on))?;
         self.workers.push(Worker {
             conn,
             child,

@@ -155,7 +155,7 @@ impl WorkerPoolBuilder {
                 next_id: 0,
                 closed: false,
                 terminated: false,
-                failed_starts: 0,
+                failed_with_none_ready: false,
                 restart_after: None,
             }),
         };
@@ -207,8 +207,9 @@ struct State {
     next_id: u64,
     closed: bool,
     terminated: bool,
-    /// Workers that could not start, since one last did (see [`State::answer_start`]).
-    failed_starts: usize,
+    /// Whether a worker could not start while none was ready (see
+    /// [`State::answer_start`]): replacements then wait until no other worker is starting.
+    failed_with_none_ready: bool,
     /// When the pool may start a worker again after one could not start (see
     /// [`RESTART_PAUSE`]).
     restart_after: Option<Instant>,
@@ -262,7 +263,8 @@ impl WorkerPool {
 
     /// Hands `f(args)` to a worker and returns at once: the task is written to a worker
     /// with room, else it waits in the pool, which hands it out during the caller's next
-    /// waits on the pool. Python: `pool.apply_async`. (Writing a task longer than a socket
+    /// waits on the pool (so do tasks handed in before any worker has said it is ready,
+    /// right after [`start`](WorkerPoolBuilder::start)). Python: `pool.apply_async`. (Writing a task longer than a socket
     /// holds, to a worker with nothing to do, lasts as long as the worker takes to read
     /// it, a second at most: the rest of a task for a worker stopped with `SIGSTOP` is
     /// written during the pool's next waits.)
@@ -425,6 +427,7 @@ impl WorkerPool {
             job,
             len,
         });
+        state.read_start_answers();
         state.dispatch(None);
         Ok(id)
     }
@@ -481,8 +484,10 @@ impl WorkerPool {
             if state.terminated {
                 return Err(Error::PoolTerminated);
             }
-            if !state.pump(deadline)? {
-                return Ok(false);
+            // Each look deals with one event; when they keep coming (workers that fail
+            // to start, one after another), the deadline still ends the wait.
+            if !state.pump(deadline)? || past(deadline) {
+                return Ok(state.done.contains_key(&id));
             }
         }
     }
@@ -523,6 +528,7 @@ impl WorkerPool {
         deadline: Option<Instant>,
     ) -> Result<Option<(u64, Outcome)>> {
         let mut state = self.state.borrow_mut();
+        let mut last_look = false;
         loop {
             if let Some(&id) = ids.iter().find(|id| state.done.contains_key(id)) {
                 let result = state.done.remove(&id).expect("found above");
@@ -531,11 +537,18 @@ impl WorkerPool {
             if state.terminated {
                 return Err(Error::PoolTerminated);
             }
-            if !state.pump(deadline)? {
+            if last_look {
                 return Ok(None);
             }
+            // As in `has_result`: the deadline ends the wait even while events keep coming.
+            last_look = !state.pump(deadline)? || past(deadline);
         }
     }
+}
+
+/// Whether `deadline` has passed (never, without one).
+fn past(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|deadline| Instant::now() >= deadline)
 }
 
 impl Drop for WorkerPool {
@@ -546,32 +559,32 @@ impl Drop for WorkerPool {
 
 impl State {
     /// Starts workers until there are `size` of them (see [`start_workers`]), and hands
-    /// out waiting tasks. A worker that cannot be started (no process or descriptor left)
+    /// out waiting tasks; `true` if a task was answered instead. A worker that cannot be started (no process or descriptor left)
     /// is tried again at the next wait, and the workers there go on meanwhile: the error
     /// is an answer only when no worker is left to run the tasks (see
     /// [`not_started`](Self::not_started)).
     ///
     /// [`start_workers`]: Self::start_workers
-    fn fill(&mut self, deadline: Option<Instant>) -> Result<()> {
+    fn fill(&mut self, deadline: Option<Instant>) -> bool {
         let started = self.start_workers();
         self.dispatch(deadline);
         match started {
             Err(e) if self.workers.is_empty() => self.not_started(e),
-            _ => Ok(()),
+            _ => false,
         }
     }
 
     /// No worker can run the tasks, for the reason `why`: it is the answer of the first
     /// task waiting, which is taken back (it never runs), and the next wait tries again
-    /// (what kept a worker from starting may pass). With no task waiting, the caller's
-    /// wait gets it.
-    fn not_started(&mut self, why: Error) -> Result<()> {
+    /// (what kept a worker from starting may pass). `false` if no task waits: then no
+    /// task needed a worker, and `why` answers nothing.
+    fn not_started(&mut self, why: Error) -> bool {
         match self.queue.pop_front() {
             Some(task) => {
                 self.finish(task.id, Err(Failed::NotStarted(why)));
-                Ok(())
+                true
             }
-            None => Err(why),
+            None => false,
         }
     }
 
@@ -583,9 +596,16 @@ impl State {
     /// take long), and its answer is read by the waits that follow, as any other (see
     /// [`answer_start`](Self::answer_start)). A wait with a deadline is not held up by a
     /// slow initializer, as in Python, whose pool starts its workers from a thread.
+    ///
+    /// After a failed start with no worker ready, no worker is started while another still
+    /// starts: that one may succeed (a slow initializer), and replacing the failed ones at
+    /// once, each failing again, would end its chance before it is ready (see
+    /// [`answer_start`](Self::answer_start)).
     fn start_workers(&mut self) -> Result<()> {
         let pausing = self.restart_due().is_some();
-        while !self.idle_for_good() && !pausing && self.workers.len() < self.size {
+        let holding =
+            self.failed_with_none_ready && self.workers.iter().any(|w| w.starting.is_some());
+        while !self.idle_for_good() && !pausing && !holding && self.workers.len() < self.size {
             let request = Request::Serve {
                 initializer: self.initializer.clone(),
                 max_tasks: self.max_tasks,
@@ -600,6 +620,29 @@ impl State {
             });
         }
         Ok(())
+    }
+
+    /// Takes the answers that starting workers have sent already, without waiting: a worker
+    /// that is ready gets tasks now, not at the next wait. (A task handed in before its
+    /// worker says it is ready waits in the pool until a wait reads that.)
+    fn read_start_answers(&mut self) {
+        let mut w = 0;
+        while w < self.workers.len() {
+            let worker = &mut self.workers[w];
+            if worker.starting.is_some() && worker.conn.read_waiting() {
+                let workers = self.workers.len();
+                while self.workers.len() == workers
+                    && self.workers[w].starting.is_some()
+                    && self.workers[w].conn.can_receive_at_once()
+                {
+                    self.answer_start(w, true, None);
+                }
+                if self.workers.len() < workers {
+                    continue; // it could not start: another worker is at `w` now
+                }
+            }
+            w += 1;
+        }
     }
 
     /// Whether the pool starts no more workers: terminated, or closed with no task waiting.
@@ -672,9 +715,15 @@ impl State {
     /// Waits until a worker answers or exits, and deals with it: `false` if `deadline`
     /// passed first.
     fn pump(&mut self, deadline: Option<Instant>) -> Result<bool> {
-        self.fill(deadline)?;
+        let answered = self.fill(deadline);
         if self.workers.is_empty() {
-            return Err(Error::PoolTerminated);
+            // No worker could start: a task waiting has that for its answer (look again),
+            // or nothing waits for a worker.
+            return if answered {
+                Ok(true)
+            } else {
+                Err(Error::PoolTerminated)
+            };
         }
         // A reply already read whole is taken without a wait, which `deadline` bounds.
         let ready = match self
@@ -739,7 +788,7 @@ impl State {
             }
         }
         if self.workers[w].starting.is_some() {
-            self.answer_start(w, readable, deadline)?;
+            self.answer_start(w, readable, deadline);
             return Ok(true);
         }
         if readable {
@@ -763,13 +812,12 @@ impl State {
     /// Reads the answer of worker `w`, which is starting (`readable`: it sent something;
     /// else it has exited). Once it is ready, it gets tasks. One that cannot start is
     /// reaped, and the next start waits [`RESTART_PAUSE`] while another worker can run
-    /// the tasks. Its error is the answer, as for a worker that cannot be started at all
-    /// (see [`fill`](Self::fill)), when no worker is ready to run tasks, and none is
-    /// starting either, or as many starts as the pool has workers failed in a row (those
-    /// starting would be replaced for ever, each failing as this one did, before the
-    /// caller heard why): the first task waiting gets it (see
-    /// [`not_started`](Self::not_started)). The next wait starts another.
-    fn answer_start(&mut self, w: usize, readable: bool, deadline: Option<Instant>) -> Result<()> {
+    /// the tasks. With none ready, the others still starting are waited for (see
+    /// [`start_workers`](Self::start_workers)); once every start has failed, the last
+    /// one's error is an answer, as for a worker that cannot be started at all (see
+    /// [`fill`](Self::fill)): the first task waiting gets it (see
+    /// [`not_started`](Self::not_started)). The next wait starts them all again.
+    fn answer_start(&mut self, w: usize, readable: bool, deadline: Option<Instant>) {
         let worker = &mut self.workers[w];
         let reply = if readable {
             remote::receive_reply(&mut worker.conn, &worker.child)
@@ -780,21 +828,20 @@ impl State {
         match starting.answered(reply, &mut worker.child) {
             Ok(true) => {
                 worker.starting = None;
-                self.failed_starts = 0;
+                self.failed_with_none_ready = false;
                 self.dispatch(deadline);
-                Ok(())
             }
-            Ok(false) => Ok(()),
+            Ok(false) => {}
             Err(e) => {
                 drop(self.workers.swap_remove(w)); // killed, if need be, and reaped
-                self.failed_starts += 1;
                 self.restart_after = Some(Instant::now() + RESTART_PAUSE);
-                let ready = self.workers.iter().any(|w| w.starting.is_none());
-                let starting = self.workers.iter().any(|w| w.starting.is_some());
-                if ready || (starting && self.failed_starts < self.size) {
-                    Ok(())
-                } else {
-                    self.not_started(e)
+                if self.workers.iter().any(|w| w.starting.is_none()) {
+                    return; // a ready worker runs the tasks meanwhile
+                }
+                self.failed_with_none_ready = true;
+                if self.workers.is_empty() {
+                    // Every start of this round failed: the last one's reason is an answer.
+                    self.not_started(e);
                 }
             }
         }
@@ -833,7 +880,7 @@ impl State {
         }
         // A new worker takes its place if one can be started. If none can, this task's
         // outcome stands, and the next wait tries again (see `fill`).
-        let _ = self.fill(deadline);
+        self.fill(deadline);
         Ok(())
     }
 }

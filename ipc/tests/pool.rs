@@ -656,11 +656,15 @@ fn workers_reading_one_end_in_turn_lose_no_message() {
     for message in sent {
         ours.send(message).unwrap();
     }
-    let theirs = std::sync::Mutex::new(theirs);
+    // The workers take turns (a lock of their own), as Python's readers must: two reads
+    // at the same moment could split a message.
+    let turns = ipc::Lock::new().unwrap();
+    let theirs = std::sync::Mutex::new(theirs); // each worker's copy, to read through `&`
     let pool = Pool::new(2).with_chunksize(1);
     let mut received = pool
         .map(
             |_: u32| {
+                let _turn = turns.acquire().unwrap();
                 let mut end = theirs.lock().unwrap();
                 match end.poll(Duration::from_secs(2)) {
                     Ok(true) => end.recv::<String>().unwrap(),

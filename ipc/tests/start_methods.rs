@@ -951,6 +951,125 @@ fn join_lets_the_initializers_finish() {
     assert_eq!(finished, 2);
 }
 
+/// A task handed in once the workers have said they are ready (read by no wait yet) is
+/// written at once, and runs while the caller waits for something else.
+fn a_task_for_workers_ready_runs_without_a_wait_on_the_pool() {
+    time_limit(Duration::from_secs(60));
+    let event = ipc::Event::new().unwrap();
+    let pool = get_context(StartMethod::Fork)
+        .pool(2)
+        .initializer(keep_event, event.clone())
+        .start()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500)); // both have said that they are ready
+    let sent = pool
+        .apply_async(set_event, serde_bytes::ByteBuf::from(vec![1; 10]))
+        .unwrap();
+    assert!(event.wait_timeout(Duration::from_secs(10)));
+    assert_eq!(sent.get().unwrap(), 10);
+    pool.terminate();
+}
+
+/// With no descriptor left, no worker can start: each task waiting gets that as its own
+/// answer (the one waited for too, behind others), and none of them runs later.
+fn tasks_answered_that_no_worker_starts_get_the_reason_and_never_run() {
+    time_limit(Duration::from_secs(60));
+    let lines = runs_file("unstarted-lines");
+    let pool = get_context(StartMethod::Fork).pool(1).start().unwrap();
+    assert_eq!(pool.apply(square, 1).unwrap(), 1);
+    let line = |text: &str| (lines.clone(), text.to_string());
+    let full = NoDescriptorsLeft::new();
+    let died = pool.apply_async(exit_with, 3).unwrap();
+    let queued = [
+        pool.apply_async(append_line, line("c")).unwrap(),
+        pool.apply_async(append_line, line("d")).unwrap(),
+    ];
+    let died = died.get();
+    let waited = pool.apply_async(append_line, line("x")).unwrap().get();
+    let answers: Vec<_> = queued.into_iter().map(|task| task.get()).collect();
+    drop(full);
+    let after = pool.apply(append_line, line("after"));
+    pool.close();
+    pool.join().unwrap();
+    let ran = std::fs::read_to_string(&lines).unwrap_or_default();
+    let _ = std::fs::remove_file(&lines);
+    assert!(matches!(died, Err(Error::WorkerDied { .. })), "{died:?}");
+    let emfile = |answer: &Result<(), Error>| matches!(answer, Err(Error::Io(e)) if e.raw_os_error() == Some(nix::libc::EMFILE));
+    assert!(emfile(&waited), "{waited:?}");
+    assert!(answers.iter().all(emfile), "{answers:?}");
+    assert!(after.is_ok(), "{after:?}");
+    assert_eq!(ran, "after\n");
+}
+
+/// Fails every run.
+fn always_fail(_: ()) {
+    panic!("no database");
+}
+
+/// Waits keep their deadline while every start fails, one failure after another.
+fn waits_keep_their_deadline_while_starts_keep_failing() {
+    time_limit(Duration::from_secs(60));
+    let _stop = StopsTheForkserver;
+    let pool = get_context(StartMethod::Forkserver)
+        .pool(3)
+        .initializer(always_fail, ())
+        .start()
+        .unwrap();
+    let mut tasks: Vec<_> = (0..1000)
+        .map(|x| pool.apply_async(square, x).unwrap())
+        .collect();
+    let mut last = tasks.pop().unwrap();
+    let asked = Instant::now();
+    let ready = last.ready();
+    let answer = last.get_timeout(Duration::from_millis(10));
+    let took = asked.elapsed();
+    assert!(matches!(ready, Ok(false)), "{ready:?}");
+    assert!(matches!(answer, Err(Error::Timeout)), "{answer:?}");
+    assert!(took < Duration::from_millis(500), "{took:?}");
+    pool.terminate();
+}
+
+/// Does what the file `{path}.mode` says: `ok`, `fail`, or `slow-ok` (the first run to
+/// read it takes a second and is ready, the others fail).
+fn as_the_mode_says(path: String) {
+    let mode = std::fs::read_to_string(format!("{path}.mode")).unwrap();
+    match mode.as_str() {
+        "fail" => panic!("failing, as the mode says"),
+        "slow-ok" => {
+            let taken = (std::fs::OpenOptions::new().write(true).create_new(true))
+                .open(format!("{path}.slow-taken"));
+            assert!(taken.is_ok(), "the slow start was taken");
+            sleep_ms(1000);
+        }
+        _ => {}
+    }
+}
+
+/// Starts that failed while another worker was ready do not count later: once no worker
+/// is ready, a task waits for a start that succeeds, as in a new pool.
+fn failed_starts_while_a_worker_was_ready_are_not_held_against_the_next() {
+    time_limit(Duration::from_secs(60));
+    let path = runs_file("mode");
+    let set_mode = |mode: &str| std::fs::write(format!("{path}.mode"), mode).unwrap();
+    set_mode("ok");
+    let pool = get_context(StartMethod::Fork)
+        .pool(2)
+        .initializer(as_the_mode_says, path.clone())
+        .start()
+        .unwrap();
+    assert_eq!(pool.map(square, 0..4u64).unwrap(), [0, 1, 4, 9]);
+    set_mode("fail");
+    assert!(pool.apply(exit_with, 3).is_err());
+    assert_eq!(pool.apply(sleep_ms, 600).unwrap(), 600); // replacements fail meanwhile
+    set_mode("slow-ok");
+    assert!(pool.apply(exit_with, 3).is_err()); // the last ready worker
+    let next = pool.apply(square, 5);
+    let _ = std::fs::remove_file(format!("{path}.mode"));
+    let _ = std::fs::remove_file(format!("{path}.slow-taken"));
+    assert!(matches!(next, Ok(25)), "{next:?}");
+    pool.terminate();
+}
+
 /// A worker that cannot be replaced (its initializer fails) while another works: the pool
 /// tries again now and then, not as fast as it can fork.
 fn a_replacement_that_keeps_failing_is_not_retried_in_a_loop() {
@@ -1982,6 +2101,22 @@ fn main() -> std::process::ExitCode {
         (
             "join_lets_the_initializers_finish",
             join_lets_the_initializers_finish,
+        ),
+        (
+            "a_task_for_workers_ready_runs_without_a_wait_on_the_pool",
+            a_task_for_workers_ready_runs_without_a_wait_on_the_pool,
+        ),
+        (
+            "tasks_answered_that_no_worker_starts_get_the_reason_and_never_run",
+            tasks_answered_that_no_worker_starts_get_the_reason_and_never_run,
+        ),
+        (
+            "waits_keep_their_deadline_while_starts_keep_failing",
+            waits_keep_their_deadline_while_starts_keep_failing,
+        ),
+        (
+            "failed_starts_while_a_worker_was_ready_are_not_held_against_the_next",
+            failed_starts_while_a_worker_was_ready_are_not_held_against_the_next,
         ),
         (
             "a_failed_start_while_another_starts_is_not_the_answer",
