@@ -4,15 +4,20 @@
 use std::any::Any;
 use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 thread_local! {
     /// Where the last panic happened, noted by [`report_quietly`]'s hook.
     static PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
+/// Whether [`report_quietly`]'s hook is this process's: only then is a place noted.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
 /// In a worker process: a panic is the parent's to report, so the hook prints nothing; it
 /// only notes where the panic happened, for [`describe`].
 pub(crate) fn report_quietly() {
+    QUIET.store(true, Ordering::Relaxed);
     panic::set_hook(Box::new(|info| {
         let location = info.location().map(|l| l.to_string());
         PANIC_LOCATION.with(|last| *last.borrow_mut() = location);
@@ -45,9 +50,12 @@ pub(crate) fn describe(payload: &(dyn Any + Send)) -> String {
 ///
 /// The place noted by the hook is cleared first: a panic that `f` caught itself leaves
 /// its place behind, and a panic that no hook sees (`resume_unwind`) must not be
-/// reported there.
+/// reported there. (Only where the hook notes places: the first use of the thread-local
+/// registers its destructor, which costs a forked child tens of microseconds.)
 pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    PANIC_LOCATION.with(|last| last.borrow_mut().take());
+    if QUIET.load(Ordering::Relaxed) {
+        PANIC_LOCATION.with(|last| last.borrow_mut().take());
+    }
     panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
         let description = describe(&*payload);
         if let Err(again) = panic::catch_unwind(AssertUnwindSafe(|| drop(payload))) {
