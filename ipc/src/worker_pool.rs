@@ -155,7 +155,7 @@ impl WorkerPoolBuilder {
                 next_id: 0,
                 closed: false,
                 terminated: false,
-                failed_with_none_ready: false,
+                failed_starts: 0,
                 restart_after: None,
             }),
         };
@@ -207,9 +207,9 @@ struct State {
     next_id: u64,
     closed: bool,
     terminated: bool,
-    /// Whether a worker could not start while none was ready (see
-    /// [`State::answer_start`]): replacements then wait until no other worker is starting.
-    failed_with_none_ready: bool,
+    /// Workers that could not start in a row, none being ready (see
+    /// [`State::answer_start`]).
+    failed_starts: usize,
     /// When the pool may start a worker again after one could not start (see
     /// [`RESTART_PAUSE`]).
     restart_after: Option<Instant>,
@@ -596,16 +596,9 @@ impl State {
     /// take long), and its answer is read by the waits that follow, as any other (see
     /// [`answer_start`](Self::answer_start)). A wait with a deadline is not held up by a
     /// slow initializer, as in Python, whose pool starts its workers from a thread.
-    ///
-    /// After a failed start with no worker ready, no worker is started while another still
-    /// starts: that one may succeed (a slow initializer), and replacing the failed ones at
-    /// once, each failing again, would end its chance before it is ready (see
-    /// [`answer_start`](Self::answer_start)).
     fn start_workers(&mut self) -> Result<()> {
         let pausing = self.restart_due().is_some();
-        let holding =
-            self.failed_with_none_ready && self.workers.iter().any(|w| w.starting.is_some());
-        while !self.idle_for_good() && !pausing && !holding && self.workers.len() < self.size {
+        while !self.idle_for_good() && !pausing && self.workers.len() < self.size {
             let request = Request::Serve {
                 initializer: self.initializer.clone(),
                 max_tasks: self.max_tasks,
@@ -651,11 +644,12 @@ impl State {
     }
 
     /// When the pause after a failed start ends, if it holds off a start now (see
-    /// [`answer_start`](Self::answer_start)): a wait wakes then, to start the worker.
+    /// [`answer_start`](Self::answer_start)): a wait wakes then, to start the worker. A
+    /// start is held off while another worker is there, ready or starting: with none,
+    /// nothing would run the tasks meanwhile.
     fn restart_due(&self) -> Option<Instant> {
-        let held_off = !self.idle_for_good()
-            && self.workers.len() < self.size
-            && self.workers.iter().any(|w| w.starting.is_none());
+        let held_off =
+            !self.idle_for_good() && !self.workers.is_empty() && self.workers.len() < self.size;
         self.restart_after
             .filter(|&at| held_off && Instant::now() < at)
     }
@@ -811,12 +805,15 @@ impl State {
 
     /// Reads the answer of worker `w`, which is starting (`readable`: it sent something;
     /// else it has exited). Once it is ready, it gets tasks. One that cannot start is
-    /// reaped, and the next start waits [`RESTART_PAUSE`] while another worker can run
-    /// the tasks. With none ready, the others still starting are waited for (see
-    /// [`start_workers`](Self::start_workers)); once every start has failed, the last
-    /// one's error is an answer, as for a worker that cannot be started at all (see
-    /// [`fill`](Self::fill)): the first task waiting gets it (see
-    /// [`not_started`](Self::not_started)). The next wait starts them all again.
+    /// reaped, and its replacement waits [`RESTART_PAUSE`] while another worker is there
+    /// (ready, or starting: a slow initializer may yet succeed, and a hung one must not
+    /// keep the slot from being filled). The error is an answer, as for a worker that
+    /// cannot be started at all (see [`fill`](Self::fill)), only when no worker is ready
+    /// or starting and as many starts as the pool has workers failed in a row: the first
+    /// task waiting gets it (see [`not_started`](Self::not_started)), and the next wait
+    /// starts them all again. (A pool whose initializer fails now and then can so answer
+    /// a task with a failure where Python's would try on; one whose initializer always
+    /// fails says so, where Python's tries for ever.)
     fn answer_start(&mut self, w: usize, readable: bool, deadline: Option<Instant>) {
         let worker = &mut self.workers[w];
         let reply = if readable {
@@ -828,7 +825,7 @@ impl State {
         match starting.answered(reply, &mut worker.child) {
             Ok(true) => {
                 worker.starting = None;
-                self.failed_with_none_ready = false;
+                self.failed_starts = 0;
                 self.dispatch(deadline);
             }
             Ok(false) => {}
@@ -836,11 +833,11 @@ impl State {
                 drop(self.workers.swap_remove(w)); // killed, if need be, and reaped
                 self.restart_after = Some(Instant::now() + RESTART_PAUSE);
                 if self.workers.iter().any(|w| w.starting.is_none()) {
+                    self.failed_starts = 0;
                     return; // a ready worker runs the tasks meanwhile
                 }
-                self.failed_with_none_ready = true;
-                if self.workers.is_empty() {
-                    // Every start of this round failed: the last one's reason is an answer.
+                self.failed_starts += 1;
+                if self.workers.is_empty() && self.failed_starts >= self.size {
                     self.not_started(e);
                 }
             }

@@ -1070,6 +1070,34 @@ fn failed_starts_while_a_worker_was_ready_are_not_held_against_the_next() {
     pool.terminate();
 }
 
+/// Its first run never ends (for the test's length), its second fails, the others return.
+fn first_hangs_second_fails(path: String) {
+    match count_run(&path) {
+        1 => nap_ms(600_000),
+        2 => panic!("the second run fails"),
+        _ => {}
+    };
+}
+
+/// One worker's initializer hangs, the other's fails: the failed one is replaced, and its
+/// replacement runs the task (the hung start does not hold the slot empty).
+fn a_hung_start_does_not_keep_a_failed_one_from_being_replaced() {
+    time_limit(Duration::from_secs(60));
+    let path = runs_file("hung-then-failed");
+    let pool = get_context(StartMethod::Fork)
+        .pool(2)
+        .initializer(first_hangs_second_fails, path.clone())
+        .start()
+        .unwrap();
+    let answer = pool
+        .apply_async(square, 5)
+        .unwrap()
+        .get_timeout(Duration::from_secs(10));
+    std::fs::remove_file(&path).unwrap();
+    assert!(matches!(answer, Ok(25)), "{answer:?}");
+    pool.terminate();
+}
+
 /// A worker that cannot be replaced (its initializer fails) while another works: the pool
 /// tries again now and then, not as fast as it can fork.
 fn a_replacement_that_keeps_failing_is_not_retried_in_a_loop() {
@@ -2117,6 +2145,10 @@ fn main() -> std::process::ExitCode {
         (
             "failed_starts_while_a_worker_was_ready_are_not_held_against_the_next",
             failed_starts_while_a_worker_was_ready_are_not_held_against_the_next,
+        ),
+        (
+            "a_hung_start_does_not_keep_a_failed_one_from_being_replaced",
+            a_hung_start_does_not_keep_a_failed_one_from_being_replaced,
         ),
         (
             "a_failed_start_while_another_starts_is_not_the_answer",
