@@ -354,7 +354,8 @@ impl WorkerPool {
     }
 
     /// Waits for every task handed in to finish, and for workers still starting to finish
-    /// their initializer (or fail: the error is the answer), then for the workers to exit.
+    /// their initializer (an initializer that never ends keeps `join` waiting, as in
+    /// Python), then for the workers to exit.
     /// Call [`close`](Self::close) (or [`terminate`](Self::terminate)) first, as in Python.
     /// Results not collected yet stay until they are.
     pub fn join(&self) -> Result<()> {
