@@ -33,6 +33,11 @@ fn my_pid(_: ()) -> u32 {
     std::process::id()
 }
 
+fn nap_then_pid(ms: u64) -> u32 {
+    nap_ms(ms);
+    std::process::id()
+}
+
 fn add(a: u64, b: u64) -> u64 {
     a + b
 }
@@ -729,6 +734,7 @@ fn tasks_for_a_stopped_worker_do_not_hold_up_apply_async() {
     time_limit(Duration::from_secs(60));
     let pool = get_context(StartMethod::Fork).pool(1).start().unwrap();
     let worker = the_worker();
+    assert_eq!(pool.apply(square, 2).unwrap(), 4); // the worker is ready: tasks go to it
     kill(worker, Signal::SIGSTOP).unwrap();
     let handing = Instant::now();
     let sizes = [180 << 10, 60 << 10, 60 << 10];
@@ -775,6 +781,11 @@ fn a_stopped_idle_worker_does_not_hold_up_a_result_that_is_in() {
 fn a_stopped_worker_with_a_task_half_written_holds_up_no_other_call() {
     time_limit(Duration::from_secs(60));
     let pool = get_context(StartMethod::Fork).pool(2).start().unwrap();
+    // Both ready and idle: a task goes to the first of them, the big one too.
+    let mut pids = std::collections::HashSet::new();
+    while pids.len() < 2 {
+        pids.extend(pool.map(nap_then_pid, [100, 100]).unwrap());
+    }
     let first = pool.apply(my_pid, ()).unwrap();
     let stopped = Pid::from_raw(first as i32);
     kill(stopped, Signal::SIGSTOP).unwrap();
