@@ -600,13 +600,17 @@ fn a_big_task_for_an_idle_worker_runs_without_a_wait_on_the_pool() {
 
 /// Counts a run (of an initializer, in its worker) in the file at `path`: how many, this
 /// one included.
+///
+/// The count is where this run's byte landed: an append moves the file's end and this
+/// descriptor's offset in one step, where the file's length, read after the write, may
+/// count another run's byte too (two runs at once would both see 2).
 fn count_run(path: &str) -> u64 {
-    use std::io::Write;
+    use std::io::{Seek, Write};
     let mut file = (std::fs::OpenOptions::new().append(true).create(true))
         .open(path)
         .unwrap();
     file.write_all(b"x").unwrap();
-    file.metadata().unwrap().len()
+    file.stream_position().unwrap()
 }
 
 /// A file, not there yet, for [`count_run`].
