@@ -38,6 +38,15 @@ fn nap_then_pid(ms: u64) -> u32 {
     std::process::id()
 }
 
+/// Returns once both workers of `pool` have answered a task: both are ready (`start` does
+/// not wait for them), and idle again.
+fn both_ready(pool: &ipc::WorkerPool) {
+    let mut pids = std::collections::HashSet::new();
+    while pids.len() < 2 {
+        pids.extend(pool.map(nap_then_pid, [100, 100]).unwrap());
+    }
+}
+
 fn add(a: u64, b: u64) -> u64 {
     a + b
 }
@@ -786,10 +795,7 @@ fn a_stopped_worker_with_a_task_half_written_holds_up_no_other_call() {
     time_limit(Duration::from_secs(60));
     let pool = get_context(StartMethod::Fork).pool(2).start().unwrap();
     // Both ready and idle: a task goes to the first of them, the big one too.
-    let mut pids = std::collections::HashSet::new();
-    while pids.len() < 2 {
-        pids.extend(pool.map(nap_then_pid, [100, 100]).unwrap());
-    }
+    both_ready(&pool);
     let first = pool.apply(my_pid, ()).unwrap();
     let stopped = Pid::from_raw(first as i32);
     kill(stopped, Signal::SIGSTOP).unwrap();
@@ -1072,7 +1078,7 @@ fn failed_starts_while_a_worker_was_ready_are_not_held_against_the_next() {
         .initializer(as_the_mode_says, path.clone())
         .start()
         .unwrap();
-    assert_eq!(pool.map(square, 0..4u64).unwrap(), [0, 1, 4, 9]);
+    both_ready(&pool);
     set_mode("fail");
     assert!(pool.apply(exit_with, 3).is_err());
     assert_eq!(pool.apply(sleep_ms, 600).unwrap(), 600); // replacements fail meanwhile
