@@ -303,7 +303,7 @@ impl WorkerPool {
         R: Serialize + DeserializeOwned + 'static,
         I: IntoIterator<Item = A>,
     {
-        self.map_chunks(f, items.into_iter().collect())
+        self.map_chunks(f, items)
     }
 
     /// Like [`map`](Self::map) for a function of two arguments, each item a pair.
@@ -315,7 +315,7 @@ impl WorkerPool {
         R: Serialize + DeserializeOwned + 'static,
         I: IntoIterator<Item = (A, B)>,
     {
-        self.map_chunks(f, items.into_iter().collect())?.get()
+        self.map_chunks(f, items)?.get()
     }
 
     /// Yields `f(item)` for each item, in input order, taking items from `items` only as
@@ -434,20 +434,50 @@ impl WorkerPool {
     }
 
     /// Splits `items` into Python's default chunks, one task each.
+    ///
+    /// The chunk size needs the number of items. An iterator that says exactly how many it
+    /// holds (a vector's, a range, `iter().copied()` of a slice) is read a chunk at a time,
+    /// each encoded as soon as it is gathered: the parent never holds a second copy of all
+    /// the items. Any other is gathered whole first, as Python makes a list of it.
     fn map_chunks<F: Function>(
         &self,
         f: F,
-        items: Vec<F::Args>,
+        items: impl IntoIterator<Item = F::Args>,
     ) -> Result<MapResult<'_, F::Output>> {
-        let chunksize = items.len().div_ceil(4 * self.processes()).max(1);
+        let items = items.into_iter();
+        match items.size_hint() {
+            (len, Some(most)) if len == most => self.map_in_chunks(f, items, len),
+            _ => {
+                let items: Vec<F::Args> = items.collect();
+                let len = items.len();
+                self.map_in_chunks(f, items.into_iter(), len)
+            }
+        }
+    }
+
+    /// Hands in `items` in chunks sized for `len` of them. An iterator that yields more or
+    /// fewer than it said only makes more or fewer chunks.
+    fn map_in_chunks<F: Function>(
+        &self,
+        f: F,
+        mut items: impl Iterator<Item = F::Args>,
+        len: usize,
+    ) -> Result<MapResult<'_, F::Output>> {
+        let chunksize = len.div_ceil(4 * self.processes()).max(1);
         let call = Call::each(f)?;
         let mut tasks = Vec::new();
         let mut start = 0;
-        // A slice encodes as a vector does: each chunk is encoded where it lies.
-        for chunk in items.chunks(chunksize) {
+        let mut chunk = Vec::new();
+        loop {
+            chunk.clear();
+            chunk.extend(items.by_ref().take(chunksize));
+            if chunk.is_empty() {
+                break;
+            }
             let range = start..start + chunk.len();
             start = range.end;
-            match job(Ok(call), chunk).and_then(|job| self.submit(job, range)) {
+            // A slice encodes as a vector does.
+            match job(Ok(call), chunk.as_slice()).and_then(|job| self.submit(job, range)) {
                 Ok(id) => tasks.push(id),
                 Err(e) => {
                     // The chunks handed in already run, with nobody to take their results.

@@ -2,7 +2,7 @@
 //! process that has threads running.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use fork_test::{BusyThreads, NoDescriptorsLeft, SigchldIgnored, Stream, capture, time_limit};
@@ -296,6 +296,56 @@ fn the_pool_api_follows_python() {
     assert!(matches!(pool.join(), Err(Error::PoolRunning)));
     pool.terminate();
     assert!(matches!(pending.get(), Err(Error::PoolTerminated)));
+}
+
+/// Items that count how many of them are alive in this process at once.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Counted(u64);
+
+static ALIVE: AtomicUsize = AtomicUsize::new(0);
+static MOST_ALIVE: AtomicUsize = AtomicUsize::new(0);
+
+impl Counted {
+    fn new(n: u64) -> Counted {
+        let alive = ALIVE.fetch_add(1, Ordering::SeqCst) + 1;
+        MOST_ALIVE.fetch_max(alive, Ordering::SeqCst);
+        Counted(n)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        ALIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn counted_value(item: Counted) -> u64 {
+    item.0
+}
+
+/// `map` over an iterator that says how many items it holds reads them a chunk at a time:
+/// the parent never holds all of them at once. Any other iterator is read whole first, for
+/// Python's chunk size, and gives the same results.
+fn map_reads_its_items_a_chunk_at_a_time() {
+    time_limit(Duration::from_secs(60));
+    let pool = get_context(StartMethod::Fork).pool(2).start().unwrap();
+    let values = pool
+        .map(counted_value, (0..1000).map(Counted::new))
+        .unwrap();
+    assert_eq!(values, (0..1000).collect::<Vec<u64>>());
+    let most = MOST_ALIVE.load(Ordering::SeqCst);
+    // 1000 items over 2 workers: Python's chunks of ceil(1000 / 8) = 125.
+    assert!(most <= 125, "{most} items were alive at once in the parent");
+    assert_eq!(ALIVE.load(Ordering::SeqCst), 0, "every item was dropped");
+    let odd = pool
+        .map(
+            counted_value,
+            (0..1000).filter(|n| n % 2 == 1).map(Counted::new),
+        )
+        .unwrap();
+    assert_eq!(odd, (0..1000).filter(|n| n % 2 == 1).collect::<Vec<u64>>());
+    pool.close();
+    pool.join().unwrap();
 }
 
 fn panics_on_odd(x: u64) -> u64 {
@@ -2170,6 +2220,10 @@ fn main() -> std::process::ExitCode {
         (
             "a_hung_start_does_not_keep_a_failed_one_from_being_replaced",
             a_hung_start_does_not_keep_a_failed_one_from_being_replaced,
+        ),
+        (
+            "map_reads_its_items_a_chunk_at_a_time",
+            map_reads_its_items_a_chunk_at_a_time,
         ),
         (
             "a_failed_start_while_another_starts_is_not_the_answer",
