@@ -457,6 +457,10 @@ impl WorkerPool {
 
     /// Hands in `items` in chunks sized for `len` of them. An iterator that yields more or
     /// fewer than it said only makes more or fewer chunks.
+    ///
+    /// The chunks handed in so far are the result's from the start: if a chunk cannot be
+    /// handed in, or the iterator panics, dropping the result lets go of them (they run,
+    /// and their results are dropped as they come).
     fn map_in_chunks<F: Function>(
         &self,
         f: F,
@@ -465,34 +469,26 @@ impl WorkerPool {
     ) -> Result<MapResult<'_, F::Output>> {
         let chunksize = len.div_ceil(4 * self.processes()).max(1);
         let call = Call::each(f)?;
-        let mut tasks = Vec::new();
-        let mut start = 0;
+        let mut result = MapResult {
+            pool: self,
+            tasks: Vec::new(),
+            len: 0,
+            kept: None,
+            result: PhantomData,
+        };
         let mut chunk = Vec::new();
         loop {
             chunk.clear();
             chunk.extend(items.by_ref().take(chunksize));
             if chunk.is_empty() {
-                break;
+                return Ok(result);
             }
-            let range = start..start + chunk.len();
-            start = range.end;
+            let range = result.len..result.len + chunk.len();
+            result.len = range.end;
             // A slice encodes as a vector does.
-            match job(Ok(call), chunk.as_slice()).and_then(|job| self.submit(job, range)) {
-                Ok(id) => tasks.push(id),
-                Err(e) => {
-                    // The chunks handed in already run, with nobody to take their results.
-                    self.let_go(&tasks);
-                    return Err(e);
-                }
-            }
+            let id = job(Ok(call), chunk.as_slice()).and_then(|job| self.submit(job, range))?;
+            result.tasks.push(id);
         }
-        Ok(MapResult {
-            pool: self,
-            tasks,
-            len: start,
-            kept: None,
-            result: PhantomData,
-        })
     }
 
     /// The result of task `id`, waiting until `deadline` at most (`None` if it is not

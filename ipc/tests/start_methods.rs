@@ -348,6 +348,37 @@ fn map_reads_its_items_a_chunk_at_a_time() {
     pool.join().unwrap();
 }
 
+/// An iterator of items that panics in the middle of `map`: the panic goes on to the
+/// caller, the chunks handed in before it are let go of (their results are not kept), and
+/// the pool works on.
+fn a_map_whose_items_panic_lets_its_chunks_go_and_the_pool_goes_on() {
+    time_limit(Duration::from_secs(60));
+    // 500 panics are expected: not a line each.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |panic| {
+        if panic.payload_as_str() != Some("no item 1") {
+            report(panic);
+        }
+    }));
+    let pool = get_context(StartMethod::Fork).pool(2).start().unwrap();
+    let before = resident_kib();
+    for _ in 0..500 {
+        // 8 items over 2 workers: chunks of one. The first is handed in, then item 1 panics.
+        let items = (0..8u32).inspect(|&n| assert!(n != 1, "no item 1"));
+        let mapped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.map(hundred_kib, items)
+        }));
+        assert!(mapped.is_err(), "the iterator's panic reached the caller");
+        pool.apply(hundred_kib, 0).unwrap();
+    }
+    let grown = resident_kib().saturating_sub(before);
+    // Kept, the results of the first chunks would take 50 MiB.
+    assert!(grown < 20 * 1024, "resident memory grew by {grown} KiB");
+    assert_eq!(pool.map(square, 0..10u64).unwrap().len(), 10);
+    pool.close();
+    pool.join().unwrap();
+}
+
 fn panics_on_odd(x: u64) -> u64 {
     assert!(x.is_multiple_of(2), "odd");
     x
@@ -2224,6 +2255,10 @@ fn main() -> std::process::ExitCode {
         (
             "map_reads_its_items_a_chunk_at_a_time",
             map_reads_its_items_a_chunk_at_a_time,
+        ),
+        (
+            "a_map_whose_items_panic_lets_its_chunks_go_and_the_pool_goes_on",
+            a_map_whose_items_panic_lets_its_chunks_go_and_the_pool_goes_on,
         ),
         (
             "a_failed_start_while_another_starts_is_not_the_answer",
