@@ -3,6 +3,7 @@
 
 use std::ffi::CStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -66,7 +67,8 @@ const ANONYMOUS_FILE: &CStr = c"ipc-shared-memory";
 /// programs (Python's `SharedMemory(name)` included) can [`open`](Self::open) it. The name
 /// lasts until [`unlink`](Self::unlink), or until the handles of the process that created
 /// it are dropped (a child's copy, made by `fork` or received in its arguments, unlinks
-/// nothing): Python leaves that to its resource tracker at exit. A program that opens the
+/// nothing; nor does a handle whose name was unlinked and given to another block since):
+/// Python leaves that to its resource tracker at exit. A program that opens the
 /// block by name can also shrink it, and a process that touches a page past the new end
 /// gets `SIGBUS`: share names only with programs you trust. A block made by [`new`](Self::new) has no name, and its size
 /// is sealed.
@@ -215,11 +217,20 @@ impl SharedMemory {
 
     /// Removes the name, so that no other process can open the block (those that have it
     /// keep it). Python: `shm.unlink()`. Nothing to do for a block without a name.
+    ///
+    /// An error if the name is gone (Python's `FileNotFoundError`), or if it was unlinked
+    /// and now names another block: that block keeps its name (Python would remove it).
     pub fn unlink(&self) -> Result<()> {
-        if let Some(name) = &self.inner.name {
-            shm_unlink(shm_path(name)?.as_str())?;
+        let Some(name) = &self.inner.name else {
+            return Ok(());
+        };
+        let path = shm_path(name)?;
+        if !still_named(self.as_fd(), name) && Path::new(&shm_file(name)).exists() {
+            let why =
+                format!("shared memory {path}: the name was unlinked, and is another block's now");
+            return Err(std::io::Error::new(std::io::ErrorKind::NotFound, why).into());
         }
-        Ok(())
+        shm_unlink(path.as_str()).map_err(|errno| naming(&path, errno))
     }
 }
 
@@ -299,8 +310,8 @@ fn receive_named(
     size: u64,
 ) -> std::result::Result<SharedMemory, String> {
     init_own_pid();
-    let file = format!("/dev/shm/{name}");
-    if shm_path(&name).is_err() || !has_or_had_path(fd.as_fd(), &file)? {
+    let file = shm_file(&name);
+    if shm_path(&name).is_err() || !has_or_had_path(fd.as_fd(), &name)? {
         let path = path_of(fd.as_fd()).map_err(|e| e.to_string())?;
         return Err(format!(
             "the descriptor is {path}, not {file} (nor that file, unlinked since)"
@@ -310,18 +321,32 @@ fn receive_named(
     same_size(SharedMemory::from_parts(mapping, Some(name), None), size)
 }
 
-/// Whether `fd` is the file at `file` now, or the one that was there until it was unlinked.
-/// The path `/proc` gives cannot tell: an unlinked file's is its old path with " (deleted)"
-/// after it, which a live file named so has too. So a live file is the same file (device
-/// and inode) as the one at `file` (not one a symlink there leads to: `shm_open` follows
-/// none), and an unlinked one has no name left at all.
-fn has_or_had_path(fd: BorrowedFd<'_>, file: &str) -> std::result::Result<bool, String> {
-    let own = fstat(fd).map_err(|e| e.to_string())?;
-    if lstat(file).is_ok_and(|there| (there.st_dev, there.st_ino) == (own.st_dev, own.st_ino)) {
+/// Whether `fd` is the file named `name` under `/dev/shm` now, or the one that was there
+/// until it was unlinked. The path `/proc` gives cannot tell: an unlinked file's is its old
+/// path with " (deleted)" after it, which a live file named so has too. So a live file is
+/// the one at that path ([`still_named`]), and an unlinked one has no name left at all.
+fn has_or_had_path(fd: BorrowedFd<'_>, name: &str) -> std::result::Result<bool, String> {
+    if still_named(fd, name) {
         return Ok(true);
     }
+    let own = fstat(fd).map_err(|e| e.to_string())?;
     let path = path_of(fd).map_err(|e| e.to_string())?;
-    Ok(own.st_nlink == 0 && path == format!("{file} (deleted)"))
+    Ok(own.st_nlink == 0 && path == format!("{} (deleted)", shm_file(name)))
+}
+
+/// Whether the name `name` leads to `fd`'s file: the same file (device and inode) as the
+/// one at `/dev/shm/NAME` (not one a symlink there leads to: `shm_open` follows none).
+/// A name can be unlinked and given to another block since it was this one's.
+fn still_named(fd: BorrowedFd<'_>, name: &str) -> bool {
+    let (Ok(own), Ok(there)) = (fstat(fd), lstat(shm_file(name).as_str())) else {
+        return false;
+    };
+    (there.st_dev, there.st_ino) == (own.st_dev, own.st_ino)
+}
+
+/// The file of the name `name`: `/dev/shm/NAME`, where Linux keeps `shm_open`'s names.
+fn shm_file(name: &str) -> String {
+    format!("/dev/shm/{name}")
 }
 
 /// `shm`, if it is `size` bytes, as the sender said.
@@ -344,14 +369,16 @@ impl AsFd for SharedMemory {
 }
 
 impl Drop for Inner {
-    /// The process that created a name unlinks it (if nobody did), as a `TempDir` deletes
-    /// its folder; in any other process this only unmaps.
+    /// The process that created a name unlinks it, as a `TempDir` deletes its folder, if
+    /// the name is still this block's: unlinked already, it may name another block now,
+    /// which keeps it. In any other process this only unmaps.
     fn drop(&mut self) {
         if let (Some(name), Some(creator)) = (&self.name, self.creator)
             && creator == own_pid()
+            && still_named(self.mapping.fd(), name)
             && let Ok(path) = shm_path(name)
         {
-            let _ = shm_unlink(path.as_str()); // unlinked already: nothing to do
+            let _ = shm_unlink(path.as_str());
         }
     }
 }

@@ -91,8 +91,47 @@ fn unlink_removes_the_name_and_leaves_the_bytes_to_who_has_them() {
     }
 }
 
+/// A name unlinked and given to another block is that block's: the first block's creator
+/// removes it neither with `unlink` nor when it drops its handle (Python's `close` leaves
+/// it too).
+fn a_name_unlinked_and_given_to_another_block_stays_that_blocks() {
+    time_limit(Duration::from_secs(20));
+    let name = name("reused");
+    let file = Path::new("/dev/shm").join(&name);
+    let first = SharedMemory::create(&name, 4096).unwrap();
+    first.unlink().unwrap();
+    let second = SharedMemory::create(&name, 4096).unwrap();
+    second.write(0, b"second");
+    let refused = first.unlink().unwrap_err().to_string();
+    assert!(
+        refused.contains(&name),
+        "the error names the block: {refused}"
+    );
+    drop(first);
+    assert!(file.exists(), "the second block kept its name");
+    let mut text = [0; 6];
+    SharedMemory::open(&name).unwrap().read(0, &mut text);
+    assert_eq!(&text, b"second");
+
+    // The same after another handle unlinked the name, as one cleans up after a crash.
+    let third = name.clone() + "-third";
+    let third_file = Path::new("/dev/shm").join(&third);
+    let creator = SharedMemory::create(&third, 4096).unwrap();
+    SharedMemory::open(&third).unwrap().unlink().unwrap();
+    let again = SharedMemory::create(&third, 4096).unwrap();
+    drop(creator);
+    assert!(third_file.exists(), "the new block kept its name");
+    drop(again);
+    drop(second);
+    assert!(
+        !third_file.exists() && !file.exists(),
+        "each creator removed its own name"
+    );
+}
+
 fork_test::main!(
     a_block_without_a_name_is_shared_with_children,
     a_named_block_is_opened_by_name_and_unlinked_by_its_creator,
     unlink_removes_the_name_and_leaves_the_bytes_to_who_has_them,
+    a_name_unlinked_and_given_to_another_block_stays_that_blocks,
 );
