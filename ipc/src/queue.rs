@@ -124,6 +124,11 @@ impl Queue {
     /// small messages), until a consumer makes room. After [`close`](Self::close), by any
     /// process, returns [`Error::Closed`]. Python: `queue.put(obj)`.
     ///
+    /// A message over 32 KiB travels as a memfd's descriptor, and the kernel lets a user
+    /// have only so many descriptors on their way through sockets at once (as many as
+    /// the limit of open files, `ulimit -n`; root is not limited): past that, this is an
+    /// [`Error::Io`] (`ETOOMANYREFS`, "too many references") until consumers take some.
+    ///
     /// ```
     /// let mut queue = ipc::Queue::new()?;
     /// queue.put("http://127.0.0.1/")?;
@@ -151,6 +156,10 @@ impl Queue {
     /// Takes the next message, waiting as long as it takes. After [`close`](Self::close),
     /// and once the messages put before it are taken, returns [`Error::Closed`].
     /// Python: `queue.get()`.
+    ///
+    /// A process at its limit of open files cannot take a message over 32 KiB, which
+    /// comes as a memfd's descriptor: the kernel drops the descriptor, the message is lost
+    /// for every consumer, and this returns an [`Error::Io`] that says so.
     ///
     /// ```
     /// let mut queue = ipc::Queue::new()?;

@@ -39,8 +39,10 @@
 //!   0.
 //!
 //! What no mechanism can give back: the permit of a process that dies holding a
-//! [`Semaphore`] permit (a semaphore has no owner), and the arrival of a process that dies
-//! before it reaches a [`Barrier`].
+//! [`Semaphore`] permit (a semaphore has no owner), the arrival of a process that dies
+//! before it reaches a [`Barrier`], and the notification of a [`Condition`] waiter killed
+//! after `notify` woke it and before it had the lock again (as in Python: see
+//! [`notify`](ConditionGuard::notify)). Wait with a timeout where that can happen.
 
 mod barrier;
 mod condition;

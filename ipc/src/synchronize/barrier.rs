@@ -51,8 +51,10 @@ const BARRIER_FILE: &CStr = c"ipc-barrier";
 /// now and later, return [`Error::BrokenBarrier`], until [`reset`](Self::reset). So does
 /// [`abort`](Self::abort). A process that dies before it arrives never arrives: waits
 /// without a timeout then wait for ever, so use one (or `abort` from the process that sees
-/// it die). Python's `action` argument is not offered: the process that gets place 0 can
-/// do that work.
+/// it die). Python's `action` argument is not offered. Python runs the action before any
+/// party leaves the barrier; here every party leaves at once, so for the same order the
+/// process that gets place 0 does that work, and then every party calls `wait` again:
+/// nobody goes on before the work is done.
 ///
 /// [`wait`]: Self::wait
 #[derive(Clone)]

@@ -202,6 +202,11 @@ impl ConditionGuard<'_> {
 
     /// Wakes up to `n` of the processes waiting on the condition (none for 0). Python:
     /// `cond.notify(n)`.
+    ///
+    /// A waiter woken here that is killed before it has the lock again (the notifier
+    /// usually still holds it) takes its notification with it: another waiter sleeps on,
+    /// as in Python. Where waiters may die, wait with a timeout
+    /// ([`wait_for_timeout`](Self::wait_for_timeout)).
     pub fn notify(&self, n: u32) {
         self.guard.check_process();
         if n > 0 && self.state.waiters.load(Ordering::Relaxed) > 0 {
