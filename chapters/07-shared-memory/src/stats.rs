@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytemuck::{Pod, Zeroable};
-use ipc::{Array, Process, SharedAtomic};
+use ipc::{Array, Process, SharedAtomic, describe_exitcode};
 use loader::{count, load_url};
 
 // ANCHOR: stats
@@ -21,7 +21,8 @@ pub struct Stats {
 // ANCHOR_END: stats
 
 /// Loads `urls` with `loaders` processes, prints each one's row and the sum, and returns
-/// the sum.
+/// the sum. A URL that a loader took and never counted (it died loading it) is an error
+/// in the sum: no URL goes unaccounted for.
 pub fn load_all(urls: &[String], loaders: usize) -> ipc::Result<Stats> {
     println!(
         "{} with {loaders} loader processes, each counting in its own row of shared memory:",
@@ -39,8 +40,11 @@ pub fn load_all(urls: &[String], loaders: usize) -> ipc::Result<Stats> {
         process.start()?;
         processes.push(process);
     }
-    for process in &mut processes {
-        process.join()?;
+    for (row, process) in processes.iter_mut().enumerate() {
+        let code = process.join()?;
+        if code != 0 {
+            eprintln!("  loader {} died: {}", row + 1, describe_exitcode(code));
+        }
     }
     let rows = rows.to_vec()?; // a copy, read under the lock
     // ANCHOR_END: load_all
@@ -48,6 +52,14 @@ pub fn load_all(urls: &[String], loaders: usize) -> ipc::Result<Stats> {
     for (row, stats) in rows.iter().enumerate() {
         println!("  loader {}: {stats}", row + 1);
         all.add(stats);
+    }
+    let lost = (urls.len() as u64).saturating_sub(all.pages + all.errors);
+    if lost > 0 {
+        println!(
+            "  {} taken by a loader that died, neither loaded nor failed: counted as errors",
+            count(lost as usize, "URL")
+        );
+        all.errors += lost;
     }
     println!("  all loaders: {all}");
     Ok(all)
