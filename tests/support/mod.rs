@@ -352,6 +352,17 @@ pub fn help_and_an_argument_that_is_not_text_end_without_a_panic(bin: &str) {
     );
 }
 
+/// `--help` says what each exit code means, as scripts need to know.
+pub fn help_names_the_exit_codes(bin: &str) {
+    let help = run_merged(bin, &["--help"]).text;
+    for code in ["Exit status: 0", "1 if", "2 for"] {
+        assert!(
+            help.contains(code),
+            "{bin} --help says nothing of {code:?}: {help}"
+        );
+    }
+}
+
 /// URLs that fail in the two ways a user's can: malformed, and nobody listening.
 pub const BAD_URLS: [&str; 2] = ["[http://127.0.0.1:1/", "http://127.0.0.1:1/"];
 
@@ -399,6 +410,7 @@ macro_rules! chapter_snapshots {
 
         fn help_and_an_argument_that_is_not_text_end_without_a_panic() {
             support::help_and_an_argument_that_is_not_text_end_without_a_panic(BIN);
+            support::help_names_the_exit_codes(BIN);
         }
 
         fork_test::main!(

@@ -59,7 +59,9 @@ impl Targets {
 #[derive(clap::Parser)]
 #[command(
     about = "Loads each URL given, or with none, pages of a demo web site it serves on \
-             127.0.0.1, and prints what it got."
+             127.0.0.1, and prints what it got.",
+    after_help = "Exit status: 0 if every URL loaded; 1 if one did not, or the program could \
+                  not go on; 2 for an argument it cannot take."
 )]
 struct CommandLine {
     /// The URLs to load [default: the demo site's pages]
