@@ -6,6 +6,7 @@
 //! URL: `cargo run -p ch05-crawler -- URL` (only links on the same site are followed).
 //! `--help` lists the options.
 
+mod robots;
 mod site_map;
 mod worker;
 
@@ -17,9 +18,9 @@ use clap::{CommandFactory, Parser};
 use demo_site::DemoSite;
 use ipc::{Process, Queue};
 use loader::links::{self, Kind};
-use loader::{LoadError, Options, USER_AGENT, count, exit_status};
-use texting_robots::Robot;
+use loader::{Options, count, exit_status};
 
+use robots::Rules;
 use site_map::{Destination, Outcome, SiteMap};
 use worker::{Found, Loaded, Task, crawl_worker};
 
@@ -121,17 +122,8 @@ fn main() -> anyhow::Result<ExitCode> {
     );
     let started = Instant::now();
 
-    let mut crawl = Crawl {
-        tasks,
-        found,
-        window: 2 * usize::from(args.workers),
-        wait: 2 * options.timeout + Duration::from_secs(5),
-        robots: Rules::None,
-        seen: HashSet::from([start_url.clone()]),
-        site_map: SiteMap::new(),
-        loads_left: args.max_pages.unwrap_or(u64::MAX),
-        not_loaded: 0,
-    };
+    let mut crawl = Crawl::new(tasks, found, args.workers, options.timeout, args.max_pages);
+    crawl.seen.insert(start_url.clone());
     if args.ignore_robots {
         println!("robots.txt: ignored (--ignore-robots)");
     } else {
@@ -176,16 +168,6 @@ fn main() -> anyhow::Result<ExitCode> {
 }
 // ANCHOR_END: main
 
-/// What the site's `robots.txt` allows.
-enum Rules {
-    /// It has none, or they are ignored: every page may be loaded.
-    None,
-    /// These rules.
-    Read(Robot),
-    /// It could not be read: no page may be loaded (RFC 9309).
-    Unreadable,
-}
-
 /// The parent's side of a crawl: the queues, and everything it knows so far.
 struct Crawl {
     tasks: Queue,
@@ -206,6 +188,28 @@ struct Crawl {
 }
 
 impl Crawl {
+    /// A crawl that nothing is known of yet, with `workers` workers on the other ends of
+    /// `tasks` and `found`, each allowed `timeout` for a page.
+    fn new(
+        tasks: Queue,
+        found: Queue,
+        workers: u16,
+        timeout: Duration,
+        max_pages: Option<u64>,
+    ) -> Crawl {
+        Crawl {
+            tasks,
+            found,
+            window: 2 * usize::from(workers),
+            wait: 2 * timeout + Duration::from_secs(5),
+            robots: Rules::None,
+            seen: HashSet::new(),
+            site_map: SiteMap::new(),
+            loads_left: max_pages.unwrap_or(u64::MAX),
+            not_loaded: 0,
+        }
+    }
+
     // ANCHOR: crawl_level
     /// Loads every URL of one level with the workers, records what they found, and returns
     /// the next level: the new page links. At most `window` tasks (two per worker) are out
@@ -223,7 +227,7 @@ impl Crawl {
         loop {
             while out < self.window {
                 let Some(url) = urls.pop_front() else { break };
-                if let Some(rule) = self.refusal(&url) {
+                if let Some(rule) = self.robots.refusal(&url) {
                     self.site_map
                         .record(url, depth, Outcome::Disallowed(rule), None);
                 } else if self.loads_left == 0 {
@@ -282,40 +286,18 @@ impl Crawl {
     }
     // ANCHOR_END: crawl_level
 
-    /// Why robots.txt keeps `url` from being loaded, if it does.
-    fn refusal(&self, url: &str) -> Option<&'static str> {
-        match &self.robots {
-            Rules::Unreadable => Some("robots.txt could not be read"),
-            Rules::Read(robot) if !robot.allowed(url) => Some("disallowed by robots.txt"),
-            _ => None,
-        }
-    }
-
-    /// Asks a worker for the site's `robots.txt`, and says what it found. As RFC 9309 has
-    /// it: none (4xx) means every page may be loaded; one that cannot be read (5xx, no
-    /// answer) means none may.
+    /// Asks a worker for the site's `robots.txt`, and says what it found.
     fn read_robots(&mut self, start_url: &str) -> ipc::Result<()> {
         let Ok(robots_url) = texting_robots::get_robots_url(start_url) else {
             return Ok(());
         };
         self.tasks.put(&Task::Robots(robots_url.clone()))?;
         let found: Found = self.found.get_timeout(self.wait)?;
-        // The name that robots.txt rules address: the User-Agent's first word.
-        let agent = USER_AGENT.split('/').next().unwrap_or(USER_AGENT);
-        let (rules, said) = match found.result {
-            Ok(Loaded::Text(text)) => match Robot::new(agent, text.as_bytes()) {
-                Ok(robot) => (Rules::Read(robot), format!("{robots_url} read")),
-                Err(e) => (Rules::None, format!("{robots_url} ignored: {e}")),
-            },
-            Err(LoadError::Status { status, .. }) if (400..500).contains(&status) => {
-                (Rules::None, format!("{robots_url}: none ({status})"))
-            }
-            Err(e) => (
-                Rules::Unreadable,
-                format!("{e}: no page is loaded (--ignore-robots loads them)"),
-            ),
-            Ok(_) => unreachable!("robots.txt is asked for as text"),
-        };
+        let answer = found.result.map(|loaded| match loaded {
+            Loaded::Text(text) => text,
+            _ => unreachable!("robots.txt is asked for as text"),
+        });
+        let (rules, said) = Rules::from_answer(&robots_url, answer);
         println!("robots.txt: {said}");
         self.robots = rules;
         Ok(())
