@@ -1,4 +1,11 @@
 //! What the site's `robots.txt` allows, read as RFC 9309 asks.
+//!
+//! The `texting_robots` crate matches a URL's path against the rules as written. But
+//! `/%61.html` and `/a.html` are one page (RFC 3986, 6.2.2.2: a percent-encoded unreserved
+//! character is that character, and servers serve them as one): both sides are brought to
+//! one spelling first, by [`normalise_escapes`], so that neither slips past a rule.
+
+use std::borrow::Cow;
 
 use loader::{LoadError, USER_AGENT};
 use texting_robots::Robot;
@@ -21,7 +28,7 @@ impl Rules {
         // The name that robots.txt rules address: the User-Agent's first word.
         let agent = USER_AGENT.split('/').next().unwrap_or(USER_AGENT);
         match answer {
-            Ok(text) => match Robot::new(agent, text.as_bytes()) {
+            Ok(text) => match Robot::new(agent, normalise_escapes(&text).as_bytes()) {
                 Ok(robot) => (Rules::Read(robot), format!("{robots_url} read")),
                 Err(e) => (Rules::None, format!("{robots_url} ignored: {e}")),
             },
@@ -39,8 +46,78 @@ impl Rules {
     pub fn refusal(&self, url: &str) -> Option<&'static str> {
         match self {
             Rules::Unreadable => Some("robots.txt could not be read"),
-            Rules::Read(robot) if !robot.allowed(url) => Some("disallowed by robots.txt"),
+            Rules::Read(robot) if !robot.allowed(&normalise_escapes(url)) => {
+                Some("disallowed by robots.txt")
+            }
             _ => None,
         }
+    }
+}
+
+/// `text` with its percent-encoded unreserved characters (letters, digits, `-._~`) decoded,
+/// and the hex digits of the other escapes in upper case: one spelling for each URL, as RFC
+/// 3986 (6.2.2) normalises them. Other escapes stay: `%2F` is not a `/`, nor `%25` a `%`.
+/// Applied to the whole of robots.txt, it changes the paths of the rules and nothing else
+/// that matters (a name of user agent is letters, `-` and `_`).
+fn normalise_escapes(text: &str) -> Cow<'_, str> {
+    if !text.contains('%') {
+        return Cow::Borrowed(text);
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escape = bytes.get(i + 1..i + 3).filter(|_| bytes[i] == b'%');
+        match escape.and_then(hex_byte) {
+            Some(byte) if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            Some(_) => {
+                out.push(b'%');
+                out.extend(bytes[i + 1..i + 3].to_ascii_uppercase());
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    // Only ASCII bytes were changed, each into ASCII: the text is still UTF-8.
+    Cow::Owned(String::from_utf8(out).expect("UTF-8 in, UTF-8 out"))
+}
+
+/// The byte that two hex digits spell, if they are two hex digits.
+fn hex_byte(pair: &[u8]) -> Option<u8> {
+    let digit = |d: u8| (d as char).to_digit(16);
+    Some((digit(pair[0])? * 16 + digit(pair[1])?) as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules_of(text: &str) -> Rules {
+        Rules::from_answer("http://h/robots.txt", Ok(text.to_string())).0
+    }
+
+    #[test]
+    fn a_percent_encoded_letter_is_the_letter() {
+        // RFC 9309, 2.2.2: `%61` is `a`, and a server serves /%61.html as /a.html.
+        let rules = rules_of("User-agent: *\nDisallow: /a.html\nDisallow: /%7Euser/\n");
+        assert!(rules.refusal("http://h/a.html").is_some());
+        assert!(rules.refusal("http://h/%61.html").is_some());
+        assert!(rules.refusal("http://h/%61%2e%68tml").is_some());
+        assert!(rules.refusal("http://h/~user/x").is_some());
+        assert!(rules.refusal("http://h/%7euser/x").is_some());
+        // Other escapes: the case of their hex digits does not matter, but `%2F` is not
+        // `/`, and `%25` is a percent sign: they are not unreserved characters.
+        let rules_2 = rules_of("User-agent: *\nDisallow: /caf%c3%a9\nDisallow: /x/y\n");
+        assert!(rules_2.refusal("http://h/caf%C3%A9").is_some());
+        assert!(rules_2.refusal("http://h/caf%c3%a9").is_some());
+        assert!(rules_2.refusal("http://h/x%2Fy").is_none());
+        assert!(rules.refusal("http://h/%2561.html").is_none());
+        assert!(rules.refusal("http://h/b.html").is_none());
     }
 }
