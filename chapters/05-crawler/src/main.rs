@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use clap::{CommandFactory, Parser};
 use demo_site::DemoSite;
 use ipc::{Process, Queue};
-use loader::links::{self, Kind};
+use loader::links::{self, Kind, Link};
 use loader::{Options, count, exit_status};
 
 use robots::Rules;
@@ -123,14 +123,13 @@ fn main() -> anyhow::Result<ExitCode> {
     let started = Instant::now();
 
     let mut crawl = Crawl::new(tasks, found, args.workers, options.timeout, args.max_pages);
-    crawl.seen.insert(start_url.clone());
     if args.ignore_robots {
         println!("robots.txt: ignored (--ignore-robots)");
     } else {
         crawl.read_robots(&start_url)?;
     }
     // Level by level, so that each page's depth is its shortest distance from the start.
-    let mut level = VecDeque::from([start_url.clone()]);
+    let mut level: VecDeque<String> = crawl.take(start_url.clone(), 0).into_iter().collect();
     for depth in 0..=args.depth {
         if level.is_empty() {
             break; // nothing new was found: there is no deeper level
@@ -178,12 +177,12 @@ struct Crawl {
     wait: Duration,
     /// The site's rules for crawlers.
     robots: Rules,
-    /// Every URL found so far: each is loaded (or recorded) once.
+    /// Every URL taken so far: each is loaded (or recorded) once.
     seen: HashSet<String>,
     site_map: SiteMap,
     /// How many more URLs `--max-pages` lets the crawl load.
     loads_left: u64,
-    /// URLs found but not loaded, because of `--max-pages`.
+    /// Links found once `--max-pages` URLs were known: counted, neither kept nor loaded.
     not_loaded: usize,
 }
 
@@ -214,30 +213,21 @@ impl Crawl {
     /// Loads every URL of one level with the workers, records what they found, and returns
     /// the next level: the new page links. At most `window` tasks (two per worker) are out
     /// at a time, so that neither queue's pipe can fill up with the parent and the workers
-    /// each waiting for the other.
+    /// each waiting for the other. Every URL of `urls` has been [`take`](Self::take)n.
     fn level(
         &mut self,
         depth: usize,
         mut urls: VecDeque<String>,
         want_links: bool,
     ) -> ipc::Result<VecDeque<String>> {
-        self.site_map.expect(urls.len());
         let mut next = VecDeque::new();
         let mut out = 0;
         loop {
             while out < self.window {
                 let Some(url) = urls.pop_front() else { break };
-                if let Some(rule) = self.robots.refusal(&url) {
-                    self.site_map
-                        .record(url, depth, Outcome::Disallowed(rule), None);
-                } else if self.loads_left == 0 {
-                    self.not_loaded += 1;
-                } else {
-                    self.loads_left -= 1;
-                    let links = want_links;
-                    self.tasks.put(&Task::Page { url, links })?;
-                    out += 1;
-                }
+                let links = want_links;
+                self.tasks.put(&Task::Page { url, links })?;
+                out += 1;
             }
             if out == 0 {
                 return Ok(next);
@@ -248,41 +238,61 @@ impl Crawl {
                 result,
             } = self.found.get_timeout(self.wait)?;
             out -= 1;
-            let mut embedded = Vec::new();
-            let outcome = match result {
-                Ok(Loaded::Page { bytes, links }) => {
-                    for link in links {
-                        if !self.seen.insert(link.url.clone()) {
-                            continue; // seen before: loaded, or about to be
-                        }
-                        if link.kind == Kind::Page {
-                            next.push_back(link.url);
-                        } else {
-                            embedded.push((link.url, Outcome::Embedded(link.kind)));
-                        }
-                    }
-                    Outcome::Page(bytes)
-                }
+            let (outcome, links) = match result {
+                Ok(Loaded::Page { bytes, links }) => (Outcome::Page(bytes), links),
                 Ok(Loaded::Redirect(to)) => {
-                    // Where a redirect leads is as far from the start as the link to it.
                     let to = links::normalise(&to).unwrap_or(to);
                     let on_site = links::same_origin(&url, &to);
-                    if on_site && self.seen.insert(to.clone()) {
-                        self.site_map.expect(1);
-                        urls.push_back(to.clone());
-                    }
-                    Outcome::Redirect { to, on_site }
+                    (Outcome::Redirect { to, on_site }, Vec::new())
                 }
-                Ok(Loaded::Other(media_type)) => Outcome::Other(media_type),
+                Ok(Loaded::Other(media_type)) => (Outcome::Other(media_type), Vec::new()),
                 Ok(Loaded::Text(_)) => unreachable!("pages are never asked for as text"),
-                Err(e) => Outcome::Failed(e),
+                Err(e) => (Outcome::Failed(e), Vec::new()),
+            };
+            let followed = match &outcome {
+                Outcome::Redirect { to, on_site: true } => Some(to.clone()),
+                _ => None,
             };
             self.site_map.record(url, depth, outcome, Some(worker));
-            // Images and styles, one link further: recorded, never loaded.
-            for (url, outcome) in embedded {
-                self.site_map.record(url, depth + 1, outcome, None);
+            // Where a redirect leads is as far from the start as the link to it.
+            urls.extend(followed.and_then(|to| self.take(to, depth)));
+            self.take_links(links, depth + 1, &mut next);
+        }
+    }
+
+    /// Takes the links of a page, found at `depth`: a new page joins `next`; a new image,
+    /// stylesheet or script is recorded at once, never loaded.
+    fn take_links(&mut self, links: Vec<Link>, depth: usize, next: &mut VecDeque<String>) {
+        for link in links {
+            if link.kind == Kind::Page {
+                next.extend(self.take(link.url, depth));
+            } else if self.seen.insert(link.url.clone()) {
+                self.site_map
+                    .note(link.url, depth, Outcome::Embedded(link.kind));
             }
         }
+    }
+
+    /// The URL of a page found at `depth`, if it is to be loaded: if it is new, robots.txt
+    /// allows it, and `--max-pages` leaves room for it. Once that many are known, a link is
+    /// only counted: neither `seen` nor the next level grows past `--max-pages` URLs, however
+    /// many links the pages hold.
+    fn take(&mut self, url: String, depth: usize) -> Option<String> {
+        if self.seen.contains(&url) {
+            return None; // loaded, or about to be, or recorded
+        }
+        if self.loads_left == 0 {
+            self.not_loaded += 1;
+            return None;
+        }
+        self.seen.insert(url.clone());
+        if let Some(rule) = self.robots.refusal(&url) {
+            self.site_map.note(url, depth, Outcome::Disallowed(rule));
+            return None;
+        }
+        self.loads_left -= 1;
+        self.site_map.expect(1);
+        Some(url)
     }
     // ANCHOR_END: crawl_level
 
@@ -301,5 +311,77 @@ impl Crawl {
         println!("robots.txt: {said}");
         self.robots = rules;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const START: &str = "http://127.0.0.1:1/";
+
+    /// A crawl with no worker: the test puts the findings on `found` itself, before the
+    /// crawl asks for them, and the tasks stay on `tasks`, unread.
+    fn crawl(max_pages: Option<u64>) -> Crawl {
+        let (tasks, found) = (Queue::new().unwrap(), Queue::new().unwrap());
+        Crawl::new(tasks, found, 1, Duration::from_millis(100), max_pages)
+    }
+
+    /// What a worker would say of the page at `path`, with these links.
+    fn page(path: &str, links: Vec<Link>) -> Found {
+        Found {
+            url: format!("http://127.0.0.1:1{path}"),
+            worker: 1,
+            result: Ok(Loaded::Page { bytes: 10, links }),
+        }
+    }
+
+    fn link(path: &str, kind: Kind) -> Link {
+        let url = format!("http://127.0.0.1:1{path}");
+        Link { url, kind }
+    }
+
+    #[test]
+    fn the_progress_ends_at_its_length_and_never_passes_it() {
+        let mut crawl = crawl(Some(2));
+        let links = vec![
+            link("/a.html", Kind::Page),
+            link("/b.html", Kind::Page),
+            link("/c.html", Kind::Page),
+            link("/logo.png", Kind::Image),
+        ];
+        crawl.found.put(&page("/", links)).unwrap();
+        crawl.found.put(&page("/a.html", Vec::new())).unwrap();
+        let start = crawl.take(START.to_string(), 0).into_iter().collect();
+        let next = crawl.level(0, start, true);
+        let (position, length) = crawl.site_map.progress();
+        assert!(position <= length, "{position}/{length} after level 0");
+        crawl.level(1, next.unwrap(), true).unwrap();
+        assert_eq!(
+            crawl.site_map.progress(),
+            (3, 3),
+            "the start, a.html, logo.png"
+        );
+    }
+
+    #[test]
+    fn links_past_max_pages_are_counted_not_kept() {
+        let mut crawl = crawl(Some(3));
+        let links = (0..10_000)
+            .map(|i| link(&format!("/{i}.html"), Kind::Page))
+            .collect();
+        crawl.found.put(&page("/", links)).unwrap();
+        let start = crawl.take(START.to_string(), 0).into_iter().collect();
+        let next = crawl.level(0, start, true);
+        assert_eq!(
+            next.unwrap().len(),
+            2,
+            "the two pages --max-pages still loads"
+        );
+        assert_eq!(crawl.seen.len(), 3, "the start and those two");
+        assert_eq!(
+            crawl.not_loaded, 9_998,
+            "nothing lost: the others are counted"
+        );
     }
 }

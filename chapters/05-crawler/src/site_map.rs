@@ -44,26 +44,35 @@ impl SiteMap {
     /// An empty map. While the crawl runs, each entry is printed on stderr as it comes
     /// in, and, when stderr is a terminal, a progress bar below them.
     pub fn new() -> SiteMap {
-        let progress = if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template("{bar:30} {pos}/{len} URLs {wide_msg}")
-                .expect("a valid template");
-            bar.with_style(style)
+        // A hidden bar still counts (it is given a length), so that tests can check the
+        // counting, which they cannot see: their stderr is not a terminal.
+        let target = if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
         } else {
-            ProgressBar::hidden()
+            ProgressDrawTarget::hidden()
         };
+        let style = ProgressStyle::with_template("{bar:30} {pos}/{len} URLs {wide_msg}")
+            .expect("a valid template");
+        let progress = ProgressBar::with_draw_target(Some(0), target).with_style(style);
         SiteMap {
             entries: BTreeMap::new(),
             progress,
         }
     }
 
-    /// One more URL to wait for, found or handed out.
+    /// More URLs handed out, each to be [`record`](Self::record)ed when its finding comes.
     pub fn expect(&self, urls: usize) {
         self.progress.inc_length(urls as u64);
     }
 
-    /// Records what became of `url`, and prints it.
+    /// Records `url`, which is not loaded (an image, a page robots.txt closes), and prints
+    /// it: one more URL, done at once, so the progress bar's count stays within its length.
+    pub fn note(&mut self, url: String, depth: usize, outcome: Outcome) {
+        self.expect(1);
+        self.record(url, depth, outcome, None);
+    }
+
+    /// Records what became of `url`, [`expect`](Self::expect)ed before, and prints it.
     pub fn record(&mut self, url: String, depth: usize, outcome: Outcome, worker: Option<u32>) {
         let line = line(&url, depth, &outcome);
         // Drawn from this thread, between two findings: no thread ticks the bar, so the
@@ -147,5 +156,14 @@ fn line(url: &str, depth: usize, outcome: &Outcome) -> String {
         Outcome::Embedded(kind) => format!("  {depth} {url} ({}: not loaded)", kind.name()),
         Outcome::Disallowed(why) => format!("  {depth} {url} ({why})"),
         Outcome::Failed(e) => format!("  {depth} error: {e}"),
+    }
+}
+
+#[cfg(test)]
+impl SiteMap {
+    /// Where the progress bar is: its position and its length.
+    pub fn progress(&self) -> (u64, u64) {
+        let length = self.progress.length().unwrap_or(0);
+        (self.progress.position(), length)
     }
 }
