@@ -22,7 +22,7 @@ use loader::{Options, count, exit_status};
 
 use robots::Rules;
 use site_map::{Destination, Outcome, SiteMap};
-use worker::{Found, Loaded, Task, crawl_worker};
+use worker::{Found, LeftOut, Loaded, Task, crawl_worker};
 
 /// Crawls a web site with worker processes, and prints its map: every URL reached on the
 /// start page's site, with its depth (its distance in links from the start).
@@ -42,6 +42,10 @@ struct Args {
     /// Load at most this many URLs; the links past it are counted, not loaded.
     #[arg(long, value_parser = page_count)]
     max_pages: Option<u64>,
+    /// Follow at most this many links of a page, its first (1 to 100000); the others, and
+    /// URLs over 2048 bytes, are counted, not followed.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_links: u32,
     /// Load pages even where the site's robots.txt asks crawlers not to.
     #[arg(long)]
     ignore_robots: bool,
@@ -109,8 +113,9 @@ fn main() -> anyhow::Result<ExitCode> {
     let mut workers = Vec::new();
     for _ in 0..args.workers {
         let (mut tasks, mut found) = (tasks.try_clone()?, found.try_clone()?);
+        let max_links = args.max_links as usize;
         let mut worker = Process::new(move || {
-            crawl_worker(&mut tasks, &mut found, options).expect("the queues work")
+            crawl_worker(&mut tasks, &mut found, options, max_links).expect("the queues work")
         });
         worker.start()?;
         workers.push(worker);
@@ -148,7 +153,7 @@ fn main() -> anyhow::Result<ExitCode> {
         .collect();
     crawl
         .site_map
-        .print(&pids, crawl.not_loaded, started.elapsed());
+        .print(&pids, crawl.not_loaded, crawl.left_out, started.elapsed());
     let start = crawl.site_map.destination(&start_url);
     match start {
         Destination::Reached(Outcome::Redirect { to, .. }) => {
@@ -184,6 +189,8 @@ struct Crawl {
     loads_left: u64,
     /// Links found once `--max-pages` URLs were known: counted, neither kept nor loaded.
     not_loaded: usize,
+    /// Links the workers counted but did not send: past `--max-links`, or too long.
+    left_out: LeftOut,
 }
 
 impl Crawl {
@@ -206,6 +213,7 @@ impl Crawl {
             site_map: SiteMap::new(),
             loads_left: max_pages.unwrap_or(u64::MAX),
             not_loaded: 0,
+            left_out: LeftOut::default(),
         }
     }
 
@@ -239,7 +247,15 @@ impl Crawl {
             } = self.found.get_timeout(self.wait)?;
             out -= 1;
             let (outcome, links) = match result {
-                Ok(Loaded::Page { bytes, links }) => (Outcome::Page(bytes), links),
+                Ok(Loaded::Page {
+                    bytes,
+                    links,
+                    left_out,
+                }) => {
+                    self.left_out.past_max_links += left_out.past_max_links;
+                    self.left_out.too_long += left_out.too_long;
+                    (Outcome::Page(bytes), links)
+                }
                 Ok(Loaded::Redirect(to)) => {
                     let to = links::normalise(&to).unwrap_or(to);
                     let on_site = links::same_origin(&url, &to);
@@ -332,7 +348,11 @@ mod tests {
         Found {
             url: format!("http://127.0.0.1:1{path}"),
             worker: 1,
-            result: Ok(Loaded::Page { bytes: 10, links }),
+            result: Ok(Loaded::Page {
+                bytes: 10,
+                links,
+                left_out: LeftOut::default(),
+            }),
         }
     }
 

@@ -2,7 +2,9 @@
 //!
 //! An entry is a depth and a short outcome: a size, a media type, a redirect's target, an
 //! error. Never a page's links: those are only needed the moment a finding arrives, to pick
-//! the new ones. So the parent's memory grows with the number of URLs, not of links.
+//! the new ones. So the parent's memory grows with the number of URLs, not of links; and
+//! with `--max-pages`, the URLs are at most that many pages, and the images and pages
+//! closed by robots.txt that their first `--max-links` links name.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::IsTerminal;
@@ -11,6 +13,8 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use loader::links::Kind;
 use loader::{LoadError, count};
+
+use crate::worker::{LeftOut, MAX_URL_BYTES};
 
 /// What became of one URL.
 pub enum Outcome {
@@ -102,7 +106,7 @@ impl SiteMap {
     }
 
     /// Clears the progress bar, then prints the map in URL order and a summary.
-    pub fn print(&self, workers: &[u32], not_loaded: usize, took: Duration) {
+    pub fn print(&self, workers: &[u32], not_loaded: usize, left_out: LeftOut, took: Duration) {
         self.progress.finish_and_clear();
         let (mut pages, mut bytes, mut errors) = (0, 0, 0);
         let mut per_worker: BTreeMap<u32, usize> = workers.iter().map(|&pid| (pid, 0)).collect();
@@ -127,6 +131,14 @@ impl SiteMap {
         );
         if not_loaded > 0 {
             println!("{} not loaded: past --max-pages", count(not_loaded, "link"));
+        }
+        if left_out.past_max_links > 0 {
+            let links = count(left_out.past_max_links, "link");
+            println!("{links} not followed: past --max-links on their page");
+        }
+        if left_out.too_long > 0 {
+            let links = count(left_out.too_long, "link");
+            println!("{links} not followed: URL over {MAX_URL_BYTES} bytes");
         }
         for (worker, loads) in per_worker {
             println!("  worker {worker}: {}", count(loads, "load"));
