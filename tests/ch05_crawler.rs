@@ -7,7 +7,7 @@
 #[macro_use]
 mod support;
 
-use demo_site::{DemoSite, MOVED_AWAY, NOT_UTF8_PAGE, REDIRECT, REDIRECT_LOOP};
+use demo_site::{DISALLOWED_PAGE, DemoSite, MOVED_AWAY, NOT_UTF8_PAGE, REDIRECT, REDIRECT_LOOP};
 use support::as_written;
 
 const BIN: &str = env!("CARGO_BIN_EXE_crawler");
@@ -109,6 +109,21 @@ fn a_start_page_that_leads_nowhere_on_the_site_says_so() {
     );
 }
 
+/// A start page that robots.txt closes is not loaded: the crawler says so, in the words it
+/// has for the other start pages that lead nowhere, and exits with 1.
+fn a_start_page_closed_by_robots_txt_says_so() {
+    let site = DemoSite::start().unwrap();
+    let port = Some(site.addr().port());
+    let url = site.url(DISALLOWED_PAGE);
+    let command = "cargo run -p ch05-crawler";
+    let name = "ch05_disallowed_start";
+    let text = support::check_command(name, command, BIN, &[&url], port, as_written);
+    assert!(
+        text.contains("The start page was not loaded: disallowed by robots.txt"),
+        "{text}"
+    );
+}
+
 /// Killed alone, the crawler takes its workers and its demo site with it.
 fn killed_alone_it_leaves_no_process() {
     support::killed_alone_it_leaves_no_process(BIN, &[], 4, fork_test::Signal::SIGKILL);
@@ -141,4 +156,5 @@ fork_test::main!(
     an_unreachable_site_is_an_error,
     a_page_that_is_not_utf8_is_an_error,
     a_start_page_that_leads_nowhere_on_the_site_says_so,
+    a_start_page_closed_by_robots_txt_says_so,
 );

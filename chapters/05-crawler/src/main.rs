@@ -155,22 +155,37 @@ fn main() -> anyhow::Result<ExitCode> {
         .site_map
         .print(&pids, crawl.not_loaded, crawl.left_out, started.elapsed());
     let start = crawl.site_map.destination(&start_url);
-    match start {
-        Destination::Reached(Outcome::Redirect { to, .. }) => {
-            println!("The start page leads to another site: to crawl that one, start at {to}")
-        }
-        Destination::Loop => println!("The start page's redirects go round in a loop"),
-        Destination::NotLoaded(url) => {
-            println!("The start page leads to {url}, which was not loaded: past --max-pages")
-        }
-        _ => {}
+    if let Some(said) = nothing_to_crawl(&start_url, &start) {
+        println!("{said}");
     }
     Ok(exit_status(matches!(
         start,
-        Destination::Reached(Outcome::Page(_))
+        Destination::Reached(_, Outcome::Page(_))
     )))
 }
 // ANCHOR_END: main
+
+/// Why a crawl from `start_url`, which leads to `start`, had nothing to crawl, if it had
+/// not: the exit code is then 1, and this sentence says why, in place of a page's links.
+fn nothing_to_crawl(start_url: &str, start: &Destination) -> Option<String> {
+    Some(match start {
+        Destination::Reached(_, Outcome::Redirect { to, .. }) => {
+            format!("The start page leads to another site: to crawl that one, start at {to}")
+        }
+        Destination::Loop => "The start page's redirects go round in a loop".to_string(),
+        Destination::NotLoaded(url) => {
+            format!("The start page leads to {url}, which was not loaded: past --max-pages")
+        }
+        Destination::Reached(url, Outcome::Disallowed(why)) => {
+            let page = match *url == start_url {
+                true => "The start page was not loaded".to_string(),
+                false => format!("The start page leads to {url}, which was not loaded"),
+            };
+            format!("{page}: {why} (--ignore-robots loads it)")
+        }
+        Destination::Reached(..) => return None,
+    })
+}
 
 /// The parent's side of a crawl: the queues, and everything it knows so far.
 struct Crawl {

@@ -98,7 +98,7 @@ impl SiteMap {
         while passed.insert(url) {
             match self.entries.get(url).map(|entry| &entry.outcome) {
                 Some(Outcome::Redirect { to, on_site: true }) => url = to,
-                Some(outcome) => return Destination::Reached(outcome),
+                Some(outcome) => return Destination::Reached(url, outcome),
                 None => return Destination::NotLoaded(url),
             }
         }
@@ -148,8 +148,8 @@ impl SiteMap {
 
 /// Where a URL's redirects on the site lead ([`SiteMap::destination`]).
 pub enum Destination<'a> {
-    /// What the last URL held: a page, an error, a redirect to another site...
-    Reached(&'a Outcome),
+    /// The last URL, and what it held: a page, an error, a redirect to another site...
+    Reached(&'a str, &'a Outcome),
     /// This URL, which was not loaded (past `--max-pages`).
     NotLoaded(&'a str),
     /// Back to a URL already passed: round in a loop.
