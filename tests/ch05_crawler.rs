@@ -67,8 +67,16 @@ fn a_depth_past_the_last_level_ends_with_the_last_level() {
     support::check("ch05_deep", BIN, &args, None, finished_in_any_order);
 }
 
-fn help_lists_the_options() {
-    support::check("ch05_help", BIN, &["--help"], None, as_written);
+/// The options, and the exit codes, as the book gives them.
+fn help_lists_the_options_and_the_exit_codes() {
+    let command = "cargo run -p ch05-crawler";
+    let text = support::check_command("ch05_help", command, BIN, &["--help"], None, as_written);
+    for code in ["0 ", "1 ", "2 "] {
+        assert!(
+            text.contains(&format!("\n  {code}")),
+            "exit code {code}: {text}"
+        );
+    }
 }
 
 /// Nobody listening: robots.txt cannot be read, so nothing is loaded, and exit code 1.
@@ -152,7 +160,7 @@ fork_test::main!(
     depth_and_max_pages,
     a_depth_past_the_last_level_ends_with_the_last_level,
     bad_input_is_refused_with_a_usage_line,
-    help_lists_the_options,
+    help_lists_the_options_and_the_exit_codes,
     an_unreachable_site_is_an_error,
     a_page_that_is_not_utf8_is_an_error,
     a_start_page_that_leads_nowhere_on_the_site_says_so,

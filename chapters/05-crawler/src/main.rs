@@ -27,7 +27,7 @@ use worker::{Found, LeftOut, Loaded, Task, crawl_worker};
 /// Crawls a web site with worker processes, and prints its map: every URL reached on the
 /// start page's site, with its depth (its distance in links from the start).
 #[derive(Parser)]
-#[command(name = "crawler", version)]
+#[command(name = "crawler", version, after_help = EXIT_CODES)]
 struct Args {
     /// The start page (http or https); only links on its site are followed. Without it,
     /// the built-in demo site is started and crawled from its front page.
@@ -49,13 +49,19 @@ struct Args {
     /// Load pages even where the site's robots.txt asks crawlers not to.
     #[arg(long)]
     ignore_robots: bool,
-    /// Seconds one page may take; a slower one is reported as an error.
+    /// Seconds one page may take (0.001 to 3600); a slower one is reported as an error.
     #[arg(long, default_value_t = 1.0, value_parser = seconds)]
     timeout: f64,
     /// The largest page read, in bytes; a larger one is reported as an error.
     #[arg(long, default_value_t = loader::MAX_BODY)]
     max_page_bytes: u64,
 }
+
+/// What `--help` says last: the exit codes, as the book gives them.
+const EXIT_CODES: &str = "Exit codes:
+  0  the start page loaded (or redirected, on the site, to a page that loaded)
+  1  it did not: an error, another site, a loop of redirects, robots.txt, --max-pages
+  2  bad input: nothing was started";
 
 /// The command line, or the end of the program: `--help` prints the help and exits with 0;
 /// bad input prints what is wrong and a usage line, and exits with 2, before any process
@@ -82,10 +88,12 @@ fn page_count(text: &str) -> Result<u64, String> {
     }
 }
 
+/// A time limit in seconds, from 1 ms (the loader counts and reports its limit in
+/// milliseconds: less would be said as "within 0 s") to an hour.
 fn seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
-        Ok(seconds) if seconds > 0.0 && seconds <= 3600.0 => Ok(seconds),
-        _ => Err("a number of seconds, more than 0 and at most 3600".into()),
+        Ok(seconds) if (0.001..=3600.0).contains(&seconds) => Ok(seconds),
+        _ => Err("a number of seconds, from 0.001 to 3600".into()),
     }
 }
 
@@ -374,6 +382,14 @@ mod tests {
     fn link(path: &str, kind: Kind) -> Link {
         let url = format!("http://127.0.0.1:1{path}");
         Link { url, kind }
+    }
+
+    #[test]
+    fn a_timeout_below_what_the_loader_reports_is_refused() {
+        // The loader counts, and reports, its time limit in milliseconds.
+        assert!(seconds("0.001").is_ok());
+        assert!(seconds("1e-9").is_err(), "would be said as 'within 0 s'");
+        assert!(seconds("0.0004").is_err());
     }
 
     #[test]
