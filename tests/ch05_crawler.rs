@@ -7,7 +7,15 @@
 #[macro_use]
 mod support;
 
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use demo_site::{DISALLOWED_PAGE, DemoSite, MOVED_AWAY, NOT_UTF8_PAGE, REDIRECT, REDIRECT_LOOP};
+use nix::sys::resource::{UsageWho, getrusage};
 use support::as_written;
 
 const BIN: &str = env!("CARGO_BIN_EXE_crawler");
@@ -132,6 +140,69 @@ fn a_start_page_closed_by_robots_txt_says_so() {
     );
 }
 
+/// A page of 100,000 links under a 2,000-character `<base href>`: each link is a 2 KB URL
+/// once resolved, 200 MB in all. Only the links a worker keeps (`--max-links`) may cost
+/// memory: the crawler and its workers stay far below that.
+fn a_page_of_many_long_links_costs_little_memory() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let base = format!("{origin}/{}/", "b".repeat(2000));
+    let links: String = (0..100_000)
+        .map(|i| format!("<a href={i}>{i}</a>"))
+        .collect();
+    let page = format!("<html><head><base href=\"{base}\"></head><body>{links}</body></html>");
+    listener.set_nonblocking(true).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let server = std::thread::spawn({
+        let done = Arc::clone(&done);
+        move || serve_until(&listener, &page, &done)
+    });
+    let crawl = Command::new(BIN)
+        .args([&format!("{origin}/"), "--depth", "1", "--max-pages", "3"])
+        .output()
+        .unwrap();
+    done.store(true, Ordering::Relaxed);
+    server.join().unwrap();
+    let text = String::from_utf8_lossy(&crawl.stdout);
+    assert!(text.contains("past --max-links"), "{text}");
+    // The largest of the crawler and its workers, all reaped by now.
+    let peak_kib = getrusage(UsageWho::RUSAGE_CHILDREN).unwrap().max_rss();
+    assert!(
+        peak_kib < 100 * 1024,
+        "a process of the crawl reached {peak_kib} KiB"
+    );
+}
+
+/// Answers every request on `listener` with `page` (404 for `/robots.txt`) until `done`.
+fn serve_until(listener: &TcpListener, page: &str, done: &AtomicBool) {
+    while !done.load(Ordering::Relaxed) {
+        let Ok((mut stream, _)) = listener.accept() else {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        };
+        stream.set_nonblocking(false).unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0; 4096];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        let (status, body) = if head.starts_with(b"GET /robots.txt ") {
+            ("404 Not Found", "")
+        } else {
+            ("200 OK", page)
+        };
+        let answer = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = stream.write_all(answer.as_bytes());
+    }
+}
+
 /// Killed alone, the crawler takes its workers and its demo site with it.
 fn killed_alone_it_leaves_no_process() {
     support::killed_alone_it_leaves_no_process(BIN, &[], 4, fork_test::Signal::SIGKILL);
@@ -165,4 +236,5 @@ fork_test::main!(
     a_page_that_is_not_utf8_is_an_error,
     a_start_page_that_leads_nowhere_on_the_site_says_so,
     a_start_page_closed_by_robots_txt_says_so,
+    a_page_of_many_long_links_costs_little_memory,
 );

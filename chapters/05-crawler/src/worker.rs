@@ -1,5 +1,7 @@
 //! The worker processes: what they are asked, what they answer, and their loop.
 
+use std::collections::HashSet;
+
 use ipc::Queue;
 use loader::links::{self, Link};
 use loader::{Fetched, LoadError, Loader, Options};
@@ -56,19 +58,24 @@ pub struct LeftOut {
 pub const MAX_URL_BYTES: usize = 2048;
 
 /// The links of the page at `url` that the parent gets: its first `max_links` on the site,
-/// none longer than [`MAX_URL_BYTES`]; the others are only counted. A finding is so at most
-/// `max_links` times 2 KiB (2 MiB by default), whatever the page: 100,000 links under a
-/// 2,000-character `<base href>` would otherwise make 200 MB of URLs in one message, for the
-/// parent to read, and keep.
+/// each once, none longer than [`MAX_URL_BYTES`]; the others are only counted (as often as
+/// the page names them). A finding is so at most `max_links` times 2 KiB (2 MiB by
+/// default), whatever the page, and so is what the worker keeps while it looks: 100,000
+/// links under a 2,000-character `<base href>` would otherwise make 200 MB of URLs in one
+/// message, for the parent to read, and keep.
 pub fn page_links(url: &str, html: &str, max_links: usize) -> (Vec<Link>, LeftOut) {
     let mut links = Vec::new();
+    let mut kept = HashSet::new();
     let mut left_out = LeftOut::default();
-    for link in links::same_site(url, html) {
+    for link in links::each_on_site(url, html) {
         if link.url.len() > MAX_URL_BYTES {
             left_out.too_long += 1;
+        } else if kept.contains(&link.url) {
+            // Named before on this page: already sent.
         } else if links.len() == max_links {
             left_out.past_max_links += 1;
         } else {
+            kept.insert(link.url.clone());
             links.push(link);
         }
     }

@@ -62,30 +62,36 @@ pub struct Link {
 /// Links to other sites, `mailto:`, `javascript:` and the like are left out, and so is
 /// everything when `page_url` is not an `http(s)` URL.
 pub fn same_site(page_url: &str, html: &str) -> Vec<Link> {
-    let Some(page) = parse_web_url(page_url) else {
-        return Vec::new();
-    };
-    let found = scan(html);
-    // Like a browser: the first `<base href>` counts, wherever it is, resolved against
-    // the page's URL; an unusable one is ignored.
-    let base = (found.base.as_deref())
-        .and_then(|href| page.join(href).ok())
-        .unwrap_or_else(|| page.clone());
-    let origin = page.origin();
     let mut seen = HashSet::new();
-    found
-        .links
-        .into_iter()
-        .filter_map(|(href, kind)| {
+    each_on_site(page_url, html)
+        .filter(|link| seen.insert(link.url.clone()))
+        .collect()
+}
+
+/// The links of [`same_site`], one at a time and each as often as the page names it: for
+/// a caller that keeps only some of them. A full URL can be much longer than the link that
+/// made it (a long `<base href>` in front of each of 100,000 short links made 200 MB of
+/// URLs), so only what the caller keeps costs memory.
+pub fn each_on_site(page_url: &str, html: &str) -> impl Iterator<Item = Link> + use<> {
+    // Nothing to scan when the page has no web URL to resolve its links against.
+    let page = parse_web_url(page_url).map(|page| (scan(html), page));
+    page.into_iter().flat_map(|(found, page)| {
+        // Like a browser: the first `<base href>` counts, wherever it is, resolved against
+        // the page's URL; an unusable one is ignored.
+        let base = (found.base.as_deref())
+            .and_then(|href| page.join(href).ok())
+            .unwrap_or_else(|| page.clone());
+        let origin = page.origin();
+        found.links.into_iter().filter_map(move |(href, kind)| {
             let mut url = base.join(&href).ok()?;
             url.set_fragment(None);
             let on_site = matches!(url.scheme(), "http" | "https") && url.origin() == origin;
-            (on_site && seen.insert(url.to_string())).then(|| Link {
+            on_site.then(|| Link {
                 url: url.into(),
                 kind,
             })
         })
-        .collect()
+    })
 }
 
 /// The links of `html` that lead to pages on the same site (see [`same_site`]), as full URLs.
