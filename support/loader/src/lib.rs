@@ -9,6 +9,7 @@
 mod errors;
 pub mod links;
 mod load;
+mod resolve;
 mod sigpipe;
 mod stderr;
 mod targets;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::errors::{LoadError, classify};
 use crate::links;
+use crate::resolve::NoPanicResolver;
 
 /// How long one page may take, from connecting to the last byte. A hung server is cut off
 /// after this, with [`LoadError::Timeout`].
@@ -88,13 +89,14 @@ impl Loader {
         let tls = ureq::tls::TlsConfig::builder()
             .root_certs(ureq::tls::RootCerts::PlatformVerifier)
             .build();
-        let agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .timeout_global(Some(options.timeout))
             .max_redirects(MAX_REDIRECTS)
             .user_agent(USER_AGENT)
             .tls_config(tls)
-            .build()
-            .into();
+            .build();
+        let connector = ureq::unversioned::transport::DefaultConnector::default();
+        let agent = ureq::Agent::with_parts(config, connector, NoPanicResolver);
         Loader { agent, options }
     }
 
