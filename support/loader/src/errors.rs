@@ -17,7 +17,7 @@ use crate::load::{MAX_REDIRECTS, Options};
 #[non_exhaustive]
 pub enum LoadError {
     /// Not an `http` or `https` URL, like the tutorial's `'[http://www.wikipedia.org'`.
-    #[error("{url}: malformed URL ({reason})")]
+    #[error("{}: malformed URL ({})", shown(url), shown(reason))]
     Malformed {
         /// The URL as given.
         url: String,
@@ -25,7 +25,7 @@ pub enum LoadError {
         reason: String,
     },
     /// No answer could be had: host unknown, connection refused.
-    #[error("{url}: unreachable ({reason})")]
+    #[error("{}: unreachable ({reason})", shown(url))]
     Unreachable {
         /// The URL as given.
         url: String,
@@ -34,7 +34,7 @@ pub enum LoadError {
     },
     /// The server answered in HTTP, but with something a browser could not use either: a
     /// redirect without a Location, redirects in a loop, a broken compressed body...
-    #[error("{url}: the server's answer cannot be used ({reason})")]
+    #[error("{}: the server's answer cannot be used ({reason})", shown(url))]
     BadAnswer {
         /// The URL as given.
         url: String,
@@ -42,7 +42,7 @@ pub enum LoadError {
         reason: String,
     },
     /// The server did not answer in time.
-    #[error("{url}: no complete answer within {} s", *millis as f64 / 1000.0)]
+    #[error("{}: no complete answer within {} s", shown(url), *millis as f64 / 1000.0)]
     Timeout {
         /// The URL as given.
         url: String,
@@ -50,7 +50,7 @@ pub enum LoadError {
         millis: u64,
     },
     /// The server answered with an error status, like Python's `HTTPError`.
-    #[error("{url}: the server answered {status}")]
+    #[error("{}: the server answered {status}", shown(url))]
     Status {
         /// The URL as given.
         url: String,
@@ -58,7 +58,10 @@ pub enum LoadError {
         status: u16,
     },
     /// The body is not UTF-8: Python's `decode('utf-8')` raises `UnicodeDecodeError` here.
-    #[error("{url}: the page is not valid UTF-8 (byte {position} of {len})")]
+    #[error(
+        "{}: the page is not valid UTF-8 (byte {position} of {len})",
+        shown(url)
+    )]
     NotUtf8 {
         /// The URL as given.
         url: String,
@@ -68,13 +71,13 @@ pub enum LoadError {
         len: usize,
     },
     /// Something answered, but not in HTTP (an SSH or mail server, say).
-    #[error("{url}: the server's answer is not HTTP")]
+    #[error("{}: the server's answer is not HTTP", shown(url))]
     NotHttp {
         /// The URL as given.
         url: String,
     },
     /// The body is longer than [`Options::max_body`].
-    #[error("{url}: the body is larger than the limit of {}", bytes(*limit))]
+    #[error("{}: the body is larger than the limit of {}", shown(url), bytes(*limit))]
     TooLarge {
         /// The URL as given.
         url: String,
@@ -83,25 +86,31 @@ pub enum LoadError {
     },
     /// The connection closed before the end of the body (shorter than its Content-Length,
     /// or a chunked body without its last chunk).
-    #[error("{url}: cut short (the connection closed before the end of the body)")]
+    #[error(
+        "{}: cut short (the connection closed before the end of the body)",
+        shown(url)
+    )]
     CutShort {
         /// The URL as given.
         url: String,
     },
     /// An `http://` URL for a port where the server speaks TLS.
-    #[error("{url}: the server speaks TLS on this port: try https://")]
+    #[error("{}: the server speaks TLS on this port: try https://", shown(url))]
     HttpToTlsPort {
         /// The URL as given.
         url: String,
     },
     /// An `https://` URL for a port where the server speaks plain HTTP (or anything but TLS).
-    #[error("{url}: the server does not speak TLS on this port: try http://")]
+    #[error(
+        "{}: the server does not speak TLS on this port: try http://",
+        shown(url)
+    )]
     TlsToPlainPort {
         /// The URL as given.
         url: String,
     },
     /// The TLS handshake failed: most often the server's certificate is refused.
-    #[error("{url}: TLS: {problem}")]
+    #[error("{}: TLS: {problem}", shown(url))]
     Tls {
         /// The URL as given.
         url: String,
@@ -152,6 +161,21 @@ pub enum TlsProblem {
     /// Anything else, in rustls' words.
     #[error("{0}")]
     Other(String),
+}
+
+/// `url` (or a text that quotes it) as it can be shown on one line: its control characters (a CR or LF, an escape
+/// sequence) written out as Rust writes them (`\r`, `\u{1b}`), so that an error stays one
+/// line and cannot move the terminal's cursor.
+pub(crate) fn shown(url: &str) -> String {
+    url.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// `limit` bytes in the largest whole unit.

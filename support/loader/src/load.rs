@@ -505,6 +505,20 @@ mod tests {
     }
 
     #[test]
+    fn a_url_is_shown_on_one_line_whatever_it_holds() {
+        let error = load_url("http://127.0.0.1:1/a\r\nb\x1b[2J").unwrap_err();
+        let said = error.to_string();
+        assert!(
+            said.starts_with("http://127.0.0.1:1/a\\r\\nb\\u{1b}[2J: "),
+            "{said}"
+        );
+        assert!(!said.chars().any(char::is_control), "{said:?}");
+        // A reason that quotes the URL, too.
+        let said = load_url("\x1b[2J://x/").unwrap_err().to_string();
+        assert!(!said.chars().any(char::is_control), "{said:?}");
+    }
+
+    #[test]
     fn a_server_that_never_answers_is_cut_off() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
