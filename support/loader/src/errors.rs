@@ -3,13 +3,15 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::CertificateError;
 use serde::{Deserialize, Serialize};
 use ureq_proto::Error as ProtocolError;
+use url::Position;
 
-use crate::load::{MAX_REDIRECTS, Options};
+use crate::load::{Attempt, USER_AGENT};
+use crate::resolve;
 
 /// Why a page did not load: each a one-line message, and serializable, so that a child can
 /// send it to its parent as it would a page.
@@ -95,19 +97,21 @@ pub enum LoadError {
         url: String,
     },
     /// An `http://` URL for a port where the server speaks TLS.
-    #[error("{}: the server speaks TLS on this port: try https://", shown(url))]
+    #[error("{}: {}", shown(url), wrong_port(redirected_to.as_deref(), true))]
     HttpToTlsPort {
         /// The URL as given.
         url: String,
+        /// The redirect's target, if it is the URL that led there (the server's mistake,
+        /// then, not the user's).
+        redirected_to: Option<String>,
     },
     /// An `https://` URL for a port where the server speaks plain HTTP (or anything but TLS).
-    #[error(
-        "{}: the server does not speak TLS on this port: try http://",
-        shown(url)
-    )]
+    #[error("{}: {}", shown(url), wrong_port(redirected_to.as_deref(), false))]
     TlsToPlainPort {
         /// The URL as given.
         url: String,
+        /// The redirect's target, if it is the URL that led there.
+        redirected_to: Option<String>,
     },
     /// The TLS handshake failed: most often the server's certificate is refused.
     #[error("{}: TLS: {problem}", shown(url))]
@@ -178,6 +182,21 @@ pub(crate) fn shown(url: &str) -> String {
         .collect()
 }
 
+/// What [`LoadError::HttpToTlsPort`] (`speaks_tls`) and [`LoadError::TlsToPlainPort`] say:
+/// the scheme to try instead, or, if a redirect led there, its target, which the user can
+/// only report.
+fn wrong_port(redirected_to: Option<&str>, speaks_tls: bool) -> String {
+    match (redirected_to, speaks_tls) {
+        (None, true) => "the server speaks TLS on this port: try https://".into(),
+        (None, false) => "the server does not speak TLS on this port: try http://".into(),
+        (Some(to), true) => format!("redirected to {}, where the server speaks TLS", shown(to)),
+        (Some(to), false) => format!(
+            "redirected to {}, where the server does not speak TLS",
+            shown(to)
+        ),
+    }
+}
+
 /// `limit` bytes in the largest whole unit.
 fn bytes(limit: u64) -> String {
     const MIB: u64 = 1024 * 1024;
@@ -190,63 +209,54 @@ fn bytes(limit: u64) -> String {
 
 /// Sorts ureq's many errors into the kinds a reader needs to tell apart. `in_body`: the
 /// error came while reading the body, after the head had arrived.
-pub(crate) fn classify(url: &str, options: &Options, e: ureq::Error, in_body: bool) -> LoadError {
-    let url = url.to_string();
+pub(crate) fn classify(attempt: &Attempt, e: ureq::Error, in_body: bool) -> LoadError {
+    let url = attempt.url.to_string();
+    // Unreachable after a redirect: the given URL's server was reached, its target not.
     let unreachable = |reason: String| LoadError::Unreachable {
         url: url.clone(),
-        reason,
+        reason: match &attempt.redirected_to {
+            Some(to) => format!("redirected to {}: {reason}", shown(to)),
+            None => reason,
+        },
     };
     let bad_answer = |reason: String| LoadError::BadAnswer {
         url: url.clone(),
         reason,
     };
+    let redirected_to = attempt.redirected_to.clone();
     match e {
         ureq::Error::StatusCode(status) => LoadError::Status { url, status },
-        ureq::Error::Timeout(_) => LoadError::Timeout {
-            url,
-            millis: options.timeout.as_millis().try_into().unwrap_or(u64::MAX),
-        },
+        ureq::Error::Timeout(_) => attempt.timeout(),
         ureq::Error::Http(_) | ureq::Error::BadUri(_) => LoadError::Malformed {
             url,
             reason: e.to_string(),
         },
         ureq::Error::HostNotFound => unreachable("host not found".into()),
         ureq::Error::BodyExceedsLimit(limit) => LoadError::TooLarge { url, limit },
-        ureq::Error::Protocol(_) if speaks_tls(&url, options.timeout) => {
-            LoadError::HttpToTlsPort { url }
+        ureq::Error::Protocol(_) if speaks_tls(attempt) => {
+            LoadError::HttpToTlsPort { url, redirected_to }
         }
         ureq::Error::Protocol(
             ProtocolError::HttpParseFail(_) | ProtocolError::UnsupportedVersion,
         ) => LoadError::NotHttp { url },
-        ureq::Error::Protocol(e) => bad_answer(match e {
-            ProtocolError::NoLocationHeader => "a redirect without a Location".into(),
-            ProtocolError::BadLocationHeader(to) => {
-                format!("a redirect to a malformed Location: {to}")
-            }
-            other => other.to_string(),
-        }),
-        ureq::Error::TooManyRedirects => bad_answer(format!(
-            "more than {MAX_REDIRECTS} redirects in a row: a loop?"
-        )),
+        ureq::Error::Protocol(e) => bad_answer(e.to_string()),
         ureq::Error::LargeResponseHeader(..) | ureq::Error::Decompress(..) => {
             bad_answer(e.to_string())
         }
-        ureq::Error::Rustls(e) => tls(url, e),
+        ureq::Error::Rustls(e) => tls(url, redirected_to, e),
         ureq::Error::Io(e) => match e.kind() {
             _ if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
                 let inner = e.into_inner().expect("checked above");
-                tls(
-                    url,
-                    *inner.downcast::<rustls::Error>().expect("checked above"),
-                )
+                let inner = *inner.downcast::<rustls::Error>().expect("checked above");
+                tls(url, redirected_to, inner)
             }
             io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset if in_body => {
                 LoadError::CutShort { url }
             }
             io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
-                if speaks_tls(&url, options.timeout) =>
+                if speaks_tls(attempt) =>
             {
-                LoadError::HttpToTlsPort { url }
+                LoadError::HttpToTlsPort { url, redirected_to }
             }
             io::ErrorKind::UnexpectedEof => {
                 unreachable("the server closed the connection without answering".into())
@@ -259,9 +269,12 @@ pub(crate) fn classify(url: &str, options: &Options, e: ureq::Error, in_body: bo
     }
 }
 
-fn tls(url: String, e: rustls::Error) -> LoadError {
+/// A TLS error in words. `redirected_to`: where a redirect led, if one did.
+fn tls(url: String, redirected_to: Option<String>, e: rustls::Error) -> LoadError {
     let problem = match e {
-        rustls::Error::InvalidMessage(_) => return LoadError::TlsToPlainPort { url },
+        rustls::Error::InvalidMessage(_) => {
+            return LoadError::TlsToPlainPort { url, redirected_to };
+        }
         rustls::Error::InvalidCertificate(e) => match e {
             CertificateError::UnknownIssuer => TlsProblem::UnknownIssuer,
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
@@ -299,22 +312,61 @@ fn plain_name(name: &str) -> String {
     inner.unwrap_or(name).to_string()
 }
 
-/// Whether the server at `url`'s host and port answers plain text with a TLS record (an
-/// alert, most often): what a TLS server does when it is spoken to in plain HTTP. Asked
-/// only once a plain `http://` load has failed, to say why.
-fn speaks_tls(url: &str, timeout: Duration) -> bool {
-    let addr = (url::Url::parse(url).ok())
-        .filter(|parsed| parsed.scheme() == "http")
-        .and_then(|parsed| parsed.socket_addrs(|| None).ok()?.into_iter().next());
-    let Some(addr) = addr else {
+/// Whether the server the failed request went to answers a plain request with a TLS
+/// record (an alert, most often): what a TLS server does when it is spoken to in plain
+/// HTTP. Asked only once a plain `http://` request has failed with an answer that is not
+/// HTTP, or none, to tell "try https://" from "not HTTP" or "closed without answering".
+/// ureq keeps no bytes of a failed answer, hence a second connection; it gets only the
+/// load's time left (none left: no probe, and the plain error), and it is the request the
+/// load made, Host and User-Agent included.
+fn speaks_tls(attempt: &Attempt) -> bool {
+    let Some(url) = (url::Url::parse(attempt.at()).ok()).filter(|url| url.scheme() == "http")
+    else {
         return false;
     };
+    let Some(mut stream) = probe_connection(&url, attempt) else {
+        return false;
+    };
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {USER_AGENT}\r\nConnection: close\r\n\r\n",
+        &url[Position::BeforePath..Position::AfterQuery],
+        &url[Position::BeforeHost..Position::AfterPort],
+    );
     let mut first = [0; 3];
-    let answered = TcpStream::connect_timeout(&addr, timeout).and_then(|mut stream| {
-        stream.set_read_timeout(Some(timeout))?;
-        stream.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
-        stream.read_exact(&mut first)
-    });
+    let answered = stream
+        .set_write_timeout(Some(attempt.time_left().max(Duration::from_millis(1))))
+        .and_then(|()| stream.write_all(request.as_bytes()))
+        .and_then(|()| read_before(&mut stream, &mut first, attempt.deadline));
     // A record of type alert (21) or handshake (22), version 3.x.
     answered.is_ok() && matches!(first, [21 | 22, 3, 0..=4])
+}
+
+/// A connection to `url`'s host and port, made before `attempt`'s deadline, or none.
+fn probe_connection(url: &url::Url, attempt: &Attempt) -> Option<TcpStream> {
+    let host = url.host()?;
+    let port = url.port_or_known_default()?;
+    let addrs = resolve::addresses(&host.to_string(), port, attempt.time_left()).ok()?;
+    addrs.into_iter().find_map(|addr| {
+        let left = attempt.time_left();
+        (!left.is_zero())
+            .then(|| TcpStream::connect_timeout(&addr, left).ok())
+            .flatten()
+    })
+}
+
+/// Fills `buf` from `stream` before `deadline`, each read waiting only for the time left.
+fn read_before(stream: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> io::Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        stream.set_read_timeout(Some(left))?;
+        match stream.read(&mut buf[filled..])? {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            n => filled += n,
+        }
+    }
+    Ok(())
 }

@@ -3,16 +3,16 @@
 //! crawler's way to load a page, which follows no redirect and reads no image.
 
 use std::io::Read;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::errors::{LoadError, classify};
+use crate::errors::{LoadError, classify, shown};
 use crate::links;
 use crate::resolve::NoPanicResolver;
 
-/// How long one page may take, from connecting to the last byte. A hung server is cut off
-/// after this, with [`LoadError::Timeout`].
+/// How long one page may take, from connecting to the last byte, redirects included. A
+/// hung server is cut off after this, with [`LoadError::Timeout`].
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The largest body read by default: 16 MiB (the demo site's largest page is just over
@@ -73,6 +73,55 @@ pub enum Fetched {
     Other(String),
 }
 
+/// One load under way: the URL it was given, the one it asks for now (a redirect's target,
+/// once redirected), and the moment its time is up. Every request of the load, redirects
+/// and the error's probe included, gets only the time left, so that the load as a whole
+/// ends within [`Options::timeout`].
+#[derive(Debug)]
+pub(crate) struct Attempt<'a> {
+    /// The URL as given: every error names it.
+    pub(crate) url: &'a str,
+    /// Where a redirect led, if one did.
+    pub(crate) redirected_to: Option<String>,
+    /// When the load must be over.
+    pub(crate) deadline: Instant,
+    /// The limits it was started with.
+    pub(crate) options: Options,
+}
+
+impl Attempt<'_> {
+    /// The URL asked for now.
+    pub(crate) fn at(&self) -> &str {
+        self.redirected_to.as_deref().unwrap_or(self.url)
+    }
+
+    /// The time left before the deadline (zero once it has passed).
+    pub(crate) fn time_left(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// The error of a load that ran out of time.
+    pub(crate) fn timeout(&self) -> LoadError {
+        LoadError::Timeout {
+            url: self.url.to_string(),
+            millis: self
+                .options
+                .timeout
+                .as_millis()
+                .try_into()
+                .unwrap_or(u64::MAX),
+        }
+    }
+
+    /// An answer the load cannot go on with, for `reason`.
+    fn bad_answer(&self, reason: String) -> LoadError {
+        LoadError::BadAnswer {
+            url: self.url.to_string(),
+            reason,
+        }
+    }
+}
+
 /// Loads pages with one HTTP agent, so that connections and the trusted certificates (read
 /// from the system once) are shared between loads.
 ///
@@ -91,7 +140,7 @@ impl Loader {
             .build();
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(options.timeout))
-            .max_redirects(MAX_REDIRECTS)
+            .max_redirects(0) // followed by `get`, which says where a bad one leads
             .user_agent(USER_AGENT)
             .tls_config(tls)
             .build();
@@ -102,8 +151,9 @@ impl Loader {
 
     /// Loads `url`, following redirects, and decodes the body as UTF-8 whatever its type.
     pub fn load(&self, url: &str) -> Result<Page, LoadError> {
-        let mut response = self.get(url, true)?;
-        let html = self.read_text(url, &mut response)?;
+        let mut attempt = self.attempt(url);
+        let mut response = self.get(&mut attempt, true)?;
+        let html = text(url, self.read_body(&attempt, &mut response)?)?;
         Ok(Page {
             url: url.to_string(),
             html,
@@ -115,7 +165,8 @@ impl Loader {
     /// (`text/html`, `application/xhtml+xml`) is not read. A body with no type is read,
     /// and is a page if it begins as one (see [`looks_like_html`]).
     pub fn fetch(&self, url: &str) -> Result<Fetched, LoadError> {
-        let mut response = self.get(url, false)?;
+        let mut attempt = self.attempt(url);
+        let mut response = self.get(&mut attempt, false)?;
         if response.status().is_redirection() {
             let location = (response.headers().get("location"))
                 .and_then(|value| value.to_str().ok())
@@ -133,11 +184,13 @@ impl Loader {
             .and_then(|value| value.split(';').next())
             .map(|t| t.trim().to_ascii_lowercase());
         let body = match media_type.as_deref() {
-            Some("text/html" | "application/xhtml+xml") => self.read_body(url, &mut response)?,
+            Some("text/html" | "application/xhtml+xml") => {
+                self.read_body(&attempt, &mut response)?
+            }
             Some(_) => return Ok(Fetched::Other(media_type.unwrap_or_default())),
             // No type: the first bytes tell, as a browser reads them.
             None => {
-                let body = self.read_body(url, &mut response)?;
+                let body = self.read_body(&attempt, &mut response)?;
                 if !looks_like_html(&body) {
                     return Ok(Fetched::Other("none".into()));
                 }
@@ -155,63 +208,116 @@ impl Loader {
     /// error), and bytes that are not UTF-8 replaced (rules are ASCII: such bytes are in
     /// comments, most often).
     pub fn load_robots(&self, url: &str) -> Result<String, LoadError> {
-        let mut response = self.get(url, true)?;
+        let mut attempt = self.attempt(url);
+        let mut response = self.get(&mut attempt, true)?;
         let mut body = Vec::new();
         let reader = response.body_mut().as_reader();
         (reader.take(ROBOTS_MAX).read_to_end(&mut body))
-            .map_err(|e| classify(url, &self.options, ureq::Error::from(e), true))?;
+            .map_err(|e| classify(&attempt, ureq::Error::from(e), true))?;
         Ok(String::from_utf8_lossy(&body).into_owned())
     }
 
-    fn get(
-        &self,
-        url: &str,
-        follow_redirects: bool,
-    ) -> Result<ureq::http::Response<ureq::Body>, LoadError> {
-        links::normalise(url).map_err(|reason| LoadError::Malformed {
-            url: url.to_string(),
-            reason,
-        })?;
-        let request = self.agent.get(url).config();
-        let request = if follow_redirects {
-            request
-        } else {
-            request.max_redirects(0)
-        };
-        let response =
-            (request.build().call()).map_err(|e| classify(url, &self.options, e, false))?;
-        // ureq makes 4xx and 5xx errors; any other status that is not a page (304, 999)
-        // is one too, but a redirect for a caller that follows none.
-        let status = response.status();
-        if status.is_success() || (status.is_redirection() && !follow_redirects) {
-            Ok(response)
-        } else {
-            Err(LoadError::Status {
-                url: url.to_string(),
-                status: status.as_u16(),
-            })
+    /// A load of `url` starting now.
+    fn attempt<'a>(&self, url: &'a str) -> Attempt<'a> {
+        Attempt {
+            url,
+            redirected_to: None,
+            deadline: Instant::now() + self.options.timeout,
+            options: self.options,
         }
     }
 
-    fn read_text(
+    /// The answer to a GET of `attempt`'s URL: a page, or a redirect not followed.
+    /// Redirects are followed here, not by ureq, so that one to something that is not a
+    /// web address (`mailto:`) is an error that says so (ureq would ask the same server for
+    /// `/mailto:...`), and so that an error after a redirect can name its target.
+    fn get(
         &self,
-        url: &str,
-        response: &mut ureq::http::Response<ureq::Body>,
-    ) -> Result<String, LoadError> {
-        text(url, self.read_body(url, response)?)
+        attempt: &mut Attempt,
+        follow_redirects: bool,
+    ) -> Result<ureq::http::Response<ureq::Body>, LoadError> {
+        links::normalise(attempt.url).map_err(|reason| LoadError::Malformed {
+            url: attempt.url.to_string(),
+            reason,
+        })?;
+        let mut redirects = 0;
+        loop {
+            let response = self.get_one(attempt)?;
+            let status = response.status();
+            if follow_redirects && is_followed_redirect(status) {
+                if redirects == MAX_REDIRECTS {
+                    return Err(attempt.bad_answer(format!(
+                        "more than {MAX_REDIRECTS} redirects in a row: a loop?"
+                    )));
+                }
+                redirects += 1;
+                attempt.redirected_to = Some(redirect_target(attempt, &response)?);
+                continue;
+            }
+            // ureq makes 4xx and 5xx errors; any other status that is not a page (304,
+            // 999) is one too, but a redirect for a caller that follows none.
+            if status.is_success() || (status.is_redirection() && !follow_redirects) {
+                return Ok(response);
+            }
+            return Err(LoadError::Status {
+                url: attempt.url.to_string(),
+                status: status.as_u16(),
+            });
+        }
     }
 
-    /// The body, up to the size limit.
+    /// One request, for the URL `attempt` is at, in the time it has left.
+    fn get_one(&self, attempt: &Attempt) -> Result<ureq::http::Response<ureq::Body>, LoadError> {
+        let left = attempt.time_left();
+        if left.is_zero() {
+            return Err(attempt.timeout());
+        }
+        let request = (self.agent.get(attempt.at()).config()).timeout_global(Some(left));
+        (request.build().call()).map_err(|e| classify(attempt, e, false))
+    }
+
+    /// The body, up to the size limit (and within the time left: ureq's global timeout
+    /// of the last request covers its body).
     fn read_body(
         &self,
-        url: &str,
+        attempt: &Attempt,
         response: &mut ureq::http::Response<ureq::Body>,
     ) -> Result<Vec<u8>, LoadError> {
         (response.body_mut().with_config())
             .limit(self.options.max_body)
             .read_to_vec()
-            .map_err(|e| classify(url, &self.options, e, true))
+            .map_err(|e| classify(attempt, e, true))
     }
+}
+
+/// The redirects a browser follows by itself (300 and 304 are not).
+fn is_followed_redirect(status: ureq::http::StatusCode) -> bool {
+    matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
+}
+
+/// Where the redirect `response` leads, joined to the URL it answered: an `http` or
+/// `https` URL, or an error that names what the Location held instead.
+fn redirect_target(
+    attempt: &Attempt,
+    response: &ureq::http::Response<ureq::Body>,
+) -> Result<String, LoadError> {
+    let Some(location) = response.headers().get("location") else {
+        return Err(attempt.bad_answer("a redirect without a Location".into()));
+    };
+    let location = String::from_utf8_lossy(location.as_bytes());
+    let target = (url::Url::parse(attempt.at()).ok())
+        .and_then(|base| base.join(&location).ok())
+        .ok_or_else(|| {
+            let location = shown(&location);
+            attempt.bad_answer(format!("a redirect to a malformed Location: {location}"))
+        })?;
+    if !matches!(target.scheme(), "http" | "https") {
+        let target = shown(target.as_str());
+        return Err(attempt.bad_answer(format!(
+            "a redirect to {target}, which is not an http or https address"
+        )));
+    }
+    Ok(target.into())
 }
 
 /// `body` as text: UTF-8, or an error that says where it is not.
@@ -504,6 +610,115 @@ mod tests {
         );
     }
 
+    /// A server whose first connection is answered with bytes that are not HTTP after
+    /// `first_after`; every later one (the loader's probe for TLS) one byte every
+    /// `probe_every`. Returns the URL and the requests it read, in order.
+    fn not_http_then_slow(
+        first_after: Duration,
+        probe_every: Duration,
+    ) -> (String, std::sync::mpsc::Receiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/page", listener.local_addr().unwrap());
+        let (requests, received) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            for (n, stream) in listener.incoming().flatten().enumerate() {
+                let requests = requests.clone();
+                thread::spawn(move || {
+                    let mut stream = stream;
+                    let _ = requests.send(read_request(&mut stream));
+                    if n == 0 {
+                        thread::sleep(first_after);
+                        let _ = stream.write_all(b"\x00\x01garbage, not http\r\n\r\n");
+                    } else {
+                        for byte in b"abc" {
+                            thread::sleep(probe_every);
+                            let _ = stream.write_all(&[*byte]);
+                        }
+                    }
+                    thread::sleep(Duration::from_secs(1));
+                });
+            }
+        });
+        (url, received)
+    }
+
+    #[test]
+    fn a_load_ends_within_its_time_limit_probe_included() {
+        let (url, _) = not_http_then_slow(Duration::from_millis(800), Duration::from_millis(900));
+        let started = Instant::now();
+        let result = load_url_with_timeout(&url, Duration::from_secs(1));
+        let took = started.elapsed();
+        assert!(
+            matches!(result, Err(LoadError::NotHttp { .. })),
+            "{result:?}"
+        );
+        assert!(took < Duration::from_millis(1300), "took {took:?}");
+    }
+
+    #[test]
+    fn the_probe_for_tls_is_a_request_like_the_others() {
+        let (url, requests) = not_http_then_slow(Duration::ZERO, Duration::ZERO);
+        let result = load_url(&url);
+        assert!(
+            matches!(result, Err(LoadError::NotHttp { .. })),
+            "{result:?}"
+        );
+        let first = requests.recv().unwrap();
+        let probe = requests.recv().unwrap();
+        let authority = url.trim_start_matches("http://").trim_end_matches("/page");
+        for request in [first, probe] {
+            assert!(request.starts_with("GET /page HTTP/1.1\r\n"), "{request}");
+            let request = request.to_ascii_lowercase();
+            assert!(
+                request.contains(&format!("\r\nhost: {authority}\r\n")),
+                "{request}"
+            );
+            let agent = format!("\r\nuser-agent: {}\r\n", USER_AGENT.to_ascii_lowercase());
+            assert!(request.contains(&agent), "{request}");
+        }
+    }
+
+    #[test]
+    fn a_redirect_to_what_is_not_a_web_address_says_where() {
+        let redirect = |location: &str| {
+            let answer = format!(
+                "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\
+                 Connection: close\r\n\r\n"
+            );
+            load_url(&answering(answer.into_bytes().leak())).unwrap_err()
+        };
+        let cases = [
+            (
+                "mailto:a@b.c",
+                "the server's answer cannot be used (a redirect to mailto:a@b.c, which is not \
+                 an http or https address)",
+            ),
+            (
+                "http://[::1/zz",
+                "the server's answer cannot be used (a redirect to a malformed Location: \
+                 http://[::1/zz)",
+            ),
+        ];
+        for (location, expected) in cases {
+            let error = redirect(location);
+            assert!(matches!(error, LoadError::BadAnswer { .. }), "{error:?}");
+            assert!(error.to_string().ends_with(expected), "{error}");
+        }
+    }
+
+    #[test]
+    fn an_unreachable_redirect_target_is_named() {
+        let url = answering(
+            b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/ok\r\nContent-Length: 0\r\n\
+              Connection: close\r\n\r\n",
+        );
+        let said = load_url(&url).unwrap_err().to_string();
+        assert_eq!(
+            said,
+            format!("{url}: unreachable (redirected to http://127.0.0.1:1/ok: connection refused)")
+        );
+    }
+
     #[test]
     fn a_url_is_shown_on_one_line_whatever_it_holds() {
         let error = load_url("http://127.0.0.1:1/a\r\nb\x1b[2J").unwrap_err();
@@ -516,6 +731,31 @@ mod tests {
         // A reason that quotes the URL, too.
         let said = load_url("\x1b[2J://x/").unwrap_err().to_string();
         assert!(!said.chars().any(char::is_control), "{said:?}");
+    }
+
+    #[test]
+    fn redirects_share_the_time_limit() {
+        // Each answer, a redirect to the same page, comes after 400 ms: the third is
+        // past the limit of 1 s.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                read_request(&mut stream);
+                thread::sleep(Duration::from_millis(400));
+                let _ = stream.write_all(
+                    b"HTTP/1.1 302 Found\r\nLocation: /\r\nContent-Length: 0\r\n\
+                      Connection: close\r\n\r\n",
+                );
+            }
+        });
+        let started = Instant::now();
+        let result = load_url_with_timeout(&url, Duration::from_secs(1));
+        assert!(
+            matches!(result, Err(LoadError::Timeout { .. })),
+            "{result:?}"
+        );
+        assert!(started.elapsed() < Duration::from_millis(1300));
     }
 
     #[test]

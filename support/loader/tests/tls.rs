@@ -138,6 +138,23 @@ fn plain_server() -> u16 {
     port
 }
 
+/// A plain HTTP server that redirects anything to `https://` on its own port, as a
+/// misconfigured site does.
+fn redirecting_to_https_on_itself() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for mut tcp in listener.incoming().flatten() {
+            let answer = format!(
+                "HTTP/1.1 302 Found\r\nLocation: https://localhost:{port}/a.html\r\n\
+                 Content-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = tcp.write_all(answer.as_bytes());
+        }
+    });
+    port
+}
+
 fn checks(dir: &Path) {
     let good = tls_server(dir, "good");
     let page = load_url(&format!("https://localhost:{good}/")).expect("SSL_CERT_FILE is trusted");
@@ -191,12 +208,40 @@ fn checks(dir: &Path) {
 
     let url = format!("https://localhost:{}/", plain_server());
     let message = "the server does not speak TLS on this port: try http://";
-    expect(url.clone(), LoadError::TlsToPlainPort { url }, message);
+    expect(
+        url.clone(),
+        LoadError::TlsToPlainPort {
+            url,
+            redirected_to: None,
+        },
+        message,
+    );
+    passed += 1;
+
+    // A redirect from http:// to https:// on a port that speaks plain HTTP: the URL given
+    // was right, the redirect's target is the one that failed.
+    let port = redirecting_to_https_on_itself();
+    let url = format!("http://localhost:{port}/tohttps");
+    let to = format!("https://localhost:{port}/a.html");
+    let message = format!("redirected to {to}, where the server does not speak TLS");
+    let redirected_to = Some(to);
+    expect(
+        url.clone(),
+        LoadError::TlsToPlainPort { url, redirected_to },
+        &message,
+    );
     passed += 1;
 
     let url = format!("http://localhost:{good}/");
     let message = "the server speaks TLS on this port: try https://";
-    expect(url.clone(), LoadError::HttpToTlsPort { url }, message);
+    expect(
+        url.clone(),
+        LoadError::HttpToTlsPort {
+            url,
+            redirected_to: None,
+        },
+        message,
+    );
     passed += 1;
 
     println!("tls: {passed} passed, 0 failed");
