@@ -5,6 +5,10 @@
 //! which panics when no thread can be started (a low `ulimit -u`): a chapter's child would
 //! print a panic instead of a one-line error. Here an IP address needs no lookup (and no
 //! thread), and a thread that cannot be started is an error.
+//!
+//! ureq's `Resolver` trait lives in its `unversioned` module, outside its promise of
+//! semantic versions: `Cargo.lock` pins the ureq it was written for, and a newer ureq may
+//! need this file changed.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
