@@ -167,17 +167,15 @@ impl Loader {
     pub fn fetch(&self, url: &str) -> Result<Fetched, LoadError> {
         let mut attempt = self.attempt(url);
         let mut response = self.get(&mut attempt, false)?;
+        if is_followed_redirect(response.status()) {
+            return redirect_target(&attempt, &response).map(Fetched::Redirect);
+        }
         if response.status().is_redirection() {
-            let location = (response.headers().get("location"))
-                .and_then(|value| value.to_str().ok())
-                .and_then(|location| url::Url::parse(url).ok()?.join(location).ok());
-            return match location {
-                Some(location) => Ok(Fetched::Redirect(location.into())),
-                None => Err(LoadError::Status {
-                    url: url.to_string(),
-                    status: response.status().as_u16(),
-                }),
-            };
+            // 300, 304, 305: no page, and nowhere to go.
+            return Err(LoadError::Status {
+                url: url.to_string(),
+                status: response.status().as_u16(),
+            });
         }
         let media_type = (response.headers().get("content-type"))
             .and_then(|value| value.to_str().ok())
@@ -680,12 +678,17 @@ mod tests {
 
     #[test]
     fn a_redirect_to_what_is_not_a_web_address_says_where() {
-        let redirect = |location: &str| {
+        // Followed (a load), and not followed (a crawler's fetch): the same error.
+        let redirect = |location: &str, follow: bool| {
             let answer = format!(
                 "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\
                  Connection: close\r\n\r\n"
             );
-            load_url(&answering(answer.into_bytes().leak())).unwrap_err()
+            let url = answering(answer.into_bytes().leak());
+            match follow {
+                true => load_url(&url).unwrap_err(),
+                false => Loader::new(Options::default()).fetch(&url).err().unwrap(),
+            }
         };
         let cases = [
             (
@@ -699,8 +702,10 @@ mod tests {
                  http://[::1/zz)",
             ),
         ];
-        for (location, expected) in cases {
-            let error = redirect(location);
+        for ((location, expected), follow) in
+            cases.into_iter().flat_map(|c| [(c, true), (c, false)])
+        {
+            let error = redirect(location, follow);
             assert!(matches!(error, LoadError::BadAnswer { .. }), "{error:?}");
             assert!(error.to_string().ends_with(expected), "{error}");
         }
