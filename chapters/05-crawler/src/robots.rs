@@ -46,7 +46,7 @@ impl Rules {
     pub fn refusal(&self, url: &str) -> Option<&'static str> {
         match self {
             Rules::Unreadable => Some("robots.txt could not be read"),
-            Rules::Read(robot) if !robot.allowed(&normalise_escapes(url)) => {
+            Rules::Read(robot) if !robot.allowed(&literal_patterns_escaped(url)) => {
                 Some("disallowed by robots.txt")
             }
             _ => None,
@@ -88,6 +88,16 @@ fn normalise_escapes(text: &str) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8(out).expect("UTF-8 in, UTF-8 out"))
 }
 
+/// `url` in the spelling of [`normalise_escapes`], with its `*` and `$` escaped: in a rule
+/// they are patterns (any characters; the end of the path), and a rule that means the
+/// characters themselves writes them `%2A` and `%24` (RFC 9309, 2.2.3), which a URL must
+/// then spell the same way to match.
+fn literal_patterns_escaped(url: &str) -> String {
+    normalise_escapes(url)
+        .replace('*', "%2A")
+        .replace('$', "%24")
+}
+
 /// The byte that two hex digits spell, if they are two hex digits.
 fn hex_byte(pair: &[u8]) -> Option<u8> {
     let digit = |d: u8| (d as char).to_digit(16);
@@ -119,5 +129,18 @@ mod tests {
         assert!(rules_2.refusal("http://h/x%2Fy").is_none());
         assert!(rules.refusal("http://h/%2561.html").is_none());
         assert!(rules.refusal("http://h/b.html").is_none());
+    }
+
+    #[test]
+    fn an_escaped_star_or_dollar_is_the_character_itself() {
+        // RFC 9309, 2.2.3: `%2A` and `%24` in a rule are a `*` and a `$` in the path,
+        // while `*` and `$` themselves are patterns.
+        let rules =
+            rules_of("User-agent: *\nDisallow: /star-%2A\nDisallow: /dollar%24\nDisallow: /end$\n");
+        assert!(rules.refusal("http://h/star-*.html").is_some());
+        assert!(rules.refusal("http://h/dollar$.html").is_some());
+        assert!(rules.refusal("http://h/star-x.html").is_none());
+        assert!(rules.refusal("http://h/end").is_some());
+        assert!(rules.refusal("http://h/end/more").is_none());
     }
 }
