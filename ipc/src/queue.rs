@@ -158,10 +158,8 @@ impl Queue {
     /// Python: `queue.get()`.
     ///
     /// A process at its limit of open files cannot take a message over 32 KiB, which
-    /// comes as a memfd's descriptor: this returns an [`Error::Io`] that says so, and the
-    /// message stays in the queue, for another consumer or a later `get` (the record is
-    /// looked at before it is taken; only a limit reached in between, by another thread
-    /// opening files, still loses it).
+    /// comes as a memfd's descriptor: the kernel drops the descriptor, the message is lost
+    /// for every consumer, and this returns an [`Error::Io`] that says so.
     ///
     /// ```
     /// let mut queue = ipc::Queue::new()?;
@@ -280,9 +278,6 @@ impl Queue {
         } else {
             MsgFlags::empty()
         };
-        if !self.can_take_next(flags)? {
-            return Ok(None);
-        }
         // Room for the one descriptor a record carries: more come from no `put`, and the
         // kernel installs only those that fit (each owned in `received.fds`).
         let received = match rights::receive(self.rx.as_fd(), buf, 1, flags) {
@@ -300,31 +295,6 @@ impl Queue {
             ended,
             fds: received.fds,
         }))
-    }
-
-    /// Looks at the next record without taking it (`MSG_PEEK`), to refuse one that this
-    /// process cannot take whole: one whose memfd's descriptor the kernel could not
-    /// install, since this process is at its limit of open files. Taken, the record would
-    /// lose that descriptor, and with it the message, for every consumer; left, it waits
-    /// for another consumer, or for this one once it has closed some files. `Ok(false)` if
-    /// nothing came (a signal, or nothing there with `MSG_DONTWAIT`): the caller tries
-    /// again. The descriptor a look brings is a copy, closed here.
-    fn can_take_next(&self, flags: MsgFlags) -> Result<bool> {
-        let mut tag = [0u8; 1];
-        let looked = match rights::receive(self.rx.as_fd(), &mut tag, 1, flags | MsgFlags::MSG_PEEK)
-        {
-            Ok(looked) => looked,
-            Err(Errno::EAGAIN | Errno::EINTR) => return Ok(false),
-            Err(e) => return Err(e.into()),
-        };
-        if looked.len == 1 && tag[0] == IN_MEMFD && looked.cut() && looked.fds.is_empty() {
-            return Err(Error::from(std::io::Error::other(
-                "the next message comes in a memfd (as every message over 32 KiB does), and \
-                 this process is at its limit of open files (ulimit -n): it cannot take the \
-                 memfd's descriptor. The message stays in the queue.",
-            )));
-        }
-        Ok(true)
     }
 
     /// Whether the queue was closed: the sending side shut down, which the receiving
