@@ -67,7 +67,8 @@ const ANONYMOUS_FILE: &CStr = c"ipc-shared-memory";
 /// programs (Python's `SharedMemory(name)` included) can [`open`](Self::open) it. The name
 /// lasts until [`unlink`](Self::unlink), or until the handles of the process that created
 /// it are dropped (a child's copy, made by `fork` or received in its arguments, unlinks
-/// nothing; nor does a handle whose name was unlinked and given to another block since):
+/// nothing; nor does a handle whose name was unlinked and given to another block since,
+/// unless that happens between the check and the unlink, two system calls apart):
 /// Python leaves that to its resource tracker at exit. A program that opens the
 /// block by name can also shrink it, and a process that touches a page past the new end
 /// gets `SIGBUS`: share names only with programs you trust. A block made by [`new`](Self::new) has no name, and its size
@@ -220,12 +221,17 @@ impl SharedMemory {
     ///
     /// An error if the name is gone (Python's `FileNotFoundError`), or if it was unlinked
     /// and now names another block: that block keeps its name (Python would remove it).
+    /// The check and the unlink are two system calls (Linux cannot unlink a name only if
+    /// it is still a given file): a name unlinked and taken again by another process in
+    /// between is still removed.
     pub fn unlink(&self) -> Result<()> {
         let Some(name) = &self.inner.name else {
             return Ok(());
         };
         let path = shm_path(name)?;
-        if !still_named(self.as_fd(), name) && Path::new(&shm_file(name)).exists() {
+        // Anything at the name, a symlink included (shm_unlink would remove it too).
+        let taken = Path::new(&shm_file(name)).symlink_metadata().is_ok();
+        if !still_named(self.as_fd(), name) && taken {
             let why =
                 format!("shared memory {path}: the name was unlinked, and is another block's now");
             return Err(std::io::Error::new(std::io::ErrorKind::NotFound, why).into());

@@ -479,7 +479,10 @@ impl WorkerPool {
         let mut chunk = Vec::new();
         loop {
             chunk.clear();
-            chunk.extend(items.by_ref().take(chunksize));
+            // One item at a time: `extend` would reserve what the iterator claims.
+            for item in items.by_ref().take(chunksize) {
+                chunk.push(item);
+            }
             if chunk.is_empty() {
                 return Ok(result);
             }

@@ -127,6 +127,17 @@ fn a_name_unlinked_and_given_to_another_block_stays_that_blocks() {
         !third_file.exists() && !file.exists(),
         "each creator removed its own name"
     );
+
+    // Nor does `unlink` remove what another program put at the name, a symlink included.
+    let fourth = name.clone() + "-fourth";
+    let fourth_file = Path::new("/dev/shm").join(&fourth);
+    let block = SharedMemory::create(&fourth, 4096).unwrap();
+    block.unlink().unwrap();
+    std::os::unix::fs::symlink("/nowhere", &fourth_file).unwrap();
+    assert!(block.unlink().is_err(), "the name is another's");
+    let left = fourth_file.symlink_metadata().is_ok();
+    let _ = std::fs::remove_file(&fourth_file);
+    assert!(left, "the symlink at the name is left alone");
 }
 
 fork_test::main!(

@@ -348,6 +348,31 @@ fn map_reads_its_items_a_chunk_at_a_time() {
     pool.join().unwrap();
 }
 
+/// Items that claim to be far more than they are (an iterator's `size_hint` is only a
+/// hint): `map` takes what comes, and reserves no memory for what was claimed.
+struct Claims {
+    left: u64,
+}
+
+impl Iterator for Claims {
+    type Item = u64;
+    fn next(&mut self) -> Option<u64> {
+        self.left = self.left.checked_sub(1)?;
+        Some(self.left)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (1 << 42, Some(1 << 42))
+    }
+}
+
+fn map_takes_what_an_iterator_gives_not_what_it_claims() {
+    time_limit(Duration::from_secs(60));
+    let pool = get_context(StartMethod::Fork).pool(2).start().unwrap();
+    assert_eq!(pool.map(square, Claims { left: 3 }).unwrap(), [4, 1, 0]);
+    pool.close();
+    pool.join().unwrap();
+}
+
 /// An iterator of items that panics in the middle of `map`: the panic goes on to the
 /// caller, the chunks handed in before it are let go of (their results are not kept), and
 /// the pool works on.
@@ -2259,6 +2284,10 @@ fn main() -> std::process::ExitCode {
         (
             "a_map_whose_items_panic_lets_its_chunks_go_and_the_pool_goes_on",
             a_map_whose_items_panic_lets_its_chunks_go_and_the_pool_goes_on,
+        ),
+        (
+            "map_takes_what_an_iterator_gives_not_what_it_claims",
+            map_takes_what_an_iterator_gives_not_what_it_claims,
         ),
         (
             "a_failed_start_while_another_starts_is_not_the_answer",
