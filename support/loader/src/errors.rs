@@ -52,12 +52,18 @@ pub enum LoadError {
         millis: u64,
     },
     /// The server answered with an error status, like Python's `HTTPError`.
-    #[error("{}: the server answered {status}", shown(url))]
+    #[error(
+        "{}: the server answered {status}{}",
+        shown(url),
+        where_a_redirect_led(redirected_to.as_deref())
+    )]
     Status {
         /// The URL as given.
         url: String,
         /// The HTTP status code.
         status: u16,
+        /// The URL that answered, if a redirect led there.
+        redirected_to: Option<String>,
     },
     /// The body is not UTF-8: Python's `decode('utf-8')` raises `UnicodeDecodeError` here.
     #[error(
@@ -185,6 +191,13 @@ pub(crate) fn shown(url: &str) -> String {
 /// What [`LoadError::HttpToTlsPort`] (`speaks_tls`) and [`LoadError::TlsToPlainPort`] say:
 /// the scheme to try instead, or, if a redirect led there, its target, which the user can
 /// only report.
+/// `" at URL, where a redirect led"`, or nothing if no redirect did.
+fn where_a_redirect_led(redirected_to: Option<&str>) -> String {
+    redirected_to
+        .map(|to| format!(" at {}, where a redirect led", shown(to)))
+        .unwrap_or_default()
+}
+
 fn wrong_port(redirected_to: Option<&str>, speaks_tls: bool) -> String {
     match (redirected_to, speaks_tls) {
         (None, true) => "the server speaks TLS on this port: try https://".into(),
@@ -225,7 +238,11 @@ pub(crate) fn classify(attempt: &Attempt, e: ureq::Error, in_body: bool) -> Load
     };
     let redirected_to = attempt.redirected_to.clone();
     match e {
-        ureq::Error::StatusCode(status) => LoadError::Status { url, status },
+        ureq::Error::StatusCode(status) => LoadError::Status {
+            url,
+            status,
+            redirected_to,
+        },
         ureq::Error::Timeout(_) => attempt.timeout(),
         ureq::Error::Http(_) | ureq::Error::BadUri(_) => LoadError::Malformed {
             url,

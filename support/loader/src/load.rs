@@ -175,6 +175,7 @@ impl Loader {
             return Err(LoadError::Status {
                 url: url.to_string(),
                 status: response.status().as_u16(),
+                redirected_to: None, // fetch follows none
             });
         }
         let media_type = (response.headers().get("content-type"))
@@ -260,6 +261,7 @@ impl Loader {
             return Err(LoadError::Status {
                 url: attempt.url.to_string(),
                 status: status.as_u16(),
+                redirected_to: attempt.redirected_to.clone(),
             });
         }
     }
@@ -709,6 +711,20 @@ mod tests {
             assert!(matches!(error, LoadError::BadAnswer { .. }), "{error:?}");
             assert!(error.to_string().ends_with(expected), "{error}");
         }
+    }
+
+    #[test]
+    fn an_error_status_after_a_redirect_names_the_url_that_answered() {
+        let missing =
+            answering(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let redirect = format!(
+            "HTTP/1.1 302 Found\r\nLocation: {missing}\r\nContent-Length: 0\r\n\
+             Connection: close\r\n\r\n"
+        );
+        let url = answering(redirect.into_bytes().leak());
+        let error = load_url(&url).unwrap_err().to_string();
+        let expected = format!("{url}: the server answered 404 at {missing}, where a redirect led");
+        assert_eq!(error, expected);
     }
 
     #[test]
