@@ -7,7 +7,7 @@
 #[macro_use]
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::process::Command;
 use std::sync::Arc;
@@ -181,14 +181,7 @@ fn serve_until(listener: &TcpListener, page: &str, done: &AtomicBool) {
             continue;
         };
         stream.set_nonblocking(false).unwrap();
-        let mut head = Vec::new();
-        let mut buf = [0; 4096];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            match stream.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => head.extend_from_slice(&buf[..n]),
-            }
-        }
+        let head = support::read_request_head(&mut stream);
         let (status, body) = if head.starts_with(b"GET /robots.txt ") {
             ("404 Not Found", "")
         } else {

@@ -3,7 +3,7 @@
 #[macro_use]
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 
 use regex::Regex;
@@ -57,14 +57,7 @@ fn answers_once_then_never() -> (ipc::Process, String) {
         let mut unanswered = Vec::new();
         for (n, stream) in listener.incoming().enumerate() {
             let Ok(mut stream) = stream else { continue };
-            let mut request = Vec::new();
-            let mut buf = [0; 1024];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(len) => request.extend_from_slice(&buf[..len]),
-                }
-            }
+            support::read_request_head(&mut stream);
             if n == 0 {
                 let page = "<p>once</p>";
                 let _ = write!(

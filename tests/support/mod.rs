@@ -363,6 +363,22 @@ pub fn help_names_the_exit_codes(bin: &str) {
     }
 }
 
+/// Reads an HTTP request's head, to the blank line that ends it (a GET has no body), for a
+/// test's own server: one that answered before reading it all would close the connection
+/// with bytes unread, and the kernel would reset it, maybe before the client has read the
+/// answer.
+pub fn read_request_head(stream: &mut std::net::TcpStream) -> Vec<u8> {
+    let mut head = Vec::new();
+    let mut buf = [0; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    head
+}
+
 /// URLs that fail in the two ways a user's can: malformed, and nobody listening.
 pub const BAD_URLS: [&str; 2] = ["[http://127.0.0.1:1/", "http://127.0.0.1:1/"];
 
