@@ -320,20 +320,25 @@ pub fn with_its_output_closed_it_ends_quietly(bin: &str) {
 }
 
 /// Runs `bin` with too few descriptors for its processes (`ulimit -n 9`): it must fail
-/// with exit code 1 and say why in words, `Error: Too many open files (os error 24)`, not
-/// in the `Debug` form of its error (`Io(Os { code: 24, kind: ... })`). Without
-/// `RUST_BACKTRACE`, which would add a backtrace.
+/// with exit code 1 and say why in words, in one line, `Error: Too many open files (os
+/// error 24)`: not in the `Debug` form of its error (`Io(Os { code: 24, kind: ... })`),
+/// and not followed by a backtrace, even with `RUST_BACKTRACE` set.
 pub fn a_fatal_error_is_said_in_words(bin: &str) {
-    let script = "unset RUST_BACKTRACE RUST_LIB_BACKTRACE; ulimit -n 9 && exec \"$0\"";
-    let run = run_merged("sh", &["-c", script, bin]);
-    let last = run.text.lines().last().unwrap_or_default();
-    assert_eq!(run.code, 1, "{bin}: {}", run.text);
-    assert!(
-        last.starts_with("Error: ") && last.contains("Too many open files (os error 24)"),
-        "{bin} ended with {last:?}"
-    );
-    // The `Debug` form of an `io::Error`, whichever kind, names its `kind:`.
-    assert!(!last.contains("kind: "), "{bin} ended with {last:?}");
+    for backtrace in [
+        "unset RUST_BACKTRACE RUST_LIB_BACKTRACE",
+        "export RUST_BACKTRACE=1",
+    ] {
+        let script = format!("{backtrace}; ulimit -n 9 && exec \"$0\"");
+        let run = run_merged("sh", &["-c", &script, bin]);
+        let last = run.text.lines().last().unwrap_or_default();
+        assert_eq!(run.code, 1, "{bin}: {}", run.text);
+        assert!(
+            last.starts_with("Error: ") && last.contains("Too many open files (os error 24)"),
+            "{bin} ended with {last:?} ({backtrace})"
+        );
+        // The `Debug` form of an `io::Error`, whichever kind, names its `kind:`.
+        assert!(!last.contains("kind: "), "{bin} ended with {last:?}");
+    }
 }
 
 /// `--help` says how to call `bin` (exit code 0), and an argument that is not text (not

@@ -27,7 +27,7 @@ fn load_and_print(url: &str) -> i32 {
 // ANCHOR_END: load_and_print
 
 // ANCHOR: main
-fn main() -> anyhow::Result<ExitCode> {
+fn main() -> Result<ExitCode, loader::Fatal> {
     loader::end_quietly_when_output_closes(); // `| head` ends it as it ends `cat`
     let targets = Targets::from_args_or_demo(&["/"])?;
     let mut all_loaded = true;

@@ -22,7 +22,7 @@ fn load_in_worker(url: String) -> (u32, Duration, Result<Page, LoadError>) {
 // ANCHOR_END: load_in_worker
 
 // ANCHOR: main
-fn main() -> anyhow::Result<ExitCode> {
+fn main() -> Result<ExitCode, loader::Fatal> {
     loader::end_quietly_when_output_closes(); // `| head` ends it as it ends `cat`
     let targets = Targets::from_args_or_demo(&POOL_DEMO_PAGES)?;
     let pool = Pool::new(4);

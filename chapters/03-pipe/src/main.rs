@@ -19,7 +19,7 @@ fn load_for_parent(conn: &mut Connection) -> ipc::Result<()> {
 // ANCHOR_END: load_for_parent
 
 // ANCHOR: main
-fn main() -> anyhow::Result<ExitCode> {
+fn main() -> Result<ExitCode, loader::Fatal> {
     loader::end_quietly_when_output_closes(); // `| head` ends it as it ends `cat`
     let targets = Targets::from_args_or_demo(&["/"])?;
     let mut all_loaded = true;

@@ -29,7 +29,7 @@ fn loader(tasks: &mut Queue, results: &mut Queue) -> ipc::Result<()> {
 // ANCHOR_END: loader
 
 // ANCHOR: main
-fn main() -> anyhow::Result<ExitCode> {
+fn main() -> Result<ExitCode, loader::Fatal> {
     loader::end_quietly_when_output_closes(); // `| head` ends it as it ends `cat`
     let demo_pages: Vec<&str> = demo_site::page_paths().collect();
     let targets = Targets::from_args_or_demo(&demo_pages)?;

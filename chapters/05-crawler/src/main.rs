@@ -98,7 +98,7 @@ fn seconds(text: &str) -> Result<f64, String> {
 }
 
 // ANCHOR: main
-fn main() -> anyhow::Result<ExitCode> {
+fn main() -> Result<ExitCode, loader::Fatal> {
     loader::end_quietly_when_output_closes(); // `| head` ends it as it ends `cat`
     let args = parse_args();
     let site = match args.url {

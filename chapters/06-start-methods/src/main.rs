@@ -27,7 +27,7 @@ fn load_in_worker(url: String) -> (u32, Result<Page, LoadError>) {
 // ANCHOR_END: load_in_worker
 
 // ANCHOR: main
-fn main() -> anyhow::Result<ExitCode> {
+fn main() -> Result<ExitCode, loader::Fatal> {
     ipc::spawn::init(); // in a copy started by spawn: run the function asked for, and exit
     loader::end_quietly_when_output_closes(); // `| head` ends it as it ends `cat`
     ipc::forkserver::start()?; // forked now, while this process has one thread

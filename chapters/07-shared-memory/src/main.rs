@@ -26,7 +26,7 @@ const ADDS: u64 = 100_000;
 const LOADERS: usize = 3;
 
 // ANCHOR: main
-fn main() -> anyhow::Result<ExitCode> {
+fn main() -> Result<ExitCode, loader::Fatal> {
     loader::end_quietly_when_output_closes(); // `| head` ends it as it ends `cat`
     let urls = loader::urls_from_command_line();
     counter::race(RACERS, ADDS)?;

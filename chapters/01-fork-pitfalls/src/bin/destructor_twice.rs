@@ -13,7 +13,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, fork};
 use tempfile::TempDir;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> Result<(), loader::Fatal> {
     loader::end_quietly_when_output_closes();
     let scratch = tempfile::tempdir()?;
     println!("A bare fork, with a line waiting in a BufWriter for the log file:");

@@ -10,7 +10,7 @@ use ipc::Process;
 use nix::sys::wait::{Id, WaitPidFlag, waitid, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 
-fn main() -> anyhow::Result<()> {
+fn main() -> Result<(), loader::Fatal> {
     loader::end_quietly_when_output_closes();
     println!("A bare fork, and no waitpid yet:");
     bare_fork()?;

@@ -11,7 +11,7 @@ use ch01_fork_pitfalls::{exit_child, give_up_after_hang_limit, wait_and_tell};
 use ipc::Process;
 use nix::unistd::{ForkResult, fork};
 
-fn main() -> anyhow::Result<()> {
+fn main() -> Result<(), loader::Fatal> {
     loader::end_quietly_when_output_closes();
     println!("A bare fork while another thread holds stdout's lock:");
     bare_fork()?;

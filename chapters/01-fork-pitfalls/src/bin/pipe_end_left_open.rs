@@ -13,7 +13,7 @@ use nix::unistd::{ForkResult, fork, pipe};
 /// What the parent sends the child.
 const URLS: [&str; 2] = ["/", "/about.html"];
 
-fn main() -> anyhow::Result<()> {
+fn main() -> Result<(), loader::Fatal> {
     loader::end_quietly_when_output_closes();
     println!("A bare fork; the child keeps its copy of the pipe's write end:");
     bare_fork()?;

@@ -7,7 +7,7 @@ use ipc::Process;
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, fork};
 
-fn main() -> anyhow::Result<()> {
+fn main() -> Result<(), loader::Fatal> {
     loader::end_quietly_when_output_closes();
     println!("A bare fork, with half a line in stdout's buffer:");
     bare_fork()?;
