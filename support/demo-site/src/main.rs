@@ -3,6 +3,7 @@
 //! originals in `python/`. Ctrl-C stops it.
 
 use std::net::TcpListener;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
@@ -15,8 +16,19 @@ struct Args {
     port: u16,
 }
 
-fn main() -> anyhow::Result<()> {
-    let port = Args::parse().port;
+/// An error ends the program with one line, its causes after colons (`{:#}`), and no
+/// backtrace even with `RUST_BACKTRACE` set: a taken port is no bug.
+fn main() -> ExitCode {
+    match serve(Args::parse().port) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(port: u16) -> anyhow::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port)).with_context(|| {
         format!("cannot serve on 127.0.0.1:{port} (another port: cargo run -p demo-site -- PORT)")
     })?;

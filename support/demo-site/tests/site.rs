@@ -336,15 +336,22 @@ fn every_link_works_but_one() {
 fn a_taken_port_is_said_in_words() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let run = std::process::Command::new(env!("CARGO_BIN_EXE_demo-site"))
-        .arg(port.to_string())
-        .env_remove("RUST_BACKTRACE")
-        .env_remove("RUST_LIB_BACKTRACE")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(1), "{stderr}");
-    let said = format!("Error: cannot serve on 127.0.0.1:{port} (another port:");
-    assert!(stderr.starts_with(&said), "{stderr}");
-    assert!(!stderr.contains("kind:"), "{stderr}");
+    // One line, with or without RUST_BACKTRACE: no backtrace, no "Caused by:".
+    for backtrace in [None, Some("1")] {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_demo-site"));
+        command
+            .arg(port.to_string())
+            .env_remove("RUST_LIB_BACKTRACE");
+        match backtrace {
+            Some(value) => command.env("RUST_BACKTRACE", value),
+            None => command.env_remove("RUST_BACKTRACE"),
+        };
+        let run = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(1), "{stderr}");
+        let said = format!("Error: cannot serve on 127.0.0.1:{port} (another port:");
+        assert!(stderr.starts_with(&said), "{stderr}");
+        assert!(!stderr.contains("kind:"), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
 }
