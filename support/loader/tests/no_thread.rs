@@ -12,12 +12,17 @@ use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Uid, fork, setuid};
 
 fn main() -> ExitCode {
-    // SAFETY: this test's process has a single thread.
+    // SAFETY: this test runs without the harness (`harness = false`) and nothing before
+    // this line starts a thread, so the process has one thread: the child can find no lock
+    // held by a thread it lacks. The child leaves through `_exit` below, never returning
+    // into `main`, so nothing of the parent's is dropped twice.
     match unsafe { fork() }.expect("fork") {
         ForkResult::Child => {
             no_threads_allowed();
             let code = i32::from(!checks());
-            // SAFETY: `_exit` ends the child without running the parent's exit handlers.
+            // SAFETY: `_exit` takes only the exit code and touches no memory of ours; it
+            // ends the child at once, running no destructor and no exit handler on what the
+            // child holds as a copy of the parent's (stdout's buffer, say).
             unsafe { nix::libc::_exit(code) }
         }
         ForkResult::Parent { child } => match waitpid(child, None).expect("waitpid") {
