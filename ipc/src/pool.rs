@@ -665,9 +665,15 @@ where
         let reply = run_chunk(&mut items[start..end], f);
         // At once, not batched with the next chunk's: that one may take long, or kill this
         // worker, and these results must not wait for it, nor die with it.
-        if let Err(e) = send_reply(&mut conn, reply).and_then(|()| conn.flush()) {
-            eprintln!("pool worker: {e}");
-            return 1;
+        match send_reply(&mut conn, reply).and_then(|()| conn.flush()) {
+            Ok(()) => {}
+            // The parent stopped listening (a map that ended early, a parent gone): it is
+            // about to kill this worker, or has died; nothing to say.
+            Err(Error::Closed) => return 0,
+            Err(e) => {
+                eprintln!("pool worker: {e}");
+                return 1;
+            }
         }
     }
 }

@@ -130,6 +130,28 @@ fn a_panicking_task_names_its_position_and_the_pool_goes_on() {
     assert_eq!(pool.map(|x: u32| x + 1, 0..3).unwrap(), [1, 2, 3]);
 }
 
+/// A map that ends early (a task panicked) stops its workers in silence: one that was
+/// sending a result when the parent stopped listening leaves without a word. (It used to
+/// print "pool worker: the other end is closed", cut short by the kill, now and then:
+/// hence the many maps, with chunks of one item so that results are always on their way.)
+fn workers_of_a_map_that_ends_early_say_nothing() {
+    time_limit(Duration::from_secs(60));
+    let pool = Pool::new(2).with_chunksize(1);
+    for round in 0..300 {
+        let stderr = capture(Stream::Stderr, || {
+            let result = pool.map(
+                |x: u32| {
+                    assert_ne!(x, 13, "unlucky item");
+                    x
+                },
+                0..40,
+            );
+            assert!(matches!(result, Err(Error::TaskPanicked { index: 13, .. })));
+        });
+        assert_eq!(stderr, "", "round {round}: a worker spoke");
+    }
+}
+
 /// A panic payload whose destructor panics too (`panic_any` with such a value).
 struct PanicsWhenDropped;
 
@@ -687,6 +709,7 @@ fork_test::main!(
     work_is_spread_over_several_processes,
     imap_is_ordered_and_imap_unordered_has_everything,
     a_panicking_task_names_its_position_and_the_pool_goes_on,
+    workers_of_a_map_that_ends_early_say_nothing,
     imap_gives_the_other_items_of_a_chunk_with_a_panic,
     a_worker_that_exits_is_an_error_for_its_task,
     a_worker_killed_by_sigkill_is_an_error_for_its_task,
