@@ -34,7 +34,10 @@
 //! could trip over: none of its descriptors (a pipe end held in the server would keep
 //! the pipe's reader from ever seeing the end of its stream), and `SIGCHLD`'s default
 //! action even if the program ignores it (the kernel would reap the children first and
-//! their codes would be lost; each child gets the program's action back). Its limit of
+//! their codes would be lost). It ignores `SIGINT`, as Python's server does: a ^C at the
+//! terminal reaches the server too, and must not end it and every process it started.
+//! Each child gets the program's actions back, and none of the server's descriptors for
+//! its siblings: a child has as many descriptors however many others run. Its limit of
 //! open files is the program's when it started: [`stop`] it, and the next request starts
 //! one with the program's limit of the day.
 
@@ -232,7 +235,7 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
 /// The server: fork a child for each request, reap the children, send their exit codes.
 /// Runs in the server process, which has one thread.
 fn serve(requests: OwnedFd) -> i32 {
-    let Ok(programs) = ProgramsSigchld::set_aside() else {
+    let Ok(programs) = ProgramsActions::set_aside() else {
         return 1;
     };
     if release_inherited(requests.as_fd()).is_err() {
@@ -279,7 +282,15 @@ fn serve(requests: OwnedFd) -> i32 {
                     let [connection, status, stdin, stdout, stderr] =
                         <[OwnedFd; 5]>::try_from(fds).expect("five, checked above");
                     let stdio = [stdin, stdout, stderr];
-                    let started = start_one(connection, status, stdio, descriptors, programs);
+                    let servers_own = servers_own(&requests, &children);
+                    let started = start_one(
+                        connection,
+                        status,
+                        stdio,
+                        descriptors,
+                        programs,
+                        servers_own,
+                    );
                     if let Some(served) = started {
                         children.push(served);
                     }
@@ -291,28 +302,42 @@ fn serve(requests: OwnedFd) -> i32 {
     }
 }
 
-/// `SIGCHLD`'s action as the program had it when it forked the server, which gives each
-/// child the program's back. The server reaps its children itself: with `SIGCHLD` ignored,
-/// the kernel would reap them first and their exit codes would be lost. So the server has
-/// the default action.
+/// The actions of `SIGCHLD` and `SIGINT` as the program had them when it forked the server,
+/// which give each child the program's back. The server needs its own:
+/// - `SIGCHLD`'s default action: the server reaps its children itself, and with `SIGCHLD`
+///   ignored the kernel would reap them first, and their exit codes would be lost.
+/// - `SIGINT` ignored, as Python's server has it: a ^C at the terminal reaches every
+///   process of the foreground group, the server too, and the server's death would take
+///   every process it started with it; stopping them is the program's choice.
 #[derive(Clone, Copy)]
-struct ProgramsSigchld(SigAction);
+struct ProgramsActions {
+    sigchld: SigAction,
+    sigint: SigAction,
+}
 
-impl ProgramsSigchld {
-    /// Notes the program's action, and puts the default one in its place.
-    fn set_aside() -> Result<ProgramsSigchld> {
-        let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-        // SAFETY: the default action installs no handler: no code of ours runs in a signal.
-        Ok(ProgramsSigchld(unsafe {
-            sigaction(Signal::SIGCHLD, &default)
-        }?))
+impl ProgramsActions {
+    /// Notes the program's actions, and puts the server's in their place.
+    fn set_aside() -> Result<ProgramsActions> {
+        let action = |handler| SigAction::new(handler, SaFlags::empty(), SigSet::empty());
+        // SAFETY: the default action and "ignore" install no handler: no code of ours runs
+        // in a signal.
+        let sigchld = unsafe { sigaction(Signal::SIGCHLD, &action(SigHandler::SigDfl)) }?;
+        // SAFETY: as above.
+        let sigint = unsafe { sigaction(Signal::SIGINT, &action(SigHandler::SigIgn)) }?;
+        Ok(ProgramsActions { sigchld, sigint })
     }
 
-    /// Gives a child the program's action back.
+    /// Gives a child the program's actions back.
     fn restore(&self) -> Result<()> {
-        // SAFETY: the action put back is the one the program had when it forked the server:
-        // a handler there is the program's own, in its own copy of the program's memory.
-        unsafe { sigaction(Signal::SIGCHLD, &self.0) }?;
+        for (signal, action) in [
+            (Signal::SIGCHLD, &self.sigchld),
+            (Signal::SIGINT, &self.sigint),
+        ] {
+            // SAFETY: the action put back is the one the program had when it forked the
+            // server: a handler there is the program's own, in its own copy of the
+            // program's memory.
+            unsafe { sigaction(signal, action) }?;
+        }
         Ok(())
     }
 }
@@ -375,6 +400,18 @@ fn refuse_cut(fds: &[OwnedFd]) {
     }
 }
 
+/// The server's own descriptors, which a new child closes: the line to the program, and
+/// each running child's pidfd and status socket (the marked ones are dead sockets in the
+/// child by then, but would still take a number each).
+fn servers_own(requests: &OwnedFd, children: &[Served]) -> Vec<RawFd> {
+    let siblings = children
+        .iter()
+        .flat_map(|served| [served.child.pidfd().as_raw_fd(), served.status.as_raw_fd()]);
+    std::iter::once(requests.as_raw_fd())
+        .chain(siblings)
+        .collect()
+}
+
 /// A child of the server, and the socket its exit code goes to.
 struct Served {
     child: Child,
@@ -394,10 +431,18 @@ fn start_one(
     status: OwnedFd,
     stdio: [OwnedFd; 3],
     descriptors: Vec<OwnedFd>,
-    programs: ProgramsSigchld,
+    programs: ProgramsActions,
+    servers_own: Vec<RawFd>,
 ) -> Option<Served> {
     let mark = Mark::new(status.as_fd());
     let mut target = Some(move || {
+        for fd in servers_own {
+            // SAFETY: `fd` belongs to the server's line to the program or to a sibling's
+            // `Served` (its pidfd, its status socket): values of the server's loop, which
+            // this child never returns to (it leaves with `_exit` once this closure is
+            // done), so nothing here uses or drops them, and the number may be reused.
+            unsafe { nix::libc::close(fd) };
+        }
         if programs.restore().is_err() {
             return 1;
         }

@@ -941,6 +941,79 @@ fn the_third_run_fails(path: String) {
     sleep_ms(500);
 }
 
+fn nap_then_set((event, ms): (ipc::Event, u64)) {
+    nap_ms(ms);
+    event.set();
+}
+
+/// A ^C reaches every process of the terminal's foreground group, the forkserver too:
+/// the server ignores `SIGINT`, as Python's does, so that the processes it started (which
+/// die with it) are the program's to stop. Each of them has the program's action back:
+/// sent `SIGINT` itself, it dies of it. (Python: `test_forkserver_sigint`. The server died
+/// of it, and the process started before the `SIGINT` with it.)
+fn a_forkserver_ignores_sigint_and_its_processes_do_not() {
+    time_limit(Duration::from_secs(30));
+    let _stop = StopsTheForkserver;
+    ipc::forkserver::start().unwrap();
+    let ctx = get_context(StartMethod::Forkserver);
+    let event = ipc::Event::new().unwrap();
+    let mut started_before = ctx.process(nap_then_set, (event.clone(), 500)).unwrap();
+    started_before.start().unwrap();
+    let server = ipc::forkserver::pid().unwrap();
+    kill(Pid::from_raw(server), Signal::SIGINT).unwrap();
+    assert_eq!(started_before.join().unwrap(), 0);
+    assert!(
+        event.is_set(),
+        "the process started before the SIGINT ran to its end"
+    );
+    assert_eq!(
+        ipc::forkserver::pid(),
+        Some(server),
+        "the same server still runs"
+    );
+
+    let mut interrupted = ctx.process(nap_ms, 20_000).unwrap();
+    interrupted.start().unwrap();
+    let pid = interrupted.pid().unwrap();
+    kill(Pid::from_raw(pid), Signal::SIGINT).unwrap();
+    assert_eq!(interrupted.join().unwrap(), -(Signal::SIGINT as i32));
+}
+
+fn count_descriptors((event, mut queue): (ipc::Event, ipc::Queue)) {
+    let open = std::fs::read_dir("/proc/self/fd").unwrap().count();
+    queue.put(&open).unwrap();
+    event.wait();
+}
+
+/// A process of the forkserver has as many descriptors however many of its siblings run:
+/// none of the server's own for them (each sibling's pidfd and status socket). (Python:
+/// `test_child_fd_inflation`. Each sibling cost two more: 34, 36, 38, 40, 42.)
+fn forkserver_processes_do_not_inherit_their_siblings() {
+    time_limit(Duration::from_secs(30));
+    let _stop = StopsTheForkserver;
+    let ctx = get_context(StartMethod::Forkserver);
+    let event = ipc::Event::new().unwrap();
+    let mut queue = ipc::Queue::new().unwrap();
+    let mut processes: Vec<Process> = (0..5)
+        .map(|_| {
+            let args = (event.clone(), queue.try_clone().unwrap());
+            ctx.process(count_descriptors, args).unwrap()
+        })
+        .collect();
+    for p in &mut processes {
+        p.start().unwrap();
+    }
+    let counts: Vec<usize> = (0..5).map(|_| queue.get().unwrap()).collect();
+    event.set();
+    for p in &mut processes {
+        assert_eq!(p.join().unwrap(), 0);
+    }
+    assert!(
+        counts.iter().all(|&n| n == counts[0]),
+        "descriptors in each process: {counts:?}"
+    );
+}
+
 /// One replacement fails while another is still starting: the task waits for the other,
 /// rather than getting the failure as its answer.
 fn a_failed_start_while_another_starts_is_not_the_answer() {
@@ -2288,6 +2361,14 @@ fn main() -> std::process::ExitCode {
         (
             "map_takes_what_an_iterator_gives_not_what_it_claims",
             map_takes_what_an_iterator_gives_not_what_it_claims,
+        ),
+        (
+            "a_forkserver_ignores_sigint_and_its_processes_do_not",
+            a_forkserver_ignores_sigint_and_its_processes_do_not,
+        ),
+        (
+            "forkserver_processes_do_not_inherit_their_siblings",
+            forkserver_processes_do_not_inherit_their_siblings,
         ),
         (
             "a_failed_start_while_another_starts_is_not_the_answer",
