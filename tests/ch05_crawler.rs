@@ -144,25 +144,22 @@ fn a_start_page_closed_by_robots_txt_says_so() {
 /// once resolved, 200 MB in all. Only the links a worker keeps (`--max-links`) may cost
 /// memory: the crawler and its workers stay far below that.
 fn a_page_of_many_long_links_costs_little_memory() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let base = format!("{origin}/{}/", "b".repeat(2000));
+    let server = Server::start();
+    let base = format!("{}/{}/", server.origin, "b".repeat(2000));
     let links: String = (0..100_000)
         .map(|i| format!("<a href={i}>{i}</a>"))
         .collect();
     let page = format!("<html><head><base href=\"{base}\"></head><body>{links}</body></html>");
-    listener.set_nonblocking(true).unwrap();
-    let done = Arc::new(AtomicBool::new(false));
-    let server = std::thread::spawn({
-        let done = Arc::clone(&done);
-        move || serve_until(&listener, &page, &done)
-    });
-    let crawl = Command::new(BIN)
-        .args([&format!("{origin}/"), "--depth", "1", "--max-pages", "3"])
-        .output()
-        .unwrap();
-    done.store(true, Ordering::Relaxed);
-    server.join().unwrap();
+    let start = format!("{}/", server.origin);
+    let crawl = server.serve_while(
+        move |_| answer("200 OK", "", &page),
+        || {
+            Command::new(BIN)
+                .args([&start, "--depth", "1", "--max-pages", "3"])
+                .output()
+                .unwrap()
+        },
+    );
     let text = String::from_utf8_lossy(&crawl.stdout);
     assert!(text.contains("past --max-links"), "{text}");
     // The largest of the crawler and its workers, all reaped by now.
@@ -173,27 +170,92 @@ fn a_page_of_many_long_links_costs_little_memory() {
     );
 }
 
-/// Answers every request on `listener` with `page` (404 for `/robots.txt`) until `done`.
-fn serve_until(listener: &TcpListener, page: &str, done: &AtomicBool) {
-    while !done.load(Ordering::Relaxed) {
-        let Ok((mut stream, _)) = listener.accept() else {
-            std::thread::sleep(Duration::from_millis(5));
-            continue;
-        };
-        stream.set_nonblocking(false).unwrap();
-        let head = support::read_request_head(&mut stream);
-        let (status, body) = if head.starts_with(b"GET /robots.txt ") {
-            ("404 Not Found", "")
-        } else {
-            ("200 OK", page)
-        };
-        let answer = format!(
-            "HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
-             Connection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let _ = stream.write_all(answer.as_bytes());
+/// A redirect's target is as far from the start as the link to the redirect, even when a
+/// link of the same level, one further, names it first. With one worker the findings come
+/// in the order the URLs went out: the start page names `/b.html` (which links to
+/// `/x.html`) before `/a` (which redirects there), so the link comes first.
+fn a_redirect_leads_as_far_as_its_link_whichever_finding_comes_first() {
+    let server = Server::start();
+    let port = Some(server.port());
+    let start = format!("{}/", server.origin);
+    let text = server.serve_while(
+        |path| match path {
+            "/" => answer("200 OK", "", "<a href=/b.html>b</a> <a href=/a>a</a>"),
+            "/b.html" => answer("200 OK", "", "<a href=/x.html>x</a>"),
+            "/a" => answer("301 Moved Permanently", "Location: /x.html\r\n", ""),
+            _ => answer("200 OK", "", "<p>x</p>"),
+        },
+        || {
+            let (name, command) = ("ch05_redirect_and_link", "cargo run -p ch05-crawler");
+            let args = [start.as_str(), "--workers", "1"];
+            support::check_command(name, command, BIN, &args, port, as_written)
+        },
+    );
+    let x = "\n  1 http://127.0.0.1:[PORT]/x.html (8 bytes)\n";
+    assert!(text.contains(x), "no{x}in:\n{text}");
+}
+
+/// A web server on a thread of this test, for a test that runs the crawler on pages of its
+/// own: no fork here, so a thread is fine.
+struct Server {
+    listener: TcpListener,
+    origin: String,
+}
+
+impl Server {
+    fn start() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        Server { listener, origin }
     }
+
+    fn port(&self) -> u16 {
+        self.listener.local_addr().unwrap().port()
+    }
+
+    /// Runs `run`, and meanwhile answers each request with `answer(path)`, except
+    /// `/robots.txt`, which is not found.
+    fn serve_while<T>(
+        self,
+        answer_to: impl Fn(&str) -> String + Send + 'static,
+        run: impl FnOnce() -> T,
+    ) -> T {
+        self.listener.set_nonblocking(true).unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let server = std::thread::spawn({
+            let done = Arc::clone(&done);
+            move || {
+                while !done.load(Ordering::Relaxed) {
+                    let Ok((mut stream, _)) = self.listener.accept() else {
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    };
+                    stream.set_nonblocking(false).unwrap();
+                    let head = support::read_request_head(&mut stream);
+                    let head = String::from_utf8_lossy(&head);
+                    let path = head.split(' ').nth(1).unwrap_or_default();
+                    let answer = match path {
+                        "/robots.txt" => answer("404 Not Found", "", ""),
+                        path => answer_to(path),
+                    };
+                    let _ = stream.write_all(answer.as_bytes());
+                }
+            }
+        });
+        let result = run();
+        done.store(true, Ordering::Relaxed);
+        server.join().unwrap();
+        result
+    }
+}
+
+/// An HTTP answer: the status, more header lines (each ending in CRLF), and an HTML body.
+fn answer(status: &str, headers: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/html\r\nContent-Length: {}\r\n{headers}\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
 }
 
 /// Killed alone, the crawler takes its workers and its demo site with it.
@@ -230,4 +292,5 @@ fork_test::main!(
     a_start_page_that_leads_nowhere_on_the_site_says_so,
     a_start_page_closed_by_robots_txt_says_so,
     a_page_of_many_long_links_costs_little_memory,
+    a_redirect_leads_as_far_as_its_link_whichever_finding_comes_first,
 );

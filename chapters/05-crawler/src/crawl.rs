@@ -1,11 +1,11 @@
 //! The parent's side of a crawl: it hands out one level's URLs to the workers, takes
 //! their findings back, and decides what the next level is.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use ipc::Queue;
-use loader::links::{self, Kind, Link};
+use loader::links::{self, Kind};
 
 use crate::robots::Rules;
 use crate::site_map::{Outcome, SiteMap};
@@ -21,8 +21,9 @@ pub struct Crawl {
     wait: Duration,
     /// The site's rules for crawlers.
     robots: Rules,
-    /// Every URL taken so far: each is loaded (or recorded) once.
-    seen: HashSet<String>,
+    /// Every URL taken so far, and at which depth: each is loaded (or recorded) once, at
+    /// the smallest depth that reaches it.
+    seen: HashMap<String, Taken>,
     pub site_map: SiteMap,
     /// How many more URLs `--max-pages` lets the crawl load.
     loads_left: u64,
@@ -30,6 +31,40 @@ pub struct Crawl {
     pub not_loaded: usize,
     /// Links the workers counted but did not send: past `--max-links`, or too long.
     pub left_out: LeftOut,
+}
+
+/// What the crawl does with a URL it has taken.
+struct Taken {
+    /// How far the URL is from the start, in links: final once the level before is done.
+    depth: usize,
+    /// Whether it is loaded (and counts against `--max-pages`), or only recorded.
+    loads: bool,
+}
+
+/// The URLs at one depth: the pages to load, and those only recorded.
+pub struct Level {
+    /// How far they are from the start, in links.
+    pub depth: usize,
+    /// The pages to load, in the order they were found.
+    pages: VecDeque<String>,
+    /// Images, stylesheets, scripts and pages robots.txt closes, with why they are not
+    /// loaded: recorded when the level that found them is done, and their depth final.
+    notes: Vec<(String, Outcome)>,
+}
+
+impl Level {
+    fn new(depth: usize) -> Level {
+        Level {
+            depth,
+            pages: VecDeque::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Whether there is nothing at this depth: the crawl is over.
+    pub fn is_empty(&self) -> bool {
+        self.pages.is_empty() && self.notes.is_empty()
+    }
 }
 
 impl Crawl {
@@ -48,7 +83,7 @@ impl Crawl {
             window: 2 * usize::from(workers),
             wait: 2 * timeout + Duration::from_secs(5),
             robots: Rules::None,
-            seen: HashSet::new(),
+            seen: HashMap::new(),
             site_map: SiteMap::new(),
             loads_left: max_pages.unwrap_or(u64::MAX),
             not_loaded: 0,
@@ -57,27 +92,31 @@ impl Crawl {
     }
 
     // ANCHOR: crawl_level
-    /// Loads every URL of one level with the workers, records what they found, and returns
-    /// the next level: the new page links. At most `window` tasks (two per worker) are out
-    /// at a time, so that neither queue's pipe can fill up with the parent and the workers
-    /// each waiting for the other. Every URL of `urls` has been [`take`](Self::take)n.
-    pub fn level(
-        &mut self,
-        depth: usize,
-        mut urls: VecDeque<String>,
-        want_links: bool,
-    ) -> ipc::Result<VecDeque<String>> {
-        let mut next = VecDeque::new();
+    /// Level 0: the start page alone.
+    pub fn start(&mut self, url: String) -> Level {
+        let mut level = Level::new(0);
+        self.take(url, Kind::Page, &mut level);
+        level
+    }
+
+    /// Loads every page of `this` level with the workers, records what they found, and
+    /// returns the next level: the new URLs its pages link to. At most `window` tasks (two
+    /// per worker) are out at a time, so that neither queue's pipe can fill up with the
+    /// parent and the workers each waiting for the other.
+    pub fn level(&mut self, mut this: Level, want_links: bool) -> ipc::Result<Level> {
+        let mut next = Level::new(this.depth + 1);
         let mut out = 0;
         loop {
             while out < self.window {
-                let Some(url) = urls.pop_front() else { break };
+                let Some(url) = this.pages.pop_front() else {
+                    break;
+                };
                 let links = want_links;
                 self.tasks.put(&Task::Page { url, links })?;
                 out += 1;
             }
             if out == 0 {
-                return Ok(next);
+                break;
             }
             let Found {
                 url,
@@ -108,46 +147,72 @@ impl Crawl {
                 Outcome::Redirect { to, on_site: true } => Some(to.clone()),
                 _ => None,
             };
-            self.site_map.record(url, depth, outcome, Some(worker));
+            self.site_map.record(url, this.depth, outcome, Some(worker));
             // Where a redirect leads is as far from the start as the link to it.
-            urls.extend(followed.and_then(|to| self.take(to, depth)));
-            self.take_links(links, depth + 1, &mut next);
+            if let Some(to) = followed {
+                self.take(to, Kind::Page, &mut this);
+            }
+            for link in links {
+                self.take(link.url, link.kind, &mut next);
+            }
         }
+        // The level is done: no redirect of it can claim a URL of the next one any more.
+        self.record_notes(&mut this);
+        self.record_notes(&mut next);
+        next.pages.retain(|url| self.seen[url].depth == next.depth);
+        Ok(next)
     }
 
-    /// Takes the links of a page, found at `depth`: a new page joins `next`; a new image,
-    /// stylesheet or script is recorded at once, never loaded.
-    fn take_links(&mut self, links: Vec<Link>, depth: usize, next: &mut VecDeque<String>) {
-        for link in links {
-            if link.kind == Kind::Page {
-                next.extend(self.take(link.url, depth));
-            } else if self.seen.insert(link.url.clone()) {
-                self.site_map
-                    .note(link.url, depth, Outcome::Embedded(link.kind));
+    /// Takes `url`, named at the depth of `level` by a link of this `kind` (a redirect's
+    /// target is a page): a page to load joins the level's pages, if robots.txt allows it
+    /// and `--max-pages` leaves room for it; an image, stylesheet or script, or a page
+    /// robots.txt closes, its notes, to be recorded, never loaded. Once `--max-pages` URLs
+    /// are taken, a page is only counted: neither `seen` nor the next level grows past
+    /// `--max-pages` URLs, however many links the pages hold.
+    ///
+    /// A URL is taken once, at its smallest depth. The findings of a level come in any
+    /// order: a link of this level may take a URL for the next level before a redirect of
+    /// this level, which leads there too, comes in. The redirect then claims it.
+    fn take(&mut self, url: String, kind: Kind, level: &mut Level) {
+        let depth = level.depth;
+        match self.seen.get(&url) {
+            Some(taken) if taken.depth <= depth => return, // loaded, or about to be, or recorded
+            Some(Taken { loads: true, .. }) => {
+                // To be loaded in the next level: loaded in this one instead, with the
+                // place that `--max-pages` keeps for it.
+                self.seen.insert(url.clone(), Taken { depth, loads: true });
+                return level.pages.push_back(url);
+            }
+            _ => {} // new, or to be recorded in the next level: taken anew
+        }
+        if kind == Kind::Page && self.loads_left == 0 {
+            self.not_loaded += 1;
+            return;
+        }
+        let not_loaded = match kind {
+            Kind::Page => self.robots.refusal(&url).map(Outcome::Disallowed),
+            _ => Some(Outcome::Embedded(kind)),
+        };
+        let loads = not_loaded.is_none();
+        self.seen.insert(url.clone(), Taken { depth, loads });
+        match not_loaded {
+            Some(outcome) => level.notes.push((url, outcome)),
+            None => {
+                self.loads_left -= 1;
+                self.site_map.expect(1);
+                level.pages.push_back(url);
             }
         }
     }
 
-    /// The URL of a page found at `depth`, if it is to be loaded: if it is new, robots.txt
-    /// allows it, and `--max-pages` leaves room for it. Once that many are known, a link is
-    /// only counted: neither `seen` nor the next level grows past `--max-pages` URLs, however
-    /// many links the pages hold.
-    pub fn take(&mut self, url: String, depth: usize) -> Option<String> {
-        if self.seen.contains(&url) {
-            return None; // loaded, or about to be, or recorded
+    /// Records the URLs of `level` that are not loaded, now that its depth is final: all
+    /// but those that a redirect claimed for the level before.
+    fn record_notes(&mut self, level: &mut Level) {
+        for (url, outcome) in level.notes.drain(..) {
+            if self.seen[&url].depth == level.depth {
+                self.site_map.note(url, level.depth, outcome);
+            }
         }
-        if self.loads_left == 0 {
-            self.not_loaded += 1;
-            return None;
-        }
-        self.seen.insert(url.clone());
-        if let Some(rule) = self.robots.refusal(&url) {
-            self.site_map.note(url, depth, Outcome::Disallowed(rule));
-            return None;
-        }
-        self.loads_left -= 1;
-        self.site_map.expect(1);
-        Some(url)
     }
     // ANCHOR_END: crawl_level
 
@@ -171,6 +236,8 @@ impl Crawl {
 
 #[cfg(test)]
 mod tests {
+    use loader::links::Link;
+
     use super::*;
 
     const START: &str = "http://127.0.0.1:1/";
@@ -200,6 +267,65 @@ mod tests {
         Link { url, kind }
     }
 
+    /// What a worker would say of a URL that redirects to `to`.
+    fn redirect(path: &str, to: &str) -> Found {
+        Found {
+            url: format!("http://127.0.0.1:1{path}"),
+            worker: 1,
+            result: Ok(Loaded::Redirect(format!("http://127.0.0.1:1{to}"))),
+        }
+    }
+
+    /// Level 1 of a crawl: `/a` redirects to `target`, which `/b.html` names by a link of
+    /// this kind. b's finding comes first; had a's come first, `target` would be taken at
+    /// depth 1, a redirect's target, and b's link to it ignored: the order must not
+    /// matter. `target` is then loaded, if at all, with this finding. Returns `target`'s
+    /// line in the site map, and the progress bar's count.
+    fn claimed_by_a_redirect(
+        mut crawl: Crawl,
+        target: &str,
+        kind: Kind,
+        finding: Found,
+    ) -> (String, (u64, u64)) {
+        let start = vec![link("/a", Kind::Page), link("/b.html", Kind::Page)];
+        crawl.found.put(&page("/", start)).unwrap();
+        let b = page("/b.html", vec![link(target, kind)]);
+        crawl.found.put(&b).unwrap();
+        crawl.found.put(&redirect("/a", target)).unwrap();
+        crawl.found.put(&finding).unwrap();
+        let mut level = crawl.start(START.to_string());
+        while !level.is_empty() {
+            level = crawl.level(level, true).unwrap();
+        }
+        let url = format!("http://127.0.0.1:1{target}");
+        let line = crawl.site_map.line_of(&url).expect("target in the map");
+        (line, crawl.site_map.progress())
+    }
+
+    #[test]
+    fn a_redirect_claims_its_target_from_an_image_link_of_the_same_level() {
+        let loaded = Found {
+            url: "http://127.0.0.1:1/x.png".into(),
+            worker: 1,
+            result: Ok(Loaded::Other("image/png".into())),
+        };
+        let (line, progress) = claimed_by_a_redirect(crawl(None), "/x.png", Kind::Image, loaded);
+        assert_eq!(line, "  1 http://127.0.0.1:1/x.png (image/png: not a page)");
+        assert_eq!(progress, (4, 4), "/, a, b.html, x.png, once each");
+    }
+
+    #[test]
+    fn a_redirect_claims_its_target_from_a_closed_page_of_the_same_level() {
+        let mut crawl = crawl(None);
+        let robots = Ok("User-agent: *\nDisallow: /private/\n".to_string());
+        crawl.robots = Rules::from_answer("http://127.0.0.1:1/robots.txt", robots).0;
+        let never = page("/never", Vec::new()); // a closed page is not loaded
+        let (line, progress) = claimed_by_a_redirect(crawl, "/private/x.html", Kind::Page, never);
+        let closed = "  1 http://127.0.0.1:1/private/x.html (disallowed by robots.txt)";
+        assert_eq!(line, closed);
+        assert_eq!(progress, (4, 4), "/, a, b.html, x.html, once each");
+    }
+
     #[test]
     fn the_progress_ends_at_its_length_and_never_passes_it() {
         let mut crawl = crawl(Some(2));
@@ -211,11 +337,11 @@ mod tests {
         ];
         crawl.found.put(&page("/", links)).unwrap();
         crawl.found.put(&page("/a.html", Vec::new())).unwrap();
-        let start = crawl.take(START.to_string(), 0).into_iter().collect();
-        let next = crawl.level(0, start, true);
+        let start = crawl.start(START.to_string());
+        let next = crawl.level(start, true);
         let (position, length) = crawl.site_map.progress();
         assert!(position <= length, "{position}/{length} after level 0");
-        crawl.level(1, next.unwrap(), true).unwrap();
+        crawl.level(next.unwrap(), true).unwrap();
         assert_eq!(
             crawl.site_map.progress(),
             (3, 3),
@@ -230,10 +356,10 @@ mod tests {
             .map(|i| link(&format!("/{i}.html"), Kind::Page))
             .collect();
         crawl.found.put(&page("/", links)).unwrap();
-        let start = crawl.take(START.to_string(), 0).into_iter().collect();
-        let next = crawl.level(0, start, true);
+        let start = crawl.start(START.to_string());
+        let next = crawl.level(start, true);
         assert_eq!(
-            next.unwrap().len(),
+            next.unwrap().pages.len(),
             2,
             "the two pages --max-pages still loads"
         );

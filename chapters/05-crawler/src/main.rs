@@ -11,7 +11,6 @@ mod robots;
 mod site_map;
 mod worker;
 
-use std::collections::VecDeque;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -143,12 +142,11 @@ fn main() -> Result<ExitCode, loader::Fatal> {
         crawl.read_robots(&start_url)?;
     }
     // Level by level, so that each page's depth is its shortest distance from the start.
-    let mut level: VecDeque<String> = crawl.take(start_url.clone(), 0).into_iter().collect();
-    for depth in 0..=args.depth {
-        if level.is_empty() {
-            break; // nothing new was found: there is no deeper level
-        }
-        level = crawl.level(depth, level, depth < args.depth)?;
+    // A level with nothing new ends it: the last one asks for no links.
+    let mut level = crawl.start(start_url.clone());
+    while !level.is_empty() {
+        let deeper = level.depth < args.depth;
+        level = crawl.level(level, deeper)?;
     }
     crawl.tasks.close()?;
     for worker in &mut workers {

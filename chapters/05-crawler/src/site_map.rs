@@ -178,4 +178,10 @@ impl SiteMap {
         let length = self.progress.length().unwrap_or(0);
         (self.progress.position(), length)
     }
+
+    /// The site map's line of `url`, if it has one.
+    pub fn line_of(&self, url: &str) -> Option<String> {
+        let entry = self.entries.get(url)?;
+        Some(line(url, entry.depth, &entry.outcome))
+    }
 }
