@@ -9,6 +9,7 @@ use loader::links::{self, Kind};
 
 use crate::robots::Rules;
 use crate::site_map::{Outcome, SiteMap};
+use crate::url_set::UrlSet;
 use crate::worker::{Found, LeftOut, Loaded, Task};
 
 /// The parent's side of a crawl: the queues, and everything it knows so far.
@@ -27,8 +28,9 @@ pub struct Crawl {
     pub site_map: SiteMap,
     /// How many more URLs `--max-pages` lets the crawl load.
     loads_left: u64,
-    /// Links found once `--max-pages` URLs were known: counted, neither kept nor loaded.
-    pub not_loaded: usize,
+    /// The pages found once `--max-pages` URLs were taken: counted, each once, neither
+    /// kept nor loaded.
+    pub not_loaded: UrlSet,
     /// Links the workers counted but did not send: past `--max-links`, or too long.
     pub left_out: LeftOut,
 }
@@ -86,7 +88,7 @@ impl Crawl {
             seen: HashMap::new(),
             site_map: SiteMap::new(),
             loads_left: max_pages.unwrap_or(u64::MAX),
-            not_loaded: 0,
+            not_loaded: UrlSet::default(),
             left_out: LeftOut::default(),
         }
     }
@@ -186,7 +188,7 @@ impl Crawl {
             _ => {} // new, or to be recorded in the next level: taken anew
         }
         if kind == Kind::Page && self.loads_left == 0 {
-            self.not_loaded += 1;
+            self.not_loaded.insert(&url);
             return;
         }
         let not_loaded = match kind {
@@ -350,6 +352,22 @@ mod tests {
     }
 
     #[test]
+    fn a_url_past_max_pages_is_counted_once() {
+        // The start, a.html and b.html are the three loads; both of those name x.html.
+        let mut crawl = crawl(Some(3));
+        let start = vec![link("/a.html", Kind::Page), link("/b.html", Kind::Page)];
+        let to_x = || vec![link("/x.html", Kind::Page)];
+        crawl.found.put(&page("/", start)).unwrap();
+        crawl.found.put(&page("/a.html", to_x())).unwrap();
+        crawl.found.put(&page("/b.html", to_x())).unwrap();
+        let mut level = crawl.start(START.to_string());
+        while !level.is_empty() {
+            level = crawl.level(level, true).unwrap();
+        }
+        assert_eq!(crawl.not_loaded.len(), 1, "x.html, named twice");
+    }
+
+    #[test]
     fn links_past_max_pages_are_counted_not_kept() {
         let mut crawl = crawl(Some(3));
         let links = (0..10_000)
@@ -365,7 +383,8 @@ mod tests {
         );
         assert_eq!(crawl.seen.len(), 3, "the start and those two");
         assert_eq!(
-            crawl.not_loaded, 9_998,
+            crawl.not_loaded.len(),
+            9_998,
             "nothing lost: the others are counted"
         );
     }

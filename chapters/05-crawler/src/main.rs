@@ -9,6 +9,7 @@
 mod crawl;
 mod robots;
 mod site_map;
+mod url_set;
 mod worker;
 
 use std::process::ExitCode;
@@ -39,11 +40,11 @@ struct Args {
     /// How many worker processes load pages (1 to 64).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=64))]
     workers: u16,
-    /// Load at most this many URLs; the links past it are counted, not loaded.
+    /// Load at most this many URLs; the others found are counted, each once, not loaded.
     #[arg(long, value_parser = page_count)]
     max_pages: Option<u64>,
     /// Follow at most this many links of a page, its first (1 to 100000); the others, and
-    /// URLs over 2048 bytes, are counted, not followed.
+    /// URLs over 2048 bytes, are counted (once for each page), not followed.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     max_links: u32,
     /// Load pages even where the site's robots.txt asks crawlers not to.
@@ -158,9 +159,12 @@ fn main() -> Result<ExitCode, loader::Fatal> {
         .filter_map(|w| w.pid())
         .map(|p| p as u32)
         .collect();
-    crawl
-        .site_map
-        .print(&pids, crawl.not_loaded, crawl.left_out, started.elapsed());
+    crawl.site_map.print(
+        &pids,
+        crawl.not_loaded.len(),
+        crawl.left_out,
+        started.elapsed(),
+    );
     let start = crawl.site_map.destination(&start_url);
     if let Some(said) = nothing_to_crawl(&start_url, &start) {
         println!("{said}");

@@ -130,7 +130,7 @@ impl SiteMap {
             took.as_secs_f64()
         );
         if not_loaded > 0 {
-            println!("{} not loaded: past --max-pages", count(not_loaded, "link"));
+            println!("{} not loaded: past --max-pages", count(not_loaded, "URL"));
         }
         if left_out.past_max_links > 0 {
             let links = count(left_out.past_max_links, "link");

@@ -1,11 +1,11 @@
 //! The worker processes: what they are asked, what they answer, and their loop.
 
-use std::collections::HashSet;
-
 use ipc::Queue;
 use loader::links::{self, Link};
 use loader::{Fetched, LoadError, Loader, Options};
 use serde::{Deserialize, Serialize};
+
+use crate::url_set::UrlSet;
 
 // ANCHOR: messages
 /// What the parent asks a worker to do.
@@ -43,7 +43,7 @@ pub enum Loaded {
     Text(String),
 }
 
-/// The links of a page that a worker counts but does not send.
+/// The links of a page that a worker counts, each once, but does not send.
 #[derive(Serialize, Deserialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LeftOut {
     /// Past the page's first `--max-links`.
@@ -58,24 +58,24 @@ pub struct LeftOut {
 pub const MAX_URL_BYTES: usize = 2048;
 
 /// The links of the page at `url` that the parent gets: its first `max_links` on the site,
-/// each once, none longer than [`MAX_URL_BYTES`]; the others are only counted (as often as
-/// the page names them). A finding is so at most `max_links` times 2 KiB (2 MiB by
-/// default), whatever the page, and so is what the worker keeps while it looks: 100,000
-/// links under a 2,000-character `<base href>` would otherwise make 200 MB of URLs in one
-/// message, for the parent to read, and keep.
+/// each once, none longer than [`MAX_URL_BYTES`]; the others are only counted, each once
+/// too. A finding is so at most `max_links` times 2 KiB (2 MiB by default), whatever the
+/// page, and so is what the worker keeps while it looks, but for 8 bytes per URL the page
+/// names ([`UrlSet`]), fewer than the page's own bytes: 100,000 links under a
+/// 2,000-character `<base href>` would otherwise make 200 MB of URLs in one message, for
+/// the parent to read, and keep.
 pub fn page_links(url: &str, html: &str, max_links: usize) -> (Vec<Link>, LeftOut) {
     let mut links = Vec::new();
-    let mut kept = HashSet::new();
+    let mut named = UrlSet::default();
     let mut left_out = LeftOut::default();
     for link in links::each_on_site(url, html) {
-        if link.url.len() > MAX_URL_BYTES {
+        if !named.insert(&link.url) {
+            // Named before on this page: already sent, or counted.
+        } else if link.url.len() > MAX_URL_BYTES {
             left_out.too_long += 1;
-        } else if kept.contains(&link.url) {
-            // Named before on this page: already sent.
         } else if links.len() == max_links {
             left_out.past_max_links += 1;
         } else {
-            kept.insert(link.url.clone());
             links.push(link);
         }
     }
@@ -176,6 +176,28 @@ mod tests {
         };
         crawl_worker(&mut tasks, &mut found, options, 1000).unwrap();
         found.get().unwrap()
+    }
+
+    /// The URLs of `links`, without the origin.
+    fn paths(links: &[Link]) -> Vec<&str> {
+        let origin = "http://127.0.0.1:1";
+        links.iter().map(|link| &link.url[origin.len()..]).collect()
+    }
+
+    #[test]
+    fn a_link_left_out_is_counted_once_on_its_page() {
+        let long = format!("/{}", "l".repeat(MAX_URL_BYTES));
+        let html = format!(
+            "<a href=/1.html>1</a><a href=/2.html>2</a><a href=/2.html>again</a>\
+             <a href={long}>long</a><a href={long}>again</a>"
+        );
+        let (links, left_out) = page_links("http://127.0.0.1:1/", &html, 1);
+        assert_eq!(paths(&links), ["/1.html"]);
+        let counted = LeftOut {
+            past_max_links: 1, // 2.html
+            too_long: 1,
+        };
+        assert_eq!(left_out, counted);
     }
 
     #[test]

@@ -1,0 +1,27 @@
+//! Counting URLs once each without keeping them: a URL can be 2 KiB long, and a page can
+//! name a hundred thousand.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasher, RandomState};
+
+/// A set of URLs that keeps 8 bytes of each, a hash, and not the URL: enough to count them
+/// once each. The hash has a key drawn at random for each set, so that no page can choose
+/// URLs whose hashes are equal; by chance, two of a million URLs have equal hashes once in
+/// about 37 million sets (the birthday bound, n² / 2⁶⁵), and the count is then one short.
+#[derive(Default)]
+pub struct UrlSet {
+    hashes: HashSet<u64>,
+    key: RandomState,
+}
+
+impl UrlSet {
+    /// Adds `url` to the set: true if it was not in it yet.
+    pub fn insert(&mut self, url: &str) -> bool {
+        self.hashes.insert(self.key.hash_one(url))
+    }
+
+    /// How many URLs the set holds.
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+}
