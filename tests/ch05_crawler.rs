@@ -46,6 +46,25 @@ fn depth_and_max_pages() {
     support::check("ch05_max_pages", BIN, &args, None, finished_in_any_order);
 }
 
+/// `--max-links 1` follows one link to a page of each page, its first: the stylesheet that
+/// the front page names before, in its head, does not take its place.
+fn max_links_follows_that_many_links_to_pages() {
+    let args = ["--max-links", "1", "--depth", "2"];
+    let text = support::check_command(
+        "ch05_max_links",
+        "cargo run -p ch05-crawler",
+        BIN,
+        &args,
+        None,
+        finished_in_any_order,
+    );
+    let map = &text[text.find("Site map").expect("a site map")..];
+    let pages_at_1 = map
+        .lines()
+        .filter(|line| line.starts_with("  1 ") && line.ends_with(" bytes)"));
+    assert_eq!(pages_at_1.count(), 1, "one page at depth 1:\n{text}");
+}
+
 /// A malformed URL, an extra argument, a bad number: a usage line, exit code 2, and no
 /// worker started.
 fn bad_input_is_refused_with_a_usage_line() {
@@ -284,6 +303,7 @@ fork_test::main!(
     a_fatal_error_is_said_in_words,
     one_worker_ignoring_robots_txt,
     depth_and_max_pages,
+    max_links_follows_that_many_links_to_pages,
     a_depth_past_the_last_level_ends_with_the_last_level,
     bad_input_is_refused_with_a_usage_line,
     help_lists_the_options_and_the_exit_codes,

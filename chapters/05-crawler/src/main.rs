@@ -43,8 +43,9 @@ struct Args {
     /// Load at most this many URLs; the others found are counted, each once, not loaded.
     #[arg(long, value_parser = page_count)]
     max_pages: Option<u64>,
-    /// Follow at most this many links of a page, its first (1 to 100000); the others, and
-    /// URLs over 2048 bytes, are counted (once for each page), not followed.
+    /// Follow at most this many links to pages of a page, its first (1 to 100000), and
+    /// record as many to images, stylesheets and scripts; the others, and URLs over 2048
+    /// bytes, are counted (once for each page), not kept.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     max_links: u32,
     /// Load pages even where the site's robots.txt asks crawlers not to.

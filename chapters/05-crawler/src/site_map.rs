@@ -134,11 +134,11 @@ impl SiteMap {
         }
         if left_out.past_max_links > 0 {
             let links = count(left_out.past_max_links, "link");
-            println!("{links} not followed: past --max-links on their page");
+            println!("{links} left out: past --max-links on their page");
         }
         if left_out.too_long > 0 {
             let links = count(left_out.too_long, "link");
-            println!("{links} not followed: URL over {MAX_URL_BYTES} bytes");
+            println!("{links} left out: URL over {MAX_URL_BYTES} bytes");
         }
         for (worker, loads) in per_worker {
             println!("  worker {worker}: {}", count(loads, "load"));

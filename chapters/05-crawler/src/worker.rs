@@ -1,7 +1,7 @@
 //! The worker processes: what they are asked, what they answer, and their loop.
 
 use ipc::Queue;
-use loader::links::{self, Link};
+use loader::links::{self, Kind, Link};
 use loader::{Fetched, LoadError, Loader, Options};
 use serde::{Deserialize, Serialize};
 
@@ -28,8 +28,8 @@ pub struct Found {
 /// What a load gave: never the page itself, only what the parent needs of it.
 #[derive(Serialize, Deserialize)]
 pub enum Loaded {
-    /// An HTML page: its size, its first links on the same site, each once, and how many
-    /// others it has (see [`page_links`]).
+    /// An HTML page: its size, its first links on the same site (to pages, and to
+    /// anything else), each once, and how many others it has (see [`page_links`]).
     Page {
         bytes: usize,
         links: Vec<Link>,
@@ -46,7 +46,7 @@ pub enum Loaded {
 /// The links of a page that a worker counts, each once, but does not send.
 #[derive(Serialize, Deserialize, Default, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LeftOut {
-    /// Past the page's first `--max-links`.
+    /// Past the page's first `--max-links` links to pages, or to anything else.
     pub past_max_links: usize,
     /// URLs longer than [`MAX_URL_BYTES`].
     pub too_long: usize,
@@ -57,25 +57,33 @@ pub struct LeftOut {
 /// real pages keep to. With `--max-links`, it bounds what one finding holds.
 pub const MAX_URL_BYTES: usize = 2048;
 
-/// The links of the page at `url` that the parent gets: its first `max_links` on the site,
-/// each once, none longer than [`MAX_URL_BYTES`]; the others are only counted, each once
-/// too. A finding is so at most `max_links` times 2 KiB (2 MiB by default), whatever the
-/// page, and so is what the worker keeps while it looks, but for 8 bytes per URL the page
-/// names ([`UrlSet`]), fewer than the page's own bytes: 100,000 links under a
-/// 2,000-character `<base href>` would otherwise make 200 MB of URLs in one message, for
-/// the parent to read, and keep.
+/// The links of the page at `url` that the parent gets: its first `max_links` links to
+/// pages on the site, and its first `max_links` to anything else (images, stylesheets,
+/// scripts), each once, none longer than [`MAX_URL_BYTES`]; the others are only counted,
+/// each once too. The two are apart because a page's head names its styles, scripts and
+/// icons before any link to a page. A finding is so at most twice `max_links` times 2 KiB
+/// (4 MiB by default), whatever the page, and so is what the worker keeps while it looks,
+/// but for 8 bytes per URL the page names ([`UrlSet`]), fewer than the page's own bytes:
+/// 100,000 links under a 2,000-character `<base href>` would otherwise make 200 MB of URLs
+/// in one message, for the parent to read, and keep.
 pub fn page_links(url: &str, html: &str, max_links: usize) -> (Vec<Link>, LeftOut) {
     let mut links = Vec::new();
     let mut named = UrlSet::default();
+    let (mut pages, mut others) = (0, 0); // links kept, of each sort
     let mut left_out = LeftOut::default();
     for link in links::each_on_site(url, html) {
+        let kept = match link.kind {
+            Kind::Page => &mut pages,
+            _ => &mut others,
+        };
         if !named.insert(&link.url) {
             // Named before on this page: already sent, or counted.
         } else if link.url.len() > MAX_URL_BYTES {
             left_out.too_long += 1;
-        } else if links.len() == max_links {
+        } else if *kept == max_links {
             left_out.past_max_links += 1;
         } else {
+            *kept += 1;
             links.push(link);
         }
     }
@@ -84,7 +92,7 @@ pub fn page_links(url: &str, html: &str, max_links: usize) -> (Vec<Link>, LeftOu
 
 // ANCHOR: worker
 /// A worker: take tasks until the task queue is closed; report what each URL held, with at
-/// most `max_links` links of a page.
+/// most `max_links` links to pages of a page, and as many to anything else.
 pub fn crawl_worker(
     tasks: &mut Queue,
     found: &mut Queue,
@@ -182,6 +190,22 @@ mod tests {
     fn paths(links: &[Link]) -> Vec<&str> {
         let origin = "http://127.0.0.1:1";
         links.iter().map(|link| &link.url[origin.len()..]).collect()
+    }
+
+    #[test]
+    fn max_links_counts_links_to_pages_and_as_many_others_apart() {
+        // A page's head names its styles, scripts and icons first: they must not take the
+        // places of the links to pages that `--max-links` says it follows.
+        let html = "<link rel=stylesheet href=/s.css><script src=/s.js></script>\
+                    <img src=/a.png><a href=/1.html>1</a><a href=/2.html>2</a>\
+                    <a href=/3.html>3</a>";
+        let (links, left_out) = page_links("http://127.0.0.1:1/", html, 2);
+        assert_eq!(paths(&links), ["/s.css", "/s.js", "/1.html", "/2.html"]);
+        let counted = LeftOut {
+            past_max_links: 2, // a.png, 3.html
+            too_long: 0,
+        };
+        assert_eq!(left_out, counted);
     }
 
     #[test]
