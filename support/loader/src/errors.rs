@@ -44,12 +44,13 @@ pub enum LoadError {
         reason: String,
     },
     /// The server did not answer in time.
-    #[error("{}: no complete answer within {} s", shown(url), *millis as f64 / 1000.0)]
+    #[error("{}: no complete answer within {} s", shown(url), seconds(*limit))]
     Timeout {
         /// The URL as given.
         url: String,
-        /// The time limit, in milliseconds.
-        millis: u64,
+        /// The time limit, as it was given (a `Duration`, so that a fraction of a
+        /// millisecond is kept and said).
+        limit: Duration,
     },
     /// The server answered with an error status, like Python's `HTTPError`.
     #[error(
@@ -217,6 +218,17 @@ fn bytes(limit: u64) -> String {
         format!("{} MiB", limit / MIB)
     } else {
         format!("{limit} bytes")
+    }
+}
+
+/// `limit` in seconds, with every digit it has and no more: `10`, `1.5`, `0.0019`. Written
+/// from its whole seconds and nanoseconds, so it is exact for any limit, where a float
+/// keeps only about 16 digits.
+fn seconds(limit: Duration) -> String {
+    let nanos = format!("{:09}", limit.subsec_nanos());
+    match nanos.trim_end_matches('0') {
+        "" => limit.as_secs().to_string(),
+        fraction => format!("{}.{fraction}", limit.as_secs()),
     }
 }
 

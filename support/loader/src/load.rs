@@ -104,12 +104,7 @@ impl Attempt<'_> {
     pub(crate) fn timeout(&self) -> LoadError {
         LoadError::Timeout {
             url: self.url.to_string(),
-            millis: self
-                .options
-                .timeout
-                .as_millis()
-                .try_into()
-                .unwrap_or(u64::MAX),
+            limit: self.options.timeout,
         }
     }
 
@@ -779,15 +774,20 @@ mod tests {
         assert!(started.elapsed() < Duration::from_millis(1300));
     }
 
-    #[test]
-    fn a_server_that_never_answers_is_cut_off() {
+    /// A server that accepts every connection and then says nothing, holding it open.
+    fn never_answering() -> String {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
-        // Accept and then say nothing, holding the connection open.
         thread::spawn(move || {
             let held: Vec<_> = listener.incoming().collect();
             drop(held);
         });
+        url
+    }
+
+    #[test]
+    fn a_server_that_never_answers_is_cut_off() {
+        let url = never_answering();
         let started = Instant::now();
         let result = load_url_with_timeout(&url, Duration::from_millis(300));
         assert!(
@@ -798,5 +798,29 @@ mod tests {
         // The limit as it was given, not rounded down to whole seconds.
         let said = result.unwrap_err().to_string();
         assert!(said.ends_with("no complete answer within 0.3 s"), "{said}");
+    }
+
+    #[test]
+    fn the_time_limit_is_said_as_it_was_given() {
+        // Fractions of a millisecond included: `--timeout 0.0019` is said as given.
+        let url = never_answering();
+        for (seconds, said) in [(0.0019, "0.0019"), (0.0125, "0.0125")] {
+            let limit = Duration::from_secs_f64(seconds);
+            let error = load_url_with_timeout(&url, limit).unwrap_err();
+            let expected = format!("{url}: no complete answer within {said} s");
+            assert_eq!(error.to_string(), expected);
+        }
+        // Whole seconds and longer fractions, without waiting for them.
+        for (limit, said) in [
+            (Duration::from_secs(10), "10"),
+            (Duration::from_millis(1500), "1.5"),
+        ] {
+            let url = url.clone();
+            let error = LoadError::Timeout { url, limit };
+            assert!(
+                error.to_string().ends_with(&format!(" within {said} s")),
+                "{error}"
+            );
+        }
     }
 }
