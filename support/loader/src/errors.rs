@@ -15,6 +15,10 @@ use crate::resolve;
 
 /// Why a page did not load: each a one-line message, and serializable, so that a child can
 /// send it to its parent as it would a page.
+///
+/// Every message begins with the URL as given. When a redirect led elsewhere and the
+/// failure is there, it names that URL too (`redirected_to`), or the user could not tell
+/// which server to blame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
@@ -36,21 +40,34 @@ pub enum LoadError {
     },
     /// The server answered in HTTP, but with something a browser could not use either: a
     /// redirect without a Location, redirects in a loop, a broken compressed body...
-    #[error("{}: the server's answer cannot be used ({reason})", shown(url))]
+    #[error(
+        "{}: the server's answer cannot be used ({reason}){}",
+        shown(url),
+        where_a_redirect_led(redirected_to.as_deref())
+    )]
     BadAnswer {
         /// The URL as given.
         url: String,
         /// What is wrong with the answer.
         reason: String,
+        /// The URL that answered, if a redirect led there.
+        redirected_to: Option<String>,
     },
     /// The server did not answer in time.
-    #[error("{}: no complete answer within {} s", shown(url), seconds(*limit))]
+    #[error(
+        "{}: no complete answer within {} s{}",
+        shown(url),
+        seconds(*limit),
+        where_a_redirect_led(redirected_to.as_deref())
+    )]
     Timeout {
         /// The URL as given.
         url: String,
         /// The time limit, as it was given (a `Duration`, so that a fraction of a
         /// millisecond is kept and said).
         limit: Duration,
+        /// The URL that answered, if a redirect led there.
+        redirected_to: Option<String>,
     },
     /// The server answered with an error status, like Python's `HTTPError`.
     #[error(
@@ -68,8 +85,9 @@ pub enum LoadError {
     },
     /// The body is not UTF-8: Python's `decode('utf-8')` raises `UnicodeDecodeError` here.
     #[error(
-        "{}: the page is not valid UTF-8 (byte {position} of {len})",
-        shown(url)
+        "{}: the page is not valid UTF-8 (byte {position} of {len}){}",
+        shown(url),
+        where_a_redirect_led(redirected_to.as_deref())
     )]
     NotUtf8 {
         /// The URL as given.
@@ -78,30 +96,48 @@ pub enum LoadError {
         position: usize,
         /// The body's length.
         len: usize,
+        /// The URL that answered, if a redirect led there.
+        redirected_to: Option<String>,
     },
     /// Something answered, but not in HTTP (an SSH or mail server, say).
-    #[error("{}: the server's answer is not HTTP", shown(url))]
+    #[error(
+        "{}: the server's answer is not HTTP{}",
+        shown(url),
+        where_a_redirect_led(redirected_to.as_deref())
+    )]
     NotHttp {
         /// The URL as given.
         url: String,
+        /// The URL that answered, if a redirect led there.
+        redirected_to: Option<String>,
     },
     /// The body is longer than [`Options::max_body`].
-    #[error("{}: the body is larger than the limit of {}", shown(url), bytes(*limit))]
+    #[error(
+        "{}: the body is larger than the limit of {}{}",
+        shown(url),
+        bytes(*limit),
+        where_a_redirect_led(redirected_to.as_deref())
+    )]
     TooLarge {
         /// The URL as given.
         url: String,
         /// The limit, in bytes.
         limit: u64,
+        /// The URL that answered, if a redirect led there.
+        redirected_to: Option<String>,
     },
     /// The connection closed before the end of the body (shorter than its Content-Length,
     /// or a chunked body without its last chunk).
     #[error(
-        "{}: cut short (the connection closed before the end of the body)",
-        shown(url)
+        "{}: cut short (the connection closed before the end of the body){}",
+        shown(url),
+        where_a_redirect_led(redirected_to.as_deref())
     )]
     CutShort {
         /// The URL as given.
         url: String,
+        /// The URL that answered, if a redirect led there.
+        redirected_to: Option<String>,
     },
     /// An `http://` URL for a port where the server speaks TLS.
     #[error("{}: {}", shown(url), wrong_port(redirected_to.as_deref(), true))]
@@ -121,12 +157,21 @@ pub enum LoadError {
         redirected_to: Option<String>,
     },
     /// The TLS handshake failed: most often the server's certificate is refused.
-    #[error("{}: TLS: {problem}", shown(url))]
+    ///
+    /// Where a redirect led is said before the problem, whose words end in a list of
+    /// names or places of their own.
+    #[error(
+        "{}: TLS{}: {problem}",
+        shown(url),
+        where_a_redirect_led(redirected_to.as_deref())
+    )]
     Tls {
         /// The URL as given.
         url: String,
         /// What went wrong.
         problem: TlsProblem,
+        /// The URL that answered, if a redirect led there.
+        redirected_to: Option<String>,
     },
 }
 
@@ -189,9 +234,6 @@ pub(crate) fn shown(url: &str) -> String {
         .collect()
 }
 
-/// What [`LoadError::HttpToTlsPort`] (`speaks_tls`) and [`LoadError::TlsToPlainPort`] say:
-/// the scheme to try instead, or, if a redirect led there, its target, which the user can
-/// only report.
 /// `" at URL, where a redirect led"`, or nothing if no redirect did.
 fn where_a_redirect_led(redirected_to: Option<&str>) -> String {
     redirected_to
@@ -199,6 +241,9 @@ fn where_a_redirect_led(redirected_to: Option<&str>) -> String {
         .unwrap_or_default()
 }
 
+/// What [`LoadError::HttpToTlsPort`] (`speaks_tls`) and [`LoadError::TlsToPlainPort`] say:
+/// the scheme to try instead, or, if a redirect led there, its target, which the user can
+/// only report.
 fn wrong_port(redirected_to: Option<&str>, speaks_tls: bool) -> String {
     match (redirected_to, speaks_tls) {
         (None, true) => "the server speaks TLS on this port: try https://".into(),
@@ -244,11 +289,12 @@ pub(crate) fn classify(attempt: &Attempt, e: ureq::Error, in_body: bool) -> Load
             None => reason,
         },
     };
+    let redirected_to = attempt.redirected_to.clone();
     let bad_answer = |reason: String| LoadError::BadAnswer {
         url: url.clone(),
         reason,
+        redirected_to: redirected_to.clone(),
     };
-    let redirected_to = attempt.redirected_to.clone();
     match e {
         ureq::Error::StatusCode(status) => LoadError::Status {
             url,
@@ -261,13 +307,17 @@ pub(crate) fn classify(attempt: &Attempt, e: ureq::Error, in_body: bool) -> Load
             reason: e.to_string(),
         },
         ureq::Error::HostNotFound => unreachable("host not found".into()),
-        ureq::Error::BodyExceedsLimit(limit) => LoadError::TooLarge { url, limit },
+        ureq::Error::BodyExceedsLimit(limit) => LoadError::TooLarge {
+            url,
+            limit,
+            redirected_to,
+        },
         ureq::Error::Protocol(_) if speaks_tls(attempt) => {
             LoadError::HttpToTlsPort { url, redirected_to }
         }
         ureq::Error::Protocol(
             ProtocolError::HttpParseFail(_) | ProtocolError::UnsupportedVersion,
-        ) => LoadError::NotHttp { url },
+        ) => LoadError::NotHttp { url, redirected_to },
         ureq::Error::Protocol(e) => bad_answer(e.to_string()),
         ureq::Error::LargeResponseHeader(..) | ureq::Error::Decompress(..) => {
             bad_answer(e.to_string())
@@ -280,7 +330,7 @@ pub(crate) fn classify(attempt: &Attempt, e: ureq::Error, in_body: bool) -> Load
                 tls(url, redirected_to, inner)
             }
             io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset if in_body => {
-                LoadError::CutShort { url }
+                LoadError::CutShort { url, redirected_to }
             }
             io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
                 if speaks_tls(attempt) =>
@@ -330,7 +380,11 @@ fn tls(url: String, redirected_to: Option<String>, e: rustls::Error) -> LoadErro
         }
         other => TlsProblem::Other(other.to_string()),
     };
-    LoadError::Tls { url, problem }
+    LoadError::Tls {
+        url,
+        problem,
+        redirected_to,
+    }
 }
 
 /// `localhost` out of rustls' `DnsName("localhost")`.

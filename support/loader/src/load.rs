@@ -105,6 +105,7 @@ impl Attempt<'_> {
         LoadError::Timeout {
             url: self.url.to_string(),
             limit: self.options.timeout,
+            redirected_to: self.redirected_to.clone(),
         }
     }
 
@@ -113,6 +114,7 @@ impl Attempt<'_> {
         LoadError::BadAnswer {
             url: self.url.to_string(),
             reason,
+            redirected_to: self.redirected_to.clone(),
         }
     }
 }
@@ -148,7 +150,7 @@ impl Loader {
     pub fn load(&self, url: &str) -> Result<Page, LoadError> {
         let mut attempt = self.attempt(url);
         let mut response = self.get(&mut attempt, true)?;
-        let html = text(url, self.read_body(&attempt, &mut response)?)?;
+        let html = text(&attempt, self.read_body(&attempt, &mut response)?)?;
         Ok(Page {
             url: url.to_string(),
             html,
@@ -193,7 +195,7 @@ impl Loader {
         };
         Ok(Fetched::Html(Page {
             url: url.to_string(),
-            html: text(url, body)?,
+            html: text(&attempt, body)?,
         }))
     }
 
@@ -316,12 +318,13 @@ fn redirect_target(
 }
 
 /// `body` as text: UTF-8, or an error that says where it is not.
-fn text(url: &str, body: Vec<u8>) -> Result<String, LoadError> {
+fn text(attempt: &Attempt, body: Vec<u8>) -> Result<String, LoadError> {
     let len = body.len();
     String::from_utf8(body).map_err(|e| LoadError::NotUtf8 {
-        url: url.to_string(),
+        url: attempt.url.to_string(),
         position: e.utf8_error().valid_up_to(),
         len,
+        redirected_to: attempt.redirected_to.clone(),
     })
 }
 
@@ -404,6 +407,15 @@ mod tests {
         url
     }
 
+    /// A server that answers everything with a redirect to `location`.
+    fn redirecting_to(location: &str) -> String {
+        let answer = format!(
+            "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\
+             Connection: close\r\n\r\n"
+        );
+        answering(answer.into_bytes().leak())
+    }
+
     /// Reads a request up to the blank line that ends its head (a GET has no body): closed
     /// with bytes left unread, a connection is reset, which can throw away the answer
     /// before the client reads it (one `read` may return only part of the request).
@@ -470,18 +482,14 @@ mod tests {
                 "the server answered 304",
             ),
             (
-                answering(b"HTTP/1.1 999 Who Knows\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"),
+                answering(
+                    b"HTTP/1.1 999 Who Knows\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+                ),
                 "the server answered 999",
             ),
             (
                 answering(b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
                 "the server's answer cannot be used (a redirect without a Location)",
-            ),
-            (
-                answering(
-                    b"HTTP/1.1 302 Found\r\nLocation: /\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                ),
-                "the server's answer cannot be used (more than 10 redirects in a row: a loop?)",
             ),
             (
                 cut_short.clone(),
@@ -535,7 +543,8 @@ mod tests {
             error,
             LoadError::TooLarge {
                 url: url.clone(),
-                limit: 1024 * 1024
+                limit: 1024 * 1024,
+                redirected_to: None,
             }
         );
         assert!(
@@ -677,11 +686,7 @@ mod tests {
     fn a_redirect_to_what_is_not_a_web_address_says_where() {
         // Followed (a load), and not followed (a crawler's fetch): the same error.
         let redirect = |location: &str, follow: bool| {
-            let answer = format!(
-                "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\
-                 Connection: close\r\n\r\n"
-            );
-            let url = answering(answer.into_bytes().leak());
+            let url = redirecting_to(location);
             match follow {
                 true => load_url(&url).unwrap_err(),
                 false => Loader::new(Options::default()).fetch(&url).err().unwrap(),
@@ -712,14 +717,61 @@ mod tests {
     fn an_error_status_after_a_redirect_names_the_url_that_answered() {
         let missing =
             answering(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        let redirect = format!(
-            "HTTP/1.1 302 Found\r\nLocation: {missing}\r\nContent-Length: 0\r\n\
-             Connection: close\r\n\r\n"
-        );
-        let url = answering(redirect.into_bytes().leak());
+        let url = redirecting_to(&missing);
         let error = load_url(&url).unwrap_err().to_string();
         let expected = format!("{url}: the server answered 404 at {missing}, where a redirect led");
         assert_eq!(error, expected);
+    }
+
+    #[test]
+    fn every_error_at_a_redirect_target_names_it() {
+        let cases = [
+            (never_answering(), "no complete answer within 0.3 s"),
+            (
+                answering(b"SSH-2.0-OpenSSH_9.2\r\n"),
+                "the server's answer is not HTTP",
+            ),
+            (
+                answering(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\n\xe9t\xe9",
+                ),
+                "the page is not valid UTF-8 (byte 0 of 3)",
+            ),
+            (
+                answering(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\n12345678",
+                ),
+                "the body is larger than the limit of 5 bytes",
+            ),
+            (
+                answering(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\nhalf",
+                ),
+                "cut short (the connection closed before the end of the body)",
+            ),
+            (
+                answering(b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+                "the server's answer cannot be used (a redirect without a Location)",
+            ),
+            (
+                redirecting_to("/"),
+                "the server's answer cannot be used (more than 10 redirects in a row: a loop?)",
+            ),
+        ];
+        let loader = Loader::new(Options {
+            timeout: Duration::from_millis(300),
+            max_body: 5,
+        });
+        for (target, said) in cases {
+            let url = redirecting_to(&target);
+            let error = loader.load(&url).unwrap_err();
+            let expected = format!("{url}: {said} at {target}, where a redirect led");
+            assert_eq!(error.to_string(), expected);
+            // Where it led crosses to another process with the rest.
+            let mut sent = Vec::new();
+            ipc::codec::encode_into(&error, &mut sent).unwrap();
+            assert_eq!(ipc::codec::decode::<LoadError>(&sent).unwrap(), error);
+        }
     }
 
     #[test]
@@ -816,7 +868,12 @@ mod tests {
             (Duration::from_millis(1500), "1.5"),
         ] {
             let url = url.clone();
-            let error = LoadError::Timeout { url, limit };
+            let redirected_to = None;
+            let error = LoadError::Timeout {
+                url,
+                limit,
+                redirected_to,
+            };
             assert!(
                 error.to_string().ends_with(&format!(" within {said} s")),
                 "{error}"

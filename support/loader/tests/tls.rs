@@ -138,17 +138,16 @@ fn plain_server() -> u16 {
     port
 }
 
-/// A plain HTTP server that redirects anything to `https://` on its own port, as a
-/// misconfigured site does.
-fn redirecting_to_https_on_itself() -> u16 {
+/// A plain HTTP server that redirects anything to `location`.
+fn redirecting_to(location: &str) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let answer = format!(
+        "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\
+         Connection: close\r\n\r\n"
+    );
     thread::spawn(move || {
         for mut tcp in listener.incoming().flatten() {
-            let answer = format!(
-                "HTTP/1.1 302 Found\r\nLocation: https://localhost:{port}/a.html\r\n\
-                 Content-Length: 0\r\nConnection: close\r\n\r\n"
-            );
             let _ = tcp.write_all(answer.as_bytes());
         }
     });
@@ -166,16 +165,20 @@ fn checks(dir: &Path) {
         assert_eq!(error, expected);
         assert_eq!(error.to_string(), format!("{url}: {message}"));
     };
+    // A TLS error of a URL loaded with no redirect.
+    let tls = |url: &str, problem| LoadError::Tls {
+        url: url.into(),
+        problem,
+        redirected_to: None,
+    };
     let url = format!("https://127.0.0.1:{good}/");
+    let problem = TlsProblem::WrongName {
+        expected: "127.0.0.1".into(),
+        presented: vec!["localhost".into()],
+    };
     expect(
         url.clone(),
-        LoadError::Tls {
-            url,
-            problem: TlsProblem::WrongName {
-                expected: "127.0.0.1".into(),
-                presented: vec!["localhost".into()],
-            },
-        },
+        tls(&url, problem),
         "TLS: the certificate is for localhost, not for 127.0.0.1",
     );
     passed += 1;
@@ -184,7 +187,7 @@ fn checks(dir: &Path) {
     let problem = TlsProblem::Expired;
     expect(
         url.clone(),
-        LoadError::Tls { url, problem },
+        tls(&url, problem),
         "TLS: the certificate has expired",
     );
     passed += 1;
@@ -193,7 +196,7 @@ fn checks(dir: &Path) {
     let problem = TlsProblem::UnknownIssuer;
     let message = "TLS: the certificate is not trusted: unknown issuer (trusted are \
                    SSL_CERT_FILE, SSL_CERT_DIR, or the system's certificates)";
-    expect(url.clone(), LoadError::Tls { url, problem }, message);
+    expect(url.clone(), tls(&url, problem), message);
     passed += 1;
 
     // Trusted, but an authority's certificate: rustls refuses it as a server's, and
@@ -203,7 +206,7 @@ fn checks(dir: &Path) {
     let message = "TLS: the certificate is a certificate authority's, used as the server's \
                    own (self-signed with CA:TRUE, as `openssl req -x509` makes it): rustls \
                    takes a server's certificate only if an authority signed it";
-    expect(url.clone(), LoadError::Tls { url, problem }, message);
+    expect(url.clone(), tls(&url, problem), message);
     passed += 1;
 
     let url = format!("https://localhost:{}/", plain_server());
@@ -220,9 +223,8 @@ fn checks(dir: &Path) {
 
     // A redirect from http:// to https:// on a port that speaks plain HTTP: the URL given
     // was right, the redirect's target is the one that failed.
-    let port = redirecting_to_https_on_itself();
-    let url = format!("http://localhost:{port}/tohttps");
-    let to = format!("https://localhost:{port}/a.html");
+    let to = format!("https://localhost:{}/a.html", plain_server());
+    let url = format!("http://localhost:{}/tohttps", redirecting_to(&to));
     let message = format!("redirected to {to}, where the server does not speak TLS");
     let redirected_to = Some(to);
     expect(
@@ -230,6 +232,18 @@ fn checks(dir: &Path) {
         LoadError::TlsToPlainPort { url, redirected_to },
         &message,
     );
+    passed += 1;
+
+    // A redirect to a server whose certificate is refused: the error says which server.
+    let to = format!("https://localhost:{}/", tls_server(dir, "expired"));
+    let url = format!("http://localhost:{}/", redirecting_to(&to));
+    let message = format!("TLS at {to}, where a redirect led: the certificate has expired");
+    let expected = LoadError::Tls {
+        url: url.clone(),
+        problem: TlsProblem::Expired,
+        redirected_to: Some(to),
+    };
+    expect(url, expected, &message);
     passed += 1;
 
     let url = format!("http://localhost:{good}/");
