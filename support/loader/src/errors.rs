@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use rustls::CertificateError;
 use serde::{Deserialize, Serialize};
+use ureq::Body;
+use ureq::http::{Response, StatusCode};
 use ureq_proto::Error as ProtocolError;
 use url::Position;
 
@@ -296,11 +298,6 @@ pub(crate) fn classify(attempt: &Attempt, e: ureq::Error, in_body: bool) -> Load
         redirected_to: redirected_to.clone(),
     };
     match e {
-        ureq::Error::StatusCode(status) => LoadError::Status {
-            url,
-            status,
-            redirected_to,
-        },
         ureq::Error::Timeout(_) => attempt.timeout(),
         ureq::Error::Http(_) | ureq::Error::BadUri(_) => LoadError::Malformed {
             url,
@@ -345,6 +342,40 @@ pub(crate) fn classify(attempt: &Attempt, e: ureq::Error, in_body: bool) -> Load
             _ => unreachable(e.to_string()),
         },
         _ => unreachable(e.to_string()),
+    }
+}
+
+/// The error of an answer with an error `status`: [`LoadError::Status`], but for a 400 to a
+/// plain `http://` request whose page says, in the words of nginx, Apache or Go's server,
+/// that the port speaks TLS: [`LoadError::HttpToTlsPort`]. These servers answer a plain
+/// request on their TLS port in plain HTTP, so [`speaks_tls`] cannot tell; their pages are
+/// fixed texts, and what they say leaves no doubt. Another server, or a custom page, says
+/// only its 400.
+pub(crate) fn refused(attempt: &Attempt, mut response: Response<Body>) -> LoadError {
+    /// What each says, nginx's first. The pages are a few hundred bytes long.
+    const PLAIN_ON_TLS: [&str; 3] = [
+        "The plain HTTP request was sent to HTTPS port",
+        "You're speaking plain HTTP to an SSL-enabled server port",
+        "Client sent an HTTP request to an HTTPS server",
+    ];
+    const READ_AT_MOST: u64 = 4096;
+    let status = response.status();
+    let url = attempt.url.to_string();
+    let redirected_to = attempt.redirected_to.clone();
+    if status == StatusCode::BAD_REQUEST && attempt.plain_http().is_some() {
+        let mut page = Vec::new();
+        let reader = response.body_mut().as_reader();
+        // A page cut short or late is read as far as it came.
+        let _ = reader.take(READ_AT_MOST).read_to_end(&mut page);
+        let page = String::from_utf8_lossy(&page);
+        if PLAIN_ON_TLS.iter().any(|words| page.contains(words)) {
+            return LoadError::HttpToTlsPort { url, redirected_to };
+        }
+    }
+    LoadError::Status {
+        url,
+        status: status.as_u16(),
+        redirected_to,
     }
 }
 
@@ -403,8 +434,7 @@ fn plain_name(name: &str) -> String {
 /// load's time left (none left: no probe, and the plain error), and it is the request the
 /// load made, Host and User-Agent included.
 fn speaks_tls(attempt: &Attempt) -> bool {
-    let Some(url) = (url::Url::parse(attempt.at()).ok()).filter(|url| url.scheme() == "http")
-    else {
+    let Some(url) = attempt.plain_http() else {
         return false;
     };
     let Some(mut stream) = probe_connection(&url, attempt) else {

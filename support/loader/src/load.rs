@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::errors::{LoadError, classify, shown};
+use crate::errors::{LoadError, classify, refused, shown};
 use crate::links;
 use crate::resolve::NoPanicResolver;
 
@@ -95,6 +95,12 @@ impl Attempt<'_> {
         self.redirected_to.as_deref().unwrap_or(self.url)
     }
 
+    /// The URL asked for now, if it is a plain `http://` one (a wrong port's hint is for
+    /// these only).
+    pub(crate) fn plain_http(&self) -> Option<url::Url> {
+        (url::Url::parse(self.at()).ok()).filter(|url| url.scheme() == "http")
+    }
+
     /// The time left before the deadline (zero once it has passed).
     pub(crate) fn time_left(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
@@ -138,6 +144,7 @@ impl Loader {
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(options.timeout))
             .max_redirects(0) // followed by `get`, which says where a bad one leads
+            .http_status_as_error(false) // told by `get`, which may read the page
             .user_agent(USER_AGENT)
             .tls_config(tls)
             .build();
@@ -250,16 +257,12 @@ impl Loader {
                 attempt.redirected_to = Some(redirect_target(attempt, &response)?);
                 continue;
             }
-            // ureq makes 4xx and 5xx errors; any other status that is not a page (304,
-            // 999) is one too, but a redirect for a caller that follows none.
+            // Any status that is not a page (404, 304, 999) is an error, but a redirect for
+            // a caller that follows none.
             if status.is_success() || (status.is_redirection() && !follow_redirects) {
                 return Ok(response);
             }
-            return Err(LoadError::Status {
-                url: attempt.url.to_string(),
-                status: status.as_u16(),
-                redirected_to: attempt.redirected_to.clone(),
-            });
+            return Err(refused(attempt, response));
         }
     }
 
@@ -772,6 +775,51 @@ mod tests {
             ipc::codec::encode_into(&error, &mut sent).unwrap();
             assert_eq!(ipc::codec::decode::<LoadError>(&sent).unwrap(), error);
         }
+    }
+
+    #[test]
+    fn a_plain_request_that_a_tls_port_refuses_in_words_gets_the_hint() {
+        // What nginx (1.22, on loopback), Apache and Go's server answer a plain request on a
+        // port where they speak TLS: a 400, and a page that says so.
+        let nginx = "<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port\
+                     </title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n\
+                     <center>The plain HTTP request was sent to HTTPS port</center>\r\n\
+                     <hr><center>nginx/1.22.1</center>\r\n</body>\r\n</html>\r\n";
+        let apache = "<html><head>\n<title>400 Bad Request</title>\n</head><body>\n\
+                      <h1>Bad Request</h1>\n<p>Your browser sent a request that this server could \
+                      not understand.<br />\nReason: You're speaking plain HTTP to an SSL-enabled \
+                      server port.<br />\nInstead use the HTTPS scheme to access this URL, \
+                      please.<br />\n</p>\n</body></html>\n";
+        let with_length = |body: &str| {
+            let answer = format!(
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+            answering(answer.into_bytes().leak())
+        };
+        let go = answering(
+            b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+        );
+        for url in [with_length(nginx), with_length(apache), go] {
+            let error = load_url(&url).unwrap_err();
+            let said = format!("{url}: the server speaks TLS on this port: try https://");
+            assert_eq!(error.to_string(), said);
+            let redirected_to = None;
+            assert_eq!(error, LoadError::HttpToTlsPort { url, redirected_to });
+        }
+        // The same after a redirect: its target is the server to tell about.
+        let target = with_length(nginx);
+        let url = redirecting_to(&target);
+        let said = format!("{url}: redirected to {target}, where the server speaks TLS");
+        assert_eq!(load_url(&url).unwrap_err().to_string(), said);
+        // Any other 400 is only a 400.
+        let other = with_length("<html><title>400 Bad Request</title>Missing parameter");
+        let error = load_url(&other).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("{other}: the server answered 400")
+        );
     }
 
     #[test]
