@@ -582,6 +582,50 @@ fn a_result_that_cannot_be_encoded_fails_its_item_alone() {
     }
 }
 
+/// A result whose encoding fails half-way into the pipe (it is big, so it is encoded as it
+/// is sent, and it encodes differently that time): the worker's pipe is shut, and its
+/// next send fails with `Error::Closed` although the parent is still listening. That is a
+/// failure, not a parent that stopped listening: the item must not end as a worker that
+/// "died" with exit code 0, having said nothing.
+#[derive(Debug, Deserialize)]
+struct FailsHalfWay(String);
+
+static FAILS_HALF_WAY_CALLS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
+impl Serialize for FailsHalfWay {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        // 1: the chunk's encoding (refused: the items go one by one); 2: capped, stops at
+        // the big string; 3: its length is counted; 4: into the pipe, failing after it.
+        let call = FAILS_HALF_WAY_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let mut tuple = serializer.serialize_tuple(2)?;
+        tuple.serialize_element(&self.0)?;
+        if call == 1 || call >= 4 {
+            return Err(serde::ser::Error::custom("fails half-way"));
+        }
+        tuple.serialize_element(&0u8)?;
+        tuple.end()
+    }
+}
+
+fn a_result_that_fails_half_way_into_the_pipe_is_not_a_silent_exit_0() {
+    time_limit(Duration::from_secs(30));
+    let pool = Pool::new(1).with_chunksize(1);
+    let mut result = None;
+    let stderr = capture(Stream::Stderr, || {
+        result = Some(pool.map(|n: usize| FailsHalfWay("x".repeat(n)), [200_000]));
+    });
+    match result.unwrap() {
+        Err(Error::Encode(why)) => assert!(why.contains("fails half-way"), "{why}"),
+        Err(Error::WorkerDied {
+            exitcode: Some(code),
+            ..
+        }) if code != 0 && !stderr.is_empty() => {}
+        other => panic!("{other:?}; the worker's stderr: {stderr:?}"),
+    }
+}
+
 /// A failure's report that is itself longer than the message limit is cut to fit: the
 /// item still fails as it did (a panic, a result that did not encode), and the worker
 /// goes on with the others.
@@ -710,6 +754,7 @@ fork_test::main!(
     imap_is_ordered_and_imap_unordered_has_everything,
     a_panicking_task_names_its_position_and_the_pool_goes_on,
     workers_of_a_map_that_ends_early_say_nothing,
+    a_result_that_fails_half_way_into_the_pipe_is_not_a_silent_exit_0,
     imap_gives_the_other_items_of_a_chunk_with_a_panic,
     a_worker_that_exits_is_an_error_for_its_task,
     a_worker_killed_by_sigkill_is_an_error_for_its_task,
