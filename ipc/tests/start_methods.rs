@@ -979,6 +979,46 @@ fn a_forkserver_ignores_sigint_and_its_processes_do_not() {
     assert_eq!(interrupted.join().unwrap(), -(Signal::SIGINT as i32));
 }
 
+/// A SIGINT sent to a process of the forkserver as soon as it exists (a ^C at the terminal
+/// that comes while it starts) is the program's action's to handle: the process dies of it,
+/// as its siblings do. The server ignores SIGINT, and its fork inherits that until the
+/// child puts the program's action back: a SIGINT in between is discarded, and the process
+/// runs to its end. (A thread watches the server's children and signals each new one.)
+fn a_sigint_as_a_forkserver_process_starts_is_not_lost() {
+    time_limit(Duration::from_secs(120));
+    let _stop = StopsTheForkserver;
+    ipc::forkserver::start().unwrap();
+    let server = ipc::forkserver::pid().unwrap();
+    let ctx = get_context(StartMethod::Forkserver);
+    let mut codes = Vec::new();
+    for _ in 0..10 {
+        let watcher = std::thread::spawn(move || {
+            let children = format!("/proc/{server}/task/{server}/children");
+            let until = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < until {
+                let listed = std::fs::read_to_string(&children).unwrap_or_default();
+                if let Some(pid) = listed.split_whitespace().next() {
+                    let pid: i32 = pid.parse().unwrap();
+                    kill(Pid::from_raw(pid), Signal::SIGINT).unwrap();
+                    return;
+                }
+            }
+        });
+        let mut p = ctx.process(nap_ms, 2_000).unwrap();
+        // Dead of it before it answered `Ready`, the start fails: that is dying of it too.
+        let code = match p.start() {
+            Ok(()) => p.join().unwrap(),
+            Err(_) => -(Signal::SIGINT as i32),
+        };
+        codes.push(code);
+        watcher.join().unwrap();
+    }
+    assert!(
+        codes.iter().all(|&code| code == -(Signal::SIGINT as i32)),
+        "exit codes of processes sent SIGINT as they started: {codes:?}"
+    );
+}
+
 fn count_descriptors((event, mut queue): (ipc::Event, ipc::Queue)) {
     let open = std::fs::read_dir("/proc/self/fd").unwrap().count();
     queue.put(&open).unwrap();
@@ -2369,6 +2409,10 @@ fn main() -> std::process::ExitCode {
         (
             "forkserver_processes_do_not_inherit_their_siblings",
             forkserver_processes_do_not_inherit_their_siblings,
+        ),
+        (
+            "a_sigint_as_a_forkserver_process_starts_is_not_lost",
+            a_sigint_as_a_forkserver_process_starts_is_not_lost,
         ),
         (
             "a_failed_start_while_another_starts_is_not_the_answer",
