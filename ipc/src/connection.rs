@@ -139,6 +139,9 @@ pub struct Connection {
     mark: Option<Arc<Mark>>,
     /// Why this end can no longer be read, once a receive left the stream mid-message.
     unreadable: Option<String>,
+    /// Why this end can no longer be written, once a send stopped mid-message (and shut the
+    /// stream there).
+    unwritable: Option<String>,
     /// Frames encoded and not written yet: see [`Connection::send_later`] and
     /// [`Connection::queue`].
     outgoing: Vec<u8>,
@@ -181,6 +184,7 @@ impl Connection {
             writable,
             mark: None,
             unreadable: None,
+            unwritable: None,
             outgoing: Vec::new(),
             written: 0,
             max_message: DEFAULT_MAX_MESSAGE,
@@ -280,7 +284,7 @@ impl Connection {
     /// [`BATCH`] bytes wait, they are written at once: a batch is for small messages, and a
     /// big one should not wait for others.
     pub(crate) fn send_later<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        self.check(self.writable, "receive")?;
+        self.check_writable()?;
         // Encode behind a placeholder header, then fill it in.
         let start = self.outgoing.len();
         self.outgoing.extend_from_slice(&[0; HEADER_LEN]);
@@ -337,7 +341,7 @@ impl Connection {
     /// wait long for its reader. (A big message costs a copy in memory this way, which
     /// [`send`](Self::send) spares by encoding it into the socket as it goes.)
     pub(crate) fn queue<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        self.check(self.writable, "receive")?;
+        self.check_writable()?;
         let start = self.outgoing.len();
         self.outgoing.extend_from_slice(&[0; HEADER_LEN]);
         let framed = codec::encode_into(value, &mut self.outgoing)
@@ -473,7 +477,7 @@ impl Connection {
     /// # Ok::<(), ipc::Error>(())
     /// ```
     pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<()> {
-        self.check(self.writable, "receive")?;
+        self.check_writable()?;
         let header = self.header_for(bytes.len())?;
         // Header and body leave in one sendmsg: no copy, no extra system call.
         self.write_all(&mut [IoSlice::new(&header), IoSlice::new(bytes)])
@@ -655,6 +659,16 @@ impl Connection {
             Ok(())
         } else {
             Err(Error::WrongDirection(other_way))
+        }
+    }
+
+    /// [`check`](Self::check) for a send, and [`Error::Unwritable`] once a send has stopped
+    /// in the middle of a message.
+    fn check_writable(&self) -> Result<()> {
+        self.check(self.writable, "receive")?;
+        match &self.unwritable {
+            Some(why) => Err(Error::Unwritable(why.clone())),
+            None => Ok(()),
         }
     }
 

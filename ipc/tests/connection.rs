@@ -478,6 +478,53 @@ struct Page {
     body: Vec<u8>,
 }
 
+/// A big value whose encoding fails on the pass that writes it into the pipe, after its
+/// string has gone (a value that encodes differently each time).
+struct FailsHalfWay {
+    text: String,
+    passes: std::cell::Cell<usize>,
+}
+
+impl Serialize for FailsHalfWay {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        // Passes: 1, into a buffer, stops at the big string; 2, its length is counted;
+        // 3, into the pipe.
+        self.passes.set(self.passes.get() + 1);
+        let mut tuple = serializer.serialize_tuple(2)?;
+        tuple.serialize_element(&self.text)?;
+        if self.passes.get() >= 3 {
+            return Err(serde::ser::Error::custom("fails half-way"));
+        }
+        tuple.serialize_element(&0u8)?;
+        tuple.end()
+    }
+}
+
+/// A send that stops half-way through a message shuts the stream there: the reader sees
+/// the message cut short, and every later send says why it cannot go. (It said `Closed`,
+/// "the other end is closed", with the other end still there.)
+fn a_send_that_stops_half_way_leaves_the_end_unwritable() {
+    let (mut a, mut b) = Pipe::new().unwrap();
+    let value = FailsHalfWay {
+        text: "x".repeat(100_000),
+        passes: std::cell::Cell::new(0),
+    };
+    match b.send(&value) {
+        Err(Error::Encode(why)) => assert!(why.contains("fails half-way"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    match b.send(&"next") {
+        Err(Error::Unwritable(why)) => assert!(why.contains("fails half-way"), "{why}"),
+        other => panic!("the next send: {other:?}"),
+    }
+    assert!(matches!(b.send_bytes(b"next"), Err(Error::Unwritable(_))));
+    assert!(matches!(
+        a.recv::<(String, u8)>(),
+        Err(Error::Truncated { .. })
+    ));
+}
+
 fn a_big_message_of_the_wrong_type_leaves_the_next_one_readable() {
     let (mut a, mut b) = Pipe::new().unwrap();
     let page = || Page {
@@ -701,6 +748,7 @@ fork_test::main!(
     poll_on_the_sending_end_of_a_one_way_pipe_is_an_error,
     a_big_hostile_frame_is_refused_like_a_small_one,
     a_big_message_of_the_wrong_type_leaves_the_next_one_readable,
+    a_send_that_stops_half_way_leaves_the_end_unwritable,
     a_big_value_that_changes_while_it_is_sent_cuts_the_stream_not_the_frames,
     a_big_byte_buffer_takes_memory_only_as_it_arrives,
     a_big_message_of_small_values_arrives_intact,

@@ -50,9 +50,14 @@ impl Connection {
         let sent = codec::encode_to(value, &mut frame).and_then(|()| frame.finish());
         if let Err(e) = sent {
             // Part of a frame may be out: the reader must see the stream end there, not
-            // read what follows as the rest of the frame. Later sends are refused by the
-            // kernel (`EPIPE`: `Error::Closed`).
+            // read what follows as the rest of the frame. Later sends are refused, and say
+            // why: the kernel's refusal (`EPIPE`) would read as the other end gone.
             let _ = shutdown(std::os::fd::AsRawFd::as_raw_fd(&self.fd), Shutdown::Write);
+            if !matches!(e, Error::Closed) {
+                self.unwritable = Some(format!(
+                    "an earlier send stopped in the middle of a message ({e})"
+                ));
+            }
             return Err(e);
         }
         Ok(())
