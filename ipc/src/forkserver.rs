@@ -34,10 +34,12 @@
 //! could trip over: none of its descriptors (a pipe end held in the server would keep
 //! the pipe's reader from ever seeing the end of its stream), and `SIGCHLD`'s default
 //! action even if the program ignores it (the kernel would reap the children first and
-//! their codes would be lost). It ignores `SIGINT`, as Python's server does: a ^C at the
-//! terminal reaches the server too, and must not end it and every process it started.
-//! Each child gets the program's actions back, and none of the server's descriptors for
-//! its siblings: a child has as many descriptors however many others run. Its limit of
+//! their codes would be lost). It blocks `SIGINT` (Python's server ignores it): a ^C at
+//! the terminal reaches the server too, and must not end it and every process it started.
+//! Each child gets the program's `SIGCHLD` action and signal mask back, as they were when
+//! the server started (a `SIGINT` sent while it starts waits for them), and none of the
+//! server's descriptors for its siblings: a child has as many descriptors however many
+//! others run. Its limit of
 //! open files is the program's when it started: [`stop`] it, and the next request starts
 //! one with the program's limit of the day.
 
@@ -49,7 +51,9 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
-use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+use nix::sys::signal::{
+    SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction, sigprocmask,
+};
 use nix::sys::socket::{
     AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType, sendmsg, socketpair,
 };
@@ -235,7 +239,7 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
 /// The server: fork a child for each request, reap the children, send their exit codes.
 /// Runs in the server process, which has one thread.
 fn serve(requests: OwnedFd) -> i32 {
-    let Ok(programs) = ProgramsActions::set_aside() else {
+    let Ok(programs) = ProgramsSignals::set_aside() else {
         return 1;
     };
     if release_inherited(requests.as_fd()).is_err() {
@@ -302,42 +306,40 @@ fn serve(requests: OwnedFd) -> i32 {
     }
 }
 
-/// The actions of `SIGCHLD` and `SIGINT` as the program had them when it forked the server,
-/// which give each child the program's back. The server needs its own:
+/// What the program had of `SIGCHLD` and `SIGINT` when it forked the server, which gives
+/// each child the program's back. The server needs its own:
 /// - `SIGCHLD`'s default action: the server reaps its children itself, and with `SIGCHLD`
 ///   ignored the kernel would reap them first, and their exit codes would be lost.
-/// - `SIGINT` ignored, as Python's server has it: a ^C at the terminal reaches every
-///   process of the foreground group, the server too, and the server's death would take
-///   every process it started with it; stopping them is the program's choice.
+/// - `SIGINT` blocked: a ^C at the terminal reaches every process of the foreground group,
+///   the server too, and the server's death would take every process it started with it
+///   (Python's server ignores it, for the same reason). Blocked rather than ignored, so
+///   that one sent to a child before it has the program's mask back waits for it, instead
+///   of being thrown away: the child then dies of it, or handles it, as the program would.
 #[derive(Clone, Copy)]
-struct ProgramsActions {
+struct ProgramsSignals {
     sigchld: SigAction,
-    sigint: SigAction,
+    mask: SigSet,
 }
 
-impl ProgramsActions {
-    /// Notes the program's actions, and puts the server's in their place.
-    fn set_aside() -> Result<ProgramsActions> {
-        let action = |handler| SigAction::new(handler, SaFlags::empty(), SigSet::empty());
-        // SAFETY: the default action and "ignore" install no handler: no code of ours runs
-        // in a signal.
-        let sigchld = unsafe { sigaction(Signal::SIGCHLD, &action(SigHandler::SigDfl)) }?;
-        // SAFETY: as above.
-        let sigint = unsafe { sigaction(Signal::SIGINT, &action(SigHandler::SigIgn)) }?;
-        Ok(ProgramsActions { sigchld, sigint })
+impl ProgramsSignals {
+    /// Notes the program's `SIGCHLD` action and signal mask, and puts the server's in place.
+    fn set_aside() -> Result<ProgramsSignals> {
+        let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+        // SAFETY: the default action installs no handler: no code of ours runs in a signal.
+        let sigchld = unsafe { sigaction(Signal::SIGCHLD, &default) }?;
+        let mut mask = SigSet::empty();
+        let sigint = SigSet::from(Signal::SIGINT);
+        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&sigint), Some(&mut mask))?;
+        Ok(ProgramsSignals { sigchld, mask })
     }
 
-    /// Gives a child the program's actions back.
+    /// Gives a child the program's `SIGCHLD` action, then its mask: a `SIGINT` that came
+    /// in between is handled now, the program's way.
     fn restore(&self) -> Result<()> {
-        for (signal, action) in [
-            (Signal::SIGCHLD, &self.sigchld),
-            (Signal::SIGINT, &self.sigint),
-        ] {
-            // SAFETY: the action put back is the one the program had when it forked the
-            // server: a handler there is the program's own, in its own copy of the
-            // program's memory.
-            unsafe { sigaction(signal, action) }?;
-        }
+        // SAFETY: the action put back is the one the program had when it forked the server:
+        // a handler there is the program's own, in its own copy of the program's memory.
+        unsafe { sigaction(Signal::SIGCHLD, &self.sigchld) }?;
+        sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.mask), None)?;
         Ok(())
     }
 }
@@ -431,7 +433,7 @@ fn start_one(
     status: OwnedFd,
     stdio: [OwnedFd; 3],
     descriptors: Vec<OwnedFd>,
-    programs: ProgramsActions,
+    programs: ProgramsSignals,
     servers_own: Vec<RawFd>,
 ) -> Option<Served> {
     let mark = Mark::new(status.as_fd());

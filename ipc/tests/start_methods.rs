@@ -947,11 +947,11 @@ fn nap_then_set((event, ms): (ipc::Event, u64)) {
 }
 
 /// A ^C reaches every process of the terminal's foreground group, the forkserver too:
-/// the server ignores `SIGINT`, as Python's does, so that the processes it started (which
-/// die with it) are the program's to stop. Each of them has the program's action back:
+/// the server does not die of `SIGINT` (it blocks it; Python's ignores it), so that the
+/// processes it started (which die with it) are the program's to stop. Each of them has the program's action back:
 /// sent `SIGINT` itself, it dies of it. (Python: `test_forkserver_sigint`. The server died
 /// of it, and the process started before the `SIGINT` with it.)
-fn a_forkserver_ignores_sigint_and_its_processes_do_not() {
+fn a_forkserver_outlives_sigint_and_its_processes_do_not() {
     time_limit(Duration::from_secs(30));
     let _stop = StopsTheForkserver;
     ipc::forkserver::start().unwrap();
@@ -2403,8 +2403,8 @@ fn main() -> std::process::ExitCode {
             map_takes_what_an_iterator_gives_not_what_it_claims,
         ),
         (
-            "a_forkserver_ignores_sigint_and_its_processes_do_not",
-            a_forkserver_ignores_sigint_and_its_processes_do_not,
+            "a_forkserver_outlives_sigint_and_its_processes_do_not",
+            a_forkserver_outlives_sigint_and_its_processes_do_not,
         ),
         (
             "forkserver_processes_do_not_inherit_their_siblings",
