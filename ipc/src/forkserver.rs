@@ -442,7 +442,10 @@ fn start_one(
             // SAFETY: `fd` belongs to the server's line to the program or to a sibling's
             // `Served` (its pidfd, its status socket): values of the server's loop, which
             // this child never returns to (it leaves with `_exit` once this closure is
-            // done), so nothing here uses or drops them, and the number may be reused.
+            // done), so nothing here uses or drops them, and the number may be reused. The
+            // marked ones among them were released by the fork's handshake before this
+            // runs, which also took them off this process's marks: no later fork here
+            // writes to their numbers. Each number is listed once (all were open at once).
             unsafe { nix::libc::close(fd) };
         }
         if programs.restore().is_err() {
