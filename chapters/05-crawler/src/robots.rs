@@ -143,4 +143,37 @@ mod tests {
         assert!(rules.refusal("http://h/end").is_some());
         assert!(rules.refusal("http://h/end/more").is_none());
     }
+
+    #[test]
+    fn a_robots_txt_answered_400_by_nginx_on_its_tls_port_is_none() {
+        // nginx 1.22 answers a plain request on its TLS port with this 400 (checked on
+        // loopback). RFC 9309 and `from_answer`: a 4xx means every page may be loaded, as
+        // it was before the loader named this 400 `HttpToTlsPort`; now the crawl loads no
+        // page and advises --ignore-robots, where https:// is the way.
+        use std::io::{Read, Write};
+        let page = "<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port\
+                    </title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n\
+                    <center>The plain HTTP request was sent to HTTPS port</center>\r\n\
+                    <hr><center>nginx/1.22.1</center>\r\n</body>\r\n</html>\r\n";
+        let answer = format!(
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{page}",
+            page.len()
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/robots.txt", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut byte = [0];
+            while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+                request.push(byte[0]);
+            }
+            stream.write_all(answer.as_bytes()).unwrap();
+        });
+        let answer = loader::Loader::new(loader::Options::default()).load_robots(&url);
+        server.join().unwrap();
+        let (rules, said) = Rules::from_answer(&url, answer);
+        assert!(rules.refusal("http://h/a.html").is_none(), "{said}");
+    }
 }

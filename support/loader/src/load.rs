@@ -823,6 +823,22 @@ mod tests {
     }
 
     #[test]
+    fn a_redirect_to_a_url_the_client_cannot_ask_for_names_it() {
+        // `{` passes the url crate (and so `redirect_target`), but not http's `Uri`: the
+        // request to the target fails before it is sent. The URL given is not malformed;
+        // the redirect's target is, and the error must say which it is.
+        let target = "http://a{b/";
+        let url = redirecting_to(target);
+        let error = load_url(&url).unwrap_err();
+        let said = error.to_string();
+        assert!(said.contains(target), "the target is not named: {said}");
+        assert!(
+            !matches!(error, LoadError::Malformed { .. }),
+            "the URL given is blamed: {error:?}"
+        );
+    }
+
+    #[test]
     fn an_unreachable_redirect_target_is_named() {
         let url = answering(
             b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/ok\r\nContent-Length: 0\r\n\
