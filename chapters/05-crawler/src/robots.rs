@@ -23,7 +23,8 @@ pub enum Rules {
 impl Rules {
     /// The rules that the answer for `robots_url` gives, and a line that says so. As RFC
     /// 9309 has it: none (4xx) means every page may be loaded; one that cannot be read
-    /// (5xx, no answer) means none may.
+    /// (5xx, no answer) means none may. A TLS port asked in plain HTTP is a 400 for nginx,
+    /// and none for every server: the pages' own errors then say to use https://.
     pub fn from_answer(robots_url: &str, answer: Result<String, LoadError>) -> (Rules, String) {
         // The name that robots.txt rules address: the User-Agent's first word.
         let agent = USER_AGENT.split('/').next().unwrap_or(USER_AGENT);
@@ -35,6 +36,10 @@ impl Rules {
             Err(LoadError::Status { status, .. }) if (400..500).contains(&status) => {
                 (Rules::None, format!("{robots_url}: none ({status})"))
             }
+            // Plain HTTP to a port that speaks TLS (nginx says so in a 400): the pages will
+            // fail the same way, and their errors say what to do (https://); "no page may be
+            // loaded, try --ignore-robots" would send the user the wrong way.
+            Err(e @ LoadError::HttpToTlsPort { .. }) => (Rules::None, format!("{e}: none")),
             Err(e) => (
                 Rules::Unreadable,
                 format!("{e}: no page is loaded (--ignore-robots loads them)"),

@@ -299,6 +299,11 @@ pub(crate) fn classify(attempt: &Attempt, e: ureq::Error, in_body: bool) -> Load
     };
     match e {
         ureq::Error::Timeout(_) => attempt.timeout(),
+        // A redirect's target that the url crate takes and http's `Uri` does not (`{`): the
+        // server's answer is at fault, not the URL given.
+        ureq::Error::Http(_) | ureq::Error::BadUri(_) if redirected_to.is_some() => {
+            bad_answer(format!("a redirect to a URL that cannot be asked for: {e}"))
+        }
         ureq::Error::Http(_) | ureq::Error::BadUri(_) => LoadError::Malformed {
             url,
             reason: e.to_string(),
