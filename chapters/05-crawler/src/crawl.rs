@@ -367,6 +367,78 @@ mod tests {
         assert_eq!(crawl.not_loaded.len(), 1, "x.html, named twice");
     }
 
+    /// Runs a crawl whose findings are `findings`, in this order, to its end.
+    fn crawl_all(mut crawl: Crawl, findings: Vec<Found>) -> Crawl {
+        for finding in findings {
+            crawl.found.put(&finding).unwrap();
+        }
+        let mut level = crawl.start(START.to_string());
+        while !level.is_empty() {
+            level = crawl.level(level, true).unwrap();
+        }
+        crawl
+    }
+
+    #[test]
+    fn a_redirect_target_past_max_pages_is_not_both_mapped_and_counted() {
+        // Three loads: the start, a and b.html. b.html names x.png as an image, a
+        // redirects there: x.png is one URL, either in the map or past --max-pages.
+        let start = vec![link("/a", Kind::Page), link("/b.html", Kind::Page)];
+        let findings = vec![
+            page("/", start),
+            page("/b.html", vec![link("/x.png", Kind::Image)]),
+            redirect("/a", "/x.png"),
+        ];
+        let crawl = crawl_all(crawl(Some(3)), findings);
+        let line = crawl.site_map.line_of("http://127.0.0.1:1/x.png");
+        let counted = crawl.not_loaded.len();
+        assert!(
+            line.is_none() || counted == 0,
+            "x.png both in the map ({line:?}) and counted past --max-pages ({counted})"
+        );
+    }
+
+    #[test]
+    fn a_page_robots_txt_closes_is_not_said_past_max_pages() {
+        // One load, the start; the page it names is closed by robots.txt: no --max-pages
+        // would load it, and without --max-pages it is in the map as closed.
+        let run = |max_pages| {
+            let mut crawl = crawl(max_pages);
+            let robots = Ok("User-agent: *\nDisallow: /private/\n".to_string());
+            crawl.robots = Rules::from_answer("http://127.0.0.1:1/robots.txt", robots).0;
+            let start = vec![link("/private/x.html", Kind::Page)];
+            let crawl = crawl_all(crawl, vec![page("/", start)]);
+            let line = crawl.site_map.line_of("http://127.0.0.1:1/private/x.html");
+            (line, crawl.not_loaded.len())
+        };
+        let closed = "  1 http://127.0.0.1:1/private/x.html (disallowed by robots.txt)";
+        assert_eq!(run(None), (Some(closed.to_string()), 0));
+        assert_eq!(
+            run(Some(1)),
+            (Some(closed.to_string()), 0),
+            "with --max-pages 1"
+        );
+    }
+
+    #[test]
+    fn a_url_named_as_an_image_and_as_a_page_in_one_level_fares_alike_in_any_order() {
+        // p1.html names x.html in an <img>, p2.html in an <a>, both at level 1.
+        let run = |p1_first: bool| {
+            let start = vec![link("/p1.html", Kind::Page), link("/p2.html", Kind::Page)];
+            let p1 = page("/p1.html", vec![link("/x.html", Kind::Image)]);
+            let p2 = page("/p2.html", vec![link("/x.html", Kind::Page)]);
+            let (first, second) = if p1_first { (p1, p2) } else { (p2, p1) };
+            let findings = vec![page("/", start), first, second, page("/x.html", vec![])];
+            let crawl = crawl_all(crawl(None), findings);
+            crawl.site_map.line_of("http://127.0.0.1:1/x.html")
+        };
+        assert_eq!(
+            run(true),
+            run(false),
+            "x.html: image link's finding first, or not"
+        );
+    }
+
     #[test]
     fn links_past_max_pages_are_counted_not_kept() {
         let mut crawl = crawl(Some(3));
