@@ -214,6 +214,41 @@ fn a_redirect_leads_as_far_as_its_link_whichever_finding_comes_first() {
     assert!(text.contains(x), "no{x}in:\n{text}");
 }
 
+/// A chain of redirects, each to a new URL, is as far from the start as its first link, so
+/// no `--depth` ends it: like a loop, it must end after a few redirects in a row (the
+/// loader's `MAX_REDIRECTS`, 10, as Python's `urlopen`), or one level lasts forever and
+/// `seen` grows without bound. Here the chain is 100 long, then a page.
+fn a_chain_of_redirects_ends_even_at_depth_0() {
+    let server = Server::start();
+    let start = format!("{}/r/0", server.origin);
+    let crawl = server.serve_while(
+        |path| {
+            let n: u32 = path.trim_start_matches("/r/").parse().unwrap_or(100);
+            match n < 100 {
+                true => {
+                    let to = format!("Location: /r/{}\r\n", n + 1);
+                    answer("302 Found", &to, "")
+                }
+                false => answer("200 OK", "", "<p>the end</p>"),
+            }
+        },
+        || {
+            Command::new(BIN)
+                .args([&start, "--depth", "0", "--workers", "1"])
+                .output()
+                .unwrap()
+        },
+    );
+    let text = String::from_utf8_lossy(&crawl.stdout);
+    let map = &text[text.find("Site map").expect("a site map")..];
+    let redirects = map.lines().filter(|line| line.contains(" -> ")).count();
+    assert!(
+        redirects <= loader::MAX_REDIRECTS as usize,
+        "{redirects} redirects followed at depth 0 with --depth 0:\n{}",
+        map.lines().rev().take(4).collect::<Vec<_>>().join("\n")
+    );
+}
+
 /// A web server on a thread of this test, for a test that runs the crawler on pages of its
 /// own: no fork here, so a thread is fine.
 struct Server {
@@ -313,4 +348,5 @@ fork_test::main!(
     a_start_page_closed_by_robots_txt_says_so,
     a_page_of_many_long_links_costs_little_memory,
     a_redirect_leads_as_far_as_its_link_whichever_finding_comes_first,
+    a_chain_of_redirects_ends_even_at_depth_0,
 );
