@@ -440,6 +440,16 @@ mod tests {
     }
 
     #[test]
+    fn a_redirect_to_a_url_over_max_url_bytes_is_not_taken() {
+        // A link that long is counted, not kept: a redirect to it must not make it a page.
+        let long = format!("/{}", "l".repeat(crate::worker::MAX_URL_BYTES));
+        let findings = vec![redirect("/", &long), page(&long, Vec::new())];
+        let crawl = crawl_all(crawl(None), findings);
+        let url = format!("http://127.0.0.1:1{long}");
+        assert_eq!(crawl.seen.get(&url).map(|taken| taken.depth), None, "taken");
+    }
+
+    #[test]
     fn links_past_max_pages_are_counted_not_kept() {
         let mut crawl = crawl(Some(3));
         let links = (0..10_000)
