@@ -169,7 +169,7 @@ impl Crawl {
     /// target is a page): a page to load joins the level's pages, if robots.txt allows it
     /// and `--max-pages` leaves room for it; an image, stylesheet or script, or a page
     /// robots.txt closes, its notes, to be recorded, never loaded. Once `--max-pages` URLs
-    /// are taken, a page is only counted: neither `seen` nor the next level grows past
+    /// are taken, a page robots.txt allows is only counted: neither `seen` nor the next level grows past
     /// `--max-pages` URLs, however many links the pages hold.
     ///
     /// A URL is taken once, at its smallest depth. The findings of a level come in any
@@ -187,15 +187,16 @@ impl Crawl {
             }
             _ => {} // new, or to be recorded in the next level: taken anew
         }
-        if kind == Kind::Page && self.loads_left == 0 {
-            self.not_loaded.insert(&url);
-            return;
-        }
+        // robots.txt first: a page it closes is never loaded, so no --max-pages counts it.
         let not_loaded = match kind {
             Kind::Page => self.robots.refusal(&url).map(Outcome::Disallowed),
             _ => Some(Outcome::Embedded(kind)),
         };
         let loads = not_loaded.is_none();
+        if loads && self.loads_left == 0 {
+            self.not_loaded.insert(&url);
+            return;
+        }
         self.seen.insert(url.clone(), Taken { depth, loads });
         match not_loaded {
             Some(outcome) => level.notes.push((url, outcome)),
