@@ -25,6 +25,9 @@ pub struct Crawl {
     /// Every URL taken so far, and at which depth: each is loaded (or recorded) once, at
     /// the smallest depth that reaches it.
     seen: HashMap<String, Taken>,
+    /// The URLs taken to be recorded, not loaded, in the order they were taken: recorded
+    /// once the level that named them is done, when no claim can change them any more.
+    notes: Vec<String>,
     pub site_map: SiteMap,
     /// How many more URLs `--max-pages` lets the crawl load.
     loads_left: u64,
@@ -39,19 +42,42 @@ pub struct Crawl {
 struct Taken {
     /// How far the URL is from the start, in links: final once the level before is done.
     depth: usize,
-    /// Whether it is loaded (and counts against `--max-pages`), or only recorded.
-    loads: bool,
+    fate: Fate,
 }
 
-/// The URLs at one depth: the pages to load, and those only recorded.
+/// Whether a URL taken is loaded, or only recorded, and why.
+enum Fate {
+    /// Loaded, or to be: it counts against `--max-pages`.
+    Loads,
+    /// An image, stylesheet or script, as the link said: to be recorded, never loaded.
+    Embedded(Kind),
+    /// A page robots.txt closes, and why: to be recorded, never loaded.
+    Disallowed(&'static str),
+    /// Recorded in the site map: nothing can change it any more.
+    Recorded,
+}
+
+impl Taken {
+    /// What the site map says of this URL if it is still to be recorded; it is then
+    /// [`Fate::Recorded`], so that it is recorded once.
+    fn note(&mut self) -> Option<Outcome> {
+        match std::mem::replace(&mut self.fate, Fate::Recorded) {
+            Fate::Embedded(kind) => Some(Outcome::Embedded(kind)),
+            Fate::Disallowed(why) => Some(Outcome::Disallowed(why)),
+            fate => {
+                self.fate = fate;
+                None
+            }
+        }
+    }
+}
+
+/// The pages at one depth, to load.
 pub struct Level {
     /// How far they are from the start, in links.
     pub depth: usize,
     /// The pages to load, in the order they were found.
     pages: VecDeque<String>,
-    /// Images, stylesheets, scripts and pages robots.txt closes, with why they are not
-    /// loaded: recorded when the level that found them is done, and their depth final.
-    notes: Vec<(String, Outcome)>,
 }
 
 impl Level {
@@ -59,13 +85,12 @@ impl Level {
         Level {
             depth,
             pages: VecDeque::new(),
-            notes: Vec::new(),
         }
     }
 
-    /// Whether there is nothing at this depth: the crawl is over.
+    /// Whether there is nothing to load at this depth: the crawl is over.
     pub fn is_empty(&self) -> bool {
-        self.pages.is_empty() && self.notes.is_empty()
+        self.pages.is_empty()
     }
 }
 
@@ -86,6 +111,7 @@ impl Crawl {
             wait: 2 * timeout + Duration::from_secs(5),
             robots: Rules::None,
             seen: HashMap::new(),
+            notes: Vec::new(),
             site_map: SiteMap::new(),
             loads_left: max_pages.unwrap_or(u64::MAX),
             not_loaded: UrlSet::default(),
@@ -94,10 +120,12 @@ impl Crawl {
     }
 
     // ANCHOR: crawl_level
-    /// Level 0: the start page alone.
+    /// Level 0: the start page alone; none if robots.txt closes it (it is then recorded
+    /// at once: nothing else can claim it).
     pub fn start(&mut self, url: String) -> Level {
         let mut level = Level::new(0);
         self.take(url, Kind::Page, &mut level);
+        self.record_notes();
         level
     }
 
@@ -159,8 +187,7 @@ impl Crawl {
             }
         }
         // The level is done: no redirect of it can claim a URL of the next one any more.
-        self.record_notes(&mut this);
-        self.record_notes(&mut next);
+        self.record_notes();
         next.pages.retain(|url| self.seen[url].depth == next.depth);
         Ok(next)
     }
@@ -168,7 +195,7 @@ impl Crawl {
     /// Takes `url`, named at the depth of `level` by a link of this `kind` (a redirect's
     /// target is a page): a page to load joins the level's pages, if robots.txt allows it
     /// and `--max-pages` leaves room for it; an image, stylesheet or script, or a page
-    /// robots.txt closes, its notes, to be recorded, never loaded. Once `--max-pages` URLs
+    /// robots.txt closes, the notes, to be recorded, never loaded. Once `--max-pages` URLs
     /// are taken, a page robots.txt allows is only counted: neither `seen` nor the next level grows past
     /// `--max-pages` URLs, however many links the pages hold.
     ///
@@ -177,43 +204,47 @@ impl Crawl {
     /// this level, which leads there too, comes in. The redirect then claims it.
     fn take(&mut self, url: String, kind: Kind, level: &mut Level) {
         let depth = level.depth;
-        match self.seen.get(&url) {
+        match self.seen.get_mut(&url) {
             Some(taken) if taken.depth <= depth => return, // loaded, or about to be, or recorded
-            Some(Taken { loads: true, .. }) => {
+            Some(taken) if matches!(taken.fate, Fate::Loads) => {
                 // To be loaded in the next level: loaded in this one instead, with the
                 // place that `--max-pages` keeps for it.
-                self.seen.insert(url.clone(), Taken { depth, loads: true });
+                taken.depth = depth;
                 return level.pages.push_back(url);
             }
             _ => {} // new, or to be recorded in the next level: taken anew
         }
         // robots.txt first: a page it closes is never loaded, so no --max-pages counts it.
-        let not_loaded = match kind {
-            Kind::Page => self.robots.refusal(&url).map(Outcome::Disallowed),
-            _ => Some(Outcome::Embedded(kind)),
+        let fate = match kind {
+            Kind::Page => self
+                .robots
+                .refusal(&url)
+                .map_or(Fate::Loads, Fate::Disallowed),
+            _ => Fate::Embedded(kind),
         };
-        let loads = not_loaded.is_none();
+        let loads = matches!(fate, Fate::Loads);
         if loads && self.loads_left == 0 {
             self.not_loaded.insert(&url);
             return;
         }
-        self.seen.insert(url.clone(), Taken { depth, loads });
-        match not_loaded {
-            Some(outcome) => level.notes.push((url, outcome)),
-            None => {
-                self.loads_left -= 1;
-                self.site_map.expect(1);
-                level.pages.push_back(url);
-            }
+        self.seen.insert(url.clone(), Taken { depth, fate });
+        if loads {
+            self.loads_left -= 1;
+            self.site_map.expect(1);
+            level.pages.push_back(url);
+        } else {
+            self.notes.push(url);
         }
     }
 
-    /// Records the URLs of `level` that are not loaded, now that its depth is final: all
-    /// but those that a redirect claimed for the level before.
-    fn record_notes(&mut self, level: &mut Level) {
-        for (url, outcome) in level.notes.drain(..) {
-            if self.seen[&url].depth == level.depth {
-                self.site_map.note(url, level.depth, outcome);
+    /// Records the URLs taken not to be loaded, now that their levels are done and their
+    /// depths final, each once, at its depth: a redirect may have claimed one for the
+    /// level before the link that named it first.
+    fn record_notes(&mut self) {
+        for url in std::mem::take(&mut self.notes) {
+            let taken = self.seen.get_mut(&url).expect("a note is a URL taken");
+            if let Some(outcome) = taken.note() {
+                self.site_map.note(url, taken.depth, outcome);
             }
         }
     }
