@@ -201,10 +201,18 @@ impl Crawl {
     ///
     /// A URL is taken once, at its smallest depth. The findings of a level come in any
     /// order: a link of this level may take a URL for the next level before a redirect of
-    /// this level, which leads there too, comes in. The redirect then claims it.
+    /// this level, which leads there too, comes in. The redirect then claims it. So does a
+    /// link to a page, of a URL that a link of its own level took as an image: a page is
+    /// loaded (if it is one, its media type shows it), however the findings came in.
     fn take(&mut self, url: String, kind: Kind, level: &mut Level) {
         let depth = level.depth;
         match self.seen.get_mut(&url) {
+            // Noted as an image (stylesheet, script) by a link of this level, and not yet
+            // recorded: a link to a page wins, whichever finding comes first.
+            Some(taken)
+                if taken.depth == depth
+                    && kind == Kind::Page
+                    && matches!(taken.fate, Fate::Embedded(_)) => {} // taken anew
             Some(taken) if taken.depth <= depth => return, // loaded, or about to be, or recorded
             Some(taken) if matches!(taken.fate, Fate::Loads) => {
                 // To be loaded in the next level: loaded in this one instead, with the

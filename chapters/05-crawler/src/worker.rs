@@ -60,12 +60,14 @@ pub const MAX_URL_BYTES: usize = 2048;
 /// The links of the page at `url` that the parent gets: its first `max_links` links to
 /// pages on the site, and its first `max_links` to anything else (images, stylesheets,
 /// scripts), each once, none longer than [`MAX_URL_BYTES`]; the others are only counted,
-/// each once too. The two are apart because a page's head names its styles, scripts and
-/// icons before any link to a page. A finding is so at most twice `max_links` times 2 KiB
-/// (4 MiB by default), whatever the page, and so is what the worker keeps while it looks,
-/// but for 8 bytes per URL the page names ([`UrlSet`]), fewer than the page's own bytes:
-/// 100,000 links under a 2,000-character `<base href>` would otherwise make 200 MB of URLs
-/// in one message, for the parent to read, and keep.
+/// each once too. A URL's first link on the page decides which it is, and whether it is
+/// sent or counted (across pages, the parent lets a link to a page win). The two are apart
+/// because a page's head names its styles, scripts and icons before any link to a page.
+/// A finding is so at most twice `max_links` times 2 KiB (4 MiB by default), whatever the
+/// page, and so is what the worker keeps while it looks, but for 8 bytes per URL the page
+/// names ([`UrlSet`]), fewer than the page's own bytes: 100,000 links under a
+/// 2,000-character `<base href>` would otherwise make 200 MB of URLs in one message, for
+/// the parent to read, and keep.
 pub fn page_links(url: &str, html: &str, max_links: usize) -> (Vec<Link>, LeftOut) {
     let mut links = Vec::new();
     let mut named = UrlSet::default();
