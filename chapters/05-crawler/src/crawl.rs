@@ -203,7 +203,9 @@ impl Crawl {
     /// order: a link of this level may take a URL for the next level before a redirect of
     /// this level, which leads there too, comes in. The redirect then claims it. So does a
     /// link to a page, of a URL that a link of its own level took as an image: a page is
-    /// loaded (if it is one, its media type shows it), however the findings came in.
+    /// loaded (if it is one, its media type shows it), however the findings came in. Past
+    /// `--max-pages`, either claim makes the URL one counted, not one in the map; once
+    /// counted, it stays so, whatever links name it.
     fn take(&mut self, url: String, kind: Kind, level: &mut Level) {
         let depth = level.depth;
         match self.seen.get_mut(&url) {
@@ -220,7 +222,9 @@ impl Crawl {
                 taken.depth = depth;
                 return level.pages.push_back(url);
             }
-            _ => {} // new, or to be recorded in the next level: taken anew
+            Some(_) => {} // to be recorded in the next level: taken anew
+            None if self.not_loaded.contains(&url) => return, // a page past --max-pages
+            None => {}
         }
         // robots.txt first: a page it closes is never loaded, so no --max-pages counts it.
         let fate = match kind {
@@ -232,6 +236,8 @@ impl Crawl {
         };
         let loads = matches!(fate, Fate::Loads);
         if loads && self.loads_left == 0 {
+            // Counted, and not kept, not even as the image a link may have noted.
+            self.seen.remove(&url);
             self.not_loaded.insert(&url);
             return;
         }
@@ -250,7 +256,10 @@ impl Crawl {
     /// level before the link that named it first.
     fn record_notes(&mut self) {
         for url in std::mem::take(&mut self.notes) {
-            let taken = self.seen.get_mut(&url).expect("a note is a URL taken");
+            // Not in `seen` if a page link or a redirect claimed it past --max-pages.
+            let Some(taken) = self.seen.get_mut(&url) else {
+                continue;
+            };
             if let Some(outcome) = taken.note() {
                 self.site_map.note(url, taken.depth, outcome);
             }
@@ -436,6 +445,23 @@ mod tests {
             line.is_none() || counted == 0,
             "x.png both in the map ({line:?}) and counted past --max-pages ({counted})"
         );
+    }
+
+    #[test]
+    fn a_url_named_as_an_image_and_as_a_page_past_max_pages_fares_alike_in_any_order() {
+        // Three loads: the start, p1 and p2.html. p1 names x.html in an <img>, p2 in an
+        // <a>: x.html is a page past --max-pages, whichever finding comes first.
+        let run = |p1_first: bool| {
+            let start = vec![link("/p1.html", Kind::Page), link("/p2.html", Kind::Page)];
+            let p1 = page("/p1.html", vec![link("/x.html", Kind::Image)]);
+            let p2 = page("/p2.html", vec![link("/x.html", Kind::Page)]);
+            let (first, second) = if p1_first { (p1, p2) } else { (p2, p1) };
+            let crawl = crawl_all(crawl(Some(3)), vec![page("/", start), first, second]);
+            let line = crawl.site_map.line_of("http://127.0.0.1:1/x.html");
+            (line, crawl.not_loaded.len())
+        };
+        assert_eq!(run(true), (None, 1), "the <img> first");
+        assert_eq!(run(false), (None, 1), "the <a> first");
     }
 
     #[test]

@@ -20,6 +20,11 @@ impl UrlSet {
         self.hashes.insert(self.key.hash_one(url))
     }
 
+    /// Whether `url` is in the set (or, by the chance above, another URL with its hash).
+    pub fn contains(&self, url: &str) -> bool {
+        self.hashes.contains(&self.key.hash_one(url))
+    }
+
     /// How many URLs the set holds.
     pub fn len(&self) -> usize {
         self.hashes.len()
