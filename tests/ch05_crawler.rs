@@ -247,6 +247,9 @@ fn a_chain_of_redirects_ends_even_at_depth_0() {
         "{redirects} redirects followed at depth 0 with --depth 0:\n{}",
         map.lines().rev().take(4).collect::<Vec<_>>().join("\n")
     );
+    // The last one followed leads to an error that says why the chain ends there.
+    let said = format!("more than {} redirects in a row", loader::MAX_REDIRECTS);
+    assert!(map.contains(&said), "no '{said}' in:\n{map}");
 }
 
 /// A web server on a thread of this test, for a test that runs the crawler on pages of its

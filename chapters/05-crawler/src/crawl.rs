@@ -5,6 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use ipc::Queue;
+use loader::MAX_REDIRECTS;
 use loader::links::{self, Kind};
 
 use crate::robots::Rules;
@@ -42,6 +43,8 @@ pub struct Crawl {
 struct Taken {
     /// How far the URL is from the start, in links: final once the level before is done.
     depth: usize,
+    /// How many redirects in a row led to it at that depth: 0 for a link.
+    redirects: u32,
     fate: Fate,
 }
 
@@ -124,7 +127,7 @@ impl Crawl {
     /// at once: nothing else can claim it).
     pub fn start(&mut self, url: String) -> Level {
         let mut level = Level::new(0);
-        self.take(url, Kind::Page, &mut level);
+        self.take(url, Kind::Page, 0, &mut level);
         self.record_notes();
         level
     }
@@ -154,7 +157,7 @@ impl Crawl {
                 result,
             } = self.found.get_timeout(self.wait)?;
             out -= 1;
-            let (outcome, links) = match result {
+            let (outcome, links, followed) = match result {
                 Ok(Loaded::Page {
                     bytes,
                     links,
@@ -162,28 +165,23 @@ impl Crawl {
                 }) => {
                     self.left_out.past_max_links += left_out.past_max_links;
                     self.left_out.too_long += left_out.too_long;
-                    (Outcome::Page(bytes), links)
+                    (Outcome::Page(bytes), links, None)
                 }
                 Ok(Loaded::Redirect(to)) => {
-                    let to = links::normalise(&to).unwrap_or(to);
-                    let on_site = links::same_origin(&url, &to);
-                    (Outcome::Redirect { to, on_site }, Vec::new())
+                    let (outcome, followed) = self.redirect(&url, to);
+                    (outcome, Vec::new(), followed)
                 }
-                Ok(Loaded::Other(media_type)) => (Outcome::Other(media_type), Vec::new()),
+                Ok(Loaded::Other(media_type)) => (Outcome::Other(media_type), Vec::new(), None),
                 Ok(Loaded::Text(_)) => unreachable!("pages are never asked for as text"),
-                Err(e) => (Outcome::Failed(e), Vec::new()),
-            };
-            let followed = match &outcome {
-                Outcome::Redirect { to, on_site: true } => Some(to.clone()),
-                _ => None,
+                Err(e) => (Outcome::Failed(e), Vec::new(), None),
             };
             self.site_map.record(url, this.depth, outcome, Some(worker));
             // Where a redirect leads is as far from the start as the link to it.
-            if let Some(to) = followed {
-                self.take(to, Kind::Page, &mut this);
+            if let Some((to, redirects)) = followed {
+                self.take(to, Kind::Page, redirects, &mut this);
             }
             for link in links {
-                self.take(link.url, link.kind, &mut next);
+                self.take(link.url, link.kind, 0, &mut next);
             }
         }
         // The level is done: no redirect of it can claim a URL of the next one any more.
@@ -192,8 +190,27 @@ impl Crawl {
         Ok(next)
     }
 
-    /// Takes `url`, named at the depth of `level` by a link of this `kind` (a redirect's
-    /// target is a page): a page to load joins the level's pages, if robots.txt allows it
+    /// What the redirect from `url` to `to` comes to, and the URL it leads to on the site,
+    /// with how many redirects in a row lead there. Its target is as far from the start as
+    /// `url`, so no `--depth` ends a chain of redirects, each to a new URL: after
+    /// [`MAX_REDIRECTS`] in a row (the loader's limit, and Python's `urlopen`'s), the next
+    /// is an error, not followed.
+    fn redirect(&self, url: &str, to: String) -> (Outcome, Option<(String, u32)>) {
+        let to = links::normalise(&to).unwrap_or(to);
+        let on_site = links::same_origin(url, &to);
+        let redirects = self.seen[url].redirects + 1;
+        if !on_site {
+            return (Outcome::Redirect { to, on_site }, None);
+        }
+        if redirects > MAX_REDIRECTS {
+            return (Outcome::TooManyRedirects { to }, None);
+        }
+        let followed = Some((to.clone(), redirects));
+        (Outcome::Redirect { to, on_site }, followed)
+    }
+
+    /// Takes `url`, named at the depth of `level` by a link of this `kind`, or by a
+    /// redirect, the last of `redirects` in a row (its target is a page): a page to load joins the level's pages, if robots.txt allows it
     /// and `--max-pages` leaves room for it; an image, stylesheet or script, or a page
     /// robots.txt closes, the notes, to be recorded, never loaded. Once `--max-pages` URLs
     /// are taken, a page robots.txt allows is only counted: neither `seen` nor the next level grows past
@@ -206,7 +223,7 @@ impl Crawl {
     /// loaded (if it is one, its media type shows it), however the findings came in. Past
     /// `--max-pages`, either claim makes the URL one counted, not one in the map; once
     /// counted, it stays so, whatever links name it.
-    fn take(&mut self, url: String, kind: Kind, level: &mut Level) {
+    fn take(&mut self, url: String, kind: Kind, redirects: u32, level: &mut Level) {
         let depth = level.depth;
         match self.seen.get_mut(&url) {
             // Noted as an image (stylesheet, script) by a link of this level, and not yet
@@ -219,7 +236,7 @@ impl Crawl {
             Some(taken) if matches!(taken.fate, Fate::Loads) => {
                 // To be loaded in the next level: loaded in this one instead, with the
                 // place that `--max-pages` keeps for it.
-                taken.depth = depth;
+                (taken.depth, taken.redirects) = (depth, redirects);
                 return level.pages.push_back(url);
             }
             Some(_) => {} // to be recorded in the next level: taken anew
@@ -241,7 +258,12 @@ impl Crawl {
             self.not_loaded.insert(&url);
             return;
         }
-        self.seen.insert(url.clone(), Taken { depth, fate });
+        let taken = Taken {
+            depth,
+            redirects,
+            fate,
+        };
+        self.seen.insert(url.clone(), taken);
         if loads {
             self.loads_left -= 1;
             self.site_map.expect(1);

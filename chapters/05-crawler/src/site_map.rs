@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use loader::links::Kind;
-use loader::{LoadError, count};
+use loader::{LoadError, MAX_REDIRECTS, count};
 
 use crate::worker::{LeftOut, MAX_URL_BYTES};
 
@@ -22,6 +22,9 @@ pub enum Outcome {
     Page(usize),
     /// A redirect to this URL; `on_site` if it was followed.
     Redirect { to: String, on_site: bool },
+    /// A redirect on the site to this URL, after [`MAX_REDIRECTS`] in a row: an error, not
+    /// followed (the crawler's own, as the loader's errors are for what a load meets).
+    TooManyRedirects { to: String },
     /// Loaded, but not HTML: its media type.
     Other(String),
     /// An image, stylesheet or script, as the link said: recorded, not loaded.
@@ -115,7 +118,7 @@ impl SiteMap {
             println!("{}", line(url, entry.depth, &entry.outcome));
             match entry.outcome {
                 Outcome::Page(size) => (pages, bytes) = (pages + 1, bytes + size),
-                Outcome::Failed(_) => errors += 1,
+                Outcome::Failed(_) | Outcome::TooManyRedirects { .. } => errors += 1,
                 _ => {}
             }
             if let Some(worker) = entry.worker {
@@ -164,6 +167,10 @@ fn line(url: &str, depth: usize, outcome: &Outcome) -> String {
         Outcome::Redirect { to, on_site: false } => {
             format!("  {depth} {url} -> {to} (another site: not followed)")
         }
+        Outcome::TooManyRedirects { to } => format!(
+            "  {depth} error: {url}: more than {MAX_REDIRECTS} redirects in a row: the one to \
+             {to} is not followed"
+        ),
         Outcome::Other(media_type) => format!("  {depth} {url} ({media_type}: not a page)"),
         Outcome::Embedded(kind) => format!("  {depth} {url} ({}: not loaded)", kind.name()),
         Outcome::Disallowed(why) => format!("  {depth} {url} ({why})"),
