@@ -252,6 +252,29 @@ fn a_chain_of_redirects_ends_even_at_depth_0() {
     assert!(map.contains(&said), "no '{said}' in:\n{map}");
 }
 
+/// A start page that redirects, on the site, to a URL over 2,048 bytes leads nowhere: the
+/// target is left out, as a link that long is, and the crawler says why, and exits with 1.
+fn a_start_page_that_redirects_to_a_url_over_2048_bytes_says_so() {
+    let server = Server::start();
+    let start = format!("{}/", server.origin);
+    let location = format!("Location: /{}\r\n", "l".repeat(2048));
+    let crawl = server.serve_while(
+        move |path| match path {
+            "/" => answer("302 Found", &location, ""),
+            _ => answer("200 OK", "", "<p>loaded</p>"),
+        },
+        || Command::new(BIN).arg(&start).output().unwrap(),
+    );
+    let text = String::from_utf8_lossy(&crawl.stdout);
+    for said in [
+        "1 link left out: URL over 2048 bytes",
+        "The start page leads to a URL over 2048 bytes, which was not loaded",
+    ] {
+        assert!(text.contains(said), "no '{said}' in:\n{text}");
+    }
+    assert_eq!(crawl.status.code(), Some(1), "{text}");
+}
+
 /// A web server on a thread of this test, for a test that runs the crawler on pages of its
 /// own: no fork here, so a thread is fine.
 struct Server {
@@ -352,4 +375,5 @@ fork_test::main!(
     a_page_of_many_long_links_costs_little_memory,
     a_redirect_leads_as_far_as_its_link_whichever_finding_comes_first,
     a_chain_of_redirects_ends_even_at_depth_0,
+    a_start_page_that_redirects_to_a_url_over_2048_bytes_says_so,
 );

@@ -11,7 +11,7 @@ use loader::links::{self, Kind};
 use crate::robots::Rules;
 use crate::site_map::{Outcome, SiteMap};
 use crate::url_set::UrlSet;
-use crate::worker::{Found, LeftOut, Loaded, Task};
+use crate::worker::{Found, LeftOut, Loaded, MAX_URL_BYTES, Task};
 
 /// The parent's side of a crawl: the queues, and everything it knows so far.
 pub struct Crawl {
@@ -194,8 +194,9 @@ impl Crawl {
     /// with how many redirects in a row lead there. Its target is as far from the start as
     /// `url`, so no `--depth` ends a chain of redirects, each to a new URL: after
     /// [`MAX_REDIRECTS`] in a row (the loader's limit, and Python's `urlopen`'s), the next
-    /// is an error, not followed.
-    fn redirect(&self, url: &str, to: String) -> (Outcome, Option<(String, u32)>) {
+    /// is an error, not followed. A target over [`MAX_URL_BYTES`] is left out and counted,
+    /// as a link that long is: the bound on what the crawl keeps holds for redirects too.
+    fn redirect(&mut self, url: &str, to: String) -> (Outcome, Option<(String, u32)>) {
         let to = links::normalise(&to).unwrap_or(to);
         let on_site = links::same_origin(url, &to);
         let redirects = self.seen[url].redirects + 1;
@@ -204,6 +205,10 @@ impl Crawl {
         }
         if redirects > MAX_REDIRECTS {
             return (Outcome::TooManyRedirects { to }, None);
+        }
+        if to.len() > MAX_URL_BYTES {
+            self.left_out.too_long += 1;
+            return (Outcome::Redirect { to, on_site }, None);
         }
         let followed = Some((to.clone(), redirects));
         (Outcome::Redirect { to, on_site }, followed)

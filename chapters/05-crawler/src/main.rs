@@ -23,7 +23,7 @@ use loader::{Options, count, exit_status};
 
 use crawl::Crawl;
 use site_map::{Destination, Outcome};
-use worker::crawl_worker;
+use worker::{MAX_URL_BYTES, crawl_worker};
 
 /// Crawls a web site with worker processes, and prints its map: every URL reached on the
 /// start page's site, with its depth (its distance in links from the start).
@@ -185,6 +185,11 @@ fn nothing_to_crawl(start_url: &str, start: &Destination) -> Option<String> {
             format!("The start page leads to another site: to crawl that one, start at {to}")
         }
         Destination::Loop => "The start page's redirects go round in a loop".to_string(),
+        Destination::NotLoaded(url) if url.len() > MAX_URL_BYTES => {
+            format!(
+                "The start page leads to a URL over {MAX_URL_BYTES} bytes, which was not loaded"
+            )
+        }
         Destination::NotLoaded(url) => {
             format!("The start page leads to {url}, which was not loaded: past --max-pages")
         }

@@ -153,7 +153,7 @@ impl SiteMap {
 pub enum Destination<'a> {
     /// The last URL, and what it held: a page, an error, a redirect to another site...
     Reached(&'a str, &'a Outcome),
-    /// This URL, which was not loaded (past `--max-pages`).
+    /// This URL, which was not loaded: past `--max-pages`, or over [`MAX_URL_BYTES`].
     NotLoaded(&'a str),
     /// Back to a URL already passed: round in a loop.
     Loop,

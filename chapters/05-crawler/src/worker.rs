@@ -48,7 +48,7 @@ pub enum Loaded {
 pub struct LeftOut {
     /// Past the page's first `--max-links` links to pages, or to anything else.
     pub past_max_links: usize,
-    /// URLs longer than [`MAX_URL_BYTES`].
+    /// URLs longer than [`MAX_URL_BYTES`] (the parent adds redirects' targets that long).
     pub too_long: usize,
 }
 // ANCHOR_END: messages
