@@ -35,7 +35,8 @@ pub struct Crawl {
     /// The pages found once `--max-pages` URLs were taken: counted, each once, neither
     /// kept nor loaded.
     pub not_loaded: UrlSet,
-    /// Links the workers counted but did not send: past `--max-links`, or too long.
+    /// Links the workers counted but did not send (past `--max-links`, or too long), and
+    /// redirects' targets too long to follow.
     pub left_out: LeftOut,
 }
 
@@ -215,11 +216,14 @@ impl Crawl {
     }
 
     /// Takes `url`, named at the depth of `level` by a link of this `kind`, or by a
-    /// redirect, the last of `redirects` in a row (its target is a page): a page to load joins the level's pages, if robots.txt allows it
-    /// and `--max-pages` leaves room for it; an image, stylesheet or script, or a page
-    /// robots.txt closes, the notes, to be recorded, never loaded. Once `--max-pages` URLs
-    /// are taken, a page robots.txt allows is only counted: neither `seen` nor the next level grows past
-    /// `--max-pages` URLs, however many links the pages hold.
+    /// redirect, the last of `redirects` in a row (its target is a page): a page to load
+    /// joins the level's pages, if robots.txt allows it and `--max-pages` leaves room for
+    /// it; an image, stylesheet or script, or a page robots.txt closes, the notes, to be
+    /// recorded, never loaded. Once `--max-pages` URLs are taken, a page robots.txt allows
+    /// is only counted: the levels grow no more, and `seen` grows only by the images,
+    /// stylesheets, scripts and closed pages that the pages loaded name, at most twice
+    /// `--max-links` for each page, however many links it holds. So what the crawl keeps
+    /// is bounded by `--max-pages` times `--max-links` URLs.
     ///
     /// A URL is taken once, at its smallest depth. The findings of a level come in any
     /// order: a link of this level may take a URL for the next level before a redirect of
