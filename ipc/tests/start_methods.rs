@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use fork_test::{BusyThreads, NoDescriptorsLeft, SigchldIgnored, Stream, capture, time_limit};
+use fork_test::{
+    BusyThreads, NoDescriptorsLeft, SigchldIgnored, SigintDefault, Stream, capture, time_limit,
+};
 use ipc::{Error, PANIC_EXIT_CODE, Process, StartMethod, get_context};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -953,6 +955,10 @@ fn nap_then_set((event, ms): (ipc::Event, u64)) {
 /// of it, and the process started before the `SIGINT` with it.)
 fn a_forkserver_outlives_sigint_and_its_processes_do_not() {
     time_limit(Duration::from_secs(30));
+    // The server takes the program's action as it starts: the default one, whatever this
+    // test was started with.
+    let _sigint = SigintDefault::new();
+    ipc::forkserver::stop();
     let _stop = StopsTheForkserver;
     ipc::forkserver::start().unwrap();
     let ctx = get_context(StartMethod::Forkserver);
@@ -986,6 +992,10 @@ fn a_forkserver_outlives_sigint_and_its_processes_do_not() {
 /// runs to its end. (A thread watches the server's children and signals each new one.)
 fn a_sigint_as_a_forkserver_process_starts_is_not_lost() {
     time_limit(Duration::from_secs(120));
+    // The server takes the program's action as it starts: the default one, whatever this
+    // test was started with.
+    let _sigint = SigintDefault::new();
+    ipc::forkserver::stop();
     let _stop = StopsTheForkserver;
     ipc::forkserver::start().unwrap();
     let server = ipc::forkserver::pid().unwrap();

@@ -21,12 +21,12 @@
 
 mod busy;
 mod descriptors;
-mod sigchld;
+mod signals;
 mod storm;
 
 pub use busy::BusyThreads;
 pub use descriptors::NoDescriptorsLeft;
-pub use sigchld::SigchldIgnored;
+pub use signals::{SigchldIgnored, SigintDefault};
 pub use storm::SignalStorm;
 
 use std::collections::BTreeMap;
