@@ -150,21 +150,14 @@ mod tests {
     }
 
     #[test]
-    fn a_robots_txt_answered_400_by_nginx_on_its_tls_port_is_none() {
-        // nginx 1.22 answers a plain request on its TLS port with this 400 (checked on
-        // loopback). RFC 9309 and `from_answer`: a 4xx means every page may be loaded, as
-        // it was before the loader named this 400 `HttpToTlsPort`; now the crawl loads no
-        // page and advises --ignore-robots, where https:// is the way.
+    fn a_robots_txt_that_a_tls_port_refuses_in_plain_http_is_none() {
+        // A server asked in plain HTTP on its TLS port answers 400 and says so (Go's words
+        // here; nginx's and Apache's are alike): the loader's `HttpToTlsPort`. For robots.txt
+        // that is a 4xx, none: the pages load, and their own errors say to use https://.
+        // (Read as "cannot be read", it kept every page and advised --ignore-robots.)
         use std::io::{Read, Write};
-        let page = "<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port\
-                    </title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n\
-                    <center>The plain HTTP request was sent to HTTPS port</center>\r\n\
-                    <hr><center>nginx/1.22.1</center>\r\n</body>\r\n</html>\r\n";
-        let answer = format!(
-            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
-             Connection: close\r\n\r\n{page}",
-            page.len()
-        );
+        let answer =
+            "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/robots.txt", listener.local_addr().unwrap());
         let server = std::thread::spawn(move || {
