@@ -525,6 +525,22 @@ fn a_send_that_stops_half_way_leaves_the_end_unwritable() {
     ));
 }
 
+/// A big send (encoded into the pipe as it goes) to an end whose reader is gone is
+/// `Closed`, and so is the next send: nothing stopped half-way on this side, so nothing is
+/// `Unwritable`. (A pool worker tells `Closed`, "the parent stopped listening", from a
+/// failure it must report, by it.)
+fn a_big_send_to_a_reader_that_is_gone_is_closed_not_unwritable() {
+    let (a, mut b) = Pipe::new().unwrap();
+    drop(a);
+    let big = "x".repeat(1 << 20);
+    let first = b.send(&big);
+    let next = b.send(&"next");
+    assert!(
+        matches!((&first, &next), (Err(Error::Closed), Err(Error::Closed))),
+        "the big send: {first:?}; the next: {next:?}"
+    );
+}
+
 fn a_big_message_of_the_wrong_type_leaves_the_next_one_readable() {
     let (mut a, mut b) = Pipe::new().unwrap();
     let page = || Page {
@@ -749,6 +765,7 @@ fork_test::main!(
     a_big_hostile_frame_is_refused_like_a_small_one,
     a_big_message_of_the_wrong_type_leaves_the_next_one_readable,
     a_send_that_stops_half_way_leaves_the_end_unwritable,
+    a_big_send_to_a_reader_that_is_gone_is_closed_not_unwritable,
     a_big_value_that_changes_while_it_is_sent_cuts_the_stream_not_the_frames,
     a_big_byte_buffer_takes_memory_only_as_it_arrives,
     a_big_message_of_small_values_arrives_intact,
