@@ -547,6 +547,36 @@ mod tests {
     }
 
     #[test]
+    fn a_redirect_count_does_not_hang_on_which_chain_comes_first() {
+        // Level 1: /b redirects to /c (one redirect in a row); /a leads there too, after
+        // ten in a row (/a, /r1 .. /r9). /c redirects to /d. The shortest way to /c is one
+        // redirect: /c's own is the second in a row, and followed, whichever finding of
+        // the level comes first.
+        let run = |short_first: bool| {
+            let start = vec![link("/a", Kind::Page), link("/b", Kind::Page)];
+            let mut chain = vec![redirect("/a", "/r1")];
+            for i in 1..9 {
+                chain.push(redirect(&format!("/r{i}"), &format!("/r{}", i + 1)));
+            }
+            chain.push(redirect("/r9", "/c"));
+            let short = redirect("/b", "/c");
+            let mut findings = vec![page("/", start)];
+            if short_first {
+                findings.push(short);
+                findings.extend(chain);
+            } else {
+                findings.extend(chain);
+                findings.push(short);
+            }
+            findings.push(redirect("/c", "/d"));
+            findings.push(page("/d", Vec::new()));
+            let crawl = crawl_all(crawl(None), findings);
+            crawl.site_map.line_of("http://127.0.0.1:1/c")
+        };
+        assert_eq!(run(false), run(true), "the chain of ten first, then the short one");
+    }
+
+    #[test]
     fn links_past_max_pages_are_counted_not_kept() {
         let mut crawl = crawl(Some(3));
         let links = (0..10_000)
