@@ -573,7 +573,11 @@ mod tests {
             let crawl = crawl_all(crawl(None), findings);
             crawl.site_map.line_of("http://127.0.0.1:1/c")
         };
-        assert_eq!(run(false), run(true), "the chain of ten first, then the short one");
+        assert_eq!(
+            run(false),
+            run(true),
+            "the chain of ten first, then the short one"
+        );
     }
 
     #[test]

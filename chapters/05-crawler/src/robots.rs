@@ -174,4 +174,44 @@ mod tests {
         let (rules, said) = Rules::from_answer(&url, answer);
         assert!(rules.refusal("http://h/a.html").is_none(), "{said}");
     }
+
+    #[test]
+    fn a_robots_txt_redirected_to_a_tls_port_is_unreadable_not_none() {
+        // The site's own port speaks plain HTTP: its robots.txt redirects to another port,
+        // which speaks TLS (its first bytes are a TLS alert), so no answer comes. The pages
+        // load fine, with no error to say "try https://": the robots.txt could not be read, and
+        // RFC 9309 (2.3.1.4) closes every page then, as `from_answer` says for "no answer".
+        use std::io::{Read, Write};
+        use std::net::TcpListener;
+        fn serve(listener: TcpListener, answer: Vec<u8>) {
+            std::thread::spawn(move || {
+                for mut stream in listener.incoming().flatten() {
+                    let mut request = Vec::new();
+                    let mut byte = [0];
+                    while !request.ends_with(b"\r\n\r\n") && matches!(stream.read(&mut byte), Ok(1))
+                    {
+                        request.push(byte[0]);
+                    }
+                    let _ = stream.write_all(&answer);
+                }
+            });
+        }
+        let tls = TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = format!("http://{}/robots.txt", tls.local_addr().unwrap());
+        serve(tls, vec![21, 3, 3, 0, 2, 2, 70]); // alert: protocol version
+        let site = TcpListener::bind("127.0.0.1:0").unwrap();
+        let origin = format!("http://{}", site.local_addr().unwrap());
+        let moved = format!(
+            "HTTP/1.1 301 Moved Permanently\r\nLocation: {target}\r\nContent-Length: 0\r\n\
+             Connection: close\r\n\r\n"
+        );
+        serve(site, moved.into_bytes());
+        let url = format!("{origin}/robots.txt");
+        let answer = loader::Loader::new(loader::Options::default()).load_robots(&url);
+        let (rules, said) = Rules::from_answer(&url, answer);
+        assert!(
+            rules.refusal(&format!("{origin}/a.html")).is_some(),
+            "every page of {origin} may be loaded: {said}"
+        );
+    }
 }
