@@ -241,7 +241,13 @@ impl Crawl {
                 if taken.depth == depth
                     && kind == Kind::Page
                     && matches!(taken.fate, Fate::Embedded(_)) => {} // taken anew
-            Some(taken) if taken.depth <= depth => return, // loaded, or about to be, or recorded
+            Some(taken) if taken.depth < depth => return, // loaded, or about to be, or recorded
+            Some(taken) if taken.depth == depth => {
+                // The same depth by another way: the shortest chain of redirects counts, if
+                // it comes before the URL's own finding (which reads the count).
+                taken.redirects = taken.redirects.min(redirects);
+                return;
+            }
             Some(taken) if matches!(taken.fate, Fate::Loads) => {
                 // To be loaded in the next level: loaded in this one instead, with the
                 // place that `--max-pages` keeps for it.

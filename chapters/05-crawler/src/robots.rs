@@ -36,10 +36,16 @@ impl Rules {
             Err(LoadError::Status { status, .. }) if (400..500).contains(&status) => {
                 (Rules::None, format!("{robots_url}: none ({status})"))
             }
-            // Plain HTTP to a port that speaks TLS (nginx says so in a 400): the pages will
-            // fail the same way, and their errors say what to do (https://); "no page may be
-            // loaded, try --ignore-robots" would send the user the wrong way.
-            Err(e @ LoadError::HttpToTlsPort { .. }) => (Rules::None, format!("{e}: none")),
+            // Plain HTTP to the site's port, which speaks TLS (nginx says so in a 400): the
+            // pages will fail the same way, and their errors say what to do (https://); "no
+            // page may be loaded, try --ignore-robots" would send the user the wrong way. A
+            // robots.txt redirected to such a port is one that cannot be read.
+            Err(
+                e @ LoadError::HttpToTlsPort {
+                    redirected_to: None,
+                    ..
+                },
+            ) => (Rules::None, format!("{e}: none")),
             Err(e) => (
                 Rules::Unreadable,
                 format!("{e}: no page is loaded (--ignore-robots loads them)"),
