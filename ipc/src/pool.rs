@@ -793,8 +793,9 @@ const FAILURE_FRAMING: usize = 13;
 /// What became of a message given to [`Connection::send_later`]: `None` if it was queued;
 /// the failure to send for its item instead if it was over the limit or did not encode
 /// (nothing of it was queued then, unless it was a value too big to buffer whose encoding
-/// failed half-way into the pipe: the pipe is shut then, the next send fails, and the
-/// worker's items are `WorkerDied`). Any other error is the pipe's: the worker stops.
+/// failed half-way into the pipe: the pipe is shut then, the next send fails with
+/// [`Error::Unwritable`], the worker says so and stops, and its items are `WorkerDied`).
+/// Any other error is the pipe's: the worker stops.
 fn refused(queued: Result<()>) -> Result<Option<Failure>> {
     match queued {
         Ok(()) => Ok(None),

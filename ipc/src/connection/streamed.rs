@@ -45,22 +45,30 @@ impl Connection {
             conn: self,
             buf: Vec::with_capacity(BATCH),
             left: len,
+            begun: false,
+            failure: None,
         };
         frame.buf.extend_from_slice(&header);
         let sent = codec::encode_to(value, &mut frame).and_then(|()| frame.finish());
-        if let Err(e) = sent {
-            // Part of a frame may be out: the reader must see the stream end there, not
-            // read what follows as the rest of the frame. Later sends are refused, and say
-            // why: the kernel's refusal (`EPIPE`) would read as the other end gone.
-            let _ = shutdown(std::os::fd::AsRawFd::as_raw_fd(&self.fd), Shutdown::Write);
-            if !matches!(e, Error::Closed) {
-                self.unwritable = Some(format!(
-                    "an earlier send stopped in the middle of a message ({e})"
-                ));
-            }
-            return Err(e);
+        let Err(e) = sent else {
+            return Ok(());
+        };
+        // A failed write's own error (the codec passes on only its text): `Closed` stays
+        // `Closed`, the reader gone.
+        let e = frame.failure.take().unwrap_or(e);
+        if !frame.begun {
+            return Err(e); // nothing of the frame went: the stream is as it was
         }
-        Ok(())
+        // Part of a frame may be out: the reader must see the stream end there, not read
+        // what follows as the rest of the frame. Later sends are refused, and say why: the
+        // kernel's refusal (`EPIPE`) would read as the other end gone.
+        let _ = shutdown(std::os::fd::AsRawFd::as_raw_fd(&self.fd), Shutdown::Write);
+        if !matches!(e, Error::Closed) {
+            self.unwritable = Some(format!(
+                "an earlier send stopped in the middle of a message ({e})"
+            ));
+        }
+        Err(e)
     }
 
     /// Receives a frame of `len` bytes and decodes it as it arrives.
@@ -98,18 +106,33 @@ struct FrameWriter<'a> {
     buf: Vec<u8>,
     /// Bytes of the body the header announced and not written yet.
     left: usize,
+    /// Whether a write of the frame was made: part of it may be out.
+    begun: bool,
+    /// Why a write failed, if one did.
+    failure: Option<Error>,
 }
 
 impl FrameWriter<'_> {
+    /// Writes `slices` whole; a failure is kept as the connection's error, and passed on
+    /// to the codec as text.
+    fn write_all(&mut self, slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+        self.begun = true;
+        self.conn.write_all(slices).map_err(|e| {
+            let text = e.to_string();
+            self.failure = Some(e);
+            io::Error::other(text)
+        })
+    }
+
     fn send_buf(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
         let buf = std::mem::take(&mut self.buf);
-        let sent = self.conn.write_all(&mut [IoSlice::new(&buf)]);
+        let sent = self.write_all(&mut [IoSlice::new(&buf)]);
         self.buf = buf;
         self.buf.clear();
-        sent.map_err(io::Error::other)
+        sent
     }
 
     /// Sends what is gathered; the encoding must have been exactly as long as announced.
@@ -135,11 +158,11 @@ impl Write for FrameWriter<'_> {
         if bytes.len() >= self.buf.capacity() {
             // Big: from the value to the kernel, with no copy, in one `sendmsg` with what
             // was gathered before it.
-            let sent = self
-                .conn
-                .write_all(&mut [IoSlice::new(&self.buf), IoSlice::new(bytes)]);
+            let buf = std::mem::take(&mut self.buf);
+            let sent = self.write_all(&mut [IoSlice::new(&buf), IoSlice::new(bytes)]);
+            self.buf = buf;
             self.buf.clear();
-            return sent.map(|()| bytes.len()).map_err(io::Error::other);
+            return sent.map(|()| bytes.len());
         }
         if self.buf.len() + bytes.len() > self.buf.capacity() {
             self.send_buf()?;
