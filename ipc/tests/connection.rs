@@ -525,6 +525,48 @@ fn a_send_that_stops_half_way_leaves_the_end_unwritable() {
     ));
 }
 
+/// Like `FailsHalfWay`, but the pass into the pipe panics after its string went, instead
+/// of returning an error.
+struct PanicsHalfWay {
+    text: String,
+    passes: std::cell::Cell<usize>,
+}
+
+impl Serialize for PanicsHalfWay {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        self.passes.set(self.passes.get() + 1);
+        let mut tuple = serializer.serialize_tuple(2)?;
+        tuple.serialize_element(&self.text)?;
+        if self.passes.get() >= 3 {
+            panic!("panics half-way");
+        }
+        tuple.serialize_element(&0u8)?;
+        tuple.end()
+    }
+}
+
+/// A send that a panic stops half-way through a message (caught by the caller) cuts the
+/// frame as an error does: the next send must not complete the cut frame, or the reader
+/// takes its bytes as the rest of the first message and gets a value nobody sent.
+fn a_send_that_a_panic_stops_half_way_does_not_let_the_next_send_finish_its_frame() {
+    let (mut a, mut b) = Pipe::new().unwrap();
+    let value = PanicsHalfWay {
+        text: "x".repeat(100_000),
+        passes: std::cell::Cell::new(0),
+    };
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.send(&value)));
+    assert!(caught.is_err(), "the serializer panicked");
+    let next = b.send(&5u8);
+    drop(b);
+    let got = a.recv::<(String, u8)>();
+    assert!(
+        matches!(got, Err(Error::Truncated { .. })),
+        "the send after the panic: {next:?}; the reader got {:?}",
+        got.map(|(text, n)| (text.len(), n))
+    );
+}
+
 /// A big send (encoded into the pipe as it goes) to an end whose reader is gone is
 /// `Closed`, and so is the next send: nothing stopped half-way on this side, so nothing is
 /// `Unwritable`. (A pool worker tells `Closed`, "the parent stopped listening", from a
@@ -765,6 +807,7 @@ fork_test::main!(
     a_big_hostile_frame_is_refused_like_a_small_one,
     a_big_message_of_the_wrong_type_leaves_the_next_one_readable,
     a_send_that_stops_half_way_leaves_the_end_unwritable,
+    a_send_that_a_panic_stops_half_way_does_not_let_the_next_send_finish_its_frame,
     a_big_send_to_a_reader_that_is_gone_is_closed_not_unwritable,
     a_big_value_that_changes_before_it_goes_is_refused_and_the_stream_goes_on,
     a_big_byte_buffer_takes_memory_only_as_it_arrives,
