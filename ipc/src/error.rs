@@ -50,10 +50,12 @@ pub enum Error {
     /// "the connection will no longer be readable".
     #[error("this connection can no longer be read: {0}")]
     Unreadable(String),
-    /// An earlier send stopped in the middle of a message (a big value whose encoding failed
-    /// half-way, after part of it had gone): the stream was shut there, so that the reader
-    /// sees it end instead of reading what follows as the rest of that message. Every send
-    /// after it is refused with this; the other end reads [`Truncated`](Self::Truncated).
+    /// An earlier send stopped in the middle of a message, after part of it had gone: a big
+    /// value whose encoding failed (or panicked) half-way, or came out shorter than it was
+    /// counted, or whose write failed half-way. The stream was shut there, so that the
+    /// reader sees it end instead of reading what follows as the rest of that message.
+    /// Every send after it is refused with this; the other end reads
+    /// [`Truncated`](Self::Truncated).
     #[error("this connection can no longer be written: {0}")]
     Unwritable(String),
     /// A value could not be turned into bytes.

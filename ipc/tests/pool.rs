@@ -584,9 +584,9 @@ fn a_result_that_cannot_be_encoded_fails_its_item_alone() {
 
 /// A result whose encoding fails half-way into the pipe (it is big, so it is encoded as it
 /// is sent, and it encodes differently that time): the worker's pipe is shut, and its
-/// next send fails with `Error::Closed` although the parent is still listening. That is a
-/// failure, not a parent that stopped listening: the item must not end as a worker that
-/// "died" with exit code 0, having said nothing.
+/// next send fails with `Error::Unwritable` (it was `Closed`, as if the parent had stopped
+/// listening). That is a failure: the item must not end as a worker that "died" with exit
+/// code 0, having said nothing.
 #[derive(Debug, Deserialize)]
 struct FailsHalfWay(String);
 

@@ -16,6 +16,7 @@
 use std::cell::RefCell;
 use std::ffi::c_void;
 use std::io::{self, IoSlice, Write};
+use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
 
 use nix::sys::mman::{MmapAdvise, madvise};
@@ -46,29 +47,18 @@ impl Connection {
             buf: Vec::with_capacity(BATCH),
             left: len,
             begun: false,
+            finished: false,
             failure: None,
         };
         frame.buf.extend_from_slice(&header);
         let sent = codec::encode_to(value, &mut frame).and_then(|()| frame.finish());
-        let Err(e) = sent else {
-            return Ok(());
-        };
         // A failed write's own error (the codec passes on only its text): `Closed` stays
-        // `Closed`, the reader gone.
-        let e = frame.failure.take().unwrap_or(e);
-        if !frame.begun {
-            return Err(e); // nothing of the frame went: the stream is as it was
-        }
-        // Part of a frame may be out: the reader must see the stream end there, not read
-        // what follows as the rest of the frame. Later sends are refused, and say why: the
-        // kernel's refusal (`EPIPE`) would read as the other end gone.
-        let _ = shutdown(std::os::fd::AsRawFd::as_raw_fd(&self.fd), Shutdown::Write);
-        if !matches!(e, Error::Closed) {
-            self.unwritable = Some(format!(
-                "an earlier send stopped in the middle of a message ({e})"
-            ));
-        }
-        Err(e)
+        // `Closed`, the reader gone. Kept in the frame, which says it as it is dropped.
+        sent.map_err(|e| {
+            let e = frame.failure.take().unwrap_or(e);
+            frame.failure = Some(e.clone());
+            e
+        })
     }
 
     /// Receives a frame of `len` bytes and decodes it as it arrives.
@@ -108,8 +98,32 @@ struct FrameWriter<'a> {
     left: usize,
     /// Whether a write of the frame was made: part of it may be out.
     begun: bool,
-    /// Why a write failed, if one did.
+    /// Whether all of it was written.
+    finished: bool,
+    /// Why a write failed, if one did (then why the frame stopped).
     failure: Option<Error>,
+}
+
+impl Drop for FrameWriter<'_> {
+    /// A frame begun and not finished (a write or the value's encoding failed, or the
+    /// encoding panicked and the caller caught it): the reader must see the stream end
+    /// there, not read what follows as the rest of the frame. So the stream is shut, and
+    /// later sends are refused with the reason: the kernel's refusal (`EPIPE`) would read
+    /// as the other end gone. Nothing to do if the other end is gone indeed, or if nothing
+    /// of the frame went: the stream is as it was.
+    fn drop(&mut self) {
+        if !self.begun || self.finished || matches!(self.failure, Some(Error::Closed)) {
+            return;
+        }
+        let _ = shutdown(self.conn.fd.as_raw_fd(), Shutdown::Write);
+        let why = match &self.failure {
+            Some(e) => e.to_string(),
+            None => "the value's encoding panicked".to_string(),
+        };
+        self.conn.unwritable = Some(format!(
+            "an earlier send stopped in the middle of a message ({why})"
+        ));
+    }
 }
 
 impl FrameWriter<'_> {
@@ -144,7 +158,9 @@ impl FrameWriter<'_> {
             )));
         }
         self.send_buf()
-            .map_err(|e| Error::from(io::Error::other(e)))
+            .map_err(|e| Error::from(io::Error::other(e)))?;
+        self.finished = true;
+        Ok(())
     }
 }
 
