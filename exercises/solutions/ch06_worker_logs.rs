@@ -50,6 +50,11 @@ pub fn summarize_logged(
         .pool(processes)
         .initializer(open_log, dir) // in each worker, as it starts
         .start()?;
-    pool.map(summarize, urls)
+    let summaries = pool.map(summarize, urls)?;
+    // Closed and joined, not dropped (which kills the workers at once): every worker ends
+    // its start, its log created, and leaves on its own, its writes done.
+    pool.close();
+    pool.join()?;
+    Ok(summaries)
 }
 // ANCHOR_END: summarize_logged

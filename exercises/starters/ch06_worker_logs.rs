@@ -61,5 +61,10 @@ pub fn summarize_logged(
     // TODO: have each worker run `open_log(dir)` as it starts, before any task.
     let _ = (open_log, dir);
     let pool = get_context(StartMethod::Spawn).pool(processes).start()?;
-    pool.map(summarize, urls)
+    let summaries = pool.map(summarize, urls)?;
+    // Closed and joined, not dropped (which kills the workers at once): every worker ends
+    // its start, its log created, and leaves on its own, its writes done.
+    pool.close();
+    pool.join()?;
+    Ok(summaries)
 }
