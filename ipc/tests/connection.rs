@@ -478,14 +478,26 @@ struct Page {
     body: Vec<u8>,
 }
 
-/// A big value whose encoding fails on the pass that writes it into the pipe, after its
-/// string has gone (a value that encodes differently each time).
-struct FailsHalfWay {
+/// A big value whose encoding stops on the pass that writes it into the pipe, after its
+/// string has gone (a value that encodes differently each time): with an error, or with a
+/// panic if `panics`.
+struct StopsHalfWay {
     text: String,
+    panics: bool,
     passes: std::cell::Cell<usize>,
 }
 
-impl Serialize for FailsHalfWay {
+impl StopsHalfWay {
+    fn new(panics: bool) -> StopsHalfWay {
+        StopsHalfWay {
+            text: "x".repeat(100_000),
+            panics,
+            passes: std::cell::Cell::new(0),
+        }
+    }
+}
+
+impl Serialize for StopsHalfWay {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeTuple;
         // Passes: 1, into a buffer, stops at the big string; 2, its length is counted;
@@ -494,6 +506,9 @@ impl Serialize for FailsHalfWay {
         let mut tuple = serializer.serialize_tuple(2)?;
         tuple.serialize_element(&self.text)?;
         if self.passes.get() >= 3 {
+            if self.panics {
+                panic!("panics half-way");
+            }
             return Err(serde::ser::Error::custom("fails half-way"));
         }
         tuple.serialize_element(&0u8)?;
@@ -506,10 +521,7 @@ impl Serialize for FailsHalfWay {
 /// "the other end is closed", with the other end still there.)
 fn a_send_that_stops_half_way_leaves_the_end_unwritable() {
     let (mut a, mut b) = Pipe::new().unwrap();
-    let value = FailsHalfWay {
-        text: "x".repeat(100_000),
-        passes: std::cell::Cell::new(0),
-    };
+    let value = StopsHalfWay::new(false);
     match b.send(&value) {
         Err(Error::Encode(why)) => assert!(why.contains("fails half-way"), "{why}"),
         other => panic!("{other:?}"),
@@ -525,36 +537,12 @@ fn a_send_that_stops_half_way_leaves_the_end_unwritable() {
     ));
 }
 
-/// Like `FailsHalfWay`, but the pass into the pipe panics after its string went, instead
-/// of returning an error.
-struct PanicsHalfWay {
-    text: String,
-    passes: std::cell::Cell<usize>,
-}
-
-impl Serialize for PanicsHalfWay {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeTuple;
-        self.passes.set(self.passes.get() + 1);
-        let mut tuple = serializer.serialize_tuple(2)?;
-        tuple.serialize_element(&self.text)?;
-        if self.passes.get() >= 3 {
-            panic!("panics half-way");
-        }
-        tuple.serialize_element(&0u8)?;
-        tuple.end()
-    }
-}
-
 /// A send that a panic stops half-way through a message (caught by the caller) cuts the
 /// frame as an error does: the next send must not complete the cut frame, or the reader
 /// takes its bytes as the rest of the first message and gets a value nobody sent.
 fn a_send_that_a_panic_stops_half_way_does_not_let_the_next_send_finish_its_frame() {
     let (mut a, mut b) = Pipe::new().unwrap();
-    let value = PanicsHalfWay {
-        text: "x".repeat(100_000),
-        passes: std::cell::Cell::new(0),
-    };
+    let value = StopsHalfWay::new(true);
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.send(&value)));
     assert!(caught.is_err(), "the serializer panicked");
     let next = b.send(&5u8);
