@@ -44,6 +44,10 @@ enum Reaper {
     /// The forkserver, its parent: it sends the exit code over this socket once it has
     /// reaped the child (and closes it if it dies first).
     Forkserver(OwnedFd),
+    /// Nobody here: the forkserver died first, and the child, which runs on, was adopted by
+    /// the nearest subreaper (see `PR_SET_CHILD_SUBREAPER`), or by init. Its exit code is
+    /// lost, unless this process is that subreaper.
+    Adopter,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -102,19 +106,11 @@ impl Child {
         self.pid.as_raw()
     }
 
-    /// The pidfd, to hand on (the forkserver sends it to the process that asked for the
-    /// child).
+    /// The pidfd: readable once the child has ended, for good, whoever reaps it (to `poll`
+    /// beside other descriptors); the forkserver hands it on to the process that asked for
+    /// the child.
     pub(crate) fn pidfd(&self) -> BorrowedFd<'_> {
         self.pidfd.as_fd()
-    }
-
-    /// Readable once the child's exit code can be had: for `poll`, beside other
-    /// descriptors.
-    pub(crate) fn exit_fd(&self) -> BorrowedFd<'_> {
-        match &self.reaper {
-            Reaper::Parent => self.pidfd.as_fd(),
-            Reaper::Forkserver(status) => status.as_fd(),
-        }
     }
 
     /// Blocks until the child exits; reaps it.
@@ -146,11 +142,11 @@ impl Child {
         }
     }
 
-    /// Reaps the child, which was sent `SIGKILL`: at once if this process reaps it; a
-    /// forkserver's child is waited for [`SERVER_REPORTS_WITHIN`], and then given up
-    /// ([`Error::ExitStatusLost`]): the server that should report it does not run.
+    /// Reaps the child, which was sent `SIGKILL`: at once if this process or an adopter
+    /// reaps it; a forkserver's child is waited for [`SERVER_REPORTS_WITHIN`], and then
+    /// given up ([`Error::ExitStatusLost`]): the server that should report it does not run.
     fn wait_killed(&mut self) -> Result<i32> {
-        if let Reaper::Parent = self.reaper {
+        if let Reaper::Parent | Reaper::Adopter = self.reaper {
             return self.wait();
         }
         match self.wait_timeout(SERVER_REPORTS_WITHIN)? {
@@ -242,10 +238,20 @@ impl Child {
                 };
                 match receive_exit_code(status.as_fd(), wait)? {
                     Some(Some(code)) => self.state = State::Exited(code),
-                    Some(None) => self.state = State::Lost, // the forkserver is gone
+                    // The server died before it could say: the child may run on.
+                    Some(None) => self.reaper = Reaper::Adopter,
                     None => return Ok(None),
                 }
                 continue;
+            }
+            if let Reaper::Adopter = self.reaper {
+                // Whoever adopted the child reaps it: wait for its end, then reap it here
+                // if this process is the adopter (else the wait says ECHILD: lost).
+                if flags.contains(WaitPidFlag::WNOHANG) && !self.has_ended()? {
+                    return Ok(None);
+                }
+                let mut fds = [PollFd::new(self.pidfd.as_fd(), PollFlags::POLLIN)];
+                poll_until(&mut fds, None)?;
             }
             match waitid(Id::PIDFd(self.pidfd.as_fd()), WaitPidFlag::WEXITED | flags) {
                 Ok(WaitStatus::Exited(_, code)) => self.state = State::Exited(code),
@@ -274,8 +280,8 @@ impl Drop for Child {
         if self.state == State::Running && self.check_parent().is_ok() {
             let _ = self.signal(Signal::SIGKILL);
             match self.reaper {
-                // A killed child ends at once, and is reaped here.
-                Reaper::Parent => drop(self.wait()),
+                // A killed child ends at once, and is reaped here (or by its adopter).
+                Reaper::Parent | Reaper::Adopter => drop(self.wait()),
                 // The server reaps it; if the server is stopped, its code is given up.
                 Reaper::Forkserver(_) => drop(self.wait_timeout(SERVER_REPORTS_WITHIN)),
             }

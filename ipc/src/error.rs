@@ -95,10 +95,12 @@ pub enum Error {
     },
     /// The child's exit status was collected by someone else, so it is lost (with
     /// `SIGCHLD` ignored the kernel discards it; a `SIGCHLD` handler may have called
-    /// `waitpid`).
+    /// `waitpid`; the forkserver that started it died or was stopped before it could say,
+    /// and the child's adopter reaped it).
     #[error(
         "the exit status of process {pid} was collected elsewhere and is lost \
-         (is SIGCHLD ignored, or does a SIGCHLD handler call waitpid?)"
+         (is SIGCHLD ignored, does a SIGCHLD handler call waitpid, or did the forkserver \
+         that started it stop?)"
     )]
     ExitStatusLost {
         /// The child's process id.

@@ -17,7 +17,13 @@
 //! exit code to the process that asked for it, over a socket of that child's own. It also
 //! sends a pidfd for the child, opened before the child can be reaped, so the asking
 //! process can signal it without fear of a reused pid. The server dies with the program
-//! (`PR_SET_PDEATHSIG`), and its children die with the server.
+//! (`PR_SET_PDEATHSIG`); each child dies with the process that asked for it (a
+//! [lifeline](crate::lifeline) that this process holds), and not with the server: a
+//! server that is killed, or [`stop`]ped, leaves its children running, as Python's does.
+//! They are adopted (by init, or the nearest subreaper), and their exit codes are lost:
+//! a join waits for the child's end, then says [`Error::ExitStatusLost`] (unless this
+//! process adopted the child, as a subreaper: then it reaps it, code and all). The next
+//! start starts a new server.
 //!
 //! So the code comes a moment after the child has ended, which its pidfd tells at once:
 //! once it has, [`exitcode`](crate::Process::exitcode) and
@@ -50,6 +56,7 @@ use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags};
+use nix::sys::prctl::set_pdeathsig;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signal::{
     SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigaction, sigprocmask,
@@ -64,6 +71,7 @@ use crate::connection::Connection;
 use crate::deadline::{deadline, poll_until};
 use crate::error::{Error, Result};
 use crate::fork::{Mark, fork};
+use crate::lifeline;
 use crate::remote;
 use crate::rights::{self, Received};
 
@@ -75,7 +83,7 @@ struct Server {
     requests: OwnedFd,
     /// This process's forked children let go of the line to the server.
     mark: Arc<Mark>,
-    /// Dropping it kills and reaps the server (whose children die with it).
+    /// Dropping it kills and reaps the server (whose children run on).
     process: Child,
 }
 
@@ -129,8 +137,8 @@ pub fn pid() -> Option<i32> {
     server().as_ref().map(|server| server.process.pid())
 }
 
-/// Stops the forkserver, and with it every process it started that still runs. Another
-/// call of [`start`] starts a new one.
+/// Stops the forkserver. The processes it started run on, but their exit codes are lost
+/// (see the [module](self)). Another call of [`start`] starts a new server.
 pub fn stop() {
     server().take();
 }
@@ -160,8 +168,12 @@ fn fork_server() -> Result<Server> {
     })
 }
 
+/// How many descriptors go with every request: the child's connection, its status socket,
+/// its lifeline, and the asker's standard input, output and error.
+const REQUEST_DESCRIPTORS: usize = 6;
+
 /// The most descriptors the arguments of one child may hold (the kernel takes at most 253
-/// in one message; five go with every request).
+/// in one message).
 const MAX_DESCRIPTORS: usize = 200;
 
 /// How long a process waits for the server to answer a request: it forks at once, so
@@ -179,11 +191,19 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
         )));
     }
     let (status, theirs) = seqpacket_pair()?;
+    let (lifeline, child_end) = lifeline::pair()?;
     {
-        // The child's connection, its status socket, and this process's stdin, stdout and
-        // stderr, for the child to use as its own.
+        // The child's connection, its status socket, its lifeline, and this process's
+        // stdin, stdout and stderr, for the child to use as its own.
         check_stdio(connection.as_fd())?;
-        let mut fds = vec![connection.as_raw_fd(), theirs.as_raw_fd(), 0, 1, 2];
+        let mut fds = vec![
+            connection.as_raw_fd(),
+            theirs.as_raw_fd(),
+            child_end.as_raw_fd(),
+            0,
+            1,
+            2,
+        ];
         fds.extend(descriptors.iter().map(AsRawFd::as_raw_fd));
         // A server found dead (killed, say) is replaced once, as Python's is: a request it
         // could not take never reached it, so nothing was started twice.
@@ -204,7 +224,7 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
             }
         }
     }
-    drop((connection, theirs));
+    drop((connection, theirs, child_end));
     // The server answers on the child's status socket: its pid, with its pidfd. At once,
     // unless it is stopped: then this process gives up rather than wait for ever.
     let mut answer = [PollFd::new(status.as_fd(), PollFlags::POLLIN)];
@@ -227,7 +247,7 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
     match (reply.first(), fds.pop()) {
         (Some(b'+'), Some(pidfd)) if len == 5 && fds.is_empty() => {
             let pid = i32::from_le_bytes(reply[1..5].try_into().expect("4 bytes"));
-            Ok(Child::served(Pid::from_raw(pid), pidfd, status))
+            Ok(Child::served(Pid::from_raw(pid), pidfd, status).keep(lifeline))
         }
         (Some(b'-'), _) => Err(Error::Refused(
             String::from_utf8_lossy(&reply[1..len]).into_owned(),
@@ -253,7 +273,7 @@ fn serve(requests: OwnedFd) -> i32 {
         fds.extend(
             children
                 .iter()
-                .map(|c| PollFd::new(c.child.exit_fd(), PollFlags::POLLIN)),
+                .map(|c| PollFd::new(c.child.pidfd(), PollFlags::POLLIN)),
         );
         if poll_until(&mut fds, None).is_err() {
             return 1;
@@ -277,19 +297,25 @@ fn serve(requests: OwnedFd) -> i32 {
         if ready[0] {
             let mut buf = [0u8; 16];
             match receive_record(requests.as_fd(), &mut buf) {
-                // The program has closed its end: it is done (or gone).
-                Ok(request) if request.len == 0 => return 0,
+                // The program has closed its end: it is done (or gone, or stopped the
+                // server). The children run on, each until the process that asked for it
+                // ends: forgotten, not dropped (dropping a `Child` kills it).
+                Ok(request) if request.len == 0 => {
+                    std::mem::forget(children);
+                    return 0;
+                }
                 // Refused, and the server goes on (the descriptors that came close here).
                 Ok(request) if request.cut() => refuse_cut(&request.fds),
-                Ok(Received { mut fds, .. }) if fds.len() >= 5 => {
-                    let descriptors = fds.split_off(5);
-                    let [connection, status, stdin, stdout, stderr] =
-                        <[OwnedFd; 5]>::try_from(fds).expect("five, checked above");
+                Ok(Received { mut fds, .. }) if fds.len() >= REQUEST_DESCRIPTORS => {
+                    let descriptors = fds.split_off(REQUEST_DESCRIPTORS);
+                    let [connection, status, lifeline, stdin, stdout, stderr] =
+                        <[OwnedFd; REQUEST_DESCRIPTORS]>::try_from(fds).expect("checked above");
                     let stdio = [stdin, stdout, stderr];
                     let servers_own = servers_own(&requests, &children);
                     let started = start_one(
                         connection,
                         status,
+                        lifeline,
                         stdio,
                         descriptors,
                         programs,
@@ -431,6 +457,7 @@ impl Drop for Served {
 fn start_one(
     connection: OwnedFd,
     status: OwnedFd,
+    lifeline: OwnedFd,
     stdio: [OwnedFd; 3],
     descriptors: Vec<OwnedFd>,
     programs: ProgramsSignals,
@@ -448,6 +475,11 @@ fn start_one(
             // writes to their numbers. Each number is listed once (all were open at once).
             unsafe { nix::libc::close(fd) };
         }
+        // Die with the asker, not with the server: the lifeline first, so that the child
+        // dies with one or the other all along (a fork asks to die with its parent).
+        if lifeline::hold_on_to(&lifeline).is_err() || set_pdeathsig(None).is_err() {
+            return 1;
+        }
         if programs.restore().is_err() {
             return 1;
         }
@@ -456,10 +488,12 @@ fn start_one(
             .and_then(|()| dup2_stdout(stdout))
             .and_then(|()| dup2_stderr(stderr));
         drop(stdio);
-        match moved {
+        let code = match moved {
             Ok(()) => remote::child_main(Connection::from_fd(connection), descriptors),
             Err(_) => 1,
-        }
+        };
+        drop(lifeline);
+        code
     });
     match fork(&mut target) {
         Ok(child) => {
@@ -550,7 +584,12 @@ fn send_record(socket: RawFd, bytes: &[u8], fds: &[RawFd]) -> std::result::Resul
 /// whether some did not (`MSG_CTRUNC`: this process is at its limit of open files).
 fn receive_record(socket: BorrowedFd<'_>, buf: &mut [u8]) -> Result<Received> {
     loop {
-        match rights::receive(socket, buf, 5 + MAX_DESCRIPTORS, MsgFlags::empty()) {
+        match rights::receive(
+            socket,
+            buf,
+            REQUEST_DESCRIPTORS + MAX_DESCRIPTORS,
+            MsgFlags::empty(),
+        ) {
             Err(Errno::EINTR) => {}
             received => return Ok(received?),
         }

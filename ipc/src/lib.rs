@@ -53,8 +53,9 @@
 //!   or a pool's initializer's, as in Python; a pool task's arguments cannot hold them
 //!   (Python refuses a queue there, and sends a pipe end through a thread of its own).
 //! - **No process outlives its owner.** Dropping a running [`Process`] kills and reaps it,
-//!   and every child dies with its parent (`PR_SET_PDEATHSIG`), so no zombie and no orphan
-//!   is left, even when the parent is killed.
+//!   and every child dies with its parent (`PR_SET_PDEATHSIG`), or with the process that
+//!   asked the forkserver or spawn for it (a lifeline), so no zombie and no orphan is left,
+//!   even when the parent is killed.
 //! - **A dead worker is an error, not a hang.** A `Pool` worker that panics, exits or is
 //!   killed turns into an error for its task ([`Error::TaskPanicked`],
 //!   [`Error::WorkerDied`]); Python's pool waits forever.
@@ -80,6 +81,7 @@ mod error;
 mod fork;
 pub mod forkserver;
 mod heap;
+mod lifeline;
 mod mapping;
 mod panics;
 mod pool;

@@ -488,7 +488,7 @@ where
             let (w, readable) = self.ready_worker()?;
             let worker = &mut self.workers[w];
             let reply: Option<Reply<Vec<Outcome<R>>>> = if readable {
-                let exited = worker.child.exit_fd();
+                let exited = worker.child.pidfd();
                 worker.conn.recv_until(Until::WriterExits(exited)).ok()
             } else {
                 None // exited, and nothing to read
@@ -544,7 +544,7 @@ where
         let mut fds: Vec<PollFd> = Vec::with_capacity(2 * n);
         for worker in &self.workers {
             fds.push(PollFd::new(worker.conn.as_fd(), PollFlags::POLLIN));
-            fds.push(PollFd::new(worker.child.exit_fd(), PollFlags::POLLIN));
+            fds.push(PollFd::new(worker.child.pidfd(), PollFlags::POLLIN));
         }
         poll_until(&mut fds, None)?;
         let ready = |i: usize| fds[i].any().unwrap_or(false);

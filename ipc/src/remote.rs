@@ -155,14 +155,14 @@ pub(crate) fn receive_reply(conn: &mut Connection, child: &Child) -> Result<Repl
     if !conn.has_buffered() {
         let mut fds = [
             PollFd::new(conn.as_fd(), PollFlags::POLLIN),
-            PollFd::new(child.exit_fd(), PollFlags::POLLIN),
+            PollFd::new(child.pidfd(), PollFlags::POLLIN),
         ];
         poll_until(&mut fds, None)?;
         if !fds[0].any().unwrap_or(false) {
             return Err(Error::Closed);
         }
     }
-    conn.recv_until(Until::WriterExits(child.exit_fd()))
+    conn.recv_until(Until::WriterExits(child.pidfd()))
 }
 
 /// What a child started by [`start`] runs: receive the request, say whether it can run,

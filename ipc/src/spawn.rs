@@ -9,14 +9,12 @@
 //!
 //! A spawned child must not outlive its parent either, and `PR_SET_PDEATHSIG` cannot be
 //! trusted here: it fires when the *thread* that started the child ends, and a program with
-//! threads may spawn from a short-lived one. So the child gets a *lifeline*: one end of a
-//! socketpair whose other end only the parent holds. The child asks the kernel for a
-//! `SIGKILL` when its end reports a hang-up (`O_ASYNC` with `F_SETSIG`), which happens when
-//! the parent's end is closed: when the parent process ends, however it ends.
+//! threads may spawn from a short-lived one. So the child gets a [lifeline](crate::lifeline):
+//! one end of a socketpair whose other end only the parent holds, and which kills the child
+//! when it hangs up.
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::net::UnixStream;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::Arc;
@@ -24,23 +22,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::libc;
-use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::unistd::{Pid, getpid, getppid};
 
 use crate::child::Child;
 use crate::connection::Connection;
 use crate::error::{Error, Result};
-use crate::fork::Mark;
+use crate::lifeline;
 use crate::remote;
 
 /// The variable that tells a spawned child what it is: `PARENT:CONNECTION:LIFELINE:ARGS`,
 /// the parent's pid, the numbers of two inherited descriptors, and those of the descriptors
 /// its arguments hold (separated by commas).
 const VARIABLE: &str = "IPC_SPAWNED";
-
-/// `fcntl(2)`'s command to choose the signal `O_ASYNC` sends (Linux's `F_SETSIG`, which the
-/// `libc` crate does not name for this target).
-const F_SETSIG: nix::libc::c_int = 10;
 
 /// Set once [`init`] has taken this process's request, so that it never runs twice.
 static INITIALIZED: AtomicBool = AtomicBool::new(false);
@@ -94,7 +87,7 @@ pub fn init() {
         // It fails only for a descriptor that is not open, which an `OwnedFd` always is.
         let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
     }
-    let code = match hold_on_to(&lifeline) {
+    let code = match lifeline::hold_on_to(&lifeline) {
         Ok(()) => remote::child_main(Connection::from_fd(connection), descriptors),
         Err(_) => 1, // the parent is gone already
     };
@@ -147,47 +140,6 @@ impl Spawned {
     }
 }
 
-/// Asks the kernel to kill this process when the other end of `lifeline` (the parent's) is
-/// closed; fails if it is closed already.
-fn hold_on_to(lifeline: &OwnedFd) -> std::io::Result<()> {
-    let fd = lifeline.as_raw_fd();
-    // SAFETY: fcntl(2) on a descriptor this process owns; F_SETOWN and F_SETSIG take plain
-    // integers, F_GETFL/F_SETFL the file's status flags.
-    let set = unsafe {
-        libc::fcntl(fd, libc::F_SETOWN, getpid().as_raw()) == 0
-            && libc::fcntl(fd, F_SETSIG, libc::SIGKILL) == 0
-            && libc::fcntl(
-                fd,
-                libc::F_SETFL,
-                libc::fcntl(fd, libc::F_GETFL) | libc::O_ASYNC,
-            ) == 0
-    };
-    if !set {
-        return Err(std::io::Error::last_os_error());
-    }
-    // A hang-up before O_ASYNC was set sent no signal: look for one now.
-    let mut fds = [PollFd::new(lifeline.as_fd(), PollFlags::POLLIN)];
-    nix::poll::poll(&mut fds, PollTimeout::ZERO)?;
-    match fds[0].revents() {
-        Some(events) if !events.is_empty() => Err(std::io::Error::other("the parent has gone")),
-        _ => Ok(()),
-    }
-}
-
-/// The parent's end of a spawned child's lifeline, kept by the child's [`Child`]: while it
-/// is open, the child lives. Marked so that this process's forked children let go of it.
-#[derive(Debug)]
-struct Lifeline {
-    _end: UnixStream,
-    mark: Arc<Mark>,
-}
-
-impl Drop for Lifeline {
-    fn drop(&mut self) {
-        self.mark.remove();
-    }
-}
-
 /// Starts a fresh copy of the program that runs [`remote::child_main`] over `connection`,
 /// with `descriptors` (the same numbers: an `exec` keeps the descriptors it is not told
 /// to close).
@@ -195,11 +147,7 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
     if missing_init() {
         return Err(Error::SpawnNotInitialized);
     }
-    let (parent_end, child_end) = UnixStream::pair()?;
-    let lifeline = Lifeline {
-        mark: Mark::new(parent_end.as_fd()),
-        _end: parent_end,
-    };
+    let (lifeline, child_end) = lifeline::pair()?;
     let mut inherited = vec![connection.as_raw_fd(), child_end.as_raw_fd()];
     inherited.extend(descriptors.iter().map(AsRawFd::as_raw_fd));
     let mut command = Command::new("/proc/self/exe");

@@ -764,7 +764,7 @@ impl State {
                         events |= PollFlags::POLLOUT; // room for the rest of a task
                     }
                     fds.push(PollFd::new(worker.conn.as_fd(), events));
-                    fds.push(PollFd::new(worker.child.exit_fd(), PollFlags::POLLIN));
+                    fds.push(PollFd::new(worker.child.pidfd(), PollFlags::POLLIN));
                 }
                 let restart = self.restart_due();
                 let wake = match (deadline, restart) {

@@ -950,8 +950,8 @@ fn nap_then_set((event, ms): (ipc::Event, u64)) {
 
 /// A ^C reaches every process of the terminal's foreground group, the forkserver too:
 /// the server does not die of `SIGINT` (it blocks it; Python's ignores it), so that the
-/// processes it started (which die with it) are the program's to stop. Each of them has the program's action back:
-/// sent `SIGINT` itself, it dies of it. (Python: `test_forkserver_sigint`. The server died
+/// processes it started are the program's to stop. Each of them has the program's action
+/// back: sent `SIGINT` itself, it dies of it. (Python: `test_forkserver_sigint`. The server died
 /// of it, and the process started before the `SIGINT` with it.)
 fn a_forkserver_outlives_sigint_and_its_processes_do_not() {
     time_limit(Duration::from_secs(30));
@@ -1988,6 +1988,139 @@ fn a_killed_forkserver_is_replaced_by_the_next_start() {
     assert_ne!(ipc::forkserver::pid(), Some(first), "a new server");
 }
 
+fn nap_then_exit((ms, code): (u64, i32)) {
+    nap_ms(ms);
+    std::process::exit(code)
+}
+
+/// Kills the running forkserver, and waits until it has died.
+fn kill_the_forkserver() {
+    let server = ipc::forkserver::pid().expect("a server runs");
+    kill(Pid::from_raw(server), Signal::SIGKILL).unwrap();
+    while fork_test::is_running(server) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Python's `test_forkserver_sigkill`: a process of a forkserver that is killed runs on to
+/// its end (it is the program's, not the server's), and its join waits for that end; its
+/// exit code went with the server. The next start starts another server.
+fn a_killed_forkserver_leaves_its_processes_running() {
+    time_limit(Duration::from_secs(30));
+    let _stop = StopsTheForkserver;
+    let ctx = get_context(StartMethod::Forkserver);
+    let event = ipc::Event::new().unwrap();
+    let mut p = ctx.process(nap_then_set, (event.clone(), 500)).unwrap();
+    p.start().unwrap();
+    kill_the_forkserver();
+    assert!(p.is_alive().unwrap(), "the process died with its server");
+    let joined = p.join();
+    assert!(
+        event.is_set(),
+        "joined before the process ended: {joined:?}"
+    );
+    assert!(
+        matches!(joined, Err(Error::ExitStatusLost { .. })),
+        "{joined:?}"
+    );
+    assert!(!p.is_alive().unwrap());
+    let next = ipc::Event::new().unwrap();
+    let mut q = ctx.process(nap_then_set, (next.clone(), 0)).unwrap();
+    q.start().unwrap();
+    assert_eq!(q.join().unwrap(), 0);
+    assert!(next.is_set());
+}
+
+/// `forkserver::stop` stops the server, not the processes it started: they run on, and
+/// their joins wait for their ends.
+fn a_stopped_forkserver_leaves_its_processes_running() {
+    time_limit(Duration::from_secs(30));
+    let _stop = StopsTheForkserver;
+    let event = ipc::Event::new().unwrap();
+    let mut p = get_context(StartMethod::Forkserver)
+        .process(nap_then_set, (event.clone(), 300))
+        .unwrap();
+    p.start().unwrap();
+    ipc::forkserver::stop();
+    let joined = p.join();
+    assert!(
+        event.is_set(),
+        "the process died with its server: {joined:?}"
+    );
+    assert!(
+        matches!(joined, Err(Error::ExitStatusLost { .. })),
+        "{joined:?}"
+    );
+}
+
+/// A process of a killed forkserver is adopted by the nearest subreaper: when that is the
+/// program, its join reaps it, with its exit code, and leaves no zombie behind.
+fn a_process_of_a_killed_forkserver_is_reaped_by_a_program_that_adopts_it() {
+    time_limit(Duration::from_secs(30));
+    let _stop = StopsTheForkserver;
+    fork_test::adopt_orphans(true);
+    let mut p = get_context(StartMethod::Forkserver)
+        .process(nap_then_exit, (300, 7))
+        .unwrap();
+    p.start().unwrap();
+    kill_the_forkserver();
+    let joined = p.join();
+    fork_test::adopt_orphans(false);
+    assert_eq!(joined.unwrap(), 7);
+}
+
+/// A process of a killed forkserver still dies with the program that asked for it (its
+/// lifeline hangs up), as it would with the server running.
+fn a_process_of_a_killed_forkserver_dies_with_the_program() {
+    time_limit(Duration::from_secs(30));
+    fork_test::adopt_orphans(true);
+    let (mut report, mut report_end) = ipc::Pipe::new().unwrap();
+    let mut program = Process::new(move || {
+        let mut p = get_context(StartMethod::Forkserver)
+            .process(sleep_ms_unit, 60_000)
+            .unwrap();
+        p.start().unwrap();
+        kill_the_forkserver();
+        report_end.send(&p.pid().unwrap()).unwrap();
+        std::mem::forget(p);
+        std::thread::sleep(Duration::from_secs(60));
+    });
+    program.start().unwrap();
+    let child: i32 = report.recv().unwrap();
+    let ran_on = fork_test::is_running(child);
+    program.kill().unwrap();
+    program.join().unwrap();
+    let started = Instant::now();
+    while fork_test::is_running(child) && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let survived = fork_test::is_running(child);
+    if survived {
+        let _ = kill(Pid::from_raw(child), Signal::SIGKILL);
+    }
+    // Adopted when their parents died: reap them (the server, and the process).
+    while nix::sys::wait::waitpid(None, None).is_ok() {}
+    fork_test::adopt_orphans(false);
+    assert!(ran_on, "the process died with its server");
+    assert!(!survived, "the process outlived the program");
+}
+
+/// A pool's workers run on when their forkserver is killed: the pool keeps them, and
+/// they answer.
+fn a_killed_forkserver_costs_a_pool_none_of_its_workers() {
+    time_limit(Duration::from_secs(30));
+    let _stop = StopsTheForkserver;
+    let pool = get_context(StartMethod::Forkserver)
+        .pool(1)
+        .start()
+        .unwrap();
+    let worker = pool.apply(my_pid, ()).unwrap();
+    kill_the_forkserver();
+    assert_eq!(pool.apply(square, 7).unwrap(), 49);
+    assert_eq!(pool.apply(my_pid, ()).unwrap(), worker, "the same worker");
+    pool.terminate();
+}
+
 /// A request whose descriptors do not all reach the server (it is at its limit of open
 /// files) is refused, and the server goes on: the processes it started live on. Run in a
 /// child of its own, whose hard limit (which the server takes as its own) can go down for
@@ -2549,6 +2682,26 @@ fn main() -> std::process::ExitCode {
         (
             "a_killed_forkserver_is_replaced_by_the_next_start",
             a_killed_forkserver_is_replaced_by_the_next_start,
+        ),
+        (
+            "a_killed_forkserver_leaves_its_processes_running",
+            a_killed_forkserver_leaves_its_processes_running,
+        ),
+        (
+            "a_stopped_forkserver_leaves_its_processes_running",
+            a_stopped_forkserver_leaves_its_processes_running,
+        ),
+        (
+            "a_process_of_a_killed_forkserver_is_reaped_by_a_program_that_adopts_it",
+            a_process_of_a_killed_forkserver_is_reaped_by_a_program_that_adopts_it,
+        ),
+        (
+            "a_process_of_a_killed_forkserver_dies_with_the_program",
+            a_process_of_a_killed_forkserver_dies_with_the_program,
+        ),
+        (
+            "a_killed_forkserver_costs_a_pool_none_of_its_workers",
+            a_killed_forkserver_costs_a_pool_none_of_its_workers,
         ),
     ])
 }
