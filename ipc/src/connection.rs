@@ -946,20 +946,23 @@ pub fn wait(objects: &[&dyn Waitable], timeout: Option<Duration>) -> Result<Vec<
         .iter()
         .map(|object| object.readable_fd())
         .collect::<Result<Vec<_>>>()?;
-    // Ready now, whatever the kernel says: bytes already in a connection's buffer.
-    let ready_now: Vec<usize> = (0..objects.len())
-        .filter(|&i| objects[i].ready_now())
-        .collect();
-    if !ready_now.is_empty() {
-        return Ok(ready_now);
-    }
+    // Ready now, whatever the kernel says: bytes already in a connection's buffer. Then
+    // the kernel is still asked about every object, without waiting: Python's `wait`
+    // returns every object that is ready, and a connection read ahead must not hide the
+    // others (a caller that serves only what `wait` returns would serve it alone).
+    let ready_now: Vec<bool> = objects.iter().map(|object| object.ready_now()).collect();
     let mut fds: Vec<PollFd> = fds
         .into_iter()
         .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
         .collect();
-    poll_until(&mut fds, deadline(timeout))?;
+    let until = if ready_now.contains(&true) {
+        Some(Instant::now()) // polled once, with no wait
+    } else {
+        deadline(timeout)
+    };
+    poll_until(&mut fds, until)?;
     Ok((0..fds.len())
-        .filter(|&i| fds[i].any().unwrap_or(false))
+        .filter(|&i| ready_now[i] || fds[i].any().unwrap_or(false))
         .collect())
 }
 

@@ -286,6 +286,19 @@ fn wait_reports_every_ready_connection() {
     );
 }
 
+/// Python's `wait` returns every object that is ready (`test_wait_integer` expects all
+/// three); one whose messages were read ahead into its buffer must not hide the others.
+fn wait_beside_a_connection_with_buffered_messages_reports_the_others_too() {
+    let (mut a, mut a_peer) = Pipe::new().unwrap();
+    let (b, mut b_peer) = Pipe::new().unwrap();
+    a_peer.send(&1u8).unwrap();
+    a_peer.send(&2u8).unwrap();
+    assert_eq!(a.recv::<u8>().unwrap(), 1); // reads the second one ahead too
+    b_peer.send(&3u8).unwrap();
+    let ready = ipc::connection::wait(&[&a, &b], Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(ready, [0, 1]);
+}
+
 fn an_end_kept_by_the_parent_but_moved_into_a_child_works_there() {
     for open_a_file_first in [true, false] {
         let (mut a, mut b) = Pipe::new().unwrap();
@@ -785,6 +798,7 @@ fork_test::main!(
     a_corrupt_frame_is_an_error_not_a_panic,
     a_100_mib_message_arrives_intact,
     wait_reports_every_ready_connection,
+    wait_beside_a_connection_with_buffered_messages_reports_the_others_too,
     an_end_kept_by_the_parent_but_moved_into_a_child_works_there,
     an_end_kept_by_the_parent_is_an_error_in_the_child_not_a_stray_descriptor,
     timeouts_hold_while_signals_arrive,
