@@ -948,6 +948,21 @@ def shared_memory_names_itself_refuses_size_0_and_unlinks_once(site):
         raise AssertionError('a size of 0 was accepted')
 
 
+@claim('ipc-tour.md')
+def shared_memory_closed_by_its_creator_can_still_be_opened_by_name(site):
+    from multiprocessing import shared_memory
+    shm = shared_memory.SharedMemory(create=True, size=8)
+    name = shm.name
+    shm.buf[0] = 7
+    shm.close()
+    other = shared_memory.SharedMemory(name)
+    try:
+        assert other.buf[0] == 7, other.buf[0]
+    finally:
+        other.close()
+        other.unlink()
+
+
 @claim('ch07-shared-memory.md')
 def a_barrier_wait_that_times_out_breaks_it(site):
     import threading
