@@ -951,7 +951,7 @@ pub fn wait(objects: &[&dyn Waitable], timeout: Option<Duration>) -> Result<Vec<
     // returns every object that is ready, and a connection read ahead must not hide the
     // others (a caller that serves only what `wait` returns would serve it alone).
     let ready_now: Vec<bool> = objects.iter().map(|object| object.ready_now()).collect();
-    if !ready_now.contains(&false) {
+    if !ready_now.is_empty() && !ready_now.contains(&false) {
         return Ok((0..objects.len()).collect()); // all of them: no need to ask
     }
     let mut fds: Vec<PollFd> = fds

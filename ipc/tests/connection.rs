@@ -299,6 +299,18 @@ fn wait_beside_a_connection_with_buffered_messages_reports_the_others_too() {
     assert_eq!(ready, [0, 1]);
 }
 
+/// Python's `wait([], t)` sleeps `t` and returns `[]`: nothing to wait for is not "all ready".
+fn wait_on_nothing_waits_its_timeout() {
+    let started = Instant::now();
+    let ready = ipc::connection::wait(&[], Some(Duration::from_millis(50))).unwrap();
+    assert!(ready.is_empty());
+    assert!(
+        started.elapsed() >= Duration::from_millis(50),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 fn an_end_kept_by_the_parent_but_moved_into_a_child_works_there() {
     for open_a_file_first in [true, false] {
         let (mut a, mut b) = Pipe::new().unwrap();
@@ -799,6 +811,7 @@ fork_test::main!(
     a_100_mib_message_arrives_intact,
     wait_reports_every_ready_connection,
     wait_beside_a_connection_with_buffered_messages_reports_the_others_too,
+    wait_on_nothing_waits_its_timeout,
     an_end_kept_by_the_parent_but_moved_into_a_child_works_there,
     an_end_kept_by_the_parent_is_an_error_in_the_child_not_a_stray_descriptor,
     timeouts_hold_while_signals_arrive,
