@@ -10,6 +10,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -41,9 +42,12 @@ pub(crate) struct Child {
 enum Reaper {
     /// This process, its parent: `waitid` on the pidfd.
     Parent,
-    /// The forkserver, its parent: it sends the exit code over this socket once it has
-    /// reaped the child (and closes it if it dies first).
-    Forkserver(OwnedFd),
+    /// The forkserver, its parent: it sends the exit code over `status` once it has
+    /// reaped the child (and closes it if it dies first). `server` is the server's pidfd.
+    Forkserver {
+        status: OwnedFd,
+        server: Arc<OwnedFd>,
+    },
     /// Nobody here: the forkserver died first, and the child, which runs on, was adopted by
     /// the nearest subreaper (see `PR_SET_CHILD_SUBREAPER`), or by init. Its exit code is
     /// lost, unless this process is that subreaper.
@@ -84,14 +88,16 @@ impl Child {
     }
 
     /// A child of the forkserver: its pidfd (opened by the server, which reaps the child,
-    /// so the pid cannot have been reused), and the socket on which its exit code comes.
-    pub(crate) fn served(pid: Pid, pidfd: OwnedFd, status: OwnedFd) -> Child {
+    /// so the pid cannot have been reused), the socket on which its exit code comes, and
+    /// the server's own pidfd (see [`reap`](Self::reap): a server that dies hands the
+    /// child over to its adopter only a moment after the socket closes).
+    pub(crate) fn served(pid: Pid, pidfd: OwnedFd, status: OwnedFd, server: Arc<OwnedFd>) -> Child {
         Child {
             pid,
             pidfd,
             parent: getpid(),
             state: State::Running,
-            reaper: Reaper::Forkserver(status),
+            reaper: Reaper::Forkserver { status, server },
             _keep: None,
         }
     }
@@ -225,7 +231,7 @@ impl Child {
                 State::Lost => return Err(Error::ExitStatusLost { pid: self.pid() }),
                 State::Running => {}
             }
-            if let Reaper::Forkserver(status) = &self.reaper {
+            if let Reaper::Forkserver { status, server } = &self.reaper {
                 // The server sends the code once it has reaped the child, a moment after
                 // the pidfd (the sentinel) says that the child has ended: from then on, the
                 // code is worth waiting for, so that an ended child is never "running".
@@ -238,8 +244,17 @@ impl Child {
                 };
                 match receive_exit_code(status.as_fd(), wait)? {
                     Some(Some(code)) => self.state = State::Exited(code),
-                    // The server died before it could say: the child may run on.
-                    Some(None) => self.reaper = Reaper::Adopter,
+                    // The server died before it could say: the child may run on. Its socket
+                    // closes before the kernel hands the server's children over (to the
+                    // nearest subreaper, maybe this process): wait until it has, which its
+                    // pidfd says, or a wait here would find an ended child not yet ours
+                    // (ECHILD), and leave it a zombie once it is. (Bounded: a server that
+                    // closed the socket and lives on has lost the child's code anyway.)
+                    Some(None) => {
+                        let mut fds = [PollFd::new(server.as_fd(), PollFlags::POLLIN)];
+                        poll_until(&mut fds, deadline(Some(SERVER_REPORTS_WITHIN)))?;
+                        self.reaper = Reaper::Adopter;
+                    }
                     None => return Ok(None),
                 }
                 continue;
@@ -283,7 +298,7 @@ impl Drop for Child {
                 // A killed child ends at once, and is reaped here (or by its adopter).
                 Reaper::Parent | Reaper::Adopter => drop(self.wait()),
                 // The server reaps it; if the server is stopped, its code is given up.
-                Reaper::Forkserver(_) => drop(self.wait_timeout(SERVER_REPORTS_WITHIN)),
+                Reaper::Forkserver { .. } => drop(self.wait_timeout(SERVER_REPORTS_WITHIN)),
             }
         }
     }

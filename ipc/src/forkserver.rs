@@ -85,6 +85,9 @@ struct Server {
     mark: Arc<Mark>,
     /// Dropping it kills and reaps the server (whose children run on).
     process: Child,
+    /// A copy of the server's pidfd, for the processes it started: readable once the
+    /// server has died and handed them over to their adopter.
+    pidfd: Arc<OwnedFd>,
 }
 
 impl Drop for Server {
@@ -161,10 +164,18 @@ fn fork_server() -> Result<Server> {
             return Err(e);
         }
     };
+    let pidfd = match process.pidfd().try_clone_to_owned() {
+        Ok(pidfd) => Arc::new(pidfd),
+        Err(e) => {
+            mark.remove();
+            return Err(e.into()); // dropping `process` kills and reaps the server
+        }
+    };
     Ok(Server {
         requests,
         mark,
         process,
+        pidfd,
     })
 }
 
@@ -192,7 +203,7 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
     }
     let (status, theirs) = seqpacket_pair()?;
     let (lifeline, child_end) = lifeline::pair()?;
-    {
+    let server = {
         // The child's connection, its status socket, its lifeline, and this process's
         // stdin, stdout and stderr, for the child to use as its own.
         check_stdio(connection.as_fd())?;
@@ -207,23 +218,25 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
         fds.extend(descriptors.iter().map(AsRawFd::as_raw_fd));
         // A server found dead (killed, say) is replaced once, as Python's is: a request it
         // could not take never reached it, so nothing was started twice.
-        for attempt in 0..2 {
+        let mut attempt = 0;
+        loop {
             let mut running = running()?;
             let requests = running.as_ref().expect("running").requests.as_raw_fd();
             match send_record(requests, b"start", &fds) {
-                Ok(()) => break,
+                Ok(()) => break Arc::clone(&running.as_ref().expect("running").pidfd),
                 Err(Errno::EPIPE | Errno::ECONNRESET | Errno::ECONNREFUSED) => {
                     running.take(); // it is gone: reaped, and another is started
                     if attempt == 1 {
                         return Err(Error::ForkserverGone);
                     }
+                    attempt += 1;
                 }
                 // This request could not be sent (a standard stream closed, say): the
                 // server is fine, and keeps the processes it started.
                 Err(e) => return Err(e.into()),
             }
         }
-    }
+    };
     drop((connection, theirs, child_end));
     // The server answers on the child's status socket: its pid, with its pidfd. At once,
     // unless it is stopped: then this process gives up rather than wait for ever.
@@ -247,7 +260,7 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
     match (reply.first(), fds.pop()) {
         (Some(b'+'), Some(pidfd)) if len == 5 && fds.is_empty() => {
             let pid = i32::from_le_bytes(reply[1..5].try_into().expect("4 bytes"));
-            Ok(Child::served(Pid::from_raw(pid), pidfd, status).keep(lifeline))
+            Ok(Child::served(Pid::from_raw(pid), pidfd, status, server).keep(lifeline))
         }
         (Some(b'-'), _) => Err(Error::Refused(
             String::from_utf8_lossy(&reply[1..len]).into_owned(),

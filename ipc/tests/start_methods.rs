@@ -2069,6 +2069,58 @@ fn a_process_of_a_killed_forkserver_is_reaped_by_a_program_that_adopts_it() {
     assert_eq!(joined.unwrap(), 7);
 }
 
+/// A process that ended while its forkserver was stopped, whose server is then killed while
+/// the program is in its join: the program, a subreaper, adopts the process (a zombie) as
+/// the server dies, and its join must reap it, with its code, and leave no zombie behind.
+/// The server's status socket closes a moment before the kernel hands its children over
+/// (exit_files, then exit_notify): a wait in that moment finds the zombie not yet ours.
+fn a_process_that_ended_under_a_forkserver_killed_during_its_join_is_reaped_by_its_adopter() {
+    time_limit(Duration::from_secs(100));
+    let _stop = StopsTheForkserver;
+    fork_test::adopt_orphans(true);
+    let ctx = get_context(StartMethod::Forkserver);
+    let mut outcomes = Vec::new();
+    let mut zombies = Vec::new();
+    for _ in 0..60 {
+        let mut p = ctx.process(nap_then_exit, (100, 7)).unwrap();
+        p.start().unwrap();
+        let pid = p.pid().unwrap();
+        let server = ipc::forkserver::pid().unwrap();
+        kill(Pid::from_raw(server), Signal::SIGSTOP).unwrap();
+        while fork_test::is_running(pid) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            kill(Pid::from_raw(server), Signal::SIGKILL).unwrap();
+        });
+        let joined = p.join();
+        killer.join().unwrap();
+        outcomes.push(format!("{joined:?}"));
+        drop(p);
+        // Wait until the server is gone and its children handed over, then look.
+        while fork_test::is_running(server) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        if fork_test::children()
+            .iter()
+            .any(|&(c, s)| c == pid && s == 'Z')
+        {
+            zombies.push(pid);
+            let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
+        }
+        ipc::forkserver::stop(); // reaps the killed server
+    }
+    fork_test::adopt_orphans(false);
+    let lost = outcomes.iter().filter(|o| *o != "Ok(7)").count();
+    assert!(
+        lost == 0 && zombies.is_empty(),
+        "{lost} of 60 joins did not reap the adopted process ({:?}); zombies left: {zombies:?}",
+        outcomes.iter().find(|o| *o != "Ok(7)")
+    );
+}
+
 /// A process of a killed forkserver still dies with the program that asked for it (its
 /// lifeline hangs up), as it would with the server running.
 fn a_process_of_a_killed_forkserver_dies_with_the_program() {
@@ -2694,6 +2746,10 @@ fn main() -> std::process::ExitCode {
         (
             "a_process_of_a_killed_forkserver_is_reaped_by_a_program_that_adopts_it",
             a_process_of_a_killed_forkserver_is_reaped_by_a_program_that_adopts_it,
+        ),
+        (
+            "a_process_that_ended_under_a_forkserver_killed_during_its_join_is_reaped_by_its_adopter",
+            a_process_that_ended_under_a_forkserver_killed_during_its_join_is_reaped_by_its_adopter,
         ),
         (
             "a_process_of_a_killed_forkserver_dies_with_the_program",
