@@ -326,7 +326,8 @@ impl Connection {
             return Ok(());
         }
         let mut outgoing = std::mem::take(&mut self.outgoing);
-        let written = self.write_all(&mut [IoSlice::new(&outgoing[self.written..])]);
+        let begun = self.written > 0; // part of it went with `write_queued`
+        let written = self.write_message(&mut [IoSlice::new(&outgoing[self.written..])], begun);
         self.written = 0;
         // Keep the buffer for the next messages, unless a big one made it big.
         if outgoing.capacity() <= READ_BUFFER {
@@ -360,8 +361,10 @@ impl Connection {
 
     /// Writes what waits (see [`queue`](Self::queue)), waiting for room in the socket until
     /// `until` at most: `true` once all is written, `false` if some is left for a later
-    /// call. After an error (the reader is gone), what was not written is dropped: it
-    /// never can be.
+    /// call. After a failed write (the reader is gone, say), what was not written is
+    /// dropped, and if some of it had gone, the stream is cut there (see
+    /// [`cut_mid_message`](Self::cut_mid_message)). After a failed wait for room, it stays
+    /// for the next call, which goes on where this one stopped.
     pub(crate) fn write_queued(&mut self, until: Instant) -> Result<bool> {
         while self.written < self.outgoing.len() {
             let flags = MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT;
@@ -376,9 +379,13 @@ impl Connection {
                     }
                 }
                 Err(e) => {
+                    let failure = peer_error(e);
+                    if self.written > 0 {
+                        self.cut_mid_message(&failure);
+                    }
                     self.outgoing.clear();
                     self.written = 0;
-                    return Err(peer_error(e));
+                    return Err(failure);
                 }
             }
         }
@@ -480,7 +487,7 @@ impl Connection {
         self.check_writable()?;
         let header = self.header_for(bytes.len())?;
         // Header and body leave in one sendmsg: no copy, no extra system call.
-        self.write_all(&mut [IoSlice::new(&header), IoSlice::new(bytes)])
+        self.write_message(&mut [IoSlice::new(&header), IoSlice::new(bytes)], false)
     }
 
     /// Receives one message's raw bytes. Python: `conn.recv_bytes()`.
@@ -687,7 +694,11 @@ impl Connection {
     /// socket's buffer and waits for the reader). One slice goes with `send`, which does
     /// not copy a message header and a list of slices into the kernel first: a 64-byte
     /// round trip took about 0.5 µs less.
-    fn write_all(&mut self, mut slices: &mut [IoSlice<'_>]) -> Result<()> {
+    ///
+    /// `begun` says whether bytes of the message went already, and turns true as soon as
+    /// some do: a failure after that leaves the message cut short in the stream, and the
+    /// caller must cut the stream there ([`write_message`](Self::write_message) does).
+    fn write_all(&mut self, mut slices: &mut [IoSlice<'_>], begun: &mut bool) -> Result<()> {
         let flags = MsgFlags::MSG_NOSIGNAL;
         while !slices.is_empty() {
             let sent = match &*slices {
@@ -695,7 +706,10 @@ impl Connection {
                 _ => nix::sys::socket::sendmsg::<()>(self.fd.as_raw_fd(), slices, &[], flags, None),
             };
             match sent {
-                Ok(n) => IoSlice::advance_slices(&mut slices, n),
+                Ok(n) => {
+                    IoSlice::advance_slices(&mut slices, n);
+                    *begun = true;
+                }
                 Err(Errno::EINTR) => {}
                 Err(Errno::EAGAIN) => {
                     // No room, in a socket someone made non-blocking: wait for room as a
@@ -707,6 +721,37 @@ impl Connection {
             }
         }
         Ok(())
+    }
+
+    /// [`write_all`](Self::write_all) for messages (the rest of one if `begun`): a failure
+    /// after some of their bytes went cuts the stream there (see
+    /// [`cut_mid_message`](Self::cut_mid_message)). Of a batch, the failure may fall just
+    /// between two messages, with none cut; the stream is cut all the same, as the rest of
+    /// the batch is lost anyway. On success, this costs no system call more.
+    fn write_message(&mut self, slices: &mut [IoSlice<'_>], mut begun: bool) -> Result<()> {
+        let written = self.write_all(slices, &mut begun);
+        if let Err(failure) = &written
+            && begun
+        {
+            self.cut_mid_message(failure);
+        }
+        written
+    }
+
+    /// A send stopped in the middle of a message, for the reason `why`: the reader must see
+    /// the stream end there, not read what a later send writes as the rest of the message
+    /// (a message nobody sent). So the stream is shut for writing, and every later send is
+    /// refused with the reason: the kernel's own refusal (`EPIPE`) would read as the other
+    /// end gone. Nothing to do if the other end is gone indeed ([`Error::Closed`]): no one
+    /// is left to mislead, and a later send says `Closed` too.
+    fn cut_mid_message(&mut self, why: &Error) {
+        if matches!(why, Error::Closed) {
+            return;
+        }
+        let _ = shutdown(self.fd.as_raw_fd(), Shutdown::Write);
+        self.unwritable = Some(format!(
+            "an earlier send stopped in the middle of a message ({why})"
+        ));
     }
 
     /// Reads what has arrived, without waiting, onto the end of the buffer (which grows

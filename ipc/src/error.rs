@@ -52,10 +52,11 @@ pub enum Error {
     Unreadable(String),
     /// An earlier send stopped in the middle of a message, after part of it had gone: a big
     /// value whose encoding failed (or panicked) half-way, or came out shorter than it was
-    /// counted, or whose write failed half-way. The stream was shut there, so that the
-    /// reader sees it end instead of reading what follows as the rest of that message.
-    /// Every send after it is refused with this; the other end reads
-    /// [`Truncated`](Self::Truncated).
+    /// counted, or any message whose write failed half-way for a reason other than the
+    /// other end being gone (that is [`Closed`](Self::Closed)): no memory for the socket,
+    /// say. The stream was shut there, so that the reader sees it end instead of reading
+    /// what follows as the rest of that message. Every send after it is refused with this;
+    /// the other end reads [`Truncated`](Self::Truncated).
     #[error("this connection can no longer be written: {0}")]
     Unwritable(String),
     /// A value could not be turned into bytes.

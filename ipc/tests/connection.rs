@@ -12,7 +12,8 @@ use std::sync::Mutex;
 
 use fork_test::{SignalStorm, time_limit};
 use ipc::{Connection, Error, Pipe, Process};
-use nix::sys::resource::{Resource, setrlimit};
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::signal::{Signal, raise};
 use serde::{Deserialize, Serialize};
 
@@ -596,6 +597,56 @@ fn a_big_send_to_a_reader_that_is_gone_is_closed_not_unwritable() {
     );
 }
 
+/// A `send_bytes` (header and body in one write, as `send` writes a small value) whose write
+/// fails after part of the message went cuts the stream there, as a big typed send does:
+/// the reader sees the message cut short, and the next send is refused. (The end stayed writable: the next message went on
+/// behind the cut one, and the reader took its bytes as the rest of the first, a message
+/// nobody sent.) The write is made to fail as it waits for room: the end is non-blocking,
+/// so what fits goes and the rest waits in poll(2), which refuses more descriptors than
+/// `RLIMIT_NOFILE` allows (here none).
+fn a_send_bytes_whose_write_fails_half_way_leaves_the_end_unwritable() {
+    const LEN: usize = 4 << 20; // much more than the socket's buffer holds
+    let (mut a, mut b) = Pipe::new().unwrap();
+    let (mut said, mut say) = Pipe::new().unwrap();
+    let mut p = Process::new(move || {
+        fcntl(b.as_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).unwrap();
+        let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        setrlimit(Resource::RLIMIT_NOFILE, 0, hard).unwrap();
+        let first = b.send_bytes(&vec![1; LEN]);
+        setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+        say.send(&format!("{first:?}")).unwrap();
+        let next = b.send_bytes(&vec![2; LEN]);
+        say.send(&format!("{next:?}")).unwrap();
+    });
+    p.start().unwrap();
+    let first: String = said.recv().unwrap();
+    // Read to the end of the stream: a writer that goes on waits for room.
+    let mut received = Vec::new();
+    loop {
+        let message = a.recv_bytes();
+        let end = message.is_err();
+        received.push(message.map(|bytes| {
+            let ones = bytes.iter().filter(|&&byte| byte == 1).count();
+            format!(
+                "{} bytes, {ones} of them from the first message",
+                bytes.len()
+            )
+        }));
+        if end {
+            break;
+        }
+    }
+    let next: String = said.recv().unwrap();
+    p.join().unwrap();
+    println!("the send: {first}; the next send: {next}; the reader got {received:?}");
+    assert!(first.contains("Invalid argument"), "the send: {first}");
+    assert!(next.starts_with("Err(Unwritable("), "the next send: {next}");
+    assert!(
+        matches!(received[..], [Err(Error::Truncated { .. })]),
+        "the reader got {received:?}"
+    );
+}
+
 fn a_big_message_of_the_wrong_type_leaves_the_next_one_readable() {
     let (mut a, mut b) = Pipe::new().unwrap();
     let page = || Page {
@@ -824,6 +875,7 @@ fork_test::main!(
     a_send_that_stops_half_way_leaves_the_end_unwritable,
     a_send_that_a_panic_stops_half_way_does_not_let_the_next_send_finish_its_frame,
     a_big_send_to_a_reader_that_is_gone_is_closed_not_unwritable,
+    a_send_bytes_whose_write_fails_half_way_leaves_the_end_unwritable,
     a_big_value_that_changes_before_it_goes_is_refused_and_the_stream_goes_on,
     a_big_byte_buffer_takes_memory_only_as_it_arrives,
     a_big_message_of_small_values_arrives_intact,

@@ -16,11 +16,9 @@
 use std::cell::RefCell;
 use std::ffi::c_void;
 use std::io::{self, IoSlice, Write};
-use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
 
 use nix::sys::mman::{MmapAdvise, madvise};
-use nix::sys::socket::{Shutdown, shutdown};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -96,7 +94,7 @@ struct FrameWriter<'a> {
     buf: Vec<u8>,
     /// Bytes of the body the header announced and not written yet.
     left: usize,
-    /// Whether a write of the frame was made: part of it may be out.
+    /// Whether bytes of the frame went: then a frame not finished is cut short.
     begun: bool,
     /// Whether all of it was written.
     finished: bool,
@@ -106,23 +104,16 @@ struct FrameWriter<'a> {
 
 impl Drop for FrameWriter<'_> {
     /// A frame begun and not finished (a write or the value's encoding failed, or the
-    /// encoding panicked and the caller caught it): the reader must see the stream end
-    /// there, not read what follows as the rest of the frame. So the stream is shut, and
-    /// later sends are refused with the reason: the kernel's refusal (`EPIPE`) would read
-    /// as the other end gone. Nothing to do if the other end is gone indeed, or if nothing
-    /// of the frame went: the stream is as it was.
+    /// encoding panicked and the caller caught it) is cut short: the connection cuts the
+    /// stream there (see [`Connection::cut_mid_message`]). Nothing to do if nothing of the
+    /// frame went: the stream is as it was.
     fn drop(&mut self) {
-        if !self.begun || self.finished || matches!(self.failure, Some(Error::Closed)) {
+        if !self.begun || self.finished {
             return;
         }
-        let _ = shutdown(self.conn.fd.as_raw_fd(), Shutdown::Write);
-        let why = match &self.failure {
-            Some(e) => e.to_string(),
-            None => "the value's encoding panicked".to_string(),
-        };
-        self.conn.unwritable = Some(format!(
-            "an earlier send stopped in the middle of a message ({why})"
-        ));
+        let panicked = || Error::Encode("the value's encoding panicked".into());
+        let why = self.failure.take().unwrap_or_else(panicked);
+        self.conn.cut_mid_message(&why);
     }
 }
 
@@ -130,8 +121,7 @@ impl FrameWriter<'_> {
     /// Writes `slices` whole; a failure is kept as the connection's error, and passed on
     /// to the codec as text.
     fn write_all(&mut self, slices: &mut [IoSlice<'_>]) -> io::Result<()> {
-        self.begun = true;
-        self.conn.write_all(slices).map_err(|e| {
+        self.conn.write_all(slices, &mut self.begun).map_err(|e| {
             let text = e.to_string();
             self.failure = Some(e);
             io::Error::other(text)
