@@ -281,6 +281,20 @@ fn serve(requests: OwnedFd) -> i32 {
     // The children must not keep the line to the program, nor each other's status sockets.
     let _mark = Mark::new(requests.as_fd());
     let mut children: Vec<Served> = Vec::new();
+    let code = serve_requests(&requests, programs, &mut children);
+    // However the server leaves, its children run on, each until the process that asked
+    // for it ends: forgotten, not dropped (dropping a `Child` kills it).
+    std::mem::forget(children);
+    code
+}
+
+/// The server's loop: serves requests and reports exits until the program closes its end
+/// (0), or the server cannot go on (1).
+fn serve_requests(
+    requests: &OwnedFd,
+    programs: ProgramsSignals,
+    children: &mut Vec<Served>,
+) -> i32 {
     loop {
         let mut fds: Vec<PollFd> = vec![PollFd::new(requests.as_fd(), PollFlags::POLLIN)];
         fds.extend(
@@ -311,12 +325,8 @@ fn serve(requests: OwnedFd) -> i32 {
             let mut buf = [0u8; 16];
             match receive_record(requests.as_fd(), &mut buf) {
                 // The program has closed its end: it is done (or gone, or stopped the
-                // server). The children run on, each until the process that asked for it
-                // ends: forgotten, not dropped (dropping a `Child` kills it).
-                Ok(request) if request.len == 0 => {
-                    std::mem::forget(children);
-                    return 0;
-                }
+                // server).
+                Ok(request) if request.len == 0 => return 0,
                 // Refused, and the server goes on (the descriptors that came close here).
                 Ok(request) if request.cut() => refuse_cut(&request.fds),
                 Ok(Received { mut fds, .. }) if fds.len() >= REQUEST_DESCRIPTORS => {
@@ -324,7 +334,7 @@ fn serve(requests: OwnedFd) -> i32 {
                     let [connection, status, lifeline, stdin, stdout, stderr] =
                         <[OwnedFd; REQUEST_DESCRIPTORS]>::try_from(fds).expect("checked above");
                     let stdio = [stdin, stdout, stderr];
-                    let servers_own = servers_own(&requests, &children);
+                    let servers_own = servers_own(requests, children);
                     let started = start_one(
                         connection,
                         status,

@@ -10,6 +10,10 @@
 //! child asks the kernel for a `SIGKILL` when its end reports a hang-up (`O_ASYNC` with
 //! `F_SETSIG`), which happens when this process's end is closed: when the process ends,
 //! however it ends, or drops the child.
+//!
+//! The child's end is close-on-exec, so that the programs the child starts do not inherit
+//! it. The price: a child that replaces itself with another program (`exec`) lets go of
+//! its lifeline, and from then on no longer dies with this process.
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
