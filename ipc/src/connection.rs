@@ -290,7 +290,10 @@ impl Connection {
         self.outgoing.extend_from_slice(&[0; HEADER_LEN]);
         let cap = start + HEADER_LEN + streamed::STREAMED_OVER;
         let ceiling = start + HEADER_LEN + self.max_message.min(streamed::BUFFERED_UP_TO);
-        match codec::encode_capped(value, &mut self.outgoing, cap, BATCH, ceiling) {
+        let encoded = undone_on_panic(&mut self.outgoing, start, |outgoing| {
+            codec::encode_capped(value, outgoing, cap, BATCH, ceiling)
+        });
+        match encoded {
             Ok(true) => {}
             Ok(false) => {
                 // Big, with a big piece, or longer than a buffer should be: write what
@@ -345,8 +348,10 @@ impl Connection {
         self.check_writable()?;
         let start = self.outgoing.len();
         self.outgoing.extend_from_slice(&[0; HEADER_LEN]);
-        let framed = codec::encode_into(value, &mut self.outgoing)
-            .and_then(|()| self.header_for(self.outgoing.len() - start - HEADER_LEN));
+        let framed = undone_on_panic(&mut self.outgoing, start, |outgoing| {
+            codec::encode_into(value, outgoing)
+        })
+        .and_then(|()| self.header_for(self.outgoing.len() - start - HEADER_LEN));
         match framed {
             Ok(header) => {
                 self.outgoing[start..start + HEADER_LEN].copy_from_slice(&header);
@@ -961,6 +966,37 @@ impl<T: DeserializeOwned> Iterator for Messages<'_, T> {
 }
 
 /// A vanished peer shows up as one of several errors; they all mean [`Error::Closed`].
+/// Runs `encode` on `outgoing`, and if it panics (a value's `Serialize` may, and the caller
+/// may catch it), cuts `outgoing` back to `len` as the panic goes by: the half-encoded
+/// message, and the placeholder header in front of it, must not go out with the next
+/// send, which would write them ahead of its own message (a message nobody sent).
+fn undone_on_panic<R>(
+    outgoing: &mut Vec<u8>,
+    len: usize,
+    encode: impl FnOnce(&mut Vec<u8>) -> R,
+) -> R {
+    struct Undo<'a> {
+        outgoing: &'a mut Vec<u8>,
+        len: usize,
+        done: bool,
+    }
+    impl Drop for Undo<'_> {
+        fn drop(&mut self) {
+            if !self.done {
+                self.outgoing.truncate(self.len);
+            }
+        }
+    }
+    let mut undo = Undo {
+        outgoing,
+        len,
+        done: false,
+    };
+    let encoded = encode(undo.outgoing);
+    undo.done = true;
+    encoded
+}
+
 fn peer_error(errno: Errno) -> Error {
     match errno {
         Errno::EPIPE | Errno::ECONNRESET => Error::Closed,

@@ -581,6 +581,57 @@ fn a_send_that_a_panic_stops_half_way_does_not_let_the_next_send_finish_its_fram
     );
 }
 
+/// A small value whose encoding panics after its first field (before anything of it could
+/// be written: a small send is encoded into a buffer, then written whole).
+struct PanicsAfterItsFirstField;
+
+impl Serialize for PanicsAfterItsFirstField {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut tuple = serializer.serialize_tuple(2)?;
+        tuple.serialize_element("abc")?;
+        panic!("panics half-way through a small value");
+    }
+}
+
+/// A small send that a panic stops half-way through its encoding (caught by the caller)
+/// wrote nothing yet: nothing of it may go with the next send, whose message must arrive
+/// as the next one, whole. (The half-encoded value stayed in the connection's buffer
+/// behind a header of zeros, and went out in front of the next message: the reader got
+/// an empty message nobody sent, then read the first field's bytes as a frame header.)
+fn a_small_send_that_a_panic_stops_leaves_nothing_behind_for_the_next_send() {
+    let (mut a, mut b) = Pipe::new().unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        b.send(&PanicsAfterItsFirstField)
+    }));
+    assert!(caught.is_err(), "the serializer panicked");
+    let next = b.send(&"next");
+    drop(b);
+    // Every message, up to the end of the stream (or the first failure).
+    let mut got = Vec::new();
+    loop {
+        match a.recv_bytes() {
+            Ok(message) => got.push(format!("{message:?}")),
+            Err(Error::Closed) => break,
+            Err(e) => {
+                got.push(format!("{e:?}"));
+                break;
+            }
+        }
+    }
+    let expected = {
+        let (mut x, mut y) = Pipe::new().unwrap();
+        x.send(&"next").unwrap();
+        format!("{:?}", y.recv_bytes().unwrap())
+    };
+    assert!(next.is_ok(), "the send after the panic: {next:?}");
+    assert_eq!(
+        got,
+        [expected],
+        "the reader got what nobody sent (the send after the panic: {next:?})"
+    );
+}
+
 /// A big send (encoded into the pipe as it goes) to an end whose reader is gone is
 /// `Closed`, and so is the next send: nothing stopped half-way on this side, so nothing is
 /// `Unwritable`. (A pool worker tells `Closed`, "the parent stopped listening", from a
@@ -874,6 +925,7 @@ fork_test::main!(
     a_big_message_of_the_wrong_type_leaves_the_next_one_readable,
     a_send_that_stops_half_way_leaves_the_end_unwritable,
     a_send_that_a_panic_stops_half_way_does_not_let_the_next_send_finish_its_frame,
+    a_small_send_that_a_panic_stops_leaves_nothing_behind_for_the_next_send,
     a_big_send_to_a_reader_that_is_gone_is_closed_not_unwritable,
     a_send_bytes_whose_write_fails_half_way_leaves_the_end_unwritable,
     a_big_value_that_changes_before_it_goes_is_refused_and_the_stream_goes_on,
