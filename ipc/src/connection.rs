@@ -906,7 +906,9 @@ impl Drop for Connection {
 
 /// A `Connection` can go to a process as it starts, in its arguments (see
 /// [`Descriptor`]), as Python's can: the new process gets its own copy
-/// of this end. Not with bytes received and not read yet, which it would not get. From
+/// of this end. Not with bytes received and not read yet, which it would not get, nor once
+/// a receive or a send stopped in the middle of a message ([`Error::Unreadable`],
+/// [`Error::Unwritable`]): the copy would read on from there as if at a message's start. From
 /// then on, both copies read one message at a time, as Python's do: header, then body,
 /// and not a byte further, so that processes that read in turn each get whole messages
 /// (see [`Connection`]).
@@ -921,6 +923,14 @@ impl Serialize for Connection {
                 "a connection with messages half read or not yet written cannot be given to \
                  another process",
             ));
+        }
+        // The other process's copy would start afresh, in the middle of a message: it
+        // would read the rest of a refused or cut frame as messages nobody sent.
+        if let Some(why) = self.unreadable.as_ref().or(self.unwritable.as_ref()) {
+            return Err(S::Error::custom(format!(
+                "a connection left in the middle of a message cannot be given to another \
+                 process ({why})"
+            )));
         }
         self.shared.store(true, Ordering::Relaxed);
         let end = Lent(self.fd.as_fd());

@@ -1503,6 +1503,50 @@ fn pipes_and_queues_go_to_new_processes_in_their_arguments() {
     }
 }
 
+fn report_what_arrives((mut conn, mut report): (ipc::Connection, ipc::Connection)) {
+    let got = conn.recv_bytes().map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+    report.send(&format!("{got:?}")).unwrap();
+}
+
+/// An end whose reading stopped in the middle of a message (a frame refused over the
+/// limit, its body still in the stream) is `Unreadable`, so that nobody takes the rest of
+/// that body for messages. Handed to a new process in its arguments, it must stay so (or
+/// be refused): the new process must not read the refused body as frames. (Its copy
+/// started afresh: it read the body as messages, and got "hi", which nobody sent.)
+fn an_end_left_in_the_middle_of_a_message_is_not_handed_on_as_whole() {
+    time_limit(Duration::from_secs(30));
+    let _stop = StopsTheForkserver;
+    for method in FROM_THREADS {
+        let (mut ours, mut theirs) = ipc::Pipe::new().unwrap();
+        // After a big message the next header is read alone: nothing of its body is
+        // buffered here, so the end may go to another process.
+        theirs.send_bytes(&[0; 70_000]).unwrap();
+        ours.recv_bytes().unwrap();
+        ours.set_max_message_size(16);
+        // A body of 22 bytes, over the limit, which holds frames of its own: "hi", then 12 x.
+        let mut body = vec![0, 0, 0, 2, b'h', b'i', 0, 0, 0, 12];
+        body.extend_from_slice(&[b'x'; 12]);
+        theirs.send_bytes(&body).unwrap();
+        assert!(matches!(ours.recv_bytes(), Err(Error::TooLarge { .. })));
+        assert!(matches!(ours.recv_bytes(), Err(Error::Unreadable(_))));
+        let (mut reports, report) = ipc::Pipe::new().unwrap();
+        let started = get_context(method)
+            .process(report_what_arrives, (ours, report))
+            .and_then(|mut p| p.start().map(|()| p));
+        match started {
+            Err(e) => assert!(e.to_string().contains("middle of a message"), "{method}: {e}"),
+            Ok(mut p) => {
+                let got: String = reports.recv().unwrap();
+                p.join().unwrap();
+                assert!(
+                    got.starts_with("Err(Unreadable"),
+                    "{method}: the new process read {got}"
+                );
+            }
+        }
+    }
+}
+
 /// The connection a pool's worker got from its initializer.
 static CONN: std::sync::Mutex<Option<ipc::Connection>> = std::sync::Mutex::new(None);
 
@@ -2466,6 +2510,8 @@ fn a_result_asked_again_gives_the_same_answer() {
     pool.join().unwrap();
 }
 
+
+
 fn main() -> std::process::ExitCode {
     ipc::spawn::init();
     fork_test::run(&[
@@ -2758,6 +2804,10 @@ fn main() -> std::process::ExitCode {
         (
             "a_killed_forkserver_costs_a_pool_none_of_its_workers",
             a_killed_forkserver_costs_a_pool_none_of_its_workers,
+        ),
+        (
+            "an_end_left_in_the_middle_of_a_message_is_not_handed_on_as_whole",
+            an_end_left_in_the_middle_of_a_message_is_not_handed_on_as_whole,
         ),
     ])
 }
