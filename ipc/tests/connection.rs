@@ -632,6 +632,106 @@ fn a_small_send_that_a_panic_stops_leaves_nothing_behind_for_the_next_send() {
     );
 }
 
+/// The reading end for [`SwallowsAFailedWrite`], which drains it half-way through its own
+/// encoding.
+static DRAINED_BY_THE_VALUE: Mutex<Option<(Connection, usize)>> = Mutex::new(None);
+
+/// A big value whose `Serialize` drops the error of its big piece and goes on, on the pass
+/// that writes it into the pipe: that piece's write fails before any byte of the frame
+/// went (the pipe is full, and poll(2) is refused under `RLIMIT_NOFILE` 0), then the value
+/// makes room (it reads what filled the pipe) and writes its last field.
+struct SwallowsAFailedWrite {
+    big: Vec<u8>,
+    passes: std::cell::Cell<usize>,
+}
+
+impl Serialize for SwallowsAFailedWrite {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        // Passes: 1, into a buffer, stops at the big piece; 2, its length is counted;
+        // 3, into the pipe.
+        self.passes.set(self.passes.get() + 1);
+        let mut tuple = serializer.serialize_tuple(2)?;
+        let big = serde_bytes::Bytes::new(&self.big);
+        if self.passes.get() < 3 {
+            tuple.serialize_element(big)?;
+        } else {
+            let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+            setrlimit(Resource::RLIMIT_NOFILE, 0, hard).unwrap();
+            let failed = tuple.serialize_element(big);
+            setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+            assert!(failed.is_err(), "the big piece's write failed");
+            let (reader, filled) = DRAINED_BY_THE_VALUE.lock().unwrap().take().unwrap();
+            let mut reader = reader;
+            for _ in 0..filled {
+                reader.recv_bytes().unwrap();
+            }
+            *DRAINED_BY_THE_VALUE.lock().unwrap() = Some((reader, 0));
+        }
+        tuple.serialize_element(&7u8)?;
+        tuple.end()
+    }
+}
+
+/// A big send whose frame's first write fails before any byte went leaves the stream whole
+/// (nothing is cut): the frame did not go, and the send must fail, whatever the value's
+/// `Serialize` does with the error. If it drops it and writes on, the frame's later writes
+/// must be refused too. (They went: the send was Ok, the header and the big piece never
+/// went, and the reader took the last field's byte for the start of a header: the next
+/// message was read as garbage.)
+fn a_big_send_whose_first_write_failed_writes_nothing_more_of_its_frame() {
+    let mut p = Process::new(|| {
+        let (a, mut b) = Pipe::new().unwrap();
+        fcntl(b.as_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).unwrap();
+        // Fill the pipe with whole messages of one byte each.
+        let raw = b.as_fd().try_clone_to_owned().unwrap();
+        let mut filled = 0;
+        while nix::sys::socket::send(
+            std::os::fd::AsRawFd::as_raw_fd(&raw),
+            &[0, 0, 0, 1, 9],
+            nix::sys::socket::MsgFlags::MSG_DONTWAIT,
+        )
+        .is_ok()
+        {
+            filled += 1;
+        }
+        drop(raw);
+        *DRAINED_BY_THE_VALUE.lock().unwrap() = Some((a, filled));
+        let value = SwallowsAFailedWrite {
+            big: vec![1; 100_000],
+            passes: std::cell::Cell::new(0),
+        };
+        let sent = b.send(&value);
+        let next = b.send(&"next");
+        drop(b);
+        let (mut a, left) = DRAINED_BY_THE_VALUE.lock().unwrap().take().unwrap();
+        assert_eq!(left, 0, "the value drained the pipe");
+        let mut got = Vec::new();
+        loop {
+            match a.recv_bytes() {
+                Ok(bytes) => got.push(format!("{} bytes", bytes.len())),
+                Err(Error::Closed) => break,
+                Err(e) => {
+                    got.push(format!("{e:?}"));
+                    break;
+                }
+            }
+        }
+        println!("the send: {sent:?}; the next: {next:?}; the reader got {got:?}");
+        // Either the send failed and the next message arrives alone and whole, or the
+        // value arrived whole, then the next one.
+        let next_len = 4 + "next".len() + 1; // bincode: a length byte, then the text
+        let whole = format!("{} bytes", next_len - 4);
+        let ok = match &sent {
+            Err(_) => got == [whole.clone()],
+            Ok(()) => got.len() == 2 && got[1] == whole,
+        };
+        assert!(ok, "the send: {sent:?}; the next: {next:?}; the reader got {got:?}");
+    });
+    p.start().unwrap();
+    assert_eq!(p.join().unwrap(), 0);
+}
+
 /// A big send (encoded into the pipe as it goes) to an end whose reader is gone is
 /// `Closed`, and so is the next send: nothing stopped half-way on this side, so nothing is
 /// `Unwritable`. (A pool worker tells `Closed`, "the parent stopped listening", from a
@@ -926,6 +1026,7 @@ fork_test::main!(
     a_send_that_stops_half_way_leaves_the_end_unwritable,
     a_send_that_a_panic_stops_half_way_does_not_let_the_next_send_finish_its_frame,
     a_small_send_that_a_panic_stops_leaves_nothing_behind_for_the_next_send,
+    a_big_send_whose_first_write_failed_writes_nothing_more_of_its_frame,
     a_big_send_to_a_reader_that_is_gone_is_closed_not_unwritable,
     a_send_bytes_whose_write_fails_half_way_leaves_the_end_unwritable,
     a_big_value_that_changes_before_it_goes_is_refused_and_the_stream_goes_on,

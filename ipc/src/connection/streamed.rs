@@ -119,8 +119,13 @@ impl Drop for FrameWriter<'_> {
 
 impl FrameWriter<'_> {
     /// Writes `slices` whole; a failure is kept as the connection's error, and passed on
-    /// to the codec as text.
+    /// to the codec as text. Once a write has failed, nothing more of the frame goes, even
+    /// if the value's `Serialize` drops the error and writes on: what went of the frame
+    /// (maybe nothing, not even its header) is all the reader gets of it.
     fn write_all(&mut self, slices: &mut [IoSlice<'_>]) -> io::Result<()> {
+        if let Some(failure) = &self.failure {
+            return Err(io::Error::other(failure.to_string()));
+        }
         self.conn.write_all(slices, &mut self.begun).map_err(|e| {
             let text = e.to_string();
             self.failure = Some(e);
@@ -156,6 +161,9 @@ impl FrameWriter<'_> {
 
 impl Write for FrameWriter<'_> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if let Some(failure) = &self.failure {
+            return Err(io::Error::other(failure.to_string()));
+        }
         if bytes.len() > self.left {
             // A value whose encoding changed between the count and now.
             return Err(io::Error::other("the value encoded longer the second time"));
