@@ -55,7 +55,11 @@
 //! - **No process outlives its owner.** Dropping a running [`Process`] kills and reaps it,
 //!   and every child dies with its parent (`PR_SET_PDEATHSIG`), or with the process that
 //!   asked the forkserver or spawn for it (a lifeline), so no zombie and no orphan is left,
-//!   even when the parent is killed.
+//!   even when the parent is killed. One exception: a process of the forkserver or spawn
+//!   that replaces itself with another program (`exec`) lets go of its lifeline (it is
+//!   close-on-exec, so that the programs it runs do not get it), and may outlive the
+//!   program from then on; a child of `Process` or `Pool` keeps `PR_SET_PDEATHSIG`
+//!   across `exec`.
 //! - **A dead worker is an error, not a hang.** A `Pool` worker that panics, exits or is
 //!   killed turns into an error for its task ([`Error::TaskPanicked`],
 //!   [`Error::WorkerDied`]); Python's pool waits forever.
