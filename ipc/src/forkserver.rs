@@ -18,7 +18,8 @@
 //! sends a pidfd for the child, opened before the child can be reaped, so the asking
 //! process can signal it without fear of a reused pid. The server dies with the program
 //! (`PR_SET_PDEATHSIG`); each child dies with the process that asked for it (a
-//! [lifeline](crate::lifeline) that this process holds), and not with the server: a
+//! *lifeline*, one end of a socketpair that this process holds, and whose hang-up kills
+//! the child: see `ipc/src/lifeline.rs`), and not with the server: a
 //! server that is killed, or [`stop`]ped, leaves its children running, as Python's does.
 //! They are adopted (by init, or the nearest subreaper), and their exit codes are lost:
 //! a join waits for the child's end, then says [`Error::ExitStatusLost`] (unless this

@@ -9,9 +9,9 @@
 //!
 //! A spawned child must not outlive its parent either, and `PR_SET_PDEATHSIG` cannot be
 //! trusted here: it fires when the *thread* that started the child ends, and a program with
-//! threads may spawn from a short-lived one. So the child gets a [lifeline](crate::lifeline):
-//! one end of a socketpair whose other end only the parent holds, and which kills the child
-//! when it hangs up.
+//! threads may spawn from a short-lived one. So the child gets a *lifeline* (see
+//! `ipc/src/lifeline.rs`): one end of a socketpair whose other end only the parent holds,
+//! and which kills the child when it hangs up.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

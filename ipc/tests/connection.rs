@@ -726,7 +726,10 @@ fn a_big_send_whose_first_write_failed_writes_nothing_more_of_its_frame() {
             Err(_) => got == [whole.clone()],
             Ok(()) => got.len() == 2 && got[1] == whole,
         };
-        assert!(ok, "the send: {sent:?}; the next: {next:?}; the reader got {got:?}");
+        assert!(
+            ok,
+            "the send: {sent:?}; the next: {next:?}; the reader got {got:?}"
+        );
     });
     p.start().unwrap();
     assert_eq!(p.join().unwrap(), 0);

@@ -1504,7 +1504,9 @@ fn pipes_and_queues_go_to_new_processes_in_their_arguments() {
 }
 
 fn report_what_arrives((mut conn, mut report): (ipc::Connection, ipc::Connection)) {
-    let got = conn.recv_bytes().map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+    let got = conn
+        .recv_bytes()
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
     report.send(&format!("{got:?}")).unwrap();
 }
 
@@ -1534,7 +1536,10 @@ fn an_end_left_in_the_middle_of_a_message_is_not_handed_on_as_whole() {
             .process(report_what_arrives, (ours, report))
             .and_then(|mut p| p.start().map(|()| p));
         match started {
-            Err(e) => assert!(e.to_string().contains("middle of a message"), "{method}: {e}"),
+            Err(e) => assert!(
+                e.to_string().contains("middle of a message"),
+                "{method}: {e}"
+            ),
             Ok(mut p) => {
                 let got: String = reports.recv().unwrap();
                 p.join().unwrap();
@@ -2509,8 +2514,6 @@ fn a_result_asked_again_gives_the_same_answer() {
     pool.close();
     pool.join().unwrap();
 }
-
-
 
 fn main() -> std::process::ExitCode {
     ipc::spawn::init();
