@@ -975,7 +975,6 @@ impl<T: DeserializeOwned> Iterator for Messages<'_, T> {
     }
 }
 
-/// A vanished peer shows up as one of several errors; they all mean [`Error::Closed`].
 /// Runs `encode` on `outgoing`, and if it panics (a value's `Serialize` may, and the caller
 /// may catch it), cuts `outgoing` back to `len` as the panic goes by: the half-encoded
 /// message, and the placeholder header in front of it, must not go out with the next
@@ -1007,6 +1006,7 @@ fn undone_on_panic<R>(
     encoded
 }
 
+/// A vanished peer shows up as one of several errors; they all mean [`Error::Closed`].
 fn peer_error(errno: Errno) -> Error {
     match errno {
         Errno::EPIPE | Errno::ECONNRESET => Error::Closed,
