@@ -725,8 +725,13 @@ impl State {
                 let Some(task) = self.queue.pop_front() else {
                     break;
                 };
-                // Cannot fail: the task's length was checked when it was handed in.
-                let _ = worker.conn.queue(&task.job);
+                // The task's length was checked when it was handed in: this fails only
+                // once a write to the worker stopped half-way and cut its stream. The task
+                // then stays for another worker; this one's end shows in `pump`.
+                if worker.conn.queue(&task.job).is_err() {
+                    self.queue.push_front(task);
+                    break;
+                }
                 worker.tasks.push_back(task);
             }
             if worker.tasks.len() > handed {
