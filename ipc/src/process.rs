@@ -33,7 +33,8 @@ use crate::remote::{self, Job, Request};
 /// Dropping a `Process` whose child still runs kills the child (`SIGKILL`) and reaps it,
 /// so a forgotten `join` never leaves a zombie or a stray process: join first if you want
 /// the child to finish. The child is also killed if this process dies first, so no child
-/// outlives its parent.
+/// outlives its parent (but one of the forkserver or spawn that replaces itself with
+/// another program, with `exec`: see the [crate's docs](crate)).
 ///
 /// # Fork duplicates ownership
 ///
