@@ -1096,6 +1096,33 @@ def a_killed_forkserver_is_replaced_by_the_next_start(site):
     assert forkserver._forkserver._forkserver_pid != server
 
 
+def nap_then_write(seconds, path):
+    time.sleep(seconds)
+    pathlib.Path(path).write_text('done')
+
+
+@claim('ipc-tour.md')
+def the_processes_of_a_killed_forkserver_run_on_and_join_returns_at_once_with_255(site):
+    import tempfile
+    from multiprocessing import forkserver
+    ctx = mp.get_context('forkserver')
+    with tempfile.TemporaryDirectory() as folder:
+        done = pathlib.Path(folder) / 'done'
+        process = ctx.Process(target=nap_then_write, args=(1.0, str(done)))
+        process.start()
+        os.kill(forkserver._forkserver._forkserver_pid, signal.SIGKILL)
+        asked = time.monotonic()
+        process.join()
+        took = time.monotonic() - asked
+        assert took < 0.5, f'join waited {took:.2f} s'
+        assert process.exitcode == 255, process.exitcode
+        assert not done.exists(), 'the process had ended before the join returned'
+        deadline = time.monotonic() + 5
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert done.exists(), 'the process died with its server'
+
+
 @claim('ipc-tour.md')
 def the_resource_tracker_unlinks_a_name_whose_program_was_killed(site):
     code = ('from multiprocessing import shared_memory; import time; '
