@@ -12,11 +12,15 @@ struct ActionWhile {
 }
 
 impl ActionWhile {
-    /// `handler` must not be a handler of ours: the default action, or ignored.
+    /// `handler` is the default action, or ignored: never a function of ours.
     fn set(signal: Signal, handler: SigHandler) -> ActionWhile {
+        assert!(
+            matches!(handler, SigHandler::SigDfl | SigHandler::SigIgn),
+            "ActionWhile sets the default action or ignores, and installs no handler"
+        );
         let action = SigAction::new(handler, SaFlags::empty(), SigSet::empty());
-        // SAFETY: the default action and "ignore" install no handler: no code of ours runs
-        // in a signal.
+        // SAFETY: the default action and "ignore" (checked above) install no handler: no
+        // code of ours runs in a signal.
         let before = unsafe { sigaction(signal, &action) }.expect("sigaction");
         ActionWhile { signal, before }
     }
