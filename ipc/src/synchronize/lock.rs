@@ -155,6 +155,7 @@ impl Lock {
     /// drop(guard);
     /// # Ok::<(), ipc::Error>(())
     /// ```
+    #[inline]
     pub fn acquire(&self) -> Result<LockGuard<'_>> {
         self.acquire_until(None)
             .map(|guard| guard.expect("no deadline"))
@@ -182,6 +183,7 @@ impl Lock {
         self.acquire_until(deadline_after(timeout).as_ref())
     }
 
+    #[inline]
     pub(crate) fn acquire_until(
         &self,
         deadline: Option<&Deadline>,
@@ -232,6 +234,7 @@ pub struct LockGuard<'a> {
 
 impl<'a> LockGuard<'a> {
     /// Locks `mutex`, waiting until `deadline` at most: `Ok(None)` if it passed.
+    #[inline]
     pub(crate) fn acquire(
         mutex: &'a RobustMutex,
         deadline: Option<&Deadline>,
@@ -297,6 +300,7 @@ impl<'a> LockGuard<'a> {
         );
     }
 
+    #[inline]
     fn held_here(&self) -> bool {
         self.pid == own_pid()
     }
@@ -308,6 +312,7 @@ impl<'a> LockGuard<'a> {
         this.release(false);
     }
 
+    #[inline]
     fn release(&mut self, done: bool) {
         if self.held_here() {
             // SAFETY: this guard holds the mutex (it was acquired in this process, and a
@@ -321,6 +326,7 @@ impl<'a> LockGuard<'a> {
 }
 
 impl Drop for LockGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.release(true);
     }
