@@ -31,7 +31,10 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::sync::OnceLock;
 
-use serde::de::DeserializeOwned;
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, EnumAccess, Unexpected, VariantAccess,
+    Visitor,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
@@ -267,6 +270,54 @@ pub(crate) enum Outcomes<R> {
     Each(Vec<std::result::Result<R, Failure>>),
 }
 
+impl<R: DeserializeOwned> Outcomes<R> {
+    /// Decodes a chunk's outcomes, the results of an `All` straight onto the end of
+    /// `results`, where they stay (a list of their own would be fresh memory, and a copy):
+    /// `None` then, or an `Each`'s outcomes, for the caller to look at one by one.
+    pub(crate) fn decode_appending(
+        bytes: &[u8],
+        results: &mut Vec<R>,
+    ) -> Result<Option<Vec<std::result::Result<R, Failure>>>> {
+        codec::decode_call_seed(bytes, AppendOutcomes(results))
+    }
+}
+
+/// The seed of [`Outcomes::decode_appending`]. It reads the enum as the derived
+/// `Deserialize` does, by the variant's index: `All` is 0, `Each` is 1.
+struct AppendOutcomes<'a, R>(&'a mut Vec<R>);
+
+impl<'de, R: Deserialize<'de>> DeserializeSeed<'de> for AppendOutcomes<'_, R> {
+    type Value = Option<Vec<std::result::Result<R, Failure>>>;
+
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        inner: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        inner.deserialize_enum("Outcomes", &["All", "Each"], self)
+    }
+}
+
+impl<'de, R: Deserialize<'de>> Visitor<'de> for AppendOutcomes<'_, R> {
+    type Value = Option<Vec<std::result::Result<R, Failure>>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a chunk's outcomes")
+    }
+
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> std::result::Result<Self::Value, A::Error> {
+        match data.variant::<u32>()? {
+            (0, all) => all
+                .newtype_variant_seed(codec::Append(self.0))
+                .map(|_| None),
+            (1, each) => each.newtype_variant().map(Some),
+            (other, _) => Err(de::Error::invalid_value(
+                Unexpected::Unsigned(other.into()),
+                &"0 (All) or 1 (Each)",
+            )),
+        }
+    }
+}
+
 /// The trampoline for a chunk: decodes a list of arguments, calls on each (a panic is a
 /// failure of its item), encodes their [`Outcomes`].
 ///
@@ -350,4 +401,46 @@ fn find_image() -> std::io::Result<Image> {
         code,
         entry,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunks_outcomes_decode_onto_the_end_of_the_results() {
+        let mut results = vec![1u64];
+        let all = codec::encode_call(&Outcomes::All(vec![2u64, 3])).unwrap();
+        assert!(matches!(
+            Outcomes::decode_appending(&all, &mut results),
+            Ok(None)
+        ));
+        assert_eq!(results, [1, 2, 3]);
+
+        let each = Outcomes::Each(vec![Ok(4u64), Err(Failure::Panicked("no".into()))]);
+        let each = codec::encode_call(&each).unwrap();
+        let outcomes = Outcomes::decode_appending(&each, &mut results).unwrap();
+        assert!(matches!(
+            outcomes.as_deref(),
+            Some([Ok(4), Err(Failure::Panicked(why))]) if why == "no"
+        ));
+        assert_eq!(
+            results,
+            [1, 2, 3],
+            "an Each's outcomes are the caller's to look at"
+        );
+    }
+
+    #[test]
+    fn outcomes_with_an_unknown_variant_are_an_error() {
+        let mut bytes = codec::encode_call(&Outcomes::All(vec![2u64])).unwrap();
+        bytes[..4].copy_from_slice(&2u32.to_le_bytes());
+        let mut results = Vec::<u64>::new();
+        let decoded = Outcomes::decode_appending(&bytes, &mut results);
+        assert!(
+            matches!(decoded, Err(Error::Decode(_))),
+            "{:?}",
+            decoded.map(drop)
+        );
+    }
 }

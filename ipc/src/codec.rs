@@ -278,31 +278,41 @@ pub(crate) fn decode_call_appending<T: DeserializeOwned>(
     bytes: &[u8],
     out: &mut Vec<T>,
 ) -> Result<usize> {
-    /// Appends each value of a sequence to the vector.
-    struct Append<'a, T>(&'a mut Vec<T>);
-    impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Append<'_, T> {
-        type Value = usize;
-        fn deserialize<D: Deserializer<'de>>(
-            self,
-            inner: D,
-        ) -> std::result::Result<usize, D::Error> {
-            inner.deserialize_seq(self)
-        }
+    decode_call_seed(bytes, Append(out))
+}
+
+/// Decodes a call's result (encoded with [`encode_call`]) as `seed` says, by the rules of
+/// [`decode`]: for a result whose parts go where they will stay (see [`Append`]).
+pub(crate) fn decode_call_seed<'de, S: DeserializeSeed<'de>>(
+    bytes: &'de [u8],
+    seed: S,
+) -> Result<S::Value> {
+    decode_seed_with(bytes, seed, call_config())
+}
+
+/// A seed that decodes a sequence onto the end of a vector, and says how many values it
+/// added.
+pub(crate) struct Append<'a, T>(pub(crate) &'a mut Vec<T>);
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Append<'_, T> {
+    type Value = usize;
+    fn deserialize<D: Deserializer<'de>>(self, inner: D) -> std::result::Result<usize, D::Error> {
+        inner.deserialize_seq(self)
     }
-    impl<'de, T: Deserialize<'de>> Visitor<'de> for Append<'_, T> {
-        type Value = usize;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a sequence")
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<usize, A::Error> {
-            let before = self.0.len();
-            while let Some(value) = seq.next_element()? {
-                self.0.push(value);
-            }
-            Ok(self.0.len() - before)
-        }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Append<'_, T> {
+    type Value = usize;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a sequence")
     }
-    decode_seed_with(bytes, Append(out), call_config())
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<usize, A::Error> {
+        let before = self.0.len();
+        while let Some(value) = seq.next_element()? {
+            self.0.push(value);
+        }
+        Ok(self.0.len() - before)
+    }
 }
 
 fn decode_with<T: DeserializeOwned>(

@@ -1120,13 +1120,10 @@ fn append<R: DeserializeOwned>(results: &mut Vec<R>, outcome: &Outcome) -> Resul
     let bytes = outcome
         .as_ref()
         .map_err(|failed| Error::from(failed.clone()))?;
-    match codec::decode_call::<Outcomes<R>>(bytes)? {
-        Outcomes::All(chunk) => results.extend(chunk),
-        Outcomes::Each(outcomes) => {
-            for outcome in outcomes {
-                let index = results.len();
-                results.push(outcome.map_err(|failure| failure_error(failure, index))?);
-            }
+    if let Some(outcomes) = Outcomes::decode_appending(bytes, results)? {
+        for outcome in outcomes {
+            let index = results.len();
+            results.push(outcome.map_err(|failure| failure_error(failure, index))?);
         }
     }
     Ok(())
