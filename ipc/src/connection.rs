@@ -35,6 +35,11 @@ use crate::fork::{self, Mark};
 const HEADER_LEN: usize = 4;
 /// How much one `read` asks the kernel for: small messages arrive whole in one call.
 const READ_BUFFER: usize = 64 * 1024;
+/// A write buffer up to this size is kept for the next messages once its bytes are
+/// written; a bigger one, which one big message made big, goes back to the allocator. A
+/// pool hands each worker chunks of about the same size one after another: a new buffer
+/// for each was fresh memory each time, every page of it a page fault.
+const KEPT_WRITE_BUFFER: usize = 1024 * 1024;
 /// How many bytes of messages [`Connection::send_later`] keeps before it writes them.
 const BATCH: usize = 16 * 1024;
 /// The default largest message, in bytes (256 MiB); see [`Connection::set_max_message_size`].
@@ -333,7 +338,7 @@ impl Connection {
         let written = self.write_message(&mut [IoSlice::new(&outgoing[self.written..])], begun);
         self.written = 0;
         // Keep the buffer for the next messages, unless a big one made it big.
-        if outgoing.capacity() <= READ_BUFFER {
+        if outgoing.capacity() <= KEPT_WRITE_BUFFER {
             outgoing.clear();
             self.outgoing = outgoing;
         }
@@ -396,7 +401,7 @@ impl Connection {
         }
         self.written = 0;
         self.outgoing.clear();
-        if self.outgoing.capacity() > READ_BUFFER {
+        if self.outgoing.capacity() > KEPT_WRITE_BUFFER {
             self.outgoing = Vec::new(); // a big message made it big
         }
         Ok(true)
