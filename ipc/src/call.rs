@@ -271,23 +271,40 @@ pub(crate) enum Outcomes<R> {
 }
 
 impl<R: DeserializeOwned> Outcomes<R> {
-    /// Decodes a chunk's outcomes, the results of an `All` straight onto the end of
-    /// `results`, where they stay (a list of their own would be fresh memory, and a copy):
-    /// `None` then, or an `Each`'s outcomes, for the caller to look at one by one.
+    /// Decodes the outcomes of a chunk of `len` items, the results of an `All` straight
+    /// onto the end of `results`, where they stay (a list of their own would be fresh
+    /// memory, and a copy): `None` then, or an `Each`'s outcomes, for the caller to look at
+    /// one by one. Outcomes for more or fewer than `len` items are an error (a worker that
+    /// misbehaves, or a forged message), and so is a message that is not outcomes; after
+    /// an error, `results` may hold some of the chunk's results.
     pub(crate) fn decode_appending(
         bytes: &[u8],
         results: &mut Vec<R>,
+        len: usize,
     ) -> Result<Option<Vec<std::result::Result<R, Failure>>>> {
-        codec::decode_call_seed(bytes, AppendOutcomes(results))
+        let seed = AppendOutcomes { results, len };
+        let (count, each) = codec::decode_call_seed(bytes, seed)?;
+        if count != len {
+            return Err(Error::Decode(format!(
+                "a worker answered {count} outcomes for a chunk of {len} items"
+            )));
+        }
+        Ok(each)
     }
 }
 
-/// The seed of [`Outcomes::decode_appending`]. It reads the enum as the derived
-/// `Deserialize` does, by the variant's index: `All` is 0, `Each` is 1.
-struct AppendOutcomes<'a, R>(&'a mut Vec<R>);
+/// The seed of [`Outcomes::decode_appending`]: how many outcomes came, and an `Each`'s.
+/// It reads the enum as the derived `Deserialize` does, by the variant's index: `All` is
+/// 0, `Each` is 1.
+struct AppendOutcomes<'a, R> {
+    results: &'a mut Vec<R>,
+    len: usize,
+}
+
+type Decoded<R> = (usize, Option<Vec<std::result::Result<R, Failure>>>);
 
 impl<'de, R: Deserialize<'de>> DeserializeSeed<'de> for AppendOutcomes<'_, R> {
-    type Value = Option<Vec<std::result::Result<R, Failure>>>;
+    type Value = Decoded<R>;
 
     fn deserialize<D: Deserializer<'de>>(
         self,
@@ -298,18 +315,26 @@ impl<'de, R: Deserialize<'de>> DeserializeSeed<'de> for AppendOutcomes<'_, R> {
 }
 
 impl<'de, R: Deserialize<'de>> Visitor<'de> for AppendOutcomes<'_, R> {
-    type Value = Option<Vec<std::result::Result<R, Failure>>>;
+    type Value = Decoded<R>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a chunk's outcomes")
     }
 
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> std::result::Result<Self::Value, A::Error> {
+        let most = self.len;
         match data.variant::<u32>()? {
-            (0, all) => all
-                .newtype_variant_seed(codec::Append(self.0))
-                .map(|_| None),
-            (1, each) => each.newtype_variant().map(Some),
+            (0, all) => {
+                let out = self.results;
+                all.newtype_variant_seed(codec::Append { out, most })
+                    .map(|count| (count, None))
+            }
+            (1, each) => {
+                let mut outcomes = Vec::new();
+                let out = &mut outcomes;
+                let count = each.newtype_variant_seed(codec::Append { out, most })?;
+                Ok((count, Some(outcomes)))
+            }
             (other, _) => Err(de::Error::invalid_value(
                 Unexpected::Unsigned(other.into()),
                 &"0 (All) or 1 (Each)",
@@ -411,36 +436,62 @@ mod tests {
     fn a_chunks_outcomes_decode_onto_the_end_of_the_results() {
         let mut results = vec![1u64];
         let all = codec::encode_call(&Outcomes::All(vec![2u64, 3])).unwrap();
-        assert!(matches!(
-            Outcomes::decode_appending(&all, &mut results),
-            Ok(None)
-        ));
+        let decoded = Outcomes::decode_appending(&all, &mut results, 2);
+        assert!(matches!(decoded, Ok(None)));
         assert_eq!(results, [1, 2, 3]);
 
         let each = Outcomes::Each(vec![Ok(4u64), Err(Failure::Panicked("no".into()))]);
         let each = codec::encode_call(&each).unwrap();
-        let outcomes = Outcomes::decode_appending(&each, &mut results).unwrap();
+        let outcomes = Outcomes::decode_appending(&each, &mut results, 2).unwrap();
         assert!(matches!(
             outcomes.as_deref(),
             Some([Ok(4), Err(Failure::Panicked(why))]) if why == "no"
         ));
-        assert_eq!(
-            results,
-            [1, 2, 3],
-            "an Each's outcomes are the caller's to look at"
-        );
+        let unchanged = "an Each's outcomes are the caller's to look at";
+        assert_eq!(results, [1, 2, 3], "{unchanged}");
     }
 
     #[test]
     fn outcomes_with_an_unknown_variant_are_an_error() {
         let mut bytes = codec::encode_call(&Outcomes::All(vec![2u64])).unwrap();
         bytes[..4].copy_from_slice(&2u32.to_le_bytes());
-        let mut results = Vec::<u64>::new();
-        let decoded = Outcomes::decode_appending(&bytes, &mut results);
+        let decoded = Outcomes::decode_appending(&bytes, &mut Vec::<u64>::new(), 1);
         assert!(
             matches!(decoded, Err(Error::Decode(_))),
             "{:?}",
             decoded.map(drop)
         );
+    }
+
+    /// The outcomes of a chunk of `len` items whose list says it holds `claimed`: a list
+    /// of `()` takes no bytes per value, so a short message may claim any number.
+    fn claiming(variant: u32, claimed: u64) -> Vec<u8> {
+        [variant.to_le_bytes().as_slice(), &claimed.to_le_bytes()].concat()
+    }
+
+    #[test]
+    fn outcomes_for_more_items_than_the_chunk_has_are_an_error_at_once() {
+        let mut results = Vec::<()>::new();
+        for variant in [0, 1] {
+            let forged = claiming(variant, 1 << 40);
+            let decoded = Outcomes::decode_appending(&forged, &mut results, 3);
+            assert!(
+                matches!(decoded, Err(Error::Decode(_))),
+                "{:?}",
+                decoded.map(drop)
+            );
+            assert!(results.len() <= 4, "it stopped past the chunk's length");
+        }
+    }
+
+    #[test]
+    fn outcomes_for_fewer_items_than_the_chunk_has_are_an_error() {
+        let mut results = Vec::<u64>::new();
+        let all = codec::encode_call(&Outcomes::All(vec![2u64, 3])).unwrap();
+        let decoded = Outcomes::decode_appending(&all, &mut results, 3);
+        assert!(matches!(decoded, Err(Error::Decode(why)) if why.contains("2 outcomes")));
+        let each = codec::encode_call(&Outcomes::<u64>::Each(vec![Ok(4)])).unwrap();
+        let decoded = Outcomes::decode_appending(&each, &mut results, 3);
+        assert!(matches!(decoded, Err(Error::Decode(why)) if why.contains("1 outcomes")));
     }
 }

@@ -272,13 +272,15 @@ pub(crate) fn decode_call<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
 
 /// Decodes a list that is a call's result (a chunk's results, encoded with
 /// [`encode_call`]) onto the end of `out`, and returns how many values it added: the
-/// values go where they will stay, with no list of their own to be copied from. By the
-/// rules of [`decode`]; after an error, `out` may hold some of the values.
+/// values go where they will stay, with no list of their own to be copied from. A list of
+/// more than `most` values is an error. By the rules of [`decode`]; after an error, `out`
+/// may hold some of the values.
 pub(crate) fn decode_call_appending<T: DeserializeOwned>(
     bytes: &[u8],
     out: &mut Vec<T>,
+    most: usize,
 ) -> Result<usize> {
-    decode_call_seed(bytes, Append(out))
+    decode_call_seed(bytes, Append { out, most })
 }
 
 /// Decodes a call's result (encoded with [`encode_call`]) as `seed` says, by the rules of
@@ -291,8 +293,13 @@ pub(crate) fn decode_call_seed<'de, S: DeserializeSeed<'de>>(
 }
 
 /// A seed that decodes a sequence onto the end of a vector, and says how many values it
-/// added.
-pub(crate) struct Append<'a, T>(pub(crate) &'a mut Vec<T>);
+/// added: at most `most`, or it is an error. The bound is the caller's to give, since a
+/// message's length bounds nothing here: a value may take no bytes at all (`()`), and a
+/// list of 2^40 of them is 12 bytes long.
+pub(crate) struct Append<'a, T> {
+    pub(crate) out: &'a mut Vec<T>,
+    pub(crate) most: usize,
+}
 
 impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Append<'_, T> {
     type Value = usize;
@@ -304,14 +311,18 @@ impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Append<'_, T> {
 impl<'de, T: Deserialize<'de>> Visitor<'de> for Append<'_, T> {
     type Value = usize;
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a sequence")
+        write!(f, "a sequence of at most {} values", self.most)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<usize, A::Error> {
-        let before = self.0.len();
-        while let Some(value) = seq.next_element()? {
-            self.0.push(value);
+        let mut added = 0;
+        while added <= self.most {
+            let Some(value) = seq.next_element()? else {
+                return Ok(added);
+            };
+            self.out.push(value);
+            added += 1;
         }
-        Ok(self.0.len() - before)
+        Err(serde::de::Error::invalid_length(added, &self))
     }
 }
 

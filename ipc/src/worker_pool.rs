@@ -472,6 +472,7 @@ impl WorkerPool {
         let mut result = MapResult {
             pool: self,
             tasks: Vec::new(),
+            lens: Vec::new(),
             len: 0,
             kept: None,
             result: PhantomData,
@@ -491,6 +492,7 @@ impl WorkerPool {
             // A slice encodes as a vector does.
             let id = job(Ok(call), chunk.as_slice()).and_then(|job| self.submit(job, range))?;
             result.tasks.push(id);
+            result.lens.push(chunk.len());
         }
     }
 
@@ -1032,6 +1034,8 @@ impl<R> Drop for AsyncResult<'_, R> {
 pub struct MapResult<'pool, R> {
     pool: &'pool WorkerPool,
     tasks: Vec<u64>,
+    /// How many items each chunk holds: as many results must come back.
+    lens: Vec<usize>,
     /// How many items the chunks hold in all: room for their results is made once.
     len: usize,
     /// Every chunk's outcome, once a [`get_timeout`](Self::get_timeout) has taken them
@@ -1046,13 +1050,12 @@ impl<R: DeserializeOwned> MapResult<'_, R> {
     pub fn get(mut self) -> Result<Vec<R>> {
         let mut results = Vec::with_capacity(self.len);
         match self.kept.take() {
-            Some(kept) => kept
-                .iter()
-                .try_for_each(|outcome| append(&mut results, outcome))?,
+            Some(kept) => (kept.iter().zip(&self.lens))
+                .try_for_each(|(outcome, &len)| append(&mut results, outcome, len))?,
             None => {
-                for &id in &self.tasks {
+                for (&id, &len) in self.tasks.iter().zip(&self.lens) {
                     let outcome = self.pool.wait_for(id, None)?.expect("no deadline");
-                    append(&mut results, &outcome)?;
+                    append(&mut results, &outcome, len)?;
                 }
             }
         }
@@ -1087,8 +1090,14 @@ impl<R: DeserializeOwned> MapResult<'_, R> {
             self.kept = Some(outcomes);
         }
         let mut results = Vec::with_capacity(self.len);
-        for outcome in self.kept.as_ref().expect("kept above") {
-            append(&mut results, outcome)?;
+        for (outcome, &len) in self
+            .kept
+            .as_ref()
+            .expect("kept above")
+            .iter()
+            .zip(&self.lens)
+        {
+            append(&mut results, outcome, len)?;
         }
         Ok(results)
     }
@@ -1115,12 +1124,13 @@ impl<R: DeserializeOwned> MapResult<'_, R> {
     }
 }
 
-/// Appends the results of a chunk's `outcome` to `results`; the first failure is the error.
-fn append<R: DeserializeOwned>(results: &mut Vec<R>, outcome: &Outcome) -> Result<()> {
+/// Appends the results of a chunk of `len` items, its `outcome`, to `results`; the first
+/// failure is the error.
+fn append<R: DeserializeOwned>(results: &mut Vec<R>, outcome: &Outcome, len: usize) -> Result<()> {
     let bytes = outcome
         .as_ref()
         .map_err(|failed| Error::from(failed.clone()))?;
-    if let Some(outcomes) = Outcomes::decode_appending(bytes, results)? {
+    if let Some(outcomes) = Outcomes::decode_appending(bytes, results, len)? {
         for outcome in outcomes {
             let index = results.len();
             results.push(outcome.map_err(|failure| failure_error(failure, index))?);
