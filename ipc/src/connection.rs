@@ -42,11 +42,13 @@ const READ_BUFFER: usize = 64 * 1024;
 /// just forked each page so written is a page fault: a `Pool::map` of two tiny tasks,
 /// with four ends of pipes, took 155 faults and 0.49 ms where it now takes 101 and 0.40.)
 const FIRST_READ_BUFFER: usize = 4 * 1024;
-/// A write buffer up to this size is kept for the next messages once its bytes are
-/// written; a bigger one, which one big message made big, goes back to the allocator. A
+/// The buffer of tasks queued for a `WorkerPool` worker ([`Connection::queue`]) is kept up
+/// to this size once its bytes are written; a bigger one, which one big task made big,
+/// goes back to the allocator (so does any other write buffer over [`READ_BUFFER`]). A
 /// pool hands each worker chunks of about the same size one after another: a new buffer
-/// for each was fresh memory each time, every page of it a page fault.
-const KEPT_WRITE_BUFFER: usize = 1024 * 1024;
+/// for each was fresh memory each time, every page of it a page fault. A pool's parent so
+/// keeps up to this much memory per worker.
+const KEPT_TASK_BUFFER: usize = 1024 * 1024;
 /// How many bytes of messages [`Connection::send_later`] keeps before it writes them.
 const BATCH: usize = 16 * 1024;
 /// The default largest message, in bytes (256 MiB); see [`Connection::set_max_message_size`].
@@ -345,7 +347,7 @@ impl Connection {
         let written = self.write_message(&mut [IoSlice::new(&outgoing[self.written..])], begun);
         self.written = 0;
         // Keep the buffer for the next messages, unless a big one made it big.
-        if outgoing.capacity() <= KEPT_WRITE_BUFFER {
+        if outgoing.capacity() <= READ_BUFFER {
             outgoing.clear();
             self.outgoing = outgoing;
         }
@@ -408,7 +410,7 @@ impl Connection {
         }
         self.written = 0;
         self.outgoing.clear();
-        if self.outgoing.capacity() > KEPT_WRITE_BUFFER {
+        if self.outgoing.capacity() > KEPT_TASK_BUFFER {
             self.outgoing = Vec::new(); // a big message made it big
         }
         Ok(true)
@@ -858,9 +860,9 @@ impl Connection {
     }
 
     /// Doubles the read buffer, or makes it `want` bytes long if that is more, up to
-    /// [`READ_BUFFER`] (and `want`, which may be more: a value read whole).
+    /// [`READ_BUFFER`] (what `fill` wants is never more: a header, or up to a batch).
     fn grow_read_buffer(&mut self, want: usize) {
-        let grown = (2 * self.buf.len()).max(want).min(READ_BUFFER.max(want));
+        let grown = (2 * self.buf.len()).max(want).min(READ_BUFFER);
         self.buf.resize(grown, 0);
     }
 
@@ -1144,7 +1146,7 @@ mod tests {
             assert_eq!(&b.recv::<String>().unwrap(), message);
         }
         assert_eq!(b.buf.len(), READ_BUFFER);
-        // A value longer than the first buffer, decoded where it lies.
+        // A value longer than the first buffer.
         let (mut a, mut b) = Pipe::new().unwrap();
         let long = "x".repeat(3 * FIRST_READ_BUFFER);
         a.send(&(1u8, long.clone())).unwrap();
