@@ -55,7 +55,7 @@ pub fn round(
     // it writes, a cost of `Pool`'s and not of `WorkerPool`'s (a warm map of the same
     // items took 0.90 to 1.17 ms alone and 1.41 to 1.63 ms right after a `Pool::map`).
     // Python's pool runs in a process of its own, which nothing else forks.
-    let mut contenders = vec![
+    let warm_turns = vec![
         Contender::new(SEQUENTIAL, || {
             checked(&expected, || {
                 Ok(black_box(&items).iter().map(|&x| square(x)).collect())
@@ -65,25 +65,12 @@ pub fn round(
             checked(&expected, || Ok(warm.map(square, items.iter().copied())?))
         }),
     ];
-    contenders.extend(python_map(DEFAULT_CHUNKS));
-    alternate(
-        samples,
-        DEFAULT_CHUNKS,
-        round,
-        config.reps,
-        1,
-        &mut contenders,
-    )?;
-    let mut contenders = vec![Contender::new(IPC, || checked(&expected, || map(&pool)))];
-    contenders.extend(python_map(DEFAULT_CHUNKS));
-    alternate(
-        samples,
-        DEFAULT_CHUNKS,
-        round,
-        config.reps,
-        1,
-        &mut contenders,
-    )?;
+    let forking_turns = vec![Contender::new(IPC, || checked(&expected, || map(&pool)))];
+    for mut contenders in [warm_turns, forking_turns] {
+        contenders.extend(python_map(DEFAULT_CHUNKS));
+        let reps = config.reps;
+        alternate(samples, DEFAULT_CHUNKS, round, reps, 1, &mut contenders)?;
+    }
     let mut contenders = vec![Contender::new(IPC, || checked(&expected, || map(&chunk_1)))];
     contenders.extend(python_map(CHUNK_1));
     alternate(samples, CHUNK_1, round, 1, 1, &mut contenders)
