@@ -163,7 +163,9 @@ impl RobustMutex {
     }
 
     /// What the error `r` of a lock means: `Ok(true)` if this thread holds the mutex all
-    /// the same (its last holder died), `Ok(false)` if the deadline passed.
+    /// the same (its last holder died), `Ok(false)` if the deadline passed. `r` is what
+    /// this thread's lock of this mutex just answered ([`lock`](Self::lock) is the only
+    /// caller).
     #[cold]
     fn locked_anyway(&self, r: c_int) -> Result<bool> {
         match r {
@@ -171,7 +173,8 @@ impl RobustMutex {
                 // We hold it. Make it an ordinary mutex again at once, and remember in the
                 // shared word that the data may be torn, until a holder says otherwise. A
                 // process killed right here leaves it owner-died again, for the next one.
-                // SAFETY: this thread holds the mutex, as pthread_mutex_consistent requires.
+                // SAFETY: EOWNERDEAD from this thread's lock means that this thread holds
+                // the mutex, as pthread_mutex_consistent requires.
                 unsafe { libc::pthread_mutex_consistent(self.mutex.get()) };
                 self.owner_died.store(1, Ordering::Relaxed);
                 Ok(true)
