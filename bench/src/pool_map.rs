@@ -54,7 +54,9 @@ pub fn round(
     // copy-on-write, and the map measured next here would pay a page fault for each page
     // it writes, a cost of `Pool`'s and not of `WorkerPool`'s (a warm map of the same
     // items took 0.90 to 1.17 ms alone and 1.41 to 1.63 ms right after a `Pool::map`).
-    // Python's pool runs in a process of its own, which nothing else forks.
+    // Python's pool runs in a process of its own, which nothing else forks. (Each round
+    // starts a warm pool of its own, which forks too: the untimed map above takes the
+    // faults that those forks and the last round's left on the pages a map writes.)
     let warm_turns = vec![
         Contender::new(SEQUENTIAL, || {
             checked(&expected, || {

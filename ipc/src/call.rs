@@ -463,25 +463,52 @@ mod tests {
         );
     }
 
-    /// The outcomes of a chunk of `len` items whose list says it holds `claimed`: a list
-    /// of `()` takes no bytes per value, so a short message may claim any number.
-    fn claiming(variant: u32, claimed: u64) -> Vec<u8> {
-        [variant.to_le_bytes().as_slice(), &claimed.to_le_bytes()].concat()
+    /// A result that counts how many times one was decoded, in this thread.
+    struct Counted;
+
+    thread_local! {
+        static DECODED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    impl<'de> Deserialize<'de> for Counted {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Counted, D::Error> {
+            DECODED.with(|n| n.set(n.get() + 1));
+            <()>::deserialize(d).map(|()| Counted)
+        }
     }
 
     #[test]
-    fn outcomes_for_more_items_than_the_chunk_has_are_an_error_at_once() {
-        let mut results = Vec::<()>::new();
-        for variant in [0, 1] {
-            let forged = claiming(variant, 1 << 40);
-            let decoded = Outcomes::decode_appending(&forged, &mut results, 3);
+    fn outcomes_for_more_items_than_the_chunk_has_are_refused_after_one_more() {
+        let all = codec::encode_call(&Outcomes::All(vec![(); 100])).unwrap();
+        let each = codec::encode_call(&Outcomes::<()>::Each(vec![Ok(()); 100])).unwrap();
+        for forged in [all, each] {
+            DECODED.with(|n| n.set(0));
+            let decoded = Outcomes::decode_appending(&forged, &mut Vec::<Counted>::new(), 3);
             assert!(
                 matches!(decoded, Err(Error::Decode(_))),
                 "{:?}",
                 decoded.map(drop)
             );
-            assert!(results.len() <= 4, "it stopped past the chunk's length");
+            assert_eq!(
+                DECODED.with(|n| n.get()),
+                4,
+                "decoded past the chunk's length"
+            );
         }
+    }
+
+    #[test]
+    fn a_forged_count_of_empty_results_is_refused_at_once() {
+        // A list of `()` takes no bytes per value: 12 bytes may claim any number of them.
+        let forged = [0u32.to_le_bytes().as_slice(), &(1u64 << 40).to_le_bytes()].concat();
+        let mut results = Vec::<()>::new();
+        let decoded = Outcomes::decode_appending(&forged, &mut results, 3);
+        assert!(
+            matches!(decoded, Err(Error::Decode(_))),
+            "{:?}",
+            decoded.map(drop)
+        );
+        assert_eq!(results.len(), 4);
     }
 
     #[test]

@@ -1134,7 +1134,7 @@ mod tests {
     }
 
     #[test]
-    fn the_read_buffer_grows_for_what_comes_at_once_and_for_values_read_whole() {
+    fn the_read_buffer_grows_for_what_comes_at_once_and_takes_values_longer_than_itself() {
         let (mut a, mut b) = Pipe::new().unwrap();
         // Many small messages written before the first read: each read fills the buffer.
         let many: Vec<String> = (0..6000).map(|n| format!("message {n}")).collect();
