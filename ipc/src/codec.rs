@@ -182,14 +182,19 @@ pub(crate) fn read_length(source: &mut dyn Source) -> io::Result<u64> {
     Ok(u64::from_le_bytes(wide))
 }
 
-/// Decodes a message from `source` as its bytes arrive, with the same rules as [`decode`]:
+/// Decodes a message from `source` as its bytes arrive, as `seed` says (a
+/// `PhantomData<T>` decodes a `T`), with the same rules as [`decode`]:
 /// a string or a byte buffer is read straight into the buffer that becomes the value, with
 /// no copy. Bytes left over are an error; the caller skips them.
 ///
 /// Generic over the source, so that the many small reads of a message of small values
 /// (a length, a number) are direct calls; the guard, which reads only the big pieces,
 /// sees the source as a `dyn Source`.
-pub(crate) fn decode_from<T: DeserializeOwned, S: Source>(source: &RefCell<S>) -> Result<T> {
+pub(crate) fn decode_from<D, V, S>(seed: D, source: &RefCell<S>) -> Result<V>
+where
+    D: for<'de> DeserializeSeed<'de, Value = V>,
+    S: Source,
+{
     /// bincode's reader over the shared source, with a copy of the next few bytes for
     /// bincode to look at before it takes them (a number's first byte says its length).
     struct Reader<'a, S> {
@@ -218,7 +223,7 @@ pub(crate) fn decode_from<T: DeserializeOwned, S: Source>(source: &RefCell<S>) -
         }
     }
     let budget = Cell::new(source.borrow().remaining());
-    let message = guard::Message::streamed(PhantomData::<T>, &budget, source);
+    let message = guard::Message::streamed(seed, &budget, source);
     let mut decoder = bincode::serde::OwnedSerdeDecoder::from_reader(
         Reader {
             source,
@@ -261,7 +266,15 @@ pub(crate) fn decode_from<T: DeserializeOwned, S: Source>(source: &RefCell<S>) -
 /// # Ok::<(), ipc::Error>(())
 /// ```
 pub fn decode<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T> {
-    decode_seed_with(bytes, PhantomData::<T>, config())
+    decode_seed(bytes, PhantomData::<T>)
+}
+
+/// [`decode`], decoding as `seed` says.
+pub(crate) fn decode_seed<'de, S: DeserializeSeed<'de>>(
+    bytes: &'de [u8],
+    seed: S,
+) -> Result<S::Value> {
+    decode_seed_with(bytes, seed, config())
 }
 
 /// Decodes a call's arguments or result, encoded with [`encode_call`], by the same rules

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags};
 use nix::sys::socket::{MsgFlags, Shutdown, shutdown};
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, DeserializeSeed};
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
@@ -457,20 +457,29 @@ impl Connection {
 
     /// [`recv`](Self::recv), reading as `until` allows.
     pub(crate) fn recv_until<T: DeserializeOwned>(&mut self, until: Until<'_>) -> Result<T> {
+        self.recv_seed_until(PhantomData::<T>, until)
+    }
+
+    /// [`recv_until`](Self::recv_until), decoding as `seed` says: for a value whose
+    /// decoding the receiver bounds (see `codec::Append`).
+    pub(crate) fn recv_seed_until<S, V>(&mut self, seed: S, until: Until<'_>) -> Result<V>
+    where
+        S: for<'de> DeserializeSeed<'de, Value = V>,
+    {
         let len = self.recv_header(until)?;
         if self.end - self.start >= len {
             // The whole message is in the buffer already (the usual case for small ones):
             // decode it from there, with no copy.
             let frame = self.start..self.start + len;
             self.start += len;
-            return codec::decode(&self.buf[frame]);
+            return codec::decode_seed(&self.buf[frame], seed);
         }
         if len > streamed::STREAMED_OVER {
-            return self.recv_streamed(len, until);
+            return self.recv_streamed(seed, len, until);
         }
         let mut body = Vec::new();
         self.recv_body(len, &mut body, until)?;
-        codec::decode(&body)
+        codec::decode_seed(&body, seed)
     }
 
     /// The messages of type `T` that arrive, until the other end is closed: an iterator

@@ -25,6 +25,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
+use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::Range;
 use std::os::fd::AsFd;
@@ -33,7 +34,10 @@ use std::time::{Duration, Instant};
 use std::vec;
 
 use nix::poll::{PollFd, PollFlags};
-use serde::de::DeserializeOwned;
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, EnumAccess, Unexpected, VariantAccess,
+    Visitor,
+};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
@@ -60,6 +64,63 @@ enum Reply<P> {
     Done(ByteBuf),
     /// The outcomes of the chunk's next items.
     Part(P),
+}
+
+/// How the parent reads a worker's [`Reply`]: a `Part` holds no more outcomes than the
+/// chunk has items left, and one more is an error at once, before it is decoded. (A
+/// result may take no bytes at all, so the message's length bounds nothing: a worker that
+/// misbehaves could otherwise make the parent build a list far longer than its message.)
+/// It reads the enum as the derived `Deserialize` does: `Done` is 0, `Part` is 1.
+struct ReplySeed<R> {
+    most: usize,
+    result: PhantomData<fn() -> R>,
+}
+
+impl<R> ReplySeed<R> {
+    fn new(most: usize) -> ReplySeed<R> {
+        ReplySeed {
+            most,
+            result: PhantomData,
+        }
+    }
+}
+
+impl<'de, R: Deserialize<'de>> DeserializeSeed<'de> for ReplySeed<R> {
+    type Value = Reply<Vec<Outcome<R>>>;
+
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        inner: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        inner.deserialize_enum("Reply", &["Done", "Part"], self)
+    }
+}
+
+impl<'de, R: Deserialize<'de>> Visitor<'de> for ReplySeed<R> {
+    type Value = Reply<Vec<Outcome<R>>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a pool worker's reply")
+    }
+
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> std::result::Result<Self::Value, A::Error> {
+        match data.variant::<u32>()? {
+            (0, done) => done.newtype_variant().map(Reply::Done),
+            (1, part) => {
+                let mut outcomes = Vec::new();
+                let most = self.most;
+                part.newtype_variant_seed(codec::Append {
+                    out: &mut outcomes,
+                    most,
+                })?;
+                Ok(Reply::Part(outcomes))
+            }
+            (other, _) => Err(de::Error::invalid_value(
+                Unexpected::Unsigned(other.into()),
+                &"0 (Done) or 1 (Part)",
+            )),
+        }
+    }
 }
 
 /// A finished chunk, as the parent sees it: all results, or a result or error per item.
@@ -543,21 +604,25 @@ where
             }
             let (w, readable) = self.ready_worker()?;
             let worker = &mut self.workers[w];
-            let reply: Option<Reply<Vec<Outcome<R>>>> = if readable {
+            let task = worker.tasks.front().cloned().unwrap_or(0..0);
+            let answered = worker.received.len();
+            let reply = if readable {
                 let exited = worker.child.pidfd();
-                worker.conn.recv_until(Until::WriterExits(exited)).ok()
+                let seed = ReplySeed::<R>::new(task.len() - answered);
+                worker
+                    .conn
+                    .recv_seed_until(seed, Until::WriterExits(exited))
+                    .ok()
             } else {
                 None // exited, and nothing to read
             };
-            let task = worker.tasks.front().cloned().unwrap_or(0..0);
-            let answered = worker.received.len();
             match reply {
                 Some(Reply::Done(bytes)) if answered == 0 => {
                     self.chunk_done(w);
                     let len = task.len();
                     return Ok(Some((task.start, Finished::Encoded { bytes, len })));
                 }
-                Some(Reply::Part(outcomes)) if answered + outcomes.len() <= task.len() => {
+                Some(Reply::Part(outcomes)) => {
                     worker.received.extend(outcomes);
                     if worker.received.len() == task.len() {
                         let outcomes = std::mem::take(&mut worker.received);
@@ -947,7 +1012,33 @@ fn fail<T, F, R>(run: &mut Option<Run<T, F, R>>, e: Error) -> Error {
 mod tests {
     use std::time::Duration;
 
-    use super::{IN_FLIGHT, MOST_IN_FLIGHT, Pace, TASK_MESSAGE, Taken, WORK_AHEAD};
+    use serde_bytes::ByteBuf;
+
+    use super::{
+        IN_FLIGHT, MOST_IN_FLIGHT, Outcome, Pace, Reply, ReplySeed, TASK_MESSAGE, Taken, WORK_AHEAD,
+    };
+    use crate::codec;
+    use crate::error::Error;
+
+    #[test]
+    fn a_reply_with_more_outcomes_than_the_chunk_has_left_is_refused() {
+        let outcomes: Vec<Outcome<()>> = vec![Ok(()); 100];
+        let mut part = Vec::new();
+        codec::encode_into(&Reply::Part(&outcomes[..]), &mut part).unwrap();
+        let read = codec::decode_seed(&part, ReplySeed::<()>::new(100));
+        assert!(matches!(read, Ok(Reply::Part(outcomes)) if outcomes.len() == 100));
+        let refused = codec::decode_seed(&part, ReplySeed::<()>::new(3));
+        assert!(
+            matches!(&refused, Err(Error::Decode(why)) if why.contains("at most 3")),
+            "{:?}",
+            refused.map(drop)
+        );
+        let mut done = Vec::new();
+        let bytes = ByteBuf::from(vec![1, 2, 3]);
+        codec::encode_into(&Reply::<&[Outcome<()>]>::Done(bytes.clone()), &mut done).unwrap();
+        let read = codec::decode_seed(&done, ReplySeed::<()>::new(0));
+        assert!(matches!(read, Ok(Reply::Done(b)) if b == bytes));
+    }
 
     #[test]
     fn a_worker_holds_more_chunks_the_quicker_they_are() {

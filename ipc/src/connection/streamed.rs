@@ -20,7 +20,7 @@ use std::ptr::NonNull;
 
 use nix::sys::mman::{MmapAdvise, madvise};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::DeserializeSeed;
 
 use super::{BATCH, Connection, HEADER_LEN, Until};
 use crate::codec::{self, Source};
@@ -60,11 +60,12 @@ impl Connection {
     }
 
     /// Receives a frame of `len` bytes and decodes it as it arrives.
-    pub(super) fn recv_streamed<T: DeserializeOwned>(
+    pub(super) fn recv_streamed<S: for<'de> DeserializeSeed<'de, Value = V>, V>(
         &mut self,
+        seed: S,
         len: usize,
         until: Until<'_>,
-    ) -> Result<T> {
+    ) -> Result<V> {
         let frame = RefCell::new(FrameReader {
             conn: self,
             until,
@@ -72,7 +73,7 @@ impl Connection {
             left: len,
             failure: None,
         });
-        let decoded = codec::decode_from::<T, _>(&frame);
+        let decoded = codec::decode_from(seed, &frame);
         let mut frame = frame.into_inner();
         if let Some(failure) = frame.failure.take() {
             // The bytes stopped coming: the stream is cut, or the socket failed.
