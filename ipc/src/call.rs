@@ -261,8 +261,9 @@ unsafe fn run_one<F: Function>(
 }
 
 /// The outcome of a chunk: most chunks have no failure, and travel as plain results; only a
-/// chunk with a failure pays for an outcome per item.
-#[derive(Serialize, Deserialize)]
+/// chunk with a failure pays for an outcome per item. The parent reads it with
+/// [`Outcomes::decode_appending`].
+#[derive(Serialize)]
 pub(crate) enum Outcomes<R> {
     /// Every item's result.
     All(Vec<R>),
@@ -294,8 +295,8 @@ impl<R: DeserializeOwned> Outcomes<R> {
 }
 
 /// The seed of [`Outcomes::decode_appending`]: how many outcomes came, and an `Each`'s.
-/// It reads the enum as the derived `Deserialize` does, by the variant's index: `All` is
-/// 0, `Each` is 1.
+/// It reads the variants by the numbers the derived `Serialize` gives them: `All` is 0,
+/// `Each` is 1.
 struct AppendOutcomes<'a, R> {
     results: &'a mut Vec<R>,
     len: usize,

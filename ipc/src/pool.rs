@@ -56,8 +56,9 @@ type Outcome<R> = std::result::Result<R, Failure>;
 
 /// What a worker sends back. Most chunks travel whole, as plain results; a chunk with a
 /// failure, or too long for one message, travels as outcomes, one or more messages long.
-/// `P` holds outcomes: a slice when sent, a vector when received (both encode alike).
-#[derive(Serialize, Deserialize)]
+/// `P` holds outcomes: a slice when sent, a vector when received (both encode alike);
+/// the parent reads it with [`ReplySeed`].
+#[derive(Serialize)]
 enum Reply<P> {
     /// The results of the whole chunk, a `Vec<R>` encoded as a call's result is
     /// ([`codec::encode_call`]: a long list of numbers is cheap to encode and decode).
@@ -67,10 +68,11 @@ enum Reply<P> {
 }
 
 /// How the parent reads a worker's [`Reply`]: a `Part` holds no more outcomes than the
-/// chunk has items left, and one more is an error at once, before it is decoded. (A
-/// result may take no bytes at all, so the message's length bounds nothing: a worker that
-/// misbehaves could otherwise make the parent build a list far longer than its message.)
-/// It reads the enum as the derived `Deserialize` does: `Done` is 0, `Part` is 1.
+/// chunk has items left, and the first outcome past them is an error, as soon as it is
+/// decoded. (A result may take no bytes at all, so the message's length bounds nothing:
+/// a worker that misbehaves could otherwise make the parent build a list far longer than
+/// its message.) The variants are numbered as the derived `Serialize` numbers them:
+/// `Done` is 0, `Part` is 1.
 struct ReplySeed<R> {
     most: usize,
     result: PhantomData<fn() -> R>,
@@ -606,6 +608,7 @@ where
             let worker = &mut self.workers[w];
             let task = worker.tasks.front().cloned().unwrap_or(0..0);
             let answered = worker.received.len();
+            debug_assert!(answered <= task.len(), "a Part is bounded by what is left");
             let reply = if readable {
                 let exited = worker.child.pidfd();
                 let seed = ReplySeed::<R>::new(task.len() - answered);

@@ -80,8 +80,8 @@ impl Connection {
             return Err(failure);
         }
         if decoded.is_err() && frame.left > 0 {
-            // Not a `T`: skip the rest of its frame, so that the next message is read from
-            // its own beginning.
+            // It did not decode: skip the rest of its frame, so that the next message is
+            // read from its own beginning.
             frame.skip_rest()?;
         }
         decoded
