@@ -509,7 +509,11 @@ mod tests {
             "{:?}",
             decoded.map(drop)
         );
-        assert_eq!(results.len(), 4);
+        assert_eq!(
+            results.len(),
+            3,
+            "the value past the bound is refused, not added"
+        );
     }
 
     #[test]

@@ -328,14 +328,16 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for Append<'_, T> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<usize, A::Error> {
         let mut added = 0;
-        while added <= self.most {
-            let Some(value) = seq.next_element()? else {
-                return Ok(added);
-            };
+        while let Some(value) = seq.next_element()? {
+            if added == self.most {
+                // Refused before it joins `out`: a caller may have made room for `most`
+                // values and no more (see the pool's `Answer`).
+                return Err(serde::de::Error::invalid_length(added + 1, &self));
+            }
             self.out.push(value);
             added += 1;
         }
-        Err(serde::de::Error::invalid_length(added, &self))
+        Ok(added)
     }
 }
 
@@ -419,5 +421,21 @@ mod tests {
             .join()
             .unwrap();
         assert!(decoded);
+    }
+
+    #[test]
+    fn a_list_longer_than_its_bound_adds_no_value_past_the_bound() {
+        let five = encode_call(&[1u64, 2, 3, 4, 5][..]).unwrap();
+        let mut out: Vec<u64> = Vec::with_capacity(3);
+        let refused = decode_call_appending(&five, &mut out, 3)
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("at most 3"), "{refused}");
+        assert_eq!(out, [1, 2, 3]);
+        assert_eq!(out.capacity(), 3, "the room made for the bound was enough");
+        assert_eq!(
+            decode_call_appending(&five, &mut Vec::<u64>::new(), 5).unwrap(),
+            5
+        );
     }
 }
