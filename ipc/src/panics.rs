@@ -2,26 +2,34 @@
 //! sends the panic's message and place instead (as [`Error::TaskPanicked`](crate::Error)).
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 thread_local! {
-    /// Where the last panic happened, noted by [`report_quietly`]'s hook.
-    static PANIC_LOCATION: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Where the last panic happened, noted by [`report_quietly`]'s hook, and during which
+    /// task (see `TASK`).
+    static PANIC_LOCATION: RefCell<Option<(u64, String)>> = const { RefCell::new(None) };
+    /// How many tasks this thread has begun ([`catch`], [`next_task`]). A plain number
+    /// with no destructor: counting costs a thread-local add, and nothing at a thread's
+    /// start (a thread-local with a destructor registers it at first use, which costs a
+    /// forked child tens of microseconds).
+    static TASK: Cell<u64> = const { Cell::new(0) };
 }
-
-/// Whether [`report_quietly`]'s hook is this process's: only then is a place noted.
-static QUIET: AtomicBool = AtomicBool::new(false);
 
 /// In a worker process: a panic is the parent's to report, so the hook prints nothing; it
 /// only notes where the panic happened, for [`describe`].
 pub(crate) fn report_quietly() {
-    QUIET.store(true, Ordering::Relaxed);
     panic::set_hook(Box::new(|info| {
-        let location = info.location().map(|l| l.to_string());
+        let location = info.location().map(|l| (TASK.get(), l.to_string()));
         PANIC_LOCATION.with(|last| *last.borrow_mut() = location);
     }));
+}
+
+/// Begins a task in this thread: a place noted before is not its panic's. [`catch`] does
+/// it for its `f`; a loop that runs many tasks inside one `catch` does it for each.
+#[inline]
+pub(crate) fn next_task() {
+    TASK.set(TASK.get() + 1);
 }
 
 /// A caught panic's message (`panic!` gives a `&str` or a `String`), and where it happened
@@ -35,8 +43,8 @@ pub(crate) fn describe(payload: &(dyn Any + Send)) -> String {
         "a panic with a non-text payload".to_string()
     };
     match PANIC_LOCATION.with(|last| last.borrow_mut().take()) {
-        Some(location) => format!("{message} (at {location})"),
-        None => message,
+        Some((task, location)) if task == TASK.get() => format!("{message} (at {location})"),
+        _ => message,
     }
 }
 
@@ -48,14 +56,11 @@ pub(crate) fn describe(payload: &(dyn Any + Send)) -> String {
 /// it: the child would run its parent's program. A payload that panics when dropped is
 /// forgotten instead (the process lets go of its memory when it ends).
 ///
-/// The place noted by the hook is cleared first: a panic that `f` caught itself leaves
-/// its place behind, and a panic that no hook sees (`resume_unwind`) must not be
-/// reported there. (Only where the hook notes places: the first use of the thread-local
-/// registers its destructor, which costs a forked child tens of microseconds.)
+/// `f` is a task of its own ([`next_task`]): a panic that an earlier task caught itself
+/// leaves its place behind, and a panic that no hook sees (`resume_unwind`) must not be
+/// reported there.
 pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    if QUIET.load(Ordering::Relaxed) {
-        PANIC_LOCATION.with(|last| last.borrow_mut().take());
-    }
+    next_task();
     panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
         let description = describe(&*payload);
         if let Err(again) = panic::catch_unwind(AssertUnwindSafe(|| drop(payload))) {
