@@ -549,8 +549,11 @@ where
 
     /// Gives worker `w` pending chunks until it holds its share: from then on their items
     /// are the worker's, so the parent moves `handed_out` past them. Its share is what its
-    /// [`Pace`] says while chunks are many, and less when they are few (down to one), so
-    /// that no chunk waits behind another while some worker has nothing to do.
+    /// [`Pace`] says while chunks are many, and less when they are few: an equal part of
+    /// the chunks not done yet, pending or held (down to one), so that no chunk waits
+    /// behind another while some worker has nothing to do, and a worker forked after
+    /// another is given as much as it was (with Python's default chunk size, 4 chunks a
+    /// worker: a second worker given 2 of them waited idle for the other 2).
     ///
     /// A worker that still holds more than half its share is given nothing yet: it is
     /// topped up a few chunks at a time, with one write, and wakes once for them.
@@ -559,8 +562,13 @@ where
     /// shut for writing): each leaves as soon as it has sent its last answer, and its exit
     /// overlaps with the parent reading the others' answers, instead of following them.
     fn top_up(&mut self, w: usize) {
+        let held: usize = self.workers.iter().map(|worker| worker.tasks.len()).sum();
         let worker = &mut self.workers[w];
-        let share = (self.pending.len() / self.processes).clamp(1, worker.pace.in_flight());
+        let share = share(
+            self.pending.len() + held,
+            self.processes,
+            worker.pace.in_flight(),
+        );
         if worker.told_no_more || worker.tasks.len() > share / 2 {
             return;
         }
@@ -745,6 +753,12 @@ where
             self.leaving.push(worker.child);
         }
     }
+}
+
+/// A worker's share of the chunks `not_done` (pending, or held by a worker): an equal
+/// part, at least one, and at most `most`.
+fn share(not_done: usize, processes: usize, most: usize) -> usize {
+    not_done.div_ceil(processes).clamp(1, most)
 }
 
 impl<T, F, R> Drop for Run<T, F, R> {
@@ -1023,7 +1037,8 @@ mod tests {
     use serde_bytes::ByteBuf;
 
     use super::{
-        IN_FLIGHT, MOST_IN_FLIGHT, Outcome, Pace, Reply, ReplySeed, TASK_MESSAGE, Taken, WORK_AHEAD,
+        IN_FLIGHT, MOST_IN_FLIGHT, Outcome, Pace, Reply, ReplySeed, TASK_MESSAGE, Taken,
+        WORK_AHEAD, share,
     };
     use crate::codec;
     use crate::error::Error;
@@ -1046,6 +1061,21 @@ mod tests {
         codec::encode_into(&Reply::<&[Outcome<()>]>::Done(bytes.clone()), &mut done).unwrap();
         let read = codec::decode_seed(&done, ReplySeed::<()>::new(0));
         assert!(matches!(read, Ok(Reply::Done(b)) if b == bytes));
+    }
+
+    #[test]
+    fn a_worker_forked_after_another_is_given_as_many_chunks() {
+        // Python's default chunk size makes 8 chunks for 2 workers: the first takes 4, and
+        // the second, forked next, the other 4 (given 2, it waited for the last 2).
+        assert_eq!(share(8, 2, IN_FLIGHT), 4);
+        assert_eq!(share(4 + 4, 2, IN_FLIGHT), 4);
+        assert_eq!(share(3, 2, IN_FLIGHT), 2, "the last chunks, shared");
+        assert_eq!(
+            share(1_000, 2, IN_FLIGHT),
+            IN_FLIGHT,
+            "no more than the pace says"
+        );
+        assert_eq!(share(0, 2, IN_FLIGHT), 1);
     }
 
     #[test]
