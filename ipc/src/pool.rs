@@ -8,8 +8,9 @@
 //! positions); only the results travel back, encoded with serde. The workers live as long
 //! as one `map` (or one `imap` iterator).
 //!
-//! Fork copies every item into every worker, but each item still has one owner: the
-//! worker that gets its chunk takes it and passes it to the function; no other process
+//! Every worker has every item (the items wait in memory the pool shares with its workers,
+//! see `items`, and fork copies what they point to), but each item still has one owner:
+//! the worker that gets its chunk takes it and passes it to the function; no other process
 //! drops it (the parent forgets the items it handed out, and drops only those it never
 //! did). So an item whose destructor acts outside the process, a folder that deletes
 //! itself, say, acts once. The price: what the parent's copies of the items handed out
@@ -50,6 +51,12 @@ use crate::error::{Error, Result};
 use crate::fork::fork;
 use crate::heap;
 use crate::panics;
+
+mod answer;
+mod items;
+
+use answer::Answer;
+use items::{Items, Kept};
 
 /// What a worker has for one item.
 type Outcome<R> = std::result::Result<R, Failure>;
@@ -138,6 +145,15 @@ enum Finished<R> {
 }
 
 impl<R: DeserializeOwned> Finished<R> {
+    /// How many items it is for.
+    fn len(&self) -> usize {
+        match self {
+            Finished::Encoded { len, .. } => *len,
+            Finished::Done(results) => results.len(),
+            Finished::Failed(outcomes) => outcomes.len(),
+        }
+    }
+
     /// `Done` if every item has a result.
     fn from_results(results: Vec<Result<R>>) -> Finished<R> {
         if results.iter().all(Result::is_ok) {
@@ -253,6 +269,8 @@ pub struct Pool {
     processes: usize,
     chunksize: Option<usize>,
     max_message: usize,
+    /// Memory for the items of the next map (see `items`).
+    kept: Kept,
 }
 
 impl Pool {
@@ -270,6 +288,7 @@ impl Pool {
             processes,
             chunksize: None,
             max_message: DEFAULT_MAX_MESSAGE,
+            kept: Kept::default(),
         }
     }
 
@@ -337,32 +356,39 @@ impl Pool {
         F: Fn(T) -> R,
         R: Serialize + DeserializeOwned,
     {
-        let items: Vec<T> = items.into_iter().collect();
+        let items = Items::collect(items, &self.kept)?;
         let chunksize = self
             .chunksize
             .unwrap_or_else(|| items.len().div_ceil(4 * self.processes).max(1));
         let len = items.len();
+        // Made before the workers are forked, to keep them out of it (see `answer`).
+        let mut answer = Answer::with_capacity(len);
         let mut run = Run::start(items, f, self, chunksize)?;
         // Each chunk's results join the answer as soon as those before them have, and
         // wait in their slot until then, still encoded; the first failure to arrive is the
         // answer.
         let mut slots: Vec<Option<Finished<R>>> =
             (0..len.div_ceil(chunksize)).map(|_| None).collect();
-        let mut results = Vec::with_capacity(len);
         while let Some((start, finished)) = run.next_chunk()? {
             if let Finished::Failed(outcomes) = finished {
                 return Err(first_error(outcomes));
             }
             slots[start / chunksize] = Some(finished);
             while let Some(chunk) = slots
-                .get_mut(results.len() / chunksize)
+                .get_mut(answer.len() / chunksize)
                 .and_then(Option::take)
             {
-                chunk.append_to(&mut results)?;
+                if !answer.has_room_for(chunk.len()) {
+                    return Err(Error::Decode(format!(
+                        "a worker answered {} results for a chunk of {chunksize} items or fewer",
+                        chunk.len()
+                    )));
+                }
+                answer.append(|results| chunk.append_to(results))?;
             }
         }
-        assert_eq!(results.len(), len, "every chunk has finished");
-        Ok(results)
+        assert_eq!(answer.len(), len, "every chunk has finished");
+        Ok(answer.into_results())
     }
 
     /// Like [`map`](Self::map), but lazy: yields each result in input order as soon as it
@@ -384,7 +410,7 @@ impl Pool {
         F: Fn(T) -> R,
         R: Serialize + DeserializeOwned,
     {
-        let items = items.into_iter().collect();
+        let items = Items::collect(items, &self.kept)?;
         let run = Run::start(items, f, self, self.chunksize.unwrap_or(1))?;
         Ok(Ordered::new(run))
     }
@@ -410,7 +436,7 @@ impl Pool {
         F: Fn(T) -> R,
         R: Serialize + DeserializeOwned,
     {
-        let items = items.into_iter().collect();
+        let items = Items::collect(items, &self.kept)?;
         let run = Run::start(items, f, self, self.chunksize.unwrap_or(1))?;
         Ok(Unordered {
             run: Some(run),
@@ -421,11 +447,9 @@ impl Pool {
 
 /// The workers of one `map` call, and the chunks not handed out yet.
 struct Run<T, F, R> {
-    /// Kept so that a replacement worker, forked later, has them too. `ManuallyDrop`:
-    /// the items handed out belong to the workers, and are never dropped here.
-    items: Vec<ManuallyDrop<T>>,
-    /// Items before this position have been handed out; the others are still the parent's.
-    handed_out: usize,
+    /// Kept so that a replacement worker, forked later, has them too. Dropped after the
+    /// workers (see `Drop`): it drops the items never handed out.
+    items: Items<T>,
     f: F,
     pending: VecDeque<Range<usize>>,
     workers: Vec<Worker<R>>,
@@ -496,15 +520,14 @@ where
     F: Fn(T) -> R,
     R: Serialize + DeserializeOwned,
 {
-    fn start(items: Vec<T>, f: F, pool: &Pool, chunksize: usize) -> Result<Self> {
+    fn start(items: Items<T>, f: F, pool: &Pool, chunksize: usize) -> Result<Self> {
         let len = items.len();
         let pending = (0..len)
             .step_by(chunksize)
             .map(|start| start..(start + chunksize).min(len))
             .collect();
         let mut run = Run {
-            items: items.into_iter().map(ManuallyDrop::new).collect(),
-            handed_out: 0,
+            items,
             f,
             pending,
             workers: Vec::new(),
@@ -533,7 +556,7 @@ where
         let (items, f, limit) = (&mut self.items, &self.f, self.max_message);
         // The worker's end is made in the worker: a `Connection` made before the fork
         // would read one message at a time there, as a copy another process may read.
-        let serve_on = move || serve(Connection::from_fd(theirs.into()), items, f, limit);
+        let serve_on = move || serve(Connection::from_fd(theirs.into()), items.slots(), f, limit);
         let child = fork(&mut Some(serve_on))?;
         self.workers.push(Worker {
             conn,
@@ -548,7 +571,7 @@ where
     }
 
     /// Gives worker `w` pending chunks until it holds its share: from then on their items
-    /// are the worker's, so the parent moves `handed_out` past them. Its share is what its
+    /// are the worker's, so the parent hands them out (`Items::hand_out`). Its share is what its
     /// [`Pace`] says while chunks are many, and less when they are few: an equal part of
     /// the chunks not done yet, pending or held (down to one), so that no chunk waits
     /// behind another while some worker has nothing to do, and a worker forked after
@@ -576,7 +599,7 @@ where
             let Some(task) = self.pending.pop_front() else {
                 break;
             };
-            self.handed_out = self.handed_out.max(task.end);
+            self.items.hand_out(task.end);
             // If the worker is dead, the send fails; `next_chunk` finds out from its pidfd.
             let _ = worker.conn.send_later(&(task.start, task.end));
             worker.tasks.push_back(task);
@@ -763,14 +786,10 @@ fn share(not_done: usize, processes: usize, most: usize) -> usize {
 
 impl<T, F, R> Drop for Run<T, F, R> {
     fn drop(&mut self) {
-        // Workers first (dropping one kills and reaps it), then the items never handed out.
+        // Workers first (dropping one kills and reaps it); then, with the fields, the
+        // items, which drops those never handed out and gives their memory back.
         self.workers.clear();
         self.leaving.clear();
-        for item in &mut self.items[self.handed_out..] {
-            // SAFETY: items from `handed_out` on were never given to a worker, nor taken
-            // in this process; each is dropped once, here.
-            unsafe { ManuallyDrop::drop(item) };
-        }
     }
 }
 
