@@ -14,6 +14,7 @@ mod guard;
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 
 use bincode::config::{Fixint, LittleEndian};
 use serde::Deserialize;
@@ -341,6 +342,60 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for Append<'_, T> {
     }
 }
 
+/// A seed that decodes a sequence into `slots`, in order, and says how many values it
+/// wrote: at most `slots.len()`, or it is an error (the value past them is refused before
+/// it is written). The values written are the `Fill`'s until [`keep`](Self::keep): if it is
+/// dropped first (an error, a list too short), it drops them.
+pub(crate) struct Fill<'a, T> {
+    slots: &'a mut [MaybeUninit<T>],
+    written: usize,
+}
+
+impl<'a, T> Fill<'a, T> {
+    pub(crate) fn new(slots: &'a mut [MaybeUninit<T>]) -> Fill<'a, T> {
+        Fill { slots, written: 0 }
+    }
+
+    /// Leaves the values written in their slots, for the caller to own.
+    pub(crate) fn keep(mut self) {
+        self.written = 0;
+    }
+}
+
+impl<T> Drop for Fill<'_, T> {
+    fn drop(&mut self) {
+        for slot in &mut self.slots[..self.written] {
+            // SAFETY: the first `written` slots were written by `visit_seq`, each once, and
+            // nothing else owns their values until `keep`, which sets `written` to 0.
+            unsafe { slot.assume_init_drop() };
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for &mut Fill<'_, T> {
+    type Value = usize;
+    fn deserialize<D: Deserializer<'de>>(self, inner: D) -> std::result::Result<usize, D::Error> {
+        inner.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for &mut Fill<'_, T> {
+    type Value = usize;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a sequence of at most {} values", self.slots.len())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<usize, A::Error> {
+        while let Some(value) = seq.next_element()? {
+            let Some(slot) = self.slots.get_mut(self.written) else {
+                return Err(serde::de::Error::invalid_length(self.written + 1, &self));
+            };
+            slot.write(value);
+            self.written += 1;
+        }
+        Ok(self.written)
+    }
+}
+
 fn decode_with<T: DeserializeOwned>(
     bytes: &[u8],
     config: impl bincode::config::Config,
@@ -437,5 +492,40 @@ mod tests {
             decode_call_appending(&five, &mut Vec::<u64>::new(), 5).unwrap(),
             5
         );
+    }
+
+    #[test]
+    fn a_fill_writes_each_slot_once_and_drops_what_it_wrote_unless_kept() {
+        thread_local!(static DROPS: Cell<usize> = const { Cell::new(0) });
+        #[derive(Deserialize)]
+        struct Counted(#[allow(dead_code)] u64);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                DROPS.with(|drops| drops.set(drops.get() + 1));
+            }
+        }
+        let five = encode_call(&[1u64, 2, 3, 4, 5][..]).unwrap();
+        let mut slots: Vec<MaybeUninit<Counted>> = (0..5).map(|_| MaybeUninit::uninit()).collect();
+        let mut fill = Fill::new(&mut slots[..3]);
+        let refused = decode_call_seed(&five, &mut fill).unwrap_err().to_string();
+        assert!(refused.contains("at most 3"), "{refused}");
+        assert_eq!(
+            DROPS.with(Cell::get),
+            1,
+            "the value past the slots, refused"
+        );
+        drop(fill);
+        assert_eq!(DROPS.with(Cell::get), 4, "and the three it wrote");
+        let mut fill = Fill::new(&mut slots[..]);
+        assert_eq!(decode_call_seed(&five, &mut fill).unwrap(), 5);
+        fill.keep();
+        let before = DROPS.with(Cell::get);
+        // SAFETY: all five slots were written, and kept.
+        let values: Vec<Counted> = slots
+            .into_iter()
+            .map(|slot| unsafe { slot.assume_init() })
+            .collect();
+        assert_eq!(DROPS.with(Cell::get), before, "kept, not dropped");
+        assert_eq!(values.iter().map(|v| v.0).sum::<u64>(), 15);
     }
 }

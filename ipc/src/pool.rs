@@ -145,15 +145,6 @@ enum Finished<R> {
 }
 
 impl<R: DeserializeOwned> Finished<R> {
-    /// How many items it is for.
-    fn len(&self) -> usize {
-        match self {
-            Finished::Encoded { len, .. } => *len,
-            Finished::Done(results) => results.len(),
-            Finished::Failed(outcomes) => outcomes.len(),
-        }
-    }
-
     /// `Done` if every item has a result.
     fn from_results(results: Vec<Result<R>>) -> Finished<R> {
         if results.iter().all(Result::is_ok) {
@@ -362,32 +353,13 @@ impl Pool {
             .unwrap_or_else(|| items.len().div_ceil(4 * self.processes).max(1));
         let len = items.len();
         // Made before the workers are forked, to keep them out of it (see `answer`).
-        let mut answer = Answer::with_capacity(len);
+        let mut answer = Answer::new(len, chunksize);
         let mut run = Run::start(items, f, self, chunksize)?;
-        // Each chunk's results join the answer as soon as those before them have, and
-        // wait in their slot until then, still encoded; the first failure to arrive is the
-        // answer.
-        let mut slots: Vec<Option<Finished<R>>> =
-            (0..len.div_ceil(chunksize)).map(|_| None).collect();
+        // Each chunk's results go to their place in the answer as soon as they come; the
+        // first failure to arrive is the answer.
         while let Some((start, finished)) = run.next_chunk()? {
-            if let Finished::Failed(outcomes) = finished {
-                return Err(first_error(outcomes));
-            }
-            slots[start / chunksize] = Some(finished);
-            while let Some(chunk) = slots
-                .get_mut(answer.len() / chunksize)
-                .and_then(Option::take)
-            {
-                if !answer.has_room_for(chunk.len()) {
-                    return Err(Error::Decode(format!(
-                        "a worker answered {} results for a chunk of {chunksize} items or fewer",
-                        chunk.len()
-                    )));
-                }
-                answer.append(|results| chunk.append_to(results))?;
-            }
+            answer.place(start, finished)?;
         }
-        assert_eq!(answer.len(), len, "every chunk has finished");
         Ok(answer.into_results())
     }
 

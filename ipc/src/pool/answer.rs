@@ -11,85 +11,153 @@
 //! parent writes them with no copy (and, if they were written before, with no fault at
 //! all). No worker reads the answer: a worker runs its tasks and leaves with `_exit`,
 //! never returning into `map`. The mark stays with the pages whoever owns them next, so it
-//! is taken off before the answer is handed back, and as soon as the vector is found to
-//! have moved (it never should: it is made with room for every result).
+//! is taken off before the answer is handed back, or dropped. (The vector never moves:
+//! the results are written in its spare room, and it is never grown.)
 //!
 //! [madvise(2)]: https://man7.org/linux/man-pages/man2/madvise.2.html
 
 use nix::libc::{MADV_KEEPONFORK, MADV_WIPEONFORK, c_void, madvise};
+use serde::de::DeserializeOwned;
 
-/// The results of a map, in order, with their pages kept out of the workers.
+use super::{Finished, first_error};
+use crate::codec;
+use crate::error::{Error, Result};
+
+/// The results of a map, each chunk's put in its place as soon as it comes, in any order,
+/// with the answer's pages kept out of the workers. A chunk decoded as it comes, rather
+/// than kept until those before it have come, leaves its message's memory free for the
+/// next one: one warm buffer, where chunks that came early held one each.
 pub(super) struct Answer<R> {
+    /// Empty (its length stays 0) until every chunk is in: the results wait in its spare
+    /// room, each chunk's at its own place.
     results: Vec<R>,
+    len: usize,
+    chunksize: usize,
+    /// Which chunks are in their place.
+    placed: Vec<bool>,
+    left: usize,
     /// The whole pages inside the vector's memory that are marked: the first and the
     /// length in bytes.
     marked: Option<(*mut c_void, usize)>,
 }
 
-impl<R> Answer<R> {
-    /// An empty answer with room for `len` results, marked: make it before forking.
-    pub(super) fn with_capacity(len: usize) -> Answer<R> {
+impl<R: DeserializeOwned> Answer<R> {
+    /// Room for the `len` results of chunks of `chunksize` (the last may be shorter),
+    /// marked: make it before forking.
+    pub(super) fn new(len: usize, chunksize: usize) -> Answer<R> {
         let results = Vec::with_capacity(len);
-        let marked = whole_pages(&results).filter(|&(first, len)| {
+        let marked = whole_pages(&results, len).filter(|&(first, bytes)| {
             // SAFETY: madvise(2) with MADV_WIPEONFORK changes only what a later fork gives
             // the child for these pages; this process's memory is unchanged. The pages lie
             // inside the vector's own allocation, which nothing but the vector uses (an
             // allocator keeps no bookkeeping inside a block it has handed out), and no
             // process forked from here reads the vector (see the module's doc).
-            unsafe { madvise(first, len, MADV_WIPEONFORK) == 0 }
+            unsafe { madvise(first, bytes, MADV_WIPEONFORK) == 0 }
         });
-        Answer { results, marked }
-    }
-
-    /// Room for `n` more results.
-    pub(super) fn has_room_for(&self, n: usize) -> bool {
-        self.results.capacity() - self.results.len() >= n
-    }
-
-    pub(super) fn len(&self) -> usize {
-        self.results.len()
-    }
-
-    /// Appends results with `append`, which must not add more than there is room for.
-    /// If it did, and the vector moved, the old pages lose their mark at once, before
-    /// anything else runs here (a fork, say) that could be given their zeroed copy.
-    pub(super) fn append<T>(&mut self, append: impl FnOnce(&mut Vec<R>) -> T) -> T {
-        let before = self.results.as_ptr();
-        let appended = append(&mut self.results);
-        if self.results.as_ptr() != before {
-            debug_assert!(false, "the answer was made with room for every result");
-            self.unmark();
+        let chunks = len.div_ceil(chunksize);
+        Answer {
+            results,
+            len,
+            chunksize,
+            placed: vec![false; chunks],
+            left: chunks,
+            marked,
         }
-        appended
     }
 
-    /// The results, with the mark taken off.
+    /// Puts the chunk that starts at `start` in its place: its results, or its first
+    /// error. A chunk with more or fewer results than it has items is an error.
+    pub(super) fn place(&mut self, start: usize, chunk: Finished<R>) -> Result<()> {
+        let index = start / self.chunksize;
+        let end = (start + self.chunksize).min(self.len);
+        assert!(
+            start % self.chunksize == 0 && index < self.placed.len() && !self.placed[index],
+            "the pool places each of its chunks once"
+        );
+        let slots = &mut self.results.spare_capacity_mut()[start..end];
+        let wrong = |got: usize| {
+            Error::Decode(format!(
+                "a worker answered {got} results for a chunk of {} items",
+                end - start
+            ))
+        };
+        match chunk {
+            Finished::Encoded { bytes, .. } => {
+                let mut fill = codec::Fill::new(slots);
+                let written = codec::decode_call_seed(&bytes, &mut fill)?;
+                if written != end - start {
+                    return Err(wrong(written)); // `fill` drops what it wrote
+                }
+                fill.keep();
+            }
+            Finished::Done(results) => {
+                if results.len() != end - start {
+                    return Err(wrong(results.len()));
+                }
+                for (slot, result) in slots.iter_mut().zip(results) {
+                    slot.write(result);
+                }
+            }
+            Finished::Failed(outcomes) => return Err(first_error(outcomes)),
+        }
+        self.placed[index] = true;
+        self.left -= 1;
+        Ok(())
+    }
+
+    /// The results, once every chunk is in its place, with the mark taken off.
     pub(super) fn into_results(mut self) -> Vec<R> {
+        assert_eq!(self.left, 0, "every chunk has finished");
         self.unmark();
-        std::mem::take(&mut self.results)
+        self.placed.clear(); // the results are the vector's now, for `Drop`
+        let mut results = std::mem::take(&mut self.results);
+        // SAFETY: every chunk is in its place, so each of the first `len` slots was
+        // written once (`place` writes a chunk's slots, all of them, and marks it placed);
+        // the capacity is at least `len`.
+        unsafe { results.set_len(self.len) };
+        results
     }
+}
 
+impl<R> Answer<R> {
     fn unmark(&mut self) {
-        if let Some((first, len)) = self.marked.take() {
-            // SAFETY: as in `with_capacity`, and MADV_KEEPONFORK only undoes what it did,
-            // for the same pages (which may belong to another block by now, if the vector
-            // moved: a later fork then copies them, as it copies any page).
-            unsafe { madvise(first, len, MADV_KEEPONFORK) };
+        if let Some((first, bytes)) = self.marked.take() {
+            // SAFETY: as in `new`, and MADV_KEEPONFORK only undoes what it did, for the
+            // same pages, which the vector still owns.
+            unsafe { madvise(first, bytes, MADV_KEEPONFORK) };
         }
     }
 }
 
 impl<R> Drop for Answer<R> {
+    /// Drops the results of the chunks placed (a map that failed half-way), and takes the
+    /// mark off before the vector's memory goes back to the allocator.
     fn drop(&mut self) {
         self.unmark();
+        let chunksize = self.chunksize;
+        let len = self.len;
+        let slots = self.results.spare_capacity_mut();
+        for (index, _) in self
+            .placed
+            .iter()
+            .enumerate()
+            .filter(|(_, placed)| **placed)
+        {
+            let end = ((index + 1) * chunksize).min(len);
+            for slot in &mut slots[index * chunksize..end] {
+                // SAFETY: a placed chunk's slots were each written once, and no vector
+                // owns them (its length is 0): each is dropped once, here.
+                unsafe { slot.assume_init_drop() };
+            }
+        }
     }
 }
 
 /// The whole pages inside a vector's memory, if there are any.
-fn whole_pages<R>(results: &Vec<R>) -> Option<(*mut c_void, usize)> {
+fn whole_pages<R>(results: &Vec<R>, len: usize) -> Option<(*mut c_void, usize)> {
     let page = super::items::page_size();
     let start = results.as_ptr() as usize;
-    let end = start + results.capacity() * size_of::<R>();
+    let end = start + len * size_of::<R>();
     let first = start.checked_next_multiple_of(page)?;
     let last = end / page * page;
     (last > first).then(|| (first as *mut c_void, last - first))
@@ -122,10 +190,13 @@ mod tests {
 
     #[test]
     fn a_process_forked_while_the_answer_is_marked_sees_zeros_there_and_after_it_the_numbers() {
-        let mut answer: Answer<u64> = Answer::with_capacity(10_000);
+        let mut answer: Answer<u64> = Answer::new(10_000, 5_000);
         assert!(answer.marked.is_some());
-        answer.append(|results| results.extend((0..10_000).map(|n| n % 100 + 1)));
-        let middle = &answer.results[5_000] as *const u64 as usize;
+        let chunk =
+            |start: u64| Finished::Done((start..start + 5_000).map(|n| n % 100 + 1).collect());
+        answer.place(5_000, chunk(5_000)).unwrap();
+        answer.place(0, chunk(0)).unwrap();
+        let middle = answer.results.as_ptr() as usize + 5_000 * size_of::<u64>();
         assert_eq!(
             read_in_a_child(middle),
             0,
@@ -134,5 +205,40 @@ mod tests {
         let results = answer.into_results();
         assert_eq!(results[5_000], 1);
         assert_eq!(read_in_a_child(middle), 1, "the mark was not taken off");
+    }
+
+    #[test]
+    fn chunks_placed_in_any_order_make_the_answer_and_a_wrong_length_is_refused() {
+        let mut answer: Answer<String> = Answer::new(5, 2);
+        let strings = |range: std::ops::Range<u8>| range.map(|n| n.to_string()).collect();
+        answer.place(4, Finished::Done(strings(4..5))).unwrap();
+        answer.place(0, Finished::Done(strings(0..2))).unwrap();
+        let short = answer.place(2, Finished::Done(strings(2..3)));
+        assert!(matches!(short, Err(Error::Decode(why)) if why.contains("1 results")));
+        let encoded = codec::encode_call(&["2", "3", "extra"][..]).unwrap();
+        let long = answer.place(
+            2,
+            Finished::Encoded {
+                bytes: encoded.into(),
+                len: 2,
+            },
+        );
+        assert!(matches!(long, Err(Error::Decode(_))));
+        let encoded = codec::encode_call(&["2", "3"][..]).unwrap();
+        answer
+            .place(
+                2,
+                Finished::Encoded {
+                    bytes: encoded.into(),
+                    len: 2,
+                },
+            )
+            .unwrap();
+        assert_eq!(answer.into_results(), ["0", "1", "2", "3", "4"]);
+        // Dropped half-way, an answer drops the results it holds (Miri or a leak
+        // checker would see it; here, that it does not crash).
+        let mut half: Answer<String> = Answer::new(5, 2);
+        half.place(2, Finished::Done(strings(2..4))).unwrap();
+        drop(half);
     }
 }
