@@ -46,7 +46,7 @@ impl<R: DeserializeOwned> Answer<R> {
     /// marked: make it before forking.
     pub(super) fn new(len: usize, chunksize: usize) -> Answer<R> {
         let results = Vec::with_capacity(len);
-        let marked = whole_pages(&results, len).filter(|&(first, bytes)| {
+        let marked = whole_pages(results.as_ptr(), len).filter(|&(first, bytes)| {
             // SAFETY: madvise(2) with MADV_WIPEONFORK changes only what a later fork gives
             // the child for these pages; this process's memory is unchanged. The pages lie
             // inside the vector's own allocation, which nothing but the vector uses (an
@@ -71,7 +71,9 @@ impl<R: DeserializeOwned> Answer<R> {
         let index = start / self.chunksize;
         let end = (start + self.chunksize).min(self.len);
         assert!(
-            start % self.chunksize == 0 && index < self.placed.len() && !self.placed[index],
+            start.is_multiple_of(self.chunksize)
+                && index < self.placed.len()
+                && !self.placed[index],
             "the pool places each of its chunks once"
         );
         let slots = &mut self.results.spare_capacity_mut()[start..end];
@@ -153,10 +155,10 @@ impl<R> Drop for Answer<R> {
     }
 }
 
-/// The whole pages inside a vector's memory, if there are any.
-fn whole_pages<R>(results: &Vec<R>, len: usize) -> Option<(*mut c_void, usize)> {
+/// The whole pages inside the memory of `len` values from `first`, if there are any.
+fn whole_pages<R>(first: *const R, len: usize) -> Option<(*mut c_void, usize)> {
     let page = super::items::page_size();
-    let start = results.as_ptr() as usize;
+    let start = first as usize;
     let end = start + len * size_of::<R>();
     let first = start.checked_next_multiple_of(page)?;
     let last = end / page * page;
