@@ -525,10 +525,10 @@ where
         // end of the stream would never reach them.
         conn.set_inheritable(false);
         conn.set_max_message_size(self.max_message);
-        let (items, f, limit) = (&mut self.items, &self.f, self.max_message);
+        let (items, f, limit) = (self.items.slots()?, &self.f, self.max_message);
         // The worker's end is made in the worker: a `Connection` made before the fork
         // would read one message at a time there, as a copy another process may read.
-        let serve_on = move || serve(Connection::from_fd(theirs.into()), items.slots(), f, limit);
+        let serve_on = move || serve(Connection::from_fd(theirs.into()), items, f, limit);
         let child = fork(&mut Some(serve_on))?;
         self.workers.push(Worker {
             conn,
@@ -560,7 +560,8 @@ where
         let held: usize = self.workers.iter().map(|worker| worker.tasks.len()).sum();
         let worker = &mut self.workers[w];
         let share = share(
-            self.pending.len() + held,
+            self.pending.len(),
+            held,
             self.processes,
             worker.pace.in_flight(),
         );
@@ -750,10 +751,19 @@ where
     }
 }
 
-/// A worker's share of the chunks `not_done` (pending, or held by a worker): an equal
-/// part, at least one, and at most `most`.
-fn share(not_done: usize, processes: usize, most: usize) -> usize {
-    not_done.div_ceil(processes).clamp(1, most)
+/// A worker's share of the chunks not done, `pending` or `held` by a worker, at least one
+/// and at most `most`. While every worker can have two or more, an equal part of them all:
+/// a worker forked after another is given as many as it was. With fewer, an equal part of
+/// those pending only (one, mostly), so that two chunks never wait on one worker while
+/// another worker is free or not forked yet.
+fn share(pending: usize, held: usize, processes: usize, most: usize) -> usize {
+    let not_done = pending + held;
+    let equal = if not_done >= 2 * processes {
+        not_done.div_ceil(processes)
+    } else {
+        pending / processes
+    };
+    equal.clamp(1, most)
 }
 
 impl<T, F, R> Drop for Run<T, F, R> {
@@ -767,7 +777,8 @@ impl<T, F, R> Drop for Run<T, F, R> {
 
 /// The worker's loop: receive a range of positions, apply `f` to those items, send back
 /// the results; leave at the end of the stream (the parent has no more chunks, or is
-/// gone). Runs in the child only, on the child's own copy of the items.
+/// gone). Runs in the child only, on the items' slots, which it shares with the parent
+/// (see `items`): it takes only the items of the chunks it is given.
 fn serve<T, R, F>(mut conn: Connection, items: &mut [ManuallyDrop<T>], f: &F, limit: usize) -> i32
 where
     F: Fn(T) -> R,
@@ -861,10 +872,10 @@ where
     // place of a panic). A panic leaves the results before it in `results`, and `items`
     // just past the item that panicked (moved into `f`, and dropped as the panic unwound).
     let all = panics::catch(|| {
-        results.extend((&mut items).map(|item| {
+        for item in &mut items {
             panics::next_task();
-            f(item)
-        }));
+            results.push(f(item));
+        }
     });
     let Err(message) = all else {
         return Ok(results);
@@ -1055,18 +1066,22 @@ mod tests {
     }
 
     #[test]
-    fn a_worker_forked_after_another_is_given_as_many_chunks() {
+    fn a_worker_forked_after_another_is_given_as_many_chunks_and_few_chunks_go_one_by_one() {
         // Python's default chunk size makes 8 chunks for 2 workers: the first takes 4, and
         // the second, forked next, the other 4 (given 2, it waited for the last 2).
-        assert_eq!(share(8, 2, IN_FLIGHT), 4);
-        assert_eq!(share(4 + 4, 2, IN_FLIGHT), 4);
-        assert_eq!(share(3, 2, IN_FLIGHT), 2, "the last chunks, shared");
+        assert_eq!(share(8, 0, 2, IN_FLIGHT), 4);
+        assert_eq!(share(4, 4, 2, IN_FLIGHT), 4);
         assert_eq!(
-            share(1_000, 2, IN_FLIGHT),
+            share(1_000, 0, 2, IN_FLIGHT),
             IN_FLIGHT,
             "no more than the pace says"
         );
-        assert_eq!(share(0, 2, IN_FLIGHT), 1);
+        // Few chunks (two slow ones and a quick one, for 2 workers): one at a time, or both
+        // slow ones would wait on the first worker.
+        assert_eq!(share(3, 0, 2, IN_FLIGHT), 1);
+        assert_eq!(share(2, 1, 2, IN_FLIGHT), 1);
+        assert_eq!(share(5, 0, 4, IN_FLIGHT), 1);
+        assert_eq!(share(0, 2, 2, IN_FLIGHT), 1);
     }
 
     #[test]

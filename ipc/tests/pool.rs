@@ -767,7 +767,82 @@ fn a_warm_map_writes_its_items_and_its_answer_with_few_page_faults() {
     assert!(faults < 200, "{faults} page faults in one map");
 }
 
+/// A process forked while the pool keeps memory for its items has that memory too, and a
+/// copy of the pool: its maps must use memory of their own, or the two processes would
+/// write items into the same slots while each other's workers read them.
+fn a_process_forked_from_the_parent_never_lends_the_pools_memory() {
+    time_limit(Duration::from_secs(120));
+    let pool = Pool::new(1).with_chunksize(64);
+    pool.map(|x: u64| x, 0..4000u64).unwrap(); // the pool keeps 8 pages
+    let child_pool = pool.clone();
+    let mut child = ipc::Process::new(move || {
+        for _ in 0..50 {
+            let got = child_pool.map(|x: u64| x, std::iter::repeat_n(7u64, 4000));
+            if got.unwrap().iter().any(|&x| x != 7) {
+                std::process::exit(3);
+            }
+        }
+    });
+    child.start().unwrap();
+    let mut wrong = 0;
+    for _ in 0..50 {
+        let got = pool
+            .map(|x: u64| x, std::iter::repeat_n(1u64, 4000))
+            .unwrap();
+        wrong += got.iter().filter(|&&x| x != 1).count();
+    }
+    assert_eq!(
+        child.join().unwrap(),
+        0,
+        "the child read the parent's items"
+    );
+    assert_eq!(wrong, 0, "the parent read the child's items");
+}
+
+/// Workers forked while the pool keeps memory (this map needs more, and maps its own)
+/// each map on a clone of the pool: each with memory of its own.
+fn maps_inside_workers_on_a_clone_of_the_pool_read_their_own_items() {
+    time_limit(Duration::from_secs(120));
+    let pool = Pool::new(2).with_chunksize(1);
+    pool.map(|x: u64| x, 0..400u64).unwrap(); // the pool keeps one page
+    let inner = pool.clone().with_chunksize(50);
+    let wrong: Vec<u64> = pool
+        .map(
+            |i: u64| {
+                let got = inner.map(|x: u64| x, std::iter::repeat_n(i, 500)).unwrap();
+                got.iter().filter(|&&x| x != i).count() as u64
+            },
+            0..1000u64,
+        )
+        .unwrap();
+    assert!(
+        wrong.iter().all(|&n| n == 0),
+        "{} nested maps read others' items",
+        wrong.iter().filter(|&&n| n > 0).count()
+    );
+}
+
+/// With fewer chunks than two for each worker, chunks go one at a time: two slow ones and
+/// a quick one, for two workers, put the slow ones on different workers.
+fn few_chunks_go_one_at_a_time_so_two_slow_ones_run_side_by_side() {
+    let pids = Pool::new(2)
+        .map(
+            |x: u64| {
+                if x < 2 {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                std::process::id()
+            },
+            [0u64, 1, 2],
+        )
+        .unwrap();
+    assert_ne!(pids[0], pids[1], "both slow items on one worker");
+}
+
 fork_test::main!(
+    a_process_forked_from_the_parent_never_lends_the_pools_memory,
+    maps_inside_workers_on_a_clone_of_the_pool_read_their_own_items,
+    few_chunks_go_one_at_a_time_so_two_slow_ones_run_side_by_side,
     a_warm_map_writes_its_items_and_its_answer_with_few_page_faults,
     workers_reading_one_end_in_turn_lose_no_message,
     a_panic_is_never_reported_at_an_earlier_ones_place,

@@ -110,24 +110,35 @@ impl<R: DeserializeOwned> Answer<R> {
     /// The results, once every chunk is in its place, with the mark taken off.
     pub(super) fn into_results(mut self) -> Vec<R> {
         assert_eq!(self.left, 0, "every chunk has finished");
-        self.unmark();
+        let unmarked = self.unmark();
         self.placed.clear(); // the results are the vector's now, for `Drop`
         let mut results = std::mem::take(&mut self.results);
         // SAFETY: every chunk is in its place, so each of the first `len` slots was
         // written once (`place` writes a chunk's slots, all of them, and marks it placed);
         // the capacity is at least `len`.
         unsafe { results.set_len(self.len) };
-        results
+        if unmarked {
+            return results;
+        }
+        // Still marked (madvise refused, which it has no reason to): a process forked
+        // later would see zeros where the caller's values are. The values move to memory
+        // of their own, and the marked block is never given back to the allocator.
+        let mut moved = Vec::with_capacity(results.len());
+        moved.append(&mut results);
+        std::mem::forget(results);
+        moved
     }
 }
 
 impl<R> Answer<R> {
-    fn unmark(&mut self) {
-        if let Some((first, bytes)) = self.marked.take() {
-            // SAFETY: as in `new`, and MADV_KEEPONFORK only undoes what it did, for the
-            // same pages, which the vector still owns.
-            unsafe { madvise(first, bytes, MADV_KEEPONFORK) };
-        }
+    /// Takes the mark off; `false` if it stays.
+    fn unmark(&mut self) -> bool {
+        let Some((first, bytes)) = self.marked.take() else {
+            return true;
+        };
+        // SAFETY: as in `new`, and MADV_KEEPONFORK only undoes what it did, for the same
+        // pages, which the vector still owns.
+        unsafe { madvise(first, bytes, MADV_KEEPONFORK) == 0 }
     }
 }
 
@@ -135,22 +146,22 @@ impl<R> Drop for Answer<R> {
     /// Drops the results of the chunks placed (a map that failed half-way), and takes the
     /// mark off before the vector's memory goes back to the allocator.
     fn drop(&mut self) {
-        self.unmark();
-        let chunksize = self.chunksize;
-        let len = self.len;
+        let (chunksize, len) = (self.chunksize, self.len);
         let slots = self.results.spare_capacity_mut();
-        for (index, _) in self
-            .placed
-            .iter()
-            .enumerate()
-            .filter(|(_, placed)| **placed)
-        {
+        for (index, placed) in self.placed.iter().enumerate() {
+            if !placed {
+                continue;
+            }
             let end = ((index + 1) * chunksize).min(len);
             for slot in &mut slots[index * chunksize..end] {
                 // SAFETY: a placed chunk's slots were each written once, and no vector
                 // owns them (its length is 0): each is dropped once, here.
                 unsafe { slot.assume_init_drop() };
             }
+        }
+        if !self.unmark() {
+            // Never given back to the allocator (see `into_results`).
+            std::mem::forget(std::mem::take(&mut self.results));
         }
     }
 }

@@ -17,9 +17,11 @@
 //! which moves the item out and never writes the slot; or, for an item never handed out,
 //! the parent again, which drops it once its workers are gone. The mapping is lent to
 //! one map at a time, and lent again only after that map's workers have been reaped.
-//! A process forked from the parent for another reason has the mapping too, but no
-//! reference into it that it may use: only the process that collected the items drops
-//! them or lends the memory again.
+//! Every process forked from the parent has the mapping too, and a copy of the pool that
+//! keeps it (a worker whose function maps on a clone of the pool, a `Process`): so the
+//! memory is lent only in the process that mapped it, and the items are dropped only in
+//! the process that collected them. Another process drops its view of the memory instead
+//! of lending it, and maps its own.
 
 use std::io;
 use std::mem::{ManuallyDrop, align_of, size_of};
@@ -42,6 +44,13 @@ impl Kept {
     /// The kept memory, if it holds at least `bytes`.
     fn take(&self, bytes: usize) -> Option<Shared> {
         let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        // Memory mapped in another process (this one is a fork of it) is that process's
+        // to lend, and its maps write there: drop this process's view of it. (Lent here,
+        // two processes would write items into the same slots while each other's workers
+        // read them.)
+        if kept.as_ref().is_some_and(|memory| memory.owner != getpid()) {
+            *kept = None;
+        }
         kept.take_if(|memory| memory.len >= bytes)
     }
 
@@ -72,6 +81,8 @@ impl std::fmt::Debug for Kept {
 struct Shared {
     ptr: NonNull<u8>,
     len: usize,
+    /// The process that mapped it: the only one that lends it.
+    owner: Pid,
 }
 
 // SAFETY: a `Shared` is an address range, valid in every thread of the process; what is
@@ -98,6 +109,7 @@ impl Shared {
         Ok(Shared {
             ptr: ptr.cast(),
             len,
+            owner: getpid(),
         })
     }
 }
@@ -210,13 +222,26 @@ impl<T> Items<T> {
         self.len
     }
 
-    /// The slots, for a worker to take its chunks' items from (in the worker only: see
-    /// `serve`).
-    pub(super) fn slots(&mut self) -> &mut [ManuallyDrop<T>] {
+    /// The slots, for the workers forked next to take their chunks' items from: only in
+    /// the process that collected the items. A copy of the map in another process (an
+    /// `imap` iterator moved into a `Process`) must not fork workers that read slots
+    /// which the owner writes again at its next map.
+    pub(super) fn slots(&mut self) -> io::Result<&mut [ManuallyDrop<T>]> {
+        if getpid() != self.owner {
+            let why =
+                "the items of a map can be handed out only by the process that collected them";
+            return Err(io::Error::other(why));
+        }
+        Ok(self.owned_slots())
+    }
+
+    /// The slots, in the process that collected the items.
+    fn owned_slots(&mut self) -> &mut [ManuallyDrop<T>] {
         // SAFETY: the first `len` slots hold items written by `collect`, in memory that
-        // stays mapped as long as `self`, which the slice borrows. In the parent, no other
-        // process touches them yet: workers are forked after `collect`, and a worker takes
-        // only the items handed to it.
+        // stays mapped as long as `self`, which the slice borrows. Only this process
+        // writes them (it collected them, and lends the memory only once they are gone),
+        // and a worker takes only the items handed to it, which this process then leaves
+        // alone.
         unsafe { std::slice::from_raw_parts_mut(self.slots.as_ptr(), self.len) }
     }
 
@@ -234,7 +259,7 @@ impl<T> Drop for Items<T> {
             return; // `memory` is unmapped in this process alone
         }
         let handed_out = self.handed_out;
-        for item in &mut self.slots()[handed_out..] {
+        for item in &mut self.owned_slots()[handed_out..] {
             // SAFETY: items from `handed_out` on were never given to a worker, nor taken in
             // this process; each is dropped once, here.
             unsafe { ManuallyDrop::drop(item) };
@@ -288,7 +313,14 @@ mod tests {
     fn an_iterator_that_says_nothing_of_its_length_grows_its_slots() {
         let mut items = Items::collect((0..100_000u64).filter(|_| true), &Kept::default()).unwrap();
         assert_eq!(items.len(), 100_000);
-        assert!(items.slots().iter().map(|item| **item).eq(0..100_000));
+        assert!(
+            items
+                .slots()
+                .unwrap()
+                .iter()
+                .map(|item| **item)
+                .eq(0..100_000)
+        );
     }
 
     #[test]
@@ -299,10 +331,11 @@ mod tests {
         assert!(
             items
                 .slots()
+                .unwrap()
                 .iter()
                 .all(|item| (&raw const **item).is_aligned())
         );
-        assert_eq!(items.slots()[2].0, 2);
+        assert_eq!(items.slots().unwrap()[2].0, 2);
 
         static DROPS: AtomicUsize = AtomicUsize::new(0);
         struct Nothing;
