@@ -78,10 +78,12 @@ pub fn round(
     )?;
     drop(warm_turns);
     // The warm pool goes before the `Pool`'s turns, with the memory it keeps for its
-    // messages (a 1 MiB task buffer, its workers' pipes): each fork copies the page table
-    // entries of every page this process has written, and each worker's exit undoes them,
-    // so a megabyte more here cost each `Pool::map` about 60 µs (a loop of maps with 0, 3
-    // and 10 MB written beside it: 1.5, 1.8 and 2.1 ms).
+    // messages (its connections' buffers, up to 1 MiB a worker for tasks): each fork
+    // copies the page table entries of every page this process has written, and each
+    // worker's exit undoes them, so a megabyte more here cost each `Pool::map` 60 to 100 µs
+    // (a loop of maps with 0, 3 and 10 MB written beside it: 1.5, 1.8 and 2.1 ms). The
+    // `Pool` is measured in a process that holds little more than the items and the
+    // expected answer, its best case; a bigger program forks slower.
     drop(warm);
     let mut forking_turns = vec![Contender::new(IPC, || checked(&expected, || map(&pool)))];
     forking_turns.extend(python_map(DEFAULT_CHUNKS));

@@ -364,11 +364,14 @@ impl<'a, T> Fill<'a, T> {
 
 impl<T> Drop for Fill<'_, T> {
     fn drop(&mut self) {
-        for slot in &mut self.slots[..self.written] {
-            // SAFETY: the first `written` slots were written by `visit_seq`, each once, and
-            // nothing else owns their values until `keep`, which sets `written` to 0.
-            unsafe { slot.assume_init_drop() };
-        }
+        let written = std::mem::take(&mut self.written);
+        let values =
+            std::ptr::slice_from_raw_parts_mut(self.slots.as_mut_ptr().cast::<T>(), written);
+        // SAFETY: the first `written` slots were written by `visit_seq`, each once, and
+        // nothing else owns their values until `keep`, which sets `written` to 0; they
+        // are no longer counted, so dropped once, here (`drop_in_place` on a slice goes on
+        // with the others if one panics).
+        unsafe { std::ptr::drop_in_place(values) };
     }
 }
 
@@ -387,7 +390,10 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for &mut Fill<'_, T> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<usize, A::Error> {
         while let Some(value) = seq.next_element()? {
             let Some(slot) = self.slots.get_mut(self.written) else {
-                return Err(serde::de::Error::invalid_length(self.written + 1, &self));
+                let most = self.slots.len();
+                return Err(serde::de::Error::custom(format!(
+                    "a list of more than the {most} values expected"
+                )));
             };
             slot.write(value);
             self.written += 1;
@@ -508,7 +514,7 @@ mod tests {
         let mut slots: Vec<MaybeUninit<Counted>> = (0..5).map(|_| MaybeUninit::uninit()).collect();
         let mut fill = Fill::new(&mut slots[..3]);
         let refused = decode_call_seed(&five, &mut fill).unwrap_err().to_string();
-        assert!(refused.contains("at most 3"), "{refused}");
+        assert!(refused.contains("more than the 3 values"), "{refused}");
         assert_eq!(
             DROPS.with(Cell::get),
             1,

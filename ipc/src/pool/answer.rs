@@ -45,16 +45,19 @@ impl<R: DeserializeOwned> Answer<R> {
     /// Room for the `len` results of chunks of `chunksize` (the last may be shorter),
     /// marked: make it before forking.
     pub(super) fn new(len: usize, chunksize: usize) -> Answer<R> {
+        let chunks = len.div_ceil(chunksize);
         let results = Vec::with_capacity(len);
-        let marked = whole_pages(results.as_ptr(), len).filter(|&(first, bytes)| {
+        let marked = whole_pages(results.as_ptr(), len).inspect(|&(first, bytes)| {
             // SAFETY: madvise(2) with MADV_WIPEONFORK changes only what a later fork gives
             // the child for these pages; this process's memory is unchanged. The pages lie
             // inside the vector's own allocation, which nothing but the vector uses (an
             // allocator keeps no bookkeeping inside a block it has handed out), and no
             // process forked from here reads the vector (see the module's doc).
-            unsafe { madvise(first, bytes, MADV_WIPEONFORK) == 0 }
+            unsafe { madvise(first, bytes, MADV_WIPEONFORK) };
+            // Kept whatever madvise answered: refused, it may still have marked the
+            // memory areas before the one that failed (it goes through them one by one),
+            // and `unmark` takes the mark off them all.
         });
-        let chunks = len.div_ceil(chunksize);
         Answer {
             results,
             len,
@@ -146,22 +149,39 @@ impl<R> Drop for Answer<R> {
     /// Drops the results of the chunks placed (a map that failed half-way), and takes the
     /// mark off before the vector's memory goes back to the allocator.
     fn drop(&mut self) {
-        let (chunksize, len) = (self.chunksize, self.len);
-        let slots = self.results.spare_capacity_mut();
-        for (index, placed) in self.placed.iter().enumerate() {
-            if !placed {
-                continue;
-            }
-            let end = ((index + 1) * chunksize).min(len);
-            for slot in &mut slots[index * chunksize..end] {
-                // SAFETY: a placed chunk's slots were each written once, and no vector
-                // owns them (its length is 0): each is dropped once, here.
-                unsafe { slot.assume_init_drop() };
-            }
-        }
+        self.drop_placed();
         if !self.unmark() {
             // Never given back to the allocator (see `into_results`).
             std::mem::forget(std::mem::take(&mut self.results));
+        }
+    }
+}
+
+impl<R> Answer<R> {
+    /// Drops the results of each chunk placed, last first. If one's `Drop` panics, the
+    /// others are still dropped (as a vector's are), by `Rest` as the panic unwinds.
+    fn drop_placed(&mut self) {
+        struct Rest<'a, R>(&'a mut Answer<R>);
+        impl<R> Drop for Rest<'_, R> {
+            fn drop(&mut self) {
+                self.0.drop_placed();
+            }
+        }
+        while let Some(placed) = self.placed.pop() {
+            if !placed {
+                continue;
+            }
+            let start = self.placed.len() * self.chunksize;
+            let end = (start + self.chunksize).min(self.len);
+            let slots = &mut self.results.spare_capacity_mut()[start..end];
+            let chunk =
+                std::ptr::slice_from_raw_parts_mut(slots.as_mut_ptr().cast::<R>(), end - start);
+            let rest = Rest(self);
+            // SAFETY: the chunk was placed (each of its slots written once), and is no
+            // longer counted as placed (popped above), so its values are dropped once,
+            // here; `drop_in_place` on a slice goes on with the others if one panics.
+            unsafe { std::ptr::drop_in_place(chunk) };
+            std::mem::forget(rest);
         }
     }
 }
@@ -248,10 +268,32 @@ mod tests {
             )
             .unwrap();
         assert_eq!(answer.into_results(), ["0", "1", "2", "3", "4"]);
-        // Dropped half-way, an answer drops the results it holds (Miri or a leak
-        // checker would see it; here, that it does not crash).
-        let mut half: Answer<String> = Answer::new(5, 2);
-        half.place(2, Finished::Done(strings(2..4))).unwrap();
-        drop(half);
+    }
+
+    thread_local!(static DROPS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) });
+
+    /// Counts its drops; the one numbered 0 panics when dropped.
+    #[derive(serde::Deserialize)]
+    struct Counted(u8);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            DROPS.with(|drops| drops.set(drops.get() + 1));
+            if self.0 == 0 {
+                panic!("dropping 0");
+            }
+        }
+    }
+
+    #[test]
+    fn an_answer_dropped_half_way_drops_each_result_placed_once_even_if_one_panics() {
+        let mut half: Answer<Counted> = Answer::new(9, 3);
+        half.place(6, Finished::Done((6..9).map(Counted).collect()))
+            .unwrap();
+        half.place(0, Finished::Done((0..3).map(Counted).collect()))
+            .unwrap();
+        let dropping = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(half)));
+        assert!(dropping.is_err(), "the panic of the drop of 0 goes on");
+        assert_eq!(DROPS.with(|drops| drops.get()), 6);
     }
 }
