@@ -4,6 +4,7 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 thread_local! {
     /// Where the last panic happened, noted by [`report_quietly`]'s hook, and during which
@@ -16,9 +17,16 @@ thread_local! {
     static TASK: Cell<u64> = const { Cell::new(0) };
 }
 
+/// Whether [`report_quietly`]'s hook is this process's: only then is a place noted, and
+/// only then are tasks counted. (Counting writes a page of thread-locals that a child
+/// started with `Process` would otherwise not write: a page fault, a few microseconds
+/// of a start.)
+static QUIET: AtomicBool = AtomicBool::new(false);
+
 /// In a worker process: a panic is the parent's to report, so the hook prints nothing; it
 /// only notes where the panic happened, for [`describe`].
 pub(crate) fn report_quietly() {
+    QUIET.store(true, Ordering::Relaxed);
     panic::set_hook(Box::new(|info| {
         let location = info.location().map(|l| (TASK.get(), l.to_string()));
         PANIC_LOCATION.with(|last| *last.borrow_mut() = location);
@@ -60,7 +68,9 @@ pub(crate) fn describe(payload: &(dyn Any + Send)) -> String {
 /// leaves its place behind, and a panic that no hook sees (`resume_unwind`) must not be
 /// reported there.
 pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    next_task();
+    if QUIET.load(Ordering::Relaxed) {
+        next_task();
+    }
     panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
         let description = describe(&*payload);
         if let Err(again) = panic::catch_unwind(AssertUnwindSafe(|| drop(payload))) {
