@@ -357,21 +357,14 @@ unsafe fn run_each<F: Function>(
     // SAFETY: passed on from the caller.
     let function = unsafe { function_at::<F>(function) };
     let args: Vec<F::Args> = codec::decode_call(args).map_err(Failure::codec)?;
-    let mut args = args.into_iter();
-    let mut results = Vec::with_capacity(args.len());
-    while let Some(item) = args.next() {
-        match catch(|| function.call(item)) {
-            Ok(result) => results.push(result),
-            Err(failure) => {
-                // From here on, one outcome per item.
-                let mut outcomes: Vec<_> = results.into_iter().map(Ok).collect();
-                outcomes.push(Err(failure));
-                outcomes.extend(args.map(|item| catch(|| function.call(item))));
-                return encode(&Outcomes::Each(outcomes));
-            }
+    match panics::call_each(args.into_iter(), |item| function.call(item)) {
+        Ok(results) => encode(&Outcomes::All(results)),
+        Err(outcomes) => {
+            let failed =
+                |outcome: std::result::Result<_, String>| outcome.map_err(Failure::Panicked);
+            encode(&Outcomes::Each(outcomes.into_iter().map(failed).collect()))
         }
     }
-    encode(&Outcomes::All(results))
 }
 
 /// Runs `f`, catching a panic as a failure.

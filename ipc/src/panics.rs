@@ -40,6 +40,36 @@ pub(crate) fn next_task() {
     TASK.set(TASK.get() + 1);
 }
 
+/// Calls `f` on each item, each a task of its own, catching panics: every result, or, once
+/// one has panicked, an outcome per item (its result, or the panic's description). A pool
+/// worker runs its chunks so.
+///
+/// One catch serves the items until one panics: a catch per item cost about 3 ns an item
+/// (a loop of 50 000 tiny tasks: 141 µs against 19 µs), more than a tiny task takes. A panic
+/// leaves the results before it in `results`, and `items` just past the item that
+/// panicked (moved into `f`, and dropped as the panic unwound); each item after it has a
+/// catch of its own.
+pub(crate) fn call_each<T, R>(
+    items: impl ExactSizeIterator<Item = T>,
+    f: impl Fn(T) -> R,
+) -> Result<Vec<R>, Vec<Result<R, String>>> {
+    let mut items = items;
+    let mut results = Vec::with_capacity(items.len());
+    let all = catch(|| {
+        for item in &mut items {
+            next_task();
+            results.push(f(item));
+        }
+    });
+    let Err(panicked) = all else {
+        return Ok(results);
+    };
+    let mut outcomes: Vec<_> = results.into_iter().map(Ok).collect();
+    outcomes.push(Err(panicked));
+    outcomes.extend(items.map(|item| catch(|| f(item))));
+    Err(outcomes)
+}
+
 /// A caught panic's message (`panic!` gives a `&str` or a `String`), and where it happened
 /// if [`report_quietly`]'s hook noted it.
 pub(crate) fn describe(payload: &(dyn Any + Send)) -> String {

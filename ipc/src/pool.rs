@@ -861,31 +861,15 @@ fn run_chunk<T, R, F>(
 where
     F: Fn(T) -> R,
 {
-    let mut items = chunk.iter_mut().map(|slot| {
+    let items = chunk.iter_mut().map(|slot| {
         // SAFETY: `serve` checks that no chunk overlaps one this process was given before
         // (`Taken`), so it takes each slot at most once, and never reads it again.
         unsafe { ManuallyDrop::take(slot) }
     });
-    let mut results = Vec::with_capacity(items.len());
-    // One catch for the whole chunk while nothing panics: a catch per item cost about 3 ns
-    // an item, more than a tiny task takes (each item is still a task of its own, for the
-    // place of a panic). A panic leaves the results before it in `results`, and `items`
-    // just past the item that panicked (moved into `f`, and dropped as the panic unwound).
-    let all = panics::catch(|| {
-        for item in &mut items {
-            panics::next_task();
-            results.push(f(item));
-        }
-    });
-    let Err(message) = all else {
-        return Ok(results);
-    };
-    // From here on, one outcome per item.
-    let call = |item| panics::catch(|| f(item)).map_err(Failure::Panicked);
-    let mut outcomes: Vec<Outcome<R>> = results.into_iter().map(Ok).collect();
-    outcomes.push(Err(Failure::Panicked(message)));
-    outcomes.extend(items.map(call));
-    Err(outcomes)
+    panics::call_each(items, f).map_err(|outcomes| {
+        let failed = |outcome: std::result::Result<R, String>| outcome.map_err(Failure::Panicked);
+        outcomes.into_iter().map(failed).collect()
+    })
 }
 
 /// Queues a chunk's reply (see [`Connection::send_later`]) in one message if it fits the

@@ -2515,9 +2515,41 @@ fn a_result_asked_again_gives_the_same_answer() {
     pool.join().unwrap();
 }
 
+/// Item 0 catches a panic of its own; item 1 panics with no hook to see it
+/// (`resume_unwind`), in the same chunk.
+fn resumes_after_a_caught_panic(x: u8) -> u8 {
+    match x {
+        0 => {
+            let caught = std::panic::catch_unwind(|| panic!("handled inside the task"));
+            assert!(caught.is_err());
+        }
+        1 => std::panic::resume_unwind(Box::new("resumed")),
+        _ => {}
+    }
+    x
+}
+
+/// A `WorkerPool` worker runs a chunk under one catch, and numbers its tasks: a panic that
+/// no hook saw is reported without a place, not at the place of one an earlier task of the
+/// chunk caught itself.
+fn a_worker_pools_panic_is_never_reported_at_an_earlier_ones_place() {
+    let pool = get_context(StartMethod::Fork).pool(1).start().unwrap();
+    // 8 items for 1 worker: chunks of 2, items 0 and 1 together.
+    match pool.map(resumes_after_a_caught_panic, 0..8) {
+        Err(Error::TaskPanicked { index: 1, message }) => assert_eq!(message, "resumed"),
+        other => panic!("{other:?}"),
+    }
+    pool.close();
+    pool.join().unwrap();
+}
+
 fn main() -> std::process::ExitCode {
     ipc::spawn::init();
     fork_test::run(&[
+        (
+            "a_worker_pools_panic_is_never_reported_at_an_earlier_ones_place",
+            a_worker_pools_panic_is_never_reported_at_an_earlier_ones_place,
+        ),
         (
             "a_failed_lookup_of_the_programs_image_is_tried_again",
             a_failed_lookup_of_the_programs_image_is_tried_again,
