@@ -2547,10 +2547,6 @@ fn main() -> std::process::ExitCode {
     ipc::spawn::init();
     fork_test::run(&[
         (
-            "a_worker_pools_panic_is_never_reported_at_an_earlier_ones_place",
-            a_worker_pools_panic_is_never_reported_at_an_earlier_ones_place,
-        ),
-        (
             "a_failed_lookup_of_the_programs_image_is_tried_again",
             a_failed_lookup_of_the_programs_image_is_tried_again,
         ),
@@ -2843,6 +2839,10 @@ fn main() -> std::process::ExitCode {
         (
             "an_end_left_in_the_middle_of_a_message_is_not_handed_on_as_whole",
             an_end_left_in_the_middle_of_a_message_is_not_handed_on_as_whole,
+        ),
+        (
+            "a_worker_pools_panic_is_never_reported_at_an_earlier_ones_place",
+            a_worker_pools_panic_is_never_reported_at_an_earlier_ones_place,
         ),
     ])
 }
