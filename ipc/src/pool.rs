@@ -429,11 +429,22 @@ struct Run<T, F, R> {
     /// others are done too, so that the parent does not wait for one to exit while
     /// another's results wait to be read.
     leaving: Vec<Child>,
+    /// Chunks that failed with a worker that may have begun them (see `lost`), to be
+    /// reported before anything else.
+    failed: VecDeque<(usize, Finished<R>)>,
     /// How many workers the pool has, when it has chunks enough for all.
     processes: usize,
     max_message: usize,
     /// The worker [`ready_worker`](Self::ready_worker) looks at first (modulo their number).
     turn: usize,
+}
+
+/// Why a worker is lost (see [`Run::lost`]).
+enum Lost {
+    /// It exited.
+    Exited,
+    /// It sent what the parent cannot read.
+    Broken,
 }
 
 /// A busy worker: the parent's end of its pipe, its process, the chunks it holds (it works
@@ -504,6 +515,7 @@ where
             pending,
             workers: Vec::new(),
             leaving: Vec::new(),
+            failed: VecDeque::new(),
             processes: pool.processes,
             max_message: pool.max_message,
             turn: 0,
@@ -590,6 +602,9 @@ where
     /// Returns the chunk's first position and its results.
     fn next_chunk(&mut self) -> Result<Option<(usize, Finished<R>)>> {
         loop {
+            if let Some(failed) = self.failed.pop_front() {
+                return Ok(Some(failed));
+            }
             if self.workers.is_empty() && !self.pending.is_empty() {
                 // Chunks are left, and no worker to run them: a new one, or else the reason
                 // for each item of the next chunk (the one after tries again: what kept a
@@ -616,20 +631,21 @@ where
             let reply = if readable {
                 let exited = worker.child.pidfd();
                 let seed = ReplySeed::<R>::new(task.len() - answered);
-                worker
-                    .conn
-                    .recv_seed_until(seed, Until::WriterExits(exited))
-                    .ok()
+                Some(
+                    worker
+                        .conn
+                        .recv_seed_until(seed, Until::WriterExits(exited)),
+                )
             } else {
                 None // exited, and nothing to read
             };
             match reply {
-                Some(Reply::Done(bytes)) if answered == 0 => {
+                Some(Ok(Reply::Done(bytes))) if answered == 0 => {
                     self.chunk_done(w);
                     let len = task.len();
                     return Ok(Some((task.start, Finished::Encoded { bytes, len })));
                 }
-                Some(Reply::Part(outcomes)) => {
+                Some(Ok(Reply::Part(outcomes))) => {
                     worker.received.extend(outcomes);
                     if worker.received.len() == task.len() {
                         let outcomes = std::mem::take(&mut worker.received);
@@ -638,8 +654,12 @@ where
                         return Ok(Some((task.start, Finished::from_results(results))));
                     }
                 }
-                // The worker exited, or sent something it should not: it is gone or broken.
-                _ => return self.lost(w).map(Some),
+                // The worker sent something it should not: it is broken, and may run on.
+                Some(Ok(Reply::Done(_)) | Err(Error::Decode(_) | Error::TooLarge { .. })) => {
+                    return self.lost(w, Lost::Broken).map(Some);
+                }
+                // The worker exited (before or in the middle of an answer).
+                _ => return self.lost(w, Lost::Exited).map(Some),
             }
         }
     }
@@ -701,10 +721,15 @@ where
         results.collect()
     }
 
-    /// Worker `w` is gone: reap it, give back the chunks it had not begun, start another
-    /// worker for the chunks left (if one can be started), and report the items of its
-    /// chunk that it had not answered.
-    fn lost(&mut self, w: usize) -> Result<(usize, Finished<R>)> {
+    /// Worker `w` is gone: reap it (killed if it does not leave), give back the chunks it
+    /// had not begun, start another worker for the chunks left (if one can be started),
+    /// and report the items of its chunk that it had not answered.
+    ///
+    /// A worker that exited began none of the chunks after the one it was on: it runs
+    /// them in turn. One that is `Broken` (its answer did not decode) runs on after
+    /// sending it, and may have begun the next ones already: those are reported as failed
+    /// too, never given to another worker, which would run their items a second time.
+    fn lost(&mut self, w: usize, how: Lost) -> Result<(usize, Finished<R>)> {
         let Worker {
             conn,
             mut child,
@@ -715,24 +740,30 @@ where
         let task = tasks.pop_front().unwrap_or(0..0);
         // Not begun: its items are still whole in the parent (and in every worker forked
         // from it), and the new worker takes it first, since it goes to the front.
-        while let Some(not_begun) = tasks.pop_back() {
+        while let Lost::Exited = how
+            && let Some(not_begun) = tasks.pop_back()
+        {
             self.pending.push_front(not_begun);
         }
         drop(conn);
         let exitcode = child.end_within(EXIT_GRACE)?;
         let pid = child.pid();
+        let died = |index| Error::WorkerDied {
+            index,
+            pid,
+            exitcode,
+        };
+        for maybe_begun in tasks {
+            let failures = maybe_begun.clone().map(|index| Err(died(index))).collect();
+            let failed = (maybe_begun.start, Finished::Failed(failures));
+            self.failed.push_back(failed);
+        }
         // If none can be started (no process or descriptor left), the workers left take
         // the chunks, and with none left, `next_chunk` tries again.
         let _ = self.start_worker();
         let answered = received.len();
         let mut results = self.results(task.clone(), received);
-        results.extend((task.start + answered..task.end).map(|index| {
-            Err(Error::WorkerDied {
-                index,
-                pid,
-                exitcode,
-            })
-        }));
+        results.extend((task.start + answered..task.end).map(|index| Err(died(index))));
         Ok((task.start, Finished::Failed(results)))
     }
 

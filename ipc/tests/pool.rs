@@ -839,7 +839,52 @@ fn few_chunks_go_one_at_a_time_so_two_slow_ones_run_side_by_side() {
     assert_ne!(pids[0], pids[1], "both slow items on one worker");
 }
 
+/// A result that can be sent but not received: its `Deserialize` refuses 7 (a type whose
+/// two halves disagree, as a hostile worker's answer would).
+#[derive(Serialize, Debug)]
+struct Refused(u8);
+
+impl<'de> Deserialize<'de> for Refused {
+    fn deserialize<D: serde::Deserializer<'de>>(inner: D) -> Result<Refused, D::Error> {
+        match u8::deserialize(inner)? {
+            7 => Err(serde::de::Error::custom("7 is refused")),
+            n => Ok(Refused(n)),
+        }
+    }
+}
+
+/// A worker whose answer does not decode runs on: it may have begun its next chunks, so
+/// they are reported as failed and never given to another worker, which would run their
+/// items a second time.
+fn a_worker_whose_answer_does_not_decode_has_none_of_its_items_run_twice() {
+    time_limit(Duration::from_secs(60));
+    let log = std::env::temp_dir().join(format!("ipc-ran-{}", std::process::id()));
+    std::fs::write(&log, "").unwrap();
+    let run = |item: u8| {
+        let mut ran = std::fs::File::options().append(true).open(&log).unwrap();
+        std::io::Write::write_all(&mut ran, format!("{item}\n").as_bytes()).unwrap();
+        // Item 0 panics, so its chunk travels as outcomes, which item 1's refused result
+        // makes undecodable.
+        assert_ne!(item, 0, "item 0 fails");
+        Refused(if item == 1 { 7 } else { item })
+    };
+    let outcomes: Vec<_> = Pool::new(1)
+        .with_chunksize(2)
+        .imap(run, 0..8u8)
+        .unwrap()
+        .collect();
+    let ran = std::fs::read_to_string(&log).unwrap();
+    std::fs::remove_file(&log).unwrap();
+    assert_eq!(outcomes.len(), 8);
+    let mut items: Vec<&str> = ran.lines().collect();
+    items.sort();
+    let before = items.len();
+    items.dedup();
+    assert_eq!(items.len(), before, "an item ran twice: {ran:?}");
+}
+
 fork_test::main!(
+    a_worker_whose_answer_does_not_decode_has_none_of_its_items_run_twice,
     a_process_forked_from_the_parent_never_lends_the_pools_memory,
     maps_inside_workers_on_a_clone_of_the_pool_read_their_own_items,
     few_chunks_go_one_at_a_time_so_two_slow_ones_run_side_by_side,
