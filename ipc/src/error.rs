@@ -210,7 +210,9 @@ pub enum Error {
         limit: usize,
     },
     /// A pool's worker process ([`Pool`](crate::Pool) or [`WorkerPool`](crate::WorkerPool)) died
-    /// (exit, signal) while it held the item at `index`.
+    /// (exit, signal) while it held the item at `index`. A `Pool` worker that sent an
+    /// answer the parent could not read is ended too, and this is the error of each item
+    /// it held: the item may have run, but never runs a second time in another worker.
     #[error("worker process {pid} died ({}) while it held task {index}", describe_death(*.exitcode))]
     WorkerDied {
         /// Position of the item in the input. A worker that held a chunk of several items

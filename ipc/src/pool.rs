@@ -22,7 +22,10 @@
 //! kernel says it has exited (its pidfd), even if a process it forked still holds its
 //! pipe; a new worker takes over the chunks that are left (if none can be started, the
 //! other workers do, and with no worker left, each item left is an error that says why).
-//! Python's pool waits forever in that case.
+//! Python's pool waits forever in that case. A worker whose answer cannot be read (a
+//! result whose `Deserialize` refuses what its `Serialize` wrote, say) is ended too, and
+//! every item it held is that error: it may have begun its next chunks already, and no
+//! item runs twice.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -443,7 +446,7 @@ struct Run<T, F, R> {
 enum Lost {
     /// It exited.
     Exited,
-    /// It sent what the parent cannot read.
+    /// It sent what the parent cannot read (or the read failed), and may run on.
     Broken,
 }
 
@@ -654,12 +657,13 @@ where
                         return Ok(Some((task.start, Finished::from_results(results))));
                     }
                 }
-                // The worker sent something it should not: it is broken, and may run on.
-                Some(Ok(Reply::Done(_)) | Err(Error::Decode(_) | Error::TooLarge { .. })) => {
-                    return self.lost(w, Lost::Broken).map(Some);
-                }
                 // The worker exited (before or in the middle of an answer).
-                _ => return self.lost(w, Lost::Exited).map(Some),
+                None | Some(Err(Error::Closed | Error::Truncated { .. })) => {
+                    return self.lost(w, Lost::Exited).map(Some);
+                }
+                // The worker sent something it should not (or the read failed): it is
+                // broken, and may run on.
+                _ => return self.lost(w, Lost::Broken).map(Some),
             }
         }
     }

@@ -866,7 +866,7 @@ fn a_worker_whose_answer_does_not_decode_has_none_of_its_items_run_twice() {
         // Item 0 panics, so its chunk travels as outcomes, which item 1's refused result
         // makes undecodable.
         assert_ne!(item, 0, "item 0 fails");
-        Refused(if item == 1 { 7 } else { item })
+        Refused(if item == 1 { 7 } else { 100 + item })
     };
     let outcomes: Vec<_> = Pool::new(1)
         .with_chunksize(2)
@@ -876,6 +876,12 @@ fn a_worker_whose_answer_does_not_decode_has_none_of_its_items_run_twice() {
     let ran = std::fs::read_to_string(&log).unwrap();
     std::fs::remove_file(&log).unwrap();
     assert_eq!(outcomes.len(), 8);
+    assert!(
+        outcomes
+            .iter()
+            .all(|outcome| matches!(outcome, Err(Error::WorkerDied { .. }))),
+        "{outcomes:?}"
+    );
     let mut items: Vec<&str> = ran.lines().collect();
     items.sort();
     let before = items.len();
