@@ -6,7 +6,8 @@
 //! 1. **One thread only.** A lock held by another thread at the moment of the fork (the
 //!    stdout lock, the allocator's) is locked forever in the child, which has no such
 //!    thread to release it. So `fork` refuses while other threads run
-//!    ([`Error::ThreadsRunning`]), counting them in `/proc/self/task`.
+//!    ([`Error::ThreadsRunning`]), which the kernel tells in one system call
+//!    (`unshare(CLONE_VM)`, see `single_threaded`).
 //! 2. **Flush first.** Text still in stdout's buffer would be printed by both processes.
 //! 3. **Close-on-fork.** Linux has no `O_CLOFORK` flag, so the ends of pipes marked with
 //!    [`Connection::set_inheritable(false)`](crate::Connection::set_inheritable) are handled
@@ -179,6 +180,21 @@ fn die_with(parent: Pid) -> io::Result<()> {
     }
 }
 
+/// Whether this process runs one thread, and shares its memory with no other process.
+///
+/// `unshare(CLONE_VM)` asks for a private address space, which a process that shares none
+/// already has: the kernel then does nothing and says yes, and says `EINVAL` to a process
+/// that has other threads (see unshare(2)). One system call, where counting the threads
+/// in `/proc/self/task` walks a path through procfs at every fork. Where the call is
+/// refused (a seccomp filter that forbids `unshare`, say), the count decides.
+fn single_threaded() -> Result<bool> {
+    match nix::sched::unshare(nix::sched::CloneFlags::CLONE_VM) {
+        Ok(()) => Ok(true),
+        Err(nix::errno::Errno::EINVAL) => Ok(false),
+        Err(_) => Ok(threads()? <= 1),
+    }
+}
+
 /// How many threads this process runs: `/proc/self/task` has a link per thread, plus two.
 fn threads() -> Result<usize> {
     let task = std::fs::metadata("/proc/self/task").map_err(|e| {
@@ -192,15 +208,17 @@ fn threads() -> Result<usize> {
 
 /// [`Error::ThreadsRunning`] unless this process has one thread. A thread that was just
 /// joined can still be counted for a few microseconds while the kernel finishes its exit,
-/// so a count above one is checked again for up to about 25 ms before it is believed.
+/// so more than one is checked again for up to about 25 ms before it is believed.
 fn refuse_if_threaded() -> Result<()> {
     let mut nap = Duration::from_micros(50);
     loop {
-        let threads = threads()?;
-        if threads <= 1 {
+        if single_threaded()? {
             return Ok(());
         }
         if nap > Duration::from_millis(13) {
+            // Counted for the message only: at least two, whatever a thread that ended
+            // meanwhile leaves.
+            let threads = threads()?.max(2);
             return Err(Error::ThreadsRunning { threads });
         }
         std::thread::sleep(nap);
