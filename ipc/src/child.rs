@@ -66,13 +66,15 @@ enum State {
 impl Child {
     /// Takes charge of `pid`, a child just forked and not reaped: its pid cannot have been
     /// reused (an exited child stays a zombie until reaped, or waits for its parent where
-    /// it would not), so the pidfd names it and no other process.
-    pub(crate) fn adopt(pid: Pid) -> Result<Child> {
+    /// it would not), so the pidfd names it and no other process. `parent` is this
+    /// process's pid (the caller has it already: one system call less on the way to the
+    /// child's start).
+    pub(crate) fn adopt(pid: Pid, parent: Pid) -> Result<Child> {
         match pidfd_open(pid) {
             Ok(pidfd) => Ok(Child {
                 pid,
                 pidfd,
-                parent: getpid(),
+                parent,
                 state: State::Running,
                 reaper: Reaper::Parent,
                 _keep: None,

@@ -58,7 +58,11 @@ pub const PANIC_EXIT_CODE: i32 = 101;
 /// unless the child was still waiting for its parent, having run nothing.
 pub(crate) fn fork<T: FnOnce() -> i32>(target: &mut Option<T>) -> Result<Child> {
     refuse_if_threaded()?;
-    flush_stdio();
+    // Looked up here, once: the child's flush then runs no code that looks it up again.
+    // (A fork shares no mapping of the program's code with the child: each page of code
+    // the child runs first is a page fault, on the child's way to its target.)
+    let stdout = io::stdout();
+    flush(&stdout);
     let marked_before = marked_ids();
     // The child waits on this socket until the parent has a pidfd for it and has said which
     // marked ends it must release. Without marks, and with SIGCHLD's default action (an
@@ -80,14 +84,14 @@ pub(crate) fn fork<T: FnOnce() -> i32>(target: &mut Option<T>) -> Result<Child> 
                 drop(parent_side);
                 child_side
             });
-            run_child(parent, from_parent, target.take())
+            run_child(parent, from_parent, target.take(), &stdout)
         }
         ForkResult::Parent { child } => {
             let to_child = handshake.map(|(parent_side, child_side)| {
                 drop(child_side);
                 parent_side
             });
-            let adopted = Child::adopt(child);
+            let adopted = Child::adopt(child, parent);
             // A child that waits for its parent runs nothing before it is told to, and
             // one that could not be watched was killed: the target stays for another try.
             // One that did not wait may have begun its target: it was the child's.
@@ -131,6 +135,7 @@ fn run_child(
     parent: Pid,
     from_parent: Option<UnixStream>,
     target: Option<impl FnOnce() -> i32>,
+    stdout: &io::Stdout,
 ) -> ! {
     let ready = die_with(parent).and_then(|()| match &from_parent {
         Some(socket) => {
@@ -146,7 +151,7 @@ fn run_child(
         // The parent is gone, or failed half-way: run nothing.
         _ => 1,
     };
-    flush_stdio();
+    flush(stdout);
     // SAFETY: `_exit` ends the process at once: nothing of the parent's code runs again in
     // the child, and no destructor of the caller's stack runs a second time.
     unsafe { nix::libc::_exit(code) }
@@ -230,8 +235,8 @@ fn refuse_if_threaded() -> Result<()> {
 /// would only take its lock, and in a child just forked, that write to the lock's memory is
 /// a page fault that copies the page.) Errors are ignored: a closed stdout must not stop a
 /// fork or an exit.
-fn flush_stdio() {
-    let _ = io::stdout().flush();
+fn flush(mut stdout: &io::Stdout) {
+    let _ = stdout.flush();
 }
 
 /// A descriptor that children must not keep: one end of a pipe marked with

@@ -97,6 +97,10 @@ pub(crate) fn describe(payload: &(dyn Any + Send)) -> String {
 /// `f` is a task of its own ([`next_task`]): a panic that an earlier task caught itself
 /// leaves its place behind, and a panic that no hook sees (`resume_unwind`) must not be
 /// reported there.
+///
+/// Inlined into its caller: a forked child runs this first thing, and each page of code a
+/// child runs first costs it a page fault (the fork shared no mapping of the code).
+#[inline(always)]
 pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     if QUIET.load(Ordering::Relaxed) {
         next_task();

@@ -182,5 +182,5 @@ pub(crate) fn start_child(connection: OwnedFd, descriptors: &[OwnedFd]) -> Resul
     };
     let spawned = command.spawn().map_err(|e| Error::Spawn(Arc::new(e)))?;
     drop((connection, child_end));
-    Ok(Child::adopt(Pid::from_raw(spawned.id() as i32))?.keep(lifeline))
+    Ok(Child::adopt(Pid::from_raw(spawned.id() as i32), getpid())?.keep(lifeline))
 }
