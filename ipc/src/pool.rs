@@ -32,7 +32,7 @@ use std::io;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::Range;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 use std::vec;
@@ -524,26 +524,51 @@ where
             turn: 0,
         };
         for _ in 0..pool.processes {
-            run.start_worker()?;
+            run.fork_worker()?;
         }
+        run.mark_ends();
         Ok(run)
     }
 
-    /// Forks a worker for the next pending chunks, if there are any.
+    /// Forks a worker for the next pending chunks (if there are any) while the run goes on:
+    /// one that takes the place of a worker lost.
     fn start_worker(&mut self) -> Result<()> {
+        let forked = self.fork_worker();
+        self.mark_ends();
+        forked
+    }
+
+    /// Forks a worker for the next pending chunks, if there are any.
+    ///
+    /// Workers must not keep the parent's ends of the pipes (their own or another
+    /// worker's), or the end of a stream would never reach them; nor the other workers'
+    /// pidfds, which are the parent's. A worker closes them itself as it starts, by number: it knows them, and the objects that own those
+    /// numbers in its copy of the parent's memory are never reached there (the worker runs
+    /// `serve` and leaves with `_exit`). A mark ([`Connection::set_inheritable`]) would do
+    /// the same, but while any end is marked, each fork waits for the parent's word before
+    /// the child may run (see `fork`), which cost each worker about 60 µs here: the ends
+    /// are marked once the run's first workers are forked ([`mark_ends`](Self::mark_ends)),
+    /// for processes forked while the run lasts (an `imap`'s caller may start some).
+    fn fork_worker(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
         let (ours, theirs) = UnixStream::pair()?;
         let mut conn = Connection::from_fd(ours.into());
-        // Workers must not keep the parent's ends (their own or another worker's), or the
-        // end of the stream would never reach them.
-        conn.set_inheritable(false);
         conn.set_max_message_size(self.max_message);
+        let parents_ends: Vec<RawFd> = (self.workers.iter())
+            .flat_map(|w| [w.conn.as_fd(), w.child.pidfd()])
+            .chain(self.leaving.iter().map(Child::pidfd))
+            .chain([conn.as_fd()])
+            .map(|fd| fd.as_raw_fd())
+            .collect();
         let (items, f, limit) = (self.items.slots()?, &self.f, self.max_message);
         // The worker's end is made in the worker: a `Connection` made before the fork
         // would read one message at a time there, as a copy another process may read.
-        let serve_on = move || serve(Connection::from_fd(theirs.into()), items, f, limit);
+        let serve_on = move || {
+            close_parents_ends(&parents_ends);
+            serve(Connection::from_fd(theirs.into()), items, f, limit)
+        };
         let child = fork(&mut Some(serve_on))?;
         self.workers.push(Worker {
             conn,
@@ -555,6 +580,14 @@ where
         });
         self.top_up(self.workers.len() - 1);
         Ok(())
+    }
+
+    /// Marks the parent's ends of the pipes, so that any process forked from now on lets go
+    /// of them (see [`fork_worker`](Self::fork_worker)).
+    fn mark_ends(&mut self) {
+        for worker in &mut self.workers {
+            worker.conn.set_inheritable(false);
+        }
     }
 
     /// Gives worker `w` pending chunks until it holds its share: from then on their items
@@ -807,6 +840,18 @@ impl<T, F, R> Drop for Run<T, F, R> {
         // items, which drops those never handed out and gives their memory back.
         self.workers.clear();
         self.leaving.clear();
+    }
+}
+
+/// In a worker, as it starts: closes the parent's descriptors of the run, `fds` (see
+/// [`Run::fork_worker`]).
+fn close_parents_ends(fds: &[RawFd]) {
+    for &fd in fds {
+        // SAFETY: each number is open here (a fork copies every descriptor) and owned by a
+        // `Connection` or a `Child` in this worker's copy of the parent's memory, which no code of the
+        // worker reaches: the worker runs `serve` and leaves with `_exit`, never returning
+        // into the parent's code, so no object uses or closes the number after this.
+        unsafe { nix::libc::close(fd) };
     }
 }
 

@@ -889,7 +889,24 @@ fn a_worker_whose_answer_does_not_decode_has_none_of_its_items_run_twice() {
     assert_eq!(items.len(), before, "an item ran twice: {ran:?}");
 }
 
+/// A worker holds the descriptors the program had before the map, and its own end of its
+/// pipe: no end of the parent's (its own or another worker's), no pidfd of another worker.
+fn a_worker_keeps_no_descriptor_of_the_parents_run() {
+    fn open_descriptors() -> usize {
+        // The count includes the descriptor that lists the folder, in either process.
+        std::fs::read_dir("/proc/self/fd").unwrap().count()
+    }
+    let before = open_descriptors();
+    let pool = Pool::new(3).with_chunksize(1);
+    let counts = pool.map(|_: u32| open_descriptors(), 0..30).unwrap();
+    assert!(
+        counts.iter().all(|&count| count == before + 1),
+        "{before} before the map, in the workers: {counts:?}"
+    );
+}
+
 fork_test::main!(
+    a_worker_keeps_no_descriptor_of_the_parents_run,
     a_worker_whose_answer_does_not_decode_has_none_of_its_items_run_twice,
     a_process_forked_from_the_parent_never_lends_the_pools_memory,
     maps_inside_workers_on_a_clone_of_the_pool_read_their_own_items,
