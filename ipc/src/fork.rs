@@ -6,8 +6,8 @@
 //! 1. **One thread only.** A lock held by another thread at the moment of the fork (the
 //!    stdout lock, the allocator's) is locked forever in the child, which has no such
 //!    thread to release it. So `fork` refuses while other threads run
-//!    ([`Error::ThreadsRunning`]), which the kernel tells in one system call
-//!    (`unshare(CLONE_VM)`, see `single_threaded`).
+//!    ([`Error::ThreadsRunning`]): glibc says so for a program that never started one,
+//!    and otherwise they are counted in `/proc/self/task`.
 //! 2. **Flush first.** Text still in stdout's buffer would be printed by both processes.
 //! 3. **Close-on-fork.** Linux has no `O_CLOFORK` flag, so the ends of pipes marked with
 //!    [`Connection::set_inheritable(false)`](crate::Connection::set_inheritable) are handled
@@ -59,8 +59,8 @@ pub const PANIC_EXIT_CODE: i32 = 101;
 pub(crate) fn fork<T: FnOnce() -> i32>(target: &mut Option<T>) -> Result<Child> {
     refuse_if_threaded()?;
     // Looked up here, once: the child's flush then runs no code that looks it up again.
-    // (A fork shares no mapping of the program's code with the child: each page of code
-    // the child runs first is a page fault, on the child's way to its target.)
+    // (A fork does not copy the page-table entries of the program's code: each page of
+    // code the child runs first is a page fault, on the child's way to its target.)
     let stdout = io::stdout();
     flush(&stdout);
     let marked_before = marked_ids();
@@ -185,18 +185,28 @@ fn die_with(parent: Pid) -> io::Result<()> {
     }
 }
 
-/// Whether this process runs one thread, and shares its memory with no other process.
-///
-/// `unshare(CLONE_VM)` asks for a private address space, which a process that shares none
-/// already has: the kernel then does nothing and says yes, and says `EINVAL` to a process
-/// that has other threads (see unshare(2)). One system call, where counting the threads
-/// in `/proc/self/task` walks a path through procfs at every fork. Where the call is
-/// refused (a seccomp filter that forbids `unshare`, say), the count decides.
-fn single_threaded() -> Result<bool> {
-    match nix::sched::unshare(nix::sched::CloneFlags::CLONE_VM) {
-        Ok(()) => Ok(true),
-        Err(nix::errno::Errno::EINVAL) => Ok(false),
-        Err(_) => Ok(threads()? <= 1),
+/// Whether this process surely runs one thread, by glibc's word: `__libc_single_threaded`
+/// is set at the start and cleared when a second thread is created, which is what
+/// [`refuse_if_threaded`] needs to know, at the cost of reading a byte (counting threads
+/// in `/proc/self/task` walks a path through procfs, a few microseconds at every fork).
+/// Once cleared, it stays cleared (glibc 2.36: even after every thread is joined, and in
+/// a fork's child); and other C libraries have no such flag: then the count decides.
+fn surely_single_threaded() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // glibc 2.32 and later (`<sys/single_threaded.h>`).
+        unsafe extern "C" {
+            static __libc_single_threaded: std::ffi::c_char;
+        }
+        // SAFETY: glibc defines the flag (a char) for the life of the process, and writes
+        // it only while the process has one thread (it is cleared by the thread that
+        // creates the second, before that one exists), so this read of it by a thread of
+        // the process never races with a write.
+        unsafe { __libc_single_threaded != 0 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
     }
 }
 
@@ -213,17 +223,18 @@ fn threads() -> Result<usize> {
 
 /// [`Error::ThreadsRunning`] unless this process has one thread. A thread that was just
 /// joined can still be counted for a few microseconds while the kernel finishes its exit,
-/// so more than one is checked again for up to about 25 ms before it is believed.
+/// so a count above one is checked again for up to about 25 ms before it is believed.
 fn refuse_if_threaded() -> Result<()> {
+    if surely_single_threaded() {
+        return Ok(());
+    }
     let mut nap = Duration::from_micros(50);
     loop {
-        if single_threaded()? {
+        let threads = threads()?;
+        if threads <= 1 {
             return Ok(());
         }
         if nap > Duration::from_millis(13) {
-            // Counted for the message only: at least two, whatever a thread that ended
-            // meanwhile leaves.
-            let threads = threads()?.max(2);
             return Err(Error::ThreadsRunning { threads });
         }
         std::thread::sleep(nap);

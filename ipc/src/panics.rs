@@ -99,7 +99,8 @@ pub(crate) fn describe(payload: &(dyn Any + Send)) -> String {
 /// reported there.
 ///
 /// Inlined into its caller: a forked child runs this first thing, and each page of code a
-/// child runs first costs it a page fault (the fork shared no mapping of the code).
+/// child runs first costs it a page fault (a fork does not copy the page-table entries of
+/// the code).
 #[inline(always)]
 pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     if QUIET.load(Ordering::Relaxed) {

@@ -6,8 +6,6 @@ use fork_test::{
     BusyThreads, NoDescriptorsLeft, Stream, adopt_orphans, capture, is_running, time_limit,
 };
 use ipc::{Error, PANIC_EXIT_CODE, Pipe, Process};
-use nix::errno::Errno;
-use nix::sched::CloneFlags;
 use nix::sys::signal::{SigHandler, Signal, kill, raise, signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
@@ -201,78 +199,6 @@ fn a_start_refused_for_threads_can_be_retried_once_they_are_joined() {
     assert_eq!(p.join().unwrap(), 4);
 }
 
-/// Where a seccomp filter refuses `unshare` (Docker's default profile gates it behind
-/// `CAP_SYS_ADMIN`), `start` counts the threads in `/proc/self/task` instead: it
-/// still starts a process, and still refuses while another thread runs. The filter is put
-/// on a child of the test, which keeps it for life.
-fn where_unshare_is_forbidden_threads_are_counted_instead() {
-    time_limit(Duration::from_secs(30));
-    let mut p = Process::with_exit_code(|| {
-        forbid_unshare();
-        if nix::sched::unshare(CloneFlags::CLONE_VM) != Err(Errno::EPERM) {
-            return 10; // the filter did not take
-        }
-        let mut grandchild = Process::with_exit_code(|| 4);
-        if grandchild.start().is_err() || grandchild.join().ok() != Some(4) {
-            return 11;
-        }
-        let (stop, wait) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || wait.recv());
-        let refused = Process::new(|| ()).start();
-        stop.send(()).unwrap();
-        thread.join().unwrap().unwrap();
-        match refused {
-            Err(Error::ThreadsRunning { threads: 2 }) => 0,
-            _ => 12,
-        }
-    });
-    p.start().unwrap();
-    assert_eq!(
-        p.join().unwrap(),
-        0,
-        "10: no filter, 11: no start, 12: no refusal"
-    );
-}
-
-/// A seccomp filter on this process: `unshare` fails with `EPERM`, every other call runs.
-fn forbid_unshare() {
-    use nix::libc::{
-        BPF_ABS, BPF_JEQ, BPF_JMP, BPF_K, BPF_LD, BPF_RET, BPF_W, EPERM, PR_SET_NO_NEW_PRIVS,
-        SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_SET_MODE_FILTER, SYS_seccomp, SYS_unshare,
-        sock_filter, sock_fprog,
-    };
-    let statement = |code: u32, k: u32| sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let filter = [
-        // The system call's number: the first field of `struct seccomp_data`.
-        statement(BPF_LD | BPF_W | BPF_ABS, 0),
-        // unshare? Then the next instruction, else the one after.
-        sock_filter {
-            code: (BPF_JMP | BPF_JEQ | BPF_K) as u16,
-            jt: 0,
-            jf: 1,
-            k: SYS_unshare as u32,
-        },
-        statement(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM as u32),
-        statement(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    ];
-    let program = sock_fprog {
-        len: filter.len() as u16,
-        filter: filter.as_ptr().cast_mut(),
-    };
-    // SAFETY: prctl(2) sets a flag of this process; seccomp(2) reads `program`, which
-    // points to `filter`, both alive for the call (the kernel keeps its own copy).
-    unsafe {
-        assert_eq!(nix::libc::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-        let set = nix::libc::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program);
-        assert_eq!(set, 0, "seccomp: {}", std::io::Error::last_os_error());
-    }
-}
-
 fn a_child_dies_with_its_parent_and_leaves_no_orphan() {
     time_limit(Duration::from_secs(20));
     adopt_orphans(true);
@@ -446,7 +372,6 @@ fork_test::main!(
     a_never_started_process_is_dropped_quietly,
     starting_a_process_while_other_threads_run_is_refused_with_the_way_out,
     a_start_refused_for_threads_can_be_retried_once_they_are_joined,
-    where_unshare_is_forbidden_threads_are_counted_instead,
     a_child_dies_with_its_parent_and_leaves_no_orphan,
     join_timeout_accepts_any_duration,
     a_child_reaped_by_someone_else_is_never_signalled_again,
