@@ -440,6 +440,9 @@ struct Run<T, F, R> {
     max_message: usize,
     /// The worker [`ready_worker`](Self::ready_worker) looks at first (modulo their number).
     turn: usize,
+    /// Whether the parent's ends are marked, as they are once [`start`](Self::start) has
+    /// forked the first workers (see [`fork_worker`](Self::fork_worker)).
+    ends_marked: bool,
 }
 
 /// Why a worker is lost (see [`Run::lost`]).
@@ -522,6 +525,7 @@ where
             processes: pool.processes,
             max_message: pool.max_message,
             turn: 0,
+            ends_marked: false,
         };
         for _ in 0..pool.processes {
             run.fork_worker()?;
@@ -530,25 +534,22 @@ where
         Ok(run)
     }
 
-    /// Forks a worker for the next pending chunks (if there are any) while the run goes on:
-    /// one that takes the place of a worker lost.
-    fn start_worker(&mut self) -> Result<()> {
-        let forked = self.fork_worker();
-        self.mark_ends();
-        forked
-    }
-
     /// Forks a worker for the next pending chunks, if there are any.
     ///
     /// Workers must not keep the parent's ends of the pipes (their own or another
     /// worker's), or the end of a stream would never reach them; nor the other workers'
-    /// pidfds, which are the parent's. A worker closes them itself as it starts, by number: it knows them, and the objects that own those
-    /// numbers in its copy of the parent's memory are never reached there (the worker runs
-    /// `serve` and leaves with `_exit`). A mark ([`Connection::set_inheritable`]) would do
-    /// the same, but while any end is marked, each fork waits for the parent's word before
-    /// the child may run (see `fork`), which cost each worker about 60 µs here: the ends
-    /// are marked once the run's first workers are forked ([`mark_ends`](Self::mark_ends)),
-    /// for processes forked while the run lasts (an `imap`'s caller may start some).
+    /// pidfds, which are the parent's. The run's first workers, forked by
+    /// [`start`](Self::start), close them themselves as they start, by number: until
+    /// `start` returns, the run is a local of that call, and nothing else owns it, so in
+    /// the worker's copy of memory nothing reaches the objects that own those numbers (the
+    /// worker runs `serve` and leaves with `_exit`, never returning to that frame). Marks
+    /// ([`Connection::set_inheritable`]) would do it for any fork, but while an end is
+    /// marked, each fork waits for the parent's word before the child may run (see
+    /// `fork`), which cost each worker about 60 µs here. Once `start` returns, the run may
+    /// be anywhere (an `imap` iterator in a thread-local, which `exit` drops in a worker,
+    /// say): the ends are marked ([`mark_ends`](Self::mark_ends)), both for the processes
+    /// the caller forks while the run lasts and for a worker forked to replace one lost,
+    /// which lets go of them as any child does. (It keeps the other workers' pidfds.)
     fn fork_worker(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
@@ -556,12 +557,17 @@ where
         let (ours, theirs) = UnixStream::pair()?;
         let mut conn = Connection::from_fd(ours.into());
         conn.set_max_message_size(self.max_message);
-        let parents_ends: Vec<RawFd> = (self.workers.iter())
-            .flat_map(|w| [w.conn.as_fd(), w.child.pidfd()])
-            .chain(self.leaving.iter().map(Child::pidfd))
-            .chain([conn.as_fd()])
-            .map(|fd| fd.as_raw_fd())
-            .collect();
+        let parents_ends: Vec<RawFd> = if self.ends_marked {
+            conn.set_inheritable(false);
+            Vec::new()
+        } else {
+            (self.workers.iter())
+                .flat_map(|w| [w.conn.as_fd(), w.child.pidfd()])
+                .chain(self.leaving.iter().map(Child::pidfd))
+                .chain([conn.as_fd()])
+                .map(|fd| fd.as_raw_fd())
+                .collect()
+        };
         let (items, f, limit) = (self.items.slots()?, &self.f, self.max_message);
         // The worker's end is made in the worker: a `Connection` made before the fork
         // would read one message at a time there, as a copy another process may read.
@@ -588,6 +594,7 @@ where
         for worker in &mut self.workers {
             worker.conn.set_inheritable(false);
         }
+        self.ends_marked = true;
     }
 
     /// Gives worker `w` pending chunks until it holds its share: from then on their items
@@ -645,7 +652,7 @@ where
                 // Chunks are left, and no worker to run them: a new one, or else the reason
                 // for each item of the next chunk (the one after tries again: what kept a
                 // worker from starting may pass).
-                match self.start_worker() {
+                match self.fork_worker() {
                     Ok(()) => continue,
                     Err(e) => {
                         let task = self.pending.pop_front().expect("not empty");
@@ -785,6 +792,7 @@ where
         drop(conn);
         let exitcode = child.end_within(EXIT_GRACE)?;
         let pid = child.pid();
+        drop(child); // its pidfd too, before a worker forked in its place copies it
         let died = |index| Error::WorkerDied {
             index,
             pid,
@@ -797,7 +805,7 @@ where
         }
         // If none can be started (no process or descriptor left), the workers left take
         // the chunks, and with none left, `next_chunk` tries again.
-        let _ = self.start_worker();
+        let _ = self.fork_worker();
         let answered = received.len();
         let mut results = self.results(task.clone(), received);
         results.extend((task.start + answered..task.end).map(|index| Err(died(index))));
@@ -843,14 +851,15 @@ impl<T, F, R> Drop for Run<T, F, R> {
     }
 }
 
-/// In a worker, as it starts: closes the parent's descriptors of the run, `fds` (see
-/// [`Run::fork_worker`]).
+/// In a worker forked by [`Run::start`], as it starts: closes the parent's descriptors of
+/// the run, `fds` (none for a worker forked later, see [`Run::fork_worker`]).
 fn close_parents_ends(fds: &[RawFd]) {
     for &fd in fds {
         // SAFETY: each number is open here (a fork copies every descriptor) and owned by a
-        // `Connection` or a `Child` in this worker's copy of the parent's memory, which no code of the
-        // worker reaches: the worker runs `serve` and leaves with `_exit`, never returning
-        // into the parent's code, so no object uses or closes the number after this.
+        // `Connection` or a `Child` of the run, which was a local of `Run::start` when this
+        // worker was forked (the list is empty otherwise): in this worker's copy of memory
+        // nothing else owns the run, and the worker never returns to that frame (it runs
+        // `serve` and leaves with `_exit`), so no object uses or closes the number again.
         unsafe { nix::libc::close(fd) };
     }
 }

@@ -905,8 +905,96 @@ fn a_worker_keeps_no_descriptor_of_the_parents_run() {
     );
 }
 
+/// A worker forked in place of one lost, from inside an `imap` iterator's `next`, closes
+/// nothing by number: the run it was forked from may be dropped in it. Here the iterator
+/// lives in a thread-local, which `exit` drops in the new worker, after the worker has
+/// opened a file that may take a number the run owns: a number closed twice aborts a
+/// debug build (an I/O-safety violation), and in a release build closes the file.
+fn a_worker_forked_in_place_of_one_lost_closes_nothing_the_run_owns() {
+    time_limit(Duration::from_secs(30));
+    type Results = Box<dyn Iterator<Item = Result<u32, Error>>>;
+    thread_local! {
+        static RESULTS: std::cell::RefCell<Option<Results>> = const { std::cell::RefCell::new(None) };
+    }
+    let iterator = Pool::new(2)
+        .with_chunksize(1)
+        .imap(
+            |x: u32| {
+                if x == 0 {
+                    std::thread::sleep(Duration::from_millis(50));
+                    std::process::exit(7); // lost: `next` forks a worker in its place
+                }
+                // Forked inside `next`, a new worker finds the iterator borrowed.
+                if RESULTS.with(|results| results.try_borrow().is_err()) {
+                    let file = std::fs::OpenOptions::new().write(true).open("/dev/null");
+                    std::mem::forget(file.unwrap());
+                    std::process::exit(0); // drops the thread-locals, the iterator's copy too
+                }
+                std::thread::sleep(Duration::from_millis(20));
+                x
+            },
+            0..12,
+        )
+        .unwrap();
+    RESULTS.with(|results| *results.borrow_mut() = Some(Box::new(iterator)));
+    // Iterated in place: the thread-local holds the iterator while `next` forks.
+    let outcomes: Vec<Result<u32, Error>> =
+        RESULTS.with(|results| results.borrow_mut().as_mut().unwrap().collect());
+    RESULTS.with(|results| results.borrow_mut().take());
+    let codes: Vec<Option<i32>> = outcomes
+        .iter()
+        .filter_map(|outcome| match outcome {
+            Err(Error::WorkerDied { exitcode, .. }) => Some(*exitcode),
+            _ => None,
+        })
+        .collect();
+    assert!(codes.contains(&Some(7)), "{outcomes:?}");
+    assert!(
+        codes.iter().all(|code| matches!(code, Some(0 | 7))),
+        "a worker ended by a signal: {outcomes:?}"
+    );
+}
+
+/// A worker forked in place of one lost holds no pidfd of a worker already reaped.
+fn a_worker_forked_in_place_of_one_lost_holds_no_pidfd_of_it() {
+    time_limit(Duration::from_secs(30));
+    /// How many of this process's descriptors are pidfds of processes reaped already.
+    fn pidfds_of_the_reaped() -> usize {
+        let entries = std::fs::read_dir("/proc/self/fdinfo").unwrap();
+        entries
+            .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
+            .filter(|info| {
+                info.lines()
+                    .any(|line| line.split_whitespace().eq(["Pid:", "-1"]))
+            })
+            .count()
+    }
+    let results: Vec<Result<usize, Error>> = Pool::new(2)
+        .with_chunksize(1)
+        .imap(
+            |x: u32| {
+                if x == 0 {
+                    std::thread::sleep(Duration::from_millis(50));
+                    std::process::exit(7);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+                pidfds_of_the_reaped()
+            },
+            0..8,
+        )
+        .unwrap()
+        .collect();
+    assert!(results[0].is_err(), "{results:?}");
+    assert!(
+        results[1..].iter().all(|held| matches!(held, Ok(0))),
+        "{results:?}"
+    );
+}
+
 fork_test::main!(
     a_worker_keeps_no_descriptor_of_the_parents_run,
+    a_worker_forked_in_place_of_one_lost_closes_nothing_the_run_owns,
+    a_worker_forked_in_place_of_one_lost_holds_no_pidfd_of_it,
     a_worker_whose_answer_does_not_decode_has_none_of_its_items_run_twice,
     a_process_forked_from_the_parent_never_lends_the_pools_memory,
     maps_inside_workers_on_a_clone_of_the_pool_read_their_own_items,
