@@ -74,6 +74,10 @@ pub struct Config {
     pub max_messages: usize,
     /// Tiny tasks per `Pool.map`.
     pub tasks: usize,
+    /// Maps with default chunks per sample, taken in turns with the other contenders'
+    /// (the median one counts): one map takes a millisecond or two, and where the
+    /// scheduler puts three processes on the cores moves it by half or more.
+    pub map_turns: usize,
     /// Workers of the `Pool.map` topics: one per core, like Python's `Pool()`. Also the
     /// processes that share the counter of the shared-state topics.
     pub processes: usize,
@@ -107,6 +111,7 @@ impl Config {
             sample_bytes: 64 << 20,
             max_messages: 2000,
             tasks: 100_000,
+            map_turns: 5,
             processes,
             lock_ops: 200_000,
             increments: 1_000_000,

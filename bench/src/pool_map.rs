@@ -73,7 +73,7 @@ pub fn round(
         DEFAULT_CHUNKS,
         round,
         config.reps,
-        1,
+        config.map_turns,
         &mut warm_turns,
     )?;
     drop(warm_turns);
@@ -94,7 +94,7 @@ pub fn round(
         DEFAULT_CHUNKS,
         round,
         config.reps,
-        1,
+        config.map_turns,
         &mut forking_turns,
     )?;
     let mut contenders = vec![Contender::new(IPC, || checked(&expected, || map(&chunk_1)))];
