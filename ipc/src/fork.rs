@@ -191,18 +191,22 @@ fn die_with(parent: Pid) -> io::Result<()> {
 /// in `/proc/self/task` walks a path through procfs, a few microseconds at every fork).
 /// Once cleared, it stays cleared (glibc 2.36: even after every thread is joined, and in
 /// a fork's child); and other C libraries have no such flag: then the count decides.
+///
+/// glibc counts the threads it made: a thread of a second C library loaded with
+/// `dlmopen`, or made with a bare `clone`, leaves the flag set, and then fork's first rule
+/// holds only as far as the program keeps to glibc's threads (both need `unsafe` code,
+/// and glibc's own allocator would not be safe from such a thread either).
 fn surely_single_threaded() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        // glibc 2.32 and later (`<sys/single_threaded.h>`).
+        // glibc 2.32 and later (`<sys/single_threaded.h>`). A byte that glibc changes as
+        // the program runs: read atomically, as the byte of an `AtomicU8` (its only
+        // writes store 0: at a thread's creation, before the new thread exists, and, from
+        // glibc 2.36, again in `pthread_cancel`).
         unsafe extern "C" {
-            static __libc_single_threaded: std::ffi::c_char;
+            safe static __libc_single_threaded: std::sync::atomic::AtomicU8;
         }
-        // SAFETY: glibc defines the flag (a char) for the life of the process, and writes
-        // it only while the process has one thread (it is cleared by the thread that
-        // creates the second, before that one exists), so this read of it by a thread of
-        // the process never races with a write.
-        unsafe { __libc_single_threaded != 0 }
+        __libc_single_threaded.load(Ordering::Relaxed) != 0
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     {

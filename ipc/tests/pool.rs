@@ -950,6 +950,10 @@ fn a_worker_forked_in_place_of_one_lost_closes_nothing_the_run_owns() {
         .collect();
     assert!(codes.contains(&Some(7)), "{outcomes:?}");
     assert!(
+        codes.contains(&Some(0)),
+        "no worker was forked in place: {outcomes:?}"
+    );
+    assert!(
         codes.iter().all(|code| matches!(code, Some(0 | 7))),
         "a worker ended by a signal: {outcomes:?}"
     );
@@ -969,7 +973,7 @@ fn a_worker_forked_in_place_of_one_lost_holds_no_pidfd_of_it() {
             })
             .count()
     }
-    let results: Vec<Result<usize, Error>> = Pool::new(2)
+    let results: Vec<Result<(u32, usize), Error>> = Pool::new(2)
         .with_chunksize(1)
         .imap(
             |x: u32| {
@@ -978,15 +982,21 @@ fn a_worker_forked_in_place_of_one_lost_holds_no_pidfd_of_it() {
                     std::process::exit(7);
                 }
                 std::thread::sleep(Duration::from_millis(20));
-                pidfds_of_the_reaped()
+                (std::process::id(), pidfds_of_the_reaped())
             },
             0..8,
         )
         .unwrap()
         .collect();
     assert!(results[0].is_err(), "{results:?}");
+    let workers: HashSet<u32> = results[1..].iter().flatten().map(|(pid, _)| *pid).collect();
+    assert_eq!(
+        workers.len(),
+        2,
+        "the other worker, and one in place of the lost: {results:?}"
+    );
     assert!(
-        results[1..].iter().all(|held| matches!(held, Ok(0))),
+        results[1..].iter().all(|held| matches!(held, Ok((_, 0)))),
         "{results:?}"
     );
 }
