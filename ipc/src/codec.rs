@@ -11,7 +11,7 @@
 
 mod guard;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::io;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
@@ -23,7 +23,7 @@ use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, SeqAccess, Visi
 
 use crate::error::{Error, Result};
 
-pub use guard::MAX_DEPTH;
+pub use guard::{FREE_ELEMENTS, MAX_DEPTH};
 
 /// bincode's standard configuration: little-endian, variable-length integers.
 fn config() -> bincode::config::Configuration {
@@ -223,7 +223,7 @@ where
             self.source.borrow_mut().consume(n);
         }
     }
-    let budget = Cell::new(source.borrow().remaining());
+    let budget = guard::Budget::for_message(source.borrow().remaining());
     let message = guard::Message::streamed(seed, &budget, source);
     let mut decoder = bincode::serde::OwnedSerdeDecoder::from_reader(
         Reader {
@@ -247,8 +247,9 @@ where
 ///
 /// Corrupt or hostile input is an error, never a panic: a length inside the message is
 /// checked against the bytes that are there before anything is allocated, values nested
-/// deeper than [`MAX_DEPTH`] are refused, and collections reserve room for at most one
-/// element per byte of the message.
+/// deeper than [`MAX_DEPTH`] are refused, collections reserve room for at most one
+/// element per byte of the message, and the elements of its sequences and maps number at
+/// most its length plus [`FREE_ELEMENTS`] (an element of `()` takes no byte).
 ///
 /// ```
 /// assert!(ipc::codec::decode::<String>(&[0xff, 0xff]).is_err());
@@ -415,7 +416,7 @@ fn decode_seed_with<'de, S: DeserializeSeed<'de>>(
     seed: S,
     config: impl bincode::config::Config,
 ) -> Result<S::Value> {
-    let budget = Cell::new(bytes.len());
+    let budget = guard::Budget::for_message(bytes.len());
     let message = guard::Message::new(seed, &budget);
     let (value, used) =
         bincode::serde::seed_decode_from_slice(message, bytes, config).map_err(decode_error)?;
@@ -448,6 +449,8 @@ fn decode_error(e: bincode::error::DecodeError) -> Error {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
     use serde::{Deserialize, Serialize};
 
     use super::*;

@@ -1003,6 +1003,32 @@ fn a_borrowed_receive_of_the_wrong_type_leaves_the_next_message_readable() {
     assert_eq!(p.join().unwrap(), 0);
 }
 
+/// A zero-sized element (`()`, a unit struct) takes no byte of a message, so a few bytes
+/// can announce more of them than a program could count: refused, at once.
+fn a_sequence_of_more_nothings_than_a_message_could_mean_is_refused_at_once() {
+    #[derive(Deserialize, Debug)]
+    struct Nothing;
+    let (a, mut b) = Pipe::new().unwrap();
+    // A 9-byte body: bincode's tag for an 8-byte length, then u64::MAX.
+    let mut frame = vec![0, 0, 0, 9, 253];
+    frame.extend_from_slice(&u64::MAX.to_le_bytes());
+    write_raw(&a, &frame);
+    let started = Instant::now();
+    assert!(matches!(b.recv::<Vec<Nothing>>(), Err(Error::Decode(_))));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    // A program's own sequences of nothings still go, up to a length no hostile message
+    // can stretch.
+    let (mut a, mut b) = Pipe::new().unwrap();
+    a.send(&vec![(); 60_000]).unwrap();
+    assert_eq!(b.recv::<Vec<()>>().unwrap().len(), 60_000);
+    a.send(&vec![vec![(); 1000]; 50]).unwrap();
+    assert_eq!(b.recv::<Vec<Vec<()>>>().unwrap().len(), 50);
+}
+
 fork_test::main!(
     a_duplex_pipe_carries_typed_messages_both_ways,
     the_child_sees_the_end_when_the_parent_closes,
@@ -1037,4 +1063,5 @@ fork_test::main!(
     a_big_message_of_small_values_arrives_intact,
     a_borrowed_receive_reuses_its_buffer_and_copies_nothing,
     a_borrowed_receive_of_the_wrong_type_leaves_the_next_message_readable,
+    a_sequence_of_more_nothings_than_a_message_could_mean_is_refused_at_once,
 );

@@ -1,6 +1,6 @@
 //! A serde adapter that keeps decoding safe from hostile messages. It sits between
 //! bincode's deserializer and the type being decoded, passes everything through, and adds
-//! three rules:
+//! four rules:
 //!
 //! 1. **Depth.** A recursive type (`enum Chain { End, Link(Box<Chain>) }`, a tree) can be
 //!    nested as deep as the message is long, one byte a level, and decoding recurses once a
@@ -18,6 +18,11 @@
 //!    straight into the buffer that becomes the value: a length is checked against what is
 //!    left of the message, and costs the memory of what arrives (the source reserves
 //!    address space for the rest, not memory).
+//! 4. **Elements.** An element of a zero-sized type (`()`, a unit struct) takes no byte,
+//!    so nine bytes can announce 2⁶⁴ of them, which decoding would count out one by one,
+//!    for ever. The elements of all the message's sequences and maps together may number
+//!    the message's length plus [`FREE_ELEMENTS`]: every other element takes a byte at
+//!    least, so only sequences of nothing can reach the limit.
 //!
 //! No maintained crate does this for serde (`serde_stacker` grows the stack instead, which
 //! moves the limit to memory); it is plain forwarding, one wrapper per serde trait.
@@ -37,12 +42,39 @@ use super::Source;
 /// stack (2 MiB): about 300 KiB in a debug build.
 pub const MAX_DEPTH: usize = 256;
 
-/// What every wrapper carries: the levels left, the shared budget of announcements, and,
-/// for a message decoded as it arrives, where its bytes come from.
+/// The elements a message's sequences and maps may hold beyond one per byte of the
+/// message (rule 4): 16 Mi, room for a program's own list of a few million `()` (a pool's
+/// results, for a function that returns nothing), and a fraction of a second of counting
+/// for a hostile one.
+pub const FREE_ELEMENTS: usize = 1 << 24;
+
+/// What a message may take, shared by every wrapper that decodes it.
+pub(super) struct Budget {
+    /// Elements that may be reserved ahead (rule 2).
+    reserve: Cell<usize>,
+    /// Elements of sequences and maps left to decode (rule 4).
+    elements: Cell<usize>,
+}
+
+impl Budget {
+    /// The budget of a message of `len` bytes.
+    pub(super) fn for_message(len: usize) -> Budget {
+        Budget {
+            reserve: Cell::new(len),
+            elements: Cell::new(len.saturating_add(FREE_ELEMENTS)),
+        }
+    }
+}
+
+/// What every wrapper carries: the levels left, the message's budget, whether the
+/// elements it passes are a sequence's or a map's (counted by rule 4; a tuple's or a
+/// struct's number is the type's), and, for a message decoded as it arrives, where its
+/// bytes come from.
 #[derive(Clone, Copy)]
 struct Limits<'b> {
     depth_left: usize,
-    budget: &'b Cell<usize>,
+    budget: &'b Budget,
+    counted: bool,
     source: Option<&'b RefCell<dyn Source + 'b>>,
 }
 
@@ -59,9 +91,38 @@ impl<'b> Limits<'b> {
 
     /// The part of an announced length that may be reserved ahead, taken from the budget.
     fn grant(self, announced: Option<usize>) -> Option<usize> {
-        let granted = announced?.min(self.budget.get());
-        self.budget.set(self.budget.get() - granted);
+        let reserve = &self.budget.reserve;
+        let granted = announced?.min(reserve.get());
+        reserve.set(reserve.get() - granted);
         Some(granted)
+    }
+
+    /// Counts one element decoded, if its container is counted; an error once the
+    /// message has had all it may have.
+    fn count<E: de::Error>(self) -> Result<(), E> {
+        if !self.counted {
+            return Ok(());
+        }
+        let elements = &self.budget.elements;
+        match elements.get().checked_sub(1) {
+            Some(left) => {
+                elements.set(left);
+                Ok(())
+            }
+            None => Err(E::custom(format_args!(
+                "the message's sequences hold more elements than its length allows (one a \
+                 byte, and {FREE_ELEMENTS} more): zero-sized ones, announced by a corrupt or \
+                 hostile message"
+            ))),
+        }
+    }
+
+    /// The limits of what a container holds: not counted until it says so.
+    fn inner(self) -> Limits<'b> {
+        Limits {
+            counted: false,
+            ..self
+        }
     }
 }
 
@@ -73,12 +134,13 @@ pub(super) struct Message<'b, S> {
 
 impl<'b, S> Message<'b, S> {
     /// A message in a slice: strings and byte buffers are borrowed from it.
-    pub(super) fn new(seed: S, budget: &'b Cell<usize>) -> Self {
+    pub(super) fn new(seed: S, budget: &'b Budget) -> Self {
         Message {
             seed,
             limits: Limits {
                 depth_left: MAX_DEPTH,
                 budget,
+                counted: false,
                 source: None,
             },
         }
@@ -88,7 +150,7 @@ impl<'b, S> Message<'b, S> {
     /// it by the guard itself, straight into their own buffers.
     pub(super) fn streamed(
         seed: S,
-        budget: &'b Cell<usize>,
+        budget: &'b Budget,
         source: &'b RefCell<dyn Source + 'b>,
     ) -> Self {
         Message {
@@ -96,6 +158,7 @@ impl<'b, S> Message<'b, S> {
             limits: Limits {
                 depth_left: MAX_DEPTH,
                 budget,
+                counted: false,
                 source: Some(source),
             },
         }
@@ -136,6 +199,17 @@ impl<'b, D> Guarded<'b, D> {
             wants_owned: false,
         }
     }
+
+    /// [`guard`](Self::guard) for a sequence or a map, whose elements count (rule 4).
+    fn counted<V>(&self, inner: V) -> Guard<'b, V> {
+        Guard {
+            limits: Limits {
+                counted: true,
+                ..self.limits
+            },
+            ..self.guard(inner)
+        }
+    }
 }
 
 /// `fn deserialize_*(self, [args,] visitor)`: the same call on the inner deserializer,
@@ -172,14 +246,22 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Guarded<'_, D> {
         deserialize_unit();
         deserialize_unit_struct(name: &'static str);
         deserialize_newtype_struct(name: &'static str);
-        deserialize_seq();
         deserialize_tuple(len: usize);
         deserialize_tuple_struct(name: &'static str, len: usize);
-        deserialize_map();
         deserialize_struct(name: &'static str, fields: &'static [&'static str]);
         deserialize_enum(name: &'static str, variants: &'static [&'static str]);
         deserialize_identifier();
         deserialize_ignored_any();
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        let visitor = self.counted(visitor);
+        self.inner.deserialize_seq(visitor)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        let visitor = self.counted(visitor);
+        self.inner.deserialize_map(visitor)
     }
 
     fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
@@ -365,7 +447,7 @@ impl<'b, A> Guarded<'b, A> {
     fn seed<S>(&self, inner: S) -> GuardedSeed<'b, S> {
         GuardedSeed {
             inner,
-            limits: self.limits,
+            limits: self.limits.inner(),
         }
     }
 }
@@ -378,7 +460,11 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Guarded<'_, A> {
         S: DeserializeSeed<'de>,
     {
         let seed = self.seed(seed);
-        self.inner.next_element_seed(seed)
+        let element = self.inner.next_element_seed(seed)?;
+        if element.is_some() {
+            self.limits.count()?;
+        }
+        Ok(element)
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -394,7 +480,11 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Guarded<'_, A> {
         S: DeserializeSeed<'de>,
     {
         let seed = self.seed(seed);
-        self.inner.next_key_seed(seed)
+        let key = self.inner.next_key_seed(seed)?;
+        if key.is_some() {
+            self.limits.count()?;
+        }
+        Ok(key)
     }
 
     fn next_value_seed<S>(&mut self, seed: S) -> Result<S::Value, A::Error>
