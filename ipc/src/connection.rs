@@ -483,8 +483,14 @@ impl Connection {
     }
 
     /// The messages of type `T` that arrive, until the other end is closed: an iterator
-    /// that ends at [`Error::Closed`] and yields every other error. Python's
+    /// that ends at [`Error::Closed`]. Python's
     /// `while True: try: conn.recv() except EOFError: break`.
+    ///
+    /// A message that does not decode as a `T` is yielded as [`Error::Decode`], and the
+    /// iterator goes on with the next one (the one refused was skipped whole). Any other
+    /// error means that nothing more can be read from this end (a message over the limit,
+    /// a stream cut in the middle of a message, the sending end of a one-way pipe): it is
+    /// yielded once, and the iterator ends, as Python's loop ends at the exception.
     ///
     /// ```
     /// let (mut a, mut b) = ipc::Pipe::new()?;
@@ -500,6 +506,7 @@ impl Connection {
         Messages {
             conn: self,
             message: PhantomData,
+            ended: false,
         }
     }
 
@@ -1000,18 +1007,34 @@ impl AsFd for Connection {
 pub struct Messages<'a, T> {
     conn: &'a mut Connection,
     message: PhantomData<fn() -> T>,
+    /// Set at the end of the stream, or after an error that leaves nothing to read.
+    ended: bool,
 }
 
 impl<T: DeserializeOwned> Iterator for Messages<'_, T> {
     type Item = Result<T>;
 
     fn next(&mut self) -> Option<Result<T>> {
+        if self.ended {
+            return None;
+        }
         match self.conn.recv() {
-            Err(Error::Closed) => None,
-            other => Some(other),
+            Err(Error::Closed) => {
+                self.ended = true;
+                None
+            }
+            Err(e) => {
+                // Every later receive would fail the same way: without an end here, a loop
+                // that skips errors (`filter_map(Result::ok)`) would spin for ever.
+                self.ended = !matches!(e, Error::Decode(_));
+                Some(Err(e))
+            }
+            message => Some(message),
         }
     }
 }
+
+impl<T: DeserializeOwned> std::iter::FusedIterator for Messages<'_, T> {}
 
 /// Runs `encode` on `outgoing`, and if it panics (a value's `Serialize` may, and the caller
 /// may catch it), cuts `outgoing` back to `len` as the panic goes by: the half-encoded

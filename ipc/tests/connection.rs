@@ -1003,6 +1003,38 @@ fn a_borrowed_receive_of_the_wrong_type_leaves_the_next_message_readable() {
     assert_eq!(p.join().unwrap(), 0);
 }
 
+/// The iterator ends after an error that leaves nothing more to read (as Python's loop
+/// ends at the exception): it does not yield the same error for ever. A message that
+/// does not decode is skipped whole, and the iterator goes on.
+fn iter_ends_after_an_error_that_leaves_nothing_to_read() {
+    let (mut a, mut b) = Pipe::new().unwrap();
+    b.set_max_message_size(8);
+    a.send(&1u8).unwrap();
+    a.send(&"no").unwrap(); // not a u8: bytes left over
+    a.send(&2u8).unwrap();
+    a.send_bytes(&[0; 9]).unwrap(); // over the limit: nothing after it can be read
+    a.send(&3u8).unwrap();
+    drop(a);
+    let got: Vec<_> = b.iter::<u8>().take(10).collect();
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert!(matches!(
+        got[..],
+        [
+            Ok(1),
+            Err(Error::Decode(_)),
+            Ok(2),
+            Err(Error::TooLarge { .. })
+        ]
+    ));
+
+    let (_rx, mut tx) = Pipe::one_way().unwrap();
+    let got: Vec<_> = tx.iter::<u8>().take(10).collect();
+    assert!(
+        matches!(got[..], [Err(Error::WrongDirection(_))]),
+        "{got:?}"
+    );
+}
+
 /// A zero-sized element (`()`, a unit struct) takes no byte of a message, so a few bytes
 /// can announce more of them than a program could count: refused, at once.
 fn a_sequence_of_more_nothings_than_a_message_could_mean_is_refused_at_once() {
@@ -1063,5 +1095,6 @@ fork_test::main!(
     a_big_message_of_small_values_arrives_intact,
     a_borrowed_receive_reuses_its_buffer_and_copies_nothing,
     a_borrowed_receive_of_the_wrong_type_leaves_the_next_message_readable,
+    iter_ends_after_an_error_that_leaves_nothing_to_read,
     a_sequence_of_more_nothings_than_a_message_could_mean_is_refused_at_once,
 );
