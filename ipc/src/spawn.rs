@@ -14,6 +14,7 @@
 //! and which kills the child when it hangs up.
 
 use std::ffi::CString;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
@@ -22,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::libc;
-use nix::unistd::{Pid, getpid, getppid};
+use nix::unistd::{Pid, getpid};
 
 use crate::child::Child;
 use crate::connection::Connection;
@@ -116,9 +117,16 @@ struct Spawned {
 }
 
 impl Spawned {
-    /// The descriptors, if this process is the one that was spawned: the variable names its
-    /// parent, so that a process this one starts, and which inherits the variable, does not
-    /// take it for its own.
+    /// The descriptors, if this process is the one that was spawned.
+    ///
+    /// The programs this process starts inherit the variable (a `Command` keeps the
+    /// environment), and must not take it for their own. What only the spawned process
+    /// holds is its lifeline, a socket the parent made ([`init`] makes it close-on-exec at
+    /// once): the variable counts if the descriptor it names is a socket made by the
+    /// process it names. Not the parent pid alone: a child whose parent dies between its
+    /// `exec` and `init` is adopted, and would run the whole program as a program of its
+    /// own, which nothing ends; found by its lifeline instead, it exits in `init`, which
+    /// finds the lifeline cut.
     fn from_environment() -> Option<Spawned> {
         let value = std::env::var(VARIABLE).ok()?;
         let mut fields = value.split(':');
@@ -132,12 +140,38 @@ impl Spawned {
                 .collect::<std::result::Result<_, _>>()
                 .ok()?,
         };
-        (parent == getppid().as_raw()).then_some(Spawned {
+        made_by(lifeline, parent).then_some(Spawned {
             connection,
             lifeline,
             descriptors,
         })
     }
+}
+
+/// Whether descriptor `fd` is a Unix socket made by process `pid`: `socketpair(2)`
+/// records its caller as the peer of both ends (`SO_PEERCRED`, see [unix(7)]), and no
+/// exit or adoption changes that.
+///
+/// [unix(7)]: https://man7.org/linux/man-pages/man7/unix.7.html
+fn made_by(fd: RawFd, pid: i32) -> bool {
+    let mut peer = MaybeUninit::<libc::ucred>::uninit();
+    let size = size_of::<libc::ucred>() as libc::socklen_t;
+    let mut len = size;
+    // SAFETY: getsockopt(2) writes at most `len` bytes into `peer`, which has room for
+    // them. It only reads the socket's credentials, on a descriptor that may be anyone's
+    // (or none: then it fails with EBADF, as with ENOTSOCK for a file that is not a
+    // socket), and changes nothing.
+    let read = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            peer.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    // SAFETY: a getsockopt that succeeded with the whole size filled the whole struct.
+    read == 0 && len == size && unsafe { peer.assume_init() }.pid == pid
 }
 
 /// Starts a fresh copy of the program that runs [`remote::child_main`] over `connection`,

@@ -1,6 +1,9 @@
 //! Start methods (fork, forkserver, spawn), the long-lived `WorkerPool`, and both from a
 //! process that has threads running.
 
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -9,6 +12,7 @@ use fork_test::{
     BusyThreads, NoDescriptorsLeft, SigchldIgnored, SigintDefault, Stream, capture, time_limit,
 };
 use ipc::{Error, PANIC_EXIT_CODE, Process, StartMethod, get_context};
+use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
@@ -1413,11 +1417,13 @@ fn the_forkserver_dies_with_its_parent() {
 }
 
 fn a_spawned_program_without_init_is_refused() {
-    let mut p = Process::with_exit_code(|| {
+    // A lifeline as the spawn method hands one: a socket the parent made.
+    let (lifeline, _parents_end) = UnixStream::pair().unwrap();
+    let mut p = Process::with_exit_code(move || {
         // Pretend to be a spawned child whose main forgot `ipc::spawn::init()`.
-        let parent = nix::unistd::getppid();
+        let (parent, fd) = (nix::unistd::getppid(), lifeline.as_raw_fd());
         // SAFETY: this child process has one thread.
-        unsafe { std::env::set_var("IPC_SPAWNED", format!("{parent}:900:901")) };
+        unsafe { std::env::set_var("IPC_SPAWNED", format!("{parent}:{fd}:{fd}")) };
         match get_context(StartMethod::Spawn)
             .process(exit_with, 0)
             .unwrap()
@@ -2543,9 +2549,45 @@ fn a_worker_pools_panic_is_never_reported_at_an_earlier_ones_place() {
     pool.join().unwrap();
 }
 
+/// A spawned child whose parent died before the child reached `init` (the child was
+/// adopted, and its parent is no longer the one its request names) runs nothing: not the
+/// rest of the program, as a program of its own that nothing would end. `init` finds its
+/// lifeline cut, and exits with 1.
+fn a_spawned_child_whose_parent_is_gone_runs_nothing_of_the_program() {
+    // What the spawn method hands its child: a connection and a lifeline, made here.
+    let (_connection, connection_child) = UnixStream::pair().unwrap();
+    let (lifeline, lifeline_child) = UnixStream::pair().unwrap();
+    for end in [&connection_child, &lifeline_child] {
+        fcntl(end, FcntlArg::F_SETFD(FdFlag::empty())).unwrap(); // kept across `exec`
+    }
+    drop(lifeline); // as when the parent dies
+    // This test program, started by a shell: its parent is not the process its request
+    // names, as for a child adopted after its parent died. (A second command keeps the
+    // shell from replacing itself with the program.)
+    let request = format!(
+        "{}:{}:{}:",
+        std::process::id(),
+        connection_child.as_raw_fd(),
+        lifeline_child.as_raw_fd()
+    );
+    let out = Command::new("sh")
+        .args(["-c", "\"$0\" no_test_has_this_name; exit $?"])
+        .arg(std::env::current_exe().unwrap())
+        .env("IPC_SPAWNED", request)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(!printed.contains("running"), "the program ran: {printed}");
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+}
+
 fn main() -> std::process::ExitCode {
     ipc::spawn::init();
     fork_test::run(&[
+        (
+            "a_spawned_child_whose_parent_is_gone_runs_nothing_of_the_program",
+            a_spawned_child_whose_parent_is_gone_runs_nothing_of_the_program,
+        ),
         (
             "a_failed_lookup_of_the_programs_image_is_tried_again",
             a_failed_lookup_of_the_programs_image_is_tried_again,
