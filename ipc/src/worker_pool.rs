@@ -321,6 +321,11 @@ impl WorkerPool {
     /// Yields `f(item)` for each item, in input order, taking items from `items` only as
     /// workers need them: the iterator may be long, or endless. Python: `pool.imap`
     /// (chunk size 1).
+    ///
+    /// Once the pool takes no more tasks ([`close`](Self::close),
+    /// [`terminate`](Self::terminate)), no more items are taken: the first refused yields
+    /// [`Error::PoolClosed`] or [`Error::PoolTerminated`], those handed in yield their
+    /// results (or, after `terminate`, the same error), and the iteration ends.
     pub fn imap<A, R, I>(&self, f: fn(A) -> R, items: I) -> Result<Imap<'_, A, R, I::IntoIter>>
     where
         A: Serialize + DeserializeOwned + 'static,
@@ -1160,6 +1165,9 @@ pub struct Imap<'pool, A, R, I> {
     /// Items handed in and not yielded yet, in input order: each one's task, or why it
     /// could not be handed in (too long a message, say), its answer in its turn.
     pending: VecDeque<Result<u64>>,
+    /// Set once the pool refused an item because it takes no more (closed or terminated):
+    /// no more items are taken, and the iteration ends with those pending.
+    refused: bool,
     item: PhantomData<fn(A) -> R>,
 }
 
@@ -1178,6 +1186,7 @@ where
             next_index: 0,
             ordered,
             pending: VecDeque::new(),
+            refused: false,
             item: PhantomData,
         })
     }
@@ -1207,10 +1216,12 @@ where
         self.next_result(deadline(Some(timeout))).transpose()
     }
 
-    /// Hands in items while the workers could use more: a few per worker, no more.
+    /// Hands in items while the workers could use more: a few per worker, no more. Once
+    /// the pool takes no more, neither does this: an endless iterator would yield the
+    /// refusal for ever.
     fn top_up(&mut self) -> Result<()> {
         let wanted = IN_FLIGHT * self.pool.processes() + 1;
-        while self.pending.len() < wanted {
+        while !self.refused && self.pending.len() < wanted {
             let Some(item) = self.items.next() else {
                 break;
             };
@@ -1218,6 +1229,7 @@ where
             self.next_index += 1;
             let task = job(Ok(self.call), &item);
             let handed = task.and_then(|job| self.pool.hand_in(job, index..index + 1));
+            self.refused = matches!(handed, Err(Error::PoolClosed | Error::PoolTerminated));
             self.pending.push_back(handed);
         }
         Ok(())

@@ -2581,9 +2581,30 @@ fn a_spawned_child_whose_parent_is_gone_runs_nothing_of_the_program() {
     assert_eq!(out.status.code(), Some(1), "{printed}");
 }
 
+/// `imap` over an endless iterator ends once the pool is terminated: the items it held
+/// get their error, and no more are taken (it went on taking one, and yielding its
+/// `PoolTerminated`, for ever).
+fn imap_over_an_endless_iterator_ends_once_the_pool_is_terminated() {
+    let pool = get_context(StartMethod::Fork).pool(2).start().unwrap();
+    let mut squares = pool.imap(square, 0u64..).unwrap();
+    assert_eq!(squares.next().transpose().unwrap(), Some(0));
+    pool.terminate();
+    let rest: Vec<_> = squares.by_ref().take(1000).collect();
+    assert!(rest.len() < 10, "{} results after terminate", rest.len());
+    assert!(
+        rest.iter().all(|r| matches!(r, Err(Error::PoolTerminated))),
+        "{rest:?}"
+    );
+    assert!(squares.next().is_none());
+}
+
 fn main() -> std::process::ExitCode {
     ipc::spawn::init();
     fork_test::run(&[
+        (
+            "imap_over_an_endless_iterator_ends_once_the_pool_is_terminated",
+            imap_over_an_endless_iterator_ends_once_the_pool_is_terminated,
+        ),
         (
             "a_spawned_child_whose_parent_is_gone_runs_nothing_of_the_program",
             a_spawned_child_whose_parent_is_gone_runs_nothing_of_the_program,
