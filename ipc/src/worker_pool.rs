@@ -715,6 +715,14 @@ impl State {
         let until = deadline.map_or(grace, |deadline| deadline.min(grace));
         let share = (self.queue.len() / self.size).clamp(1, IN_FLIGHT);
         for worker in self.workers.iter_mut().filter(|w| w.starting.is_none()) {
+            // A worker with nothing to do may have died meanwhile (killed, say): a task
+            // written to it now would be taken for the one it died running. It gets none;
+            // `pump` sees its end, and its replacement takes the tasks. (A worker that
+            // dies after this look, before it reads its task, is taken to have begun it:
+            // nothing tells the two apart.)
+            if worker.tasks.is_empty() && !worker.child.is_alive().unwrap_or(true) {
+                continue;
+            }
             let handed = worker.tasks.len();
             let room = match self.max_tasks {
                 // A worker that will leave after its last task gets no more than that.

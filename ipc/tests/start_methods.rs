@@ -2598,9 +2598,32 @@ fn imap_over_an_endless_iterator_ends_once_the_pool_is_terminated() {
     assert!(squares.next().is_none());
 }
 
+/// A task handed to the pool after a worker died with nothing to do is run by the
+/// worker that takes its place: it was never begun, so it is no `WorkerDied`.
+fn a_task_after_an_idle_worker_died_runs_on_its_replacement() {
+    let pool = get_context(StartMethod::Fork).pool(1).start().unwrap();
+    let worker = the_worker();
+    assert_eq!(pool.apply(square, 2).unwrap(), 4);
+    kill(worker, Signal::SIGKILL).unwrap();
+    while fork_test::children().iter().all(|&(_, state)| state != 'Z') {
+        std::thread::sleep(Duration::from_millis(1)); // until it has died
+    }
+    assert_eq!(pool.apply(square, 3).unwrap(), 9);
+    pool.close();
+    pool.join().unwrap();
+}
+
 fn main() -> std::process::ExitCode {
     ipc::spawn::init();
     fork_test::run(&[
+        (
+            "a_failed_lookup_of_the_programs_image_is_tried_again",
+            a_failed_lookup_of_the_programs_image_is_tried_again,
+        ),
+        (
+            "a_task_after_an_idle_worker_died_runs_on_its_replacement",
+            a_task_after_an_idle_worker_died_runs_on_its_replacement,
+        ),
         (
             "imap_over_an_endless_iterator_ends_once_the_pool_is_terminated",
             imap_over_an_endless_iterator_ends_once_the_pool_is_terminated,
@@ -2608,10 +2631,6 @@ fn main() -> std::process::ExitCode {
         (
             "a_spawned_child_whose_parent_is_gone_runs_nothing_of_the_program",
             a_spawned_child_whose_parent_is_gone_runs_nothing_of_the_program,
-        ),
-        (
-            "a_failed_lookup_of_the_programs_image_is_tried_again",
-            a_failed_lookup_of_the_programs_image_is_tried_again,
         ),
         (
             "a_panic_whose_payload_panics_when_dropped_is_still_a_task_panic",
