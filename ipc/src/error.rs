@@ -259,6 +259,17 @@ pub enum Error {
     Io(Arc<io::Error>),
 }
 
+impl Error {
+    /// The error of each item a pool worker held when it sent an answer that cannot be
+    /// read (`why`): not a death, though the worker is ended, since it may run on.
+    pub(crate) fn unreadable_answer(pid: i32, why: impl std::fmt::Display) -> Error {
+        Error::Decode(format!(
+            "worker {pid} sent an answer that cannot be read ({why}): it was ended, and the \
+             results of the items it held are lost"
+        ))
+    }
+}
+
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
         Error::Io(Arc::new(e))

@@ -23,8 +23,9 @@
 //! pipe; a new worker takes over the chunks that are left (if none can be started, the
 //! other workers do, and with no worker left, each item left is an error that says why).
 //! Python's pool waits forever in that case. A worker whose answer cannot be read (a
-//! result whose `Deserialize` refuses what its `Serialize` wrote, say) is ended too, and
-//! every item it held is that error: it may have begun its next chunks already, and no
+//! result whose `Deserialize` refuses what its `Serialize` wrote, say, or bytes that are
+//! no answer, which a task wrote into the worker's pipe) is ended, and each item it held
+//! is an [`Error::Decode`] that says so: it may have begun its next chunks already, and no
 //! item runs twice.
 
 use std::collections::{HashMap, VecDeque};
@@ -449,8 +450,8 @@ struct Run<T, F, R> {
 enum Lost {
     /// It exited.
     Exited,
-    /// It sent what the parent cannot read (or the read failed), and may run on.
-    Broken,
+    /// It sent what the parent cannot read (or the read failed: why), and may run on.
+    Broken(Error),
 }
 
 /// A busy worker: the parent's end of its pipe, its process, the chunks it holds (it works
@@ -703,7 +704,13 @@ where
                 }
                 // The worker sent something it should not (or the read failed): it is
                 // broken, and may run on.
-                _ => return self.lost(w, Lost::Broken).map(Some),
+                Some(Err(why)) => return self.lost(w, Lost::Broken(why)).map(Some),
+                Some(Ok(Reply::Done(_))) => {
+                    let why = "the results of a whole chunk after some of its outcomes";
+                    return self
+                        .lost(w, Lost::Broken(Error::Decode(why.into())))
+                        .map(Some);
+                }
             }
         }
     }
@@ -793,10 +800,13 @@ where
         let exitcode = child.end_within(EXIT_GRACE)?;
         let pid = child.pid();
         drop(child); // its pidfd too, before a worker forked in its place copies it
-        let died = |index| Error::WorkerDied {
-            index,
-            pid,
-            exitcode,
+        let died = |index| match &how {
+            Lost::Exited => Error::WorkerDied {
+                index,
+                pid,
+                exitcode,
+            },
+            Lost::Broken(why) => Error::unreadable_answer(pid, why),
         };
         for maybe_begun in tasks {
             let failures = maybe_begun.clone().map(|index| Err(died(index))).collect();

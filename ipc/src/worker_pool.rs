@@ -15,7 +15,9 @@
 //! was running; the task it had not begun goes to another worker, and a new worker takes
 //! its place (if one cannot be started, the others go on, and the next wait tries again).
 //! Python's `Pool` waits forever there; `concurrent.futures.ProcessPoolExecutor` breaks
-//! the whole pool.
+//! the whole pool. A worker that sends what cannot be read (bytes a task wrote into its
+//! pipe, say) is ended, and its tasks are an [`Error::Decode`] that says so: it may have
+//! begun the second, which then runs nowhere else.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -835,21 +837,26 @@ impl State {
             self.answer_start(w, readable, deadline);
             return Ok(true);
         }
+        let mut unreadable = None;
         if readable {
             let worker = &mut self.workers[w];
-            let reply = remote::receive_reply(&mut worker.conn, &worker.child);
-            if let Ok(Reply::Done(result)) = reply
-                && let Some(task) = worker.tasks.pop_front()
-            {
-                worker.finished += 1;
-                let index = task.items.start;
-                let result = result.map_err(|failure| Failed::InTask(failure, index));
-                self.finish(task.id, result);
-                self.dispatch(deadline);
-                return Ok(true);
+            match remote::receive_reply(&mut worker.conn, &worker.child) {
+                Ok(Reply::Done(result)) if !worker.tasks.is_empty() => {
+                    let task = worker.tasks.pop_front().expect("not empty");
+                    worker.finished += 1;
+                    let index = task.items.start;
+                    let result = result.map_err(|failure| Failed::InTask(failure, index));
+                    self.finish(task.id, result);
+                    self.dispatch(deadline);
+                    return Ok(true);
+                }
+                // It exited (before or in the middle of an answer).
+                Err(Error::Closed | Error::Truncated { .. }) => {}
+                Err(why) => unreadable = Some(why.to_string()),
+                Ok(_) => unreadable = Some("an answer it had no task for".into()),
             }
         }
-        self.lost(w, deadline)?;
+        self.lost(w, unreadable, deadline)?;
         Ok(true)
     }
 
@@ -902,9 +909,17 @@ impl State {
         }
     }
 
-    /// Worker `w` has exited, or sent what it should not: reap it, fail the task it ran,
-    /// give back the one it had not begun, and start another worker.
-    fn lost(&mut self, w: usize, deadline: Option<Instant>) -> Result<()> {
+    /// Worker `w` has exited, or sent what cannot be read (`unreadable`, why): reap it
+    /// (ended, if it runs on), fail the task it ran, and start another worker. The task
+    /// an exited worker had not begun goes to another worker; one that is unreadable ran
+    /// on after its answer, and may have begun it: that one fails too, rather than run a
+    /// second time.
+    fn lost(
+        &mut self,
+        w: usize,
+        unreadable: Option<String>,
+        deadline: Option<Instant>,
+    ) -> Result<()> {
         let Worker {
             conn,
             mut child,
@@ -913,17 +928,27 @@ impl State {
         } = self.workers.swap_remove(w);
         drop(conn);
         let exitcode = child.end_within(EXIT_GRACE)?;
-        if let Some(task) = tasks.pop_front() {
-            let died = Failed::WorkerDied {
+        let pid = child.pid();
+        let failed = |task: &Task| match &unreadable {
+            None => Failed::WorkerDied {
                 index: task.items.start,
-                pid: child.pid(),
+                pid,
                 exitcode,
-            };
-            self.finish(task.id, Err(died));
+            },
+            Some(why) => Failed::Unreadable {
+                pid,
+                why: why.clone(),
+            },
+        };
+        if let Some(task) = tasks.pop_front() {
+            self.finish(task.id, Err(failed(&task)));
         }
-        // The tasks it had not begun go first to another worker.
         while let Some(task) = tasks.pop_back() {
-            self.queue.push_front(task);
+            if unreadable.is_some() {
+                self.finish(task.id, Err(failed(&task)));
+            } else {
+                self.queue.push_front(task); // not begun: first for another worker
+            }
         }
         // A new worker takes its place if one can be started. If none can, this task's
         // outcome stands, and the next wait tries again (see `fill`).
@@ -949,6 +974,8 @@ enum Failed {
     },
     /// No worker could be started to run it: why.
     NotStarted(Error),
+    /// Its worker sent an answer that cannot be read (why), and was ended.
+    Unreadable { pid: i32, why: String },
 }
 
 impl From<Failed> for Error {
@@ -956,6 +983,7 @@ impl From<Failed> for Error {
         match failed {
             Failed::InTask(failure, index) => failure_error(failure, index),
             Failed::NotStarted(why) => why,
+            Failed::Unreadable { pid, why } => Error::unreadable_answer(pid, why),
             Failed::WorkerDied {
                 index,
                 pid,

@@ -855,7 +855,8 @@ impl<'de> Deserialize<'de> for Refused {
 
 /// A worker whose answer does not decode runs on: it may have begun its next chunks, so
 /// they are reported as failed and never given to another worker, which would run their
-/// items a second time.
+/// items a second time. The error says so (it was a `WorkerDied` with exit code 0, the
+/// code of a worker ended by its parent, which sent a reader looking for a crash).
 fn a_worker_whose_answer_does_not_decode_has_none_of_its_items_run_twice() {
     time_limit(Duration::from_secs(60));
     let log = std::env::temp_dir().join(format!("ipc-ran-{}", std::process::id()));
@@ -876,12 +877,73 @@ fn a_worker_whose_answer_does_not_decode_has_none_of_its_items_run_twice() {
     let ran = std::fs::read_to_string(&log).unwrap();
     std::fs::remove_file(&log).unwrap();
     assert_eq!(outcomes.len(), 8);
+    // Not deaths: errors that say the worker's answer could not be read, and why.
     assert!(
-        outcomes
-            .iter()
-            .all(|outcome| matches!(outcome, Err(Error::WorkerDied { .. }))),
+        outcomes.iter().all(|outcome| matches!(
+            outcome,
+            Err(Error::Decode(why)) if why.contains("cannot be read") && why.contains("7 is refused")
+        )),
         "{outcomes:?}"
     );
+    let mut items: Vec<&str> = ran.lines().collect();
+    items.sort();
+    let before = items.len();
+    items.dedup();
+    assert_eq!(items.len(), before, "an item ran twice: {ran:?}");
+}
+
+/// A worker whose answer cannot be read at all (here a task writes bytes that are no
+/// reply into the worker's pipe) is ended: it may have begun its next chunks, so they
+/// are reported as failed, with an error that says what happened, and never given to
+/// another worker, which would run their items a second time.
+fn a_worker_whose_answer_cannot_be_read_has_none_of_its_items_run_twice() {
+    time_limit(Duration::from_secs(60));
+    let log = std::env::temp_dir().join(format!("ipc-ran-{}", std::process::id()));
+    std::fs::write(&log, "").unwrap();
+    let run = |item: u8| {
+        let mut ran = std::fs::File::options().append(true).open(&log).unwrap();
+        std::io::Write::write_all(&mut ran, format!("{item}\n").as_bytes()).unwrap();
+        if item == 1 {
+            // A frame of 5 bytes that are no reply, into each socket the worker holds
+            // (its pipe is its one socket).
+            for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
+                let path = entry.unwrap().path();
+                if std::fs::read_link(&path)
+                    .is_ok_and(|to| to.to_string_lossy().starts_with("socket:"))
+                {
+                    let fd: i32 = path.file_name().unwrap().to_str().unwrap().parse().unwrap();
+                    // SAFETY: a write(2) to a descriptor open in this process, of a slice.
+                    unsafe {
+                        nix::libc::write(
+                            fd,
+                            [0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff].as_ptr().cast(),
+                            9,
+                        )
+                    };
+                }
+            }
+        }
+        item
+    };
+    let outcomes: Vec<_> = Pool::new(1)
+        .with_chunksize(2)
+        .imap(run, 0..8u8)
+        .unwrap()
+        .collect();
+    let ran = std::fs::read_to_string(&log).unwrap();
+    std::fs::remove_file(&log).unwrap();
+    assert_eq!(outcomes.len(), 8);
+    let unreadable = |outcome: &Result<u8, Error>| matches!(outcome, Err(Error::Decode(why)) if why.contains("cannot be read"));
+    assert!(
+        unreadable(&outcomes[0]) && unreadable(&outcomes[1]),
+        "{outcomes:?}"
+    );
+    for (item, outcome) in outcomes.iter().enumerate() {
+        assert!(
+            unreadable(outcome) || matches!(outcome, Ok(n) if usize::from(*n) == item),
+            "{outcomes:?}"
+        );
+    }
     let mut items: Vec<&str> = ran.lines().collect();
     items.sort();
     let before = items.len();
@@ -1006,6 +1068,7 @@ fork_test::main!(
     a_worker_forked_in_place_of_one_lost_closes_nothing_the_run_owns,
     a_worker_forked_in_place_of_one_lost_holds_no_pidfd_of_it,
     a_worker_whose_answer_does_not_decode_has_none_of_its_items_run_twice,
+    a_worker_whose_answer_cannot_be_read_has_none_of_its_items_run_twice,
     a_process_forked_from_the_parent_never_lends_the_pools_memory,
     maps_inside_workers_on_a_clone_of_the_pool_read_their_own_items,
     few_chunks_go_one_at_a_time_so_two_slow_ones_run_side_by_side,

@@ -820,7 +820,7 @@ fn a_reply_over_the_limit_is_refused_by_waits_with_a_deadline() {
     };
     let grown = resident_mib().saturating_sub(before);
     assert!(
-        matches!(answer, Err(Error::WorkerDied { .. })),
+        matches!(&answer, Err(Error::Decode(why)) if why.contains("cannot be read")),
         "{answer:?}"
     );
     assert!(grown < 32, "the parent took {grown} MiB of the lie");
@@ -2613,12 +2613,45 @@ fn a_task_after_an_idle_worker_died_runs_on_its_replacement() {
     pool.join().unwrap();
 }
 
+/// A task that writes bytes that are no answer into its worker's pipe (the worker's one
+/// socket): the task's error says the answer could not be read, not that the worker died
+/// (it was `WorkerDied` with exit code 0, the code of a worker ended by the pool).
+fn write_no_answer(_: ()) -> u8 {
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
+        let path = entry.unwrap().path();
+        if std::fs::read_link(&path).is_ok_and(|to| to.to_string_lossy().starts_with("socket:")) {
+            let fd: i32 = path.file_name().unwrap().to_str().unwrap().parse().unwrap();
+            let frame = [0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff];
+            // SAFETY: a write(2) of a slice to a descriptor open in this process.
+            unsafe { nix::libc::write(fd, frame.as_ptr().cast(), frame.len()) };
+        }
+    }
+    std::thread::sleep(Duration::from_secs(5)); // the pool ends this worker meanwhile
+    0
+}
+
+fn a_worker_pool_task_whose_answer_cannot_be_read_says_so() {
+    time_limit(Duration::from_secs(30));
+    let pool = get_context(StartMethod::Fork).pool(1).start().unwrap();
+    match pool.apply(write_no_answer, ()) {
+        Err(Error::Decode(why)) => assert!(why.contains("cannot be read"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(pool.apply(square, 3).unwrap(), 9);
+    pool.close();
+    pool.join().unwrap();
+}
+
 fn main() -> std::process::ExitCode {
     ipc::spawn::init();
     fork_test::run(&[
         (
             "a_failed_lookup_of_the_programs_image_is_tried_again",
             a_failed_lookup_of_the_programs_image_is_tried_again,
+        ),
+        (
+            "a_worker_pool_task_whose_answer_cannot_be_read_says_so",
+            a_worker_pool_task_whose_answer_cannot_be_read_says_so,
         ),
         (
             "a_task_after_an_idle_worker_died_runs_on_its_replacement",
