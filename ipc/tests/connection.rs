@@ -1061,6 +1061,24 @@ fn a_sequence_of_more_nothings_than_a_message_could_mean_is_refused_at_once() {
     assert_eq!(b.recv::<Vec<Vec<()>>>().unwrap().len(), 50);
 }
 
+/// A message cut short says how many of its bytes came: all of them, not only those
+/// decoded (it said 9 of 70 004 where 1 009 had come).
+fn a_truncated_big_message_counts_every_byte_that_came() {
+    let (a, mut b) = Pipe::new().unwrap();
+    // A frame of 70 000 bytes: a byte buffer of 69 995 (bincode's tag for a 4-byte length,
+    // then the length), of which 1 000 bytes come before the end.
+    let mut frame = 70_000u32.to_be_bytes().to_vec();
+    frame.push(252);
+    frame.extend_from_slice(&69_995u32.to_le_bytes());
+    frame.extend_from_slice(&[7; 1000]);
+    write_raw(&a, &frame);
+    drop(a);
+    match b.recv::<serde_bytes::ByteBuf>() {
+        Err(Error::Truncated { expected, got }) => assert_eq!((expected, got), (70_004, 1009)),
+        other => panic!("{:?}", other.map(|bytes| bytes.len())),
+    }
+}
+
 fork_test::main!(
     a_duplex_pipe_carries_typed_messages_both_ways,
     the_child_sees_the_end_when_the_parent_closes,
@@ -1097,4 +1115,5 @@ fork_test::main!(
     a_borrowed_receive_of_the_wrong_type_leaves_the_next_message_readable,
     iter_ends_after_an_error_that_leaves_nothing_to_read,
     a_sequence_of_more_nothings_than_a_message_could_mean_is_refused_at_once,
+    a_truncated_big_message_counts_every_byte_that_came,
 );

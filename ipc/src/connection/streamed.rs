@@ -204,14 +204,20 @@ struct FrameReader<'a, 'u> {
 }
 
 impl FrameReader<'_, '_> {
-    /// Keeps `error` as the reason, and turns it into one the codec passes on.
-    fn fail(&mut self, error: Error) -> io::Error {
+    /// Keeps `error` as the reason, and turns it into one the codec passes on. `taken`:
+    /// the bytes of the body read into the piece being read when it failed.
+    fn fail(&mut self, error: Error, taken: usize) -> io::Error {
         let error = match error {
-            // The stream ended inside this frame.
-            Error::Closed | Error::Truncated { .. } => Error::Truncated {
-                expected: HEADER_LEN + self.len,
-                got: HEADER_LEN + self.len - self.left,
-            },
+            // The stream ended inside this frame: what came is the body decoded so far,
+            // the piece begun, and what waits in the buffer.
+            Error::Closed | Error::Truncated { .. } => {
+                let waiting = self.conn.end - self.conn.start;
+                let came = self.len - self.left + (taken + waiting).min(self.left);
+                Error::Truncated {
+                    expected: HEADER_LEN + self.len,
+                    got: HEADER_LEN + came,
+                }
+            }
             e => e,
         };
         let text = error.to_string();
@@ -254,8 +260,8 @@ impl Source for FrameReader<'_, '_> {
             // big piece is read into its own memory, in reads that end where it ends.
             match self.conn.fill(want, self.left.min(BATCH), self.until) {
                 Ok(true) => {}
-                Ok(false) => return Err(self.fail(Error::Closed)),
-                Err(e) => return Err(self.fail(e)),
+                Ok(false) => return Err(self.fail(Error::Closed, filled)),
+                Err(e) => return Err(self.fail(e, filled)),
             }
             let conn = &mut *self.conn;
             buf[filled..filled + want].copy_from_slice(&conn.buf[conn.start..conn.start + want]);
@@ -276,7 +282,10 @@ impl Source for FrameReader<'_, '_> {
                 self.left -= len;
                 Ok(bytes)
             }
-            Err(e) => Err(self.fail(e)),
+            Err(e) => {
+                let taken = bytes.len();
+                Err(self.fail(e, taken))
+            }
         }
     }
 
