@@ -81,8 +81,10 @@ pub enum Error {
     /// Python raises `queue.Empty` here.
     #[error("nothing arrived in time")]
     Timeout,
-    /// `start` was called twice on a [`Process`](crate::Process).
-    #[error("the process was already started")]
+    /// `start` was called twice on a [`Process`](crate::Process), or again after a start
+    /// whose child began at once and then had to be killed (no pidfd could be opened for
+    /// it: the error of that start says so), taking the target with it.
+    #[error("the process was already started (or its target went with a child that was killed)")]
     AlreadyStarted,
     /// `join` or a signal was asked of a [`Process`](crate::Process) that was never started.
     #[error("the process was not started")]

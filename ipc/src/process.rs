@@ -139,6 +139,8 @@ impl Process {
     /// ```
     pub fn start(&mut self) -> Result<()> {
         // A refused or failed start leaves the target here: `start` can be tried again.
+        // (Unless the child began at once and could not be watched: it was killed, and
+        // the target, which it may have begun, went with it; see `fork`.)
         let child = match self.target.take() {
             None => return Err(Error::AlreadyStarted),
             Some(Target::Closure(closure)) => {
