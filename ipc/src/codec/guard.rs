@@ -21,8 +21,10 @@
 //! 4. **Elements.** An element of a zero-sized type (`()`, a unit struct) takes no byte,
 //!    so nine bytes can announce 2⁶⁴ of them, which decoding would count out one by one,
 //!    for ever. The elements of all the message's sequences and maps together may number
-//!    the message's length plus [`FREE_ELEMENTS`]: every other element takes a byte at
-//!    least, so only sequences of nothing can reach the limit.
+//!    the message's length plus [`FREE_ELEMENTS`]: each announced length is taken from
+//!    that budget before its elements are decoded, and one over it is refused at once.
+//!    Every other element takes a byte at least, so a message that is not lying reaches
+//!    the limit only with sequences of nothing.
 //!
 //! No maintained crate does this for serde (`serde_stacker` grows the stack instead, which
 //! moves the limit to memory); it is plain forwarding, one wrapper per serde trait.
@@ -44,8 +46,7 @@ pub const MAX_DEPTH: usize = 256;
 
 /// The elements a message's sequences and maps may hold beyond one per byte of the
 /// message (rule 4): 16 Mi, room for a program's own list of a few million `()` (a pool's
-/// results, for a function that returns nothing), and a fraction of a second of counting
-/// for a hostile one.
+/// results, for a function that returns nothing).
 pub const FREE_ELEMENTS: usize = 1 << 24;
 
 /// What a message may take, shared by every wrapper that decodes it.
@@ -97,14 +98,29 @@ impl<'b> Limits<'b> {
         Some(granted)
     }
 
-    /// Counts one element decoded, if its container is counted; an error once the
-    /// message has had all it may have.
-    fn count<E: de::Error>(self) -> Result<(), E> {
-        if !self.counted {
-            return Ok(());
+    /// The limits of a sequence or a map that announces `announced` elements: if it is
+    /// counted, they are taken from the budget at once, and its elements need no count
+    /// of their own; a container that does not say how many it holds is counted element
+    /// by element (see [`count`](Self::count)). An error if the budget has not that many.
+    fn charged<E: de::Error>(self, announced: Option<usize>) -> Result<Limits<'b>, E> {
+        match announced {
+            Some(n) if self.counted => {
+                self.take(n)?;
+                Ok(self.inner())
+            }
+            _ => Ok(self),
         }
+    }
+
+    /// Counts one element decoded, if its container is counted one by one.
+    fn count<E: de::Error>(self) -> Result<(), E> {
+        if self.counted { self.take(1) } else { Ok(()) }
+    }
+
+    /// Takes `n` elements from the budget; an error once the message has had all it may.
+    fn take<E: de::Error>(self, n: usize) -> Result<(), E> {
         let elements = &self.budget.elements;
-        match elements.get().checked_sub(1) {
+        match elements.get().checked_sub(n) {
             Some(left) => {
                 elements.set(left);
                 Ok(())
@@ -411,12 +427,12 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Guard<'_, V> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, inner: A) -> Result<V::Value, A::Error> {
-        let limits = self.limits.enter()?;
+        let limits = self.limits.enter()?.charged(inner.size_hint())?;
         self.inner.visit_seq(Guarded { inner, limits })
     }
 
     fn visit_map<A: MapAccess<'de>>(self, inner: A) -> Result<V::Value, A::Error> {
-        let limits = self.limits.enter()?;
+        let limits = self.limits.enter()?.charged(inner.size_hint())?;
         self.inner.visit_map(Guarded { inner, limits })
     }
 
