@@ -284,7 +284,7 @@ impl<R: DeserializeOwned> Outcomes<R> {
         len: usize,
     ) -> Result<Option<Vec<std::result::Result<R, Failure>>>> {
         let seed = AppendOutcomes { results, len };
-        let (count, each) = codec::decode_call_seed(bytes, seed)?;
+        let (count, each) = codec::decode_call_seed(bytes, seed, len)?;
         if count != len {
             return Err(Error::Decode(format!(
                 "a worker answered {count} outcomes for a chunk of {len} items"

@@ -223,7 +223,7 @@ where
             self.source.borrow_mut().consume(n);
         }
     }
-    let budget = guard::Budget::for_message(source.borrow().remaining());
+    let budget = guard::Budget::streamed(source.borrow().remaining());
     let message = guard::Message::streamed(seed, &budget, source);
     let mut decoder = bincode::serde::OwnedSerdeDecoder::from_reader(
         Reader {
@@ -295,16 +295,19 @@ pub(crate) fn decode_call_appending<T: DeserializeOwned>(
     out: &mut Vec<T>,
     most: usize,
 ) -> Result<usize> {
-    decode_call_seed(bytes, Append { out, most })
+    decode_call_seed(bytes, Append { out, most }, most)
 }
 
 /// Decodes a call's result (encoded with [`encode_call`]) as `seed` says, by the rules of
-/// [`decode`]: for a result whose parts go where they will stay (see [`Append`]).
+/// [`decode`]: for a result whose parts go where they will stay (see [`Append`]). The
+/// caller vouches for a list of `vouched` values, which may take no byte each, beyond the
+/// [`FREE_ELEMENTS`] a message may hold: its seed refuses more than that itself.
 pub(crate) fn decode_call_seed<'de, S: DeserializeSeed<'de>>(
     bytes: &'de [u8],
     seed: S,
+    vouched: usize,
 ) -> Result<S::Value> {
-    decode_seed_with(bytes, seed, call_config())
+    decode_seed_vouched(bytes, seed, call_config(), vouched)
 }
 
 /// A seed that decodes a sequence onto the end of a vector, and says how many values it
@@ -416,7 +419,18 @@ fn decode_seed_with<'de, S: DeserializeSeed<'de>>(
     seed: S,
     config: impl bincode::config::Config,
 ) -> Result<S::Value> {
-    let budget = guard::Budget::for_message(bytes.len());
+    decode_seed_vouched(bytes, seed, config, 0)
+}
+
+/// [`decode_seed_with`], for a caller that vouches for `vouched` elements more (see
+/// [`decode_call_seed`]).
+fn decode_seed_vouched<'de, S: DeserializeSeed<'de>>(
+    bytes: &'de [u8],
+    seed: S,
+    config: impl bincode::config::Config,
+    vouched: usize,
+) -> Result<S::Value> {
+    let budget = guard::Budget::in_slice(bytes.len(), vouched);
     let message = guard::Message::new(seed, &budget);
     let (value, used) =
         bincode::serde::seed_decode_from_slice(message, bytes, config).map_err(decode_error)?;
@@ -516,7 +530,9 @@ mod tests {
         let five = encode_call(&[1u64, 2, 3, 4, 5][..]).unwrap();
         let mut slots: Vec<MaybeUninit<Counted>> = (0..5).map(|_| MaybeUninit::uninit()).collect();
         let mut fill = Fill::new(&mut slots[..3]);
-        let refused = decode_call_seed(&five, &mut fill).unwrap_err().to_string();
+        let refused = decode_call_seed(&five, &mut fill, 0)
+            .unwrap_err()
+            .to_string();
         assert!(refused.contains("more than the 3 values"), "{refused}");
         assert_eq!(
             DROPS.with(Cell::get),
@@ -526,7 +542,7 @@ mod tests {
         drop(fill);
         assert_eq!(DROPS.with(Cell::get), 4, "and the three it wrote");
         let mut fill = Fill::new(&mut slots[..]);
-        assert_eq!(decode_call_seed(&five, &mut fill).unwrap(), 5);
+        assert_eq!(decode_call_seed(&five, &mut fill, 0).unwrap(), 5);
         fill.keep();
         let before = DROPS.with(Cell::get);
         // SAFETY: all five slots were written, and kept.

@@ -324,10 +324,10 @@ impl WorkerPool {
     /// workers need them: the iterator may be long, or endless. Python: `pool.imap`
     /// (chunk size 1).
     ///
-    /// Once the pool takes no more tasks ([`close`](Self::close),
-    /// [`terminate`](Self::terminate)), no more items are taken: the first refused yields
-    /// [`Error::PoolClosed`] or [`Error::PoolTerminated`], those handed in yield their
-    /// results (or, after `terminate`, the same error), and the iteration ends.
+    /// An `imap` begun before [`close`](Self::close) goes on taking its items, as in
+    /// Python. Once the pool is [`terminate`](Self::terminate)d, no more are taken: the
+    /// items handed in and the first refused yield [`Error::PoolTerminated`], and the
+    /// iteration ends.
     pub fn imap<A, R, I>(&self, f: fn(A) -> R, items: I) -> Result<Imap<'_, A, R, I::IntoIter>>
     where
         A: Serialize + DeserializeOwned + 'static,
@@ -1201,8 +1201,8 @@ pub struct Imap<'pool, A, R, I> {
     /// Items handed in and not yielded yet, in input order: each one's task, or why it
     /// could not be handed in (too long a message, say), its answer in its turn.
     pending: VecDeque<Result<u64>>,
-    /// Set once the pool refused an item because it takes no more (closed or terminated):
-    /// no more items are taken, and the iteration ends with those pending.
+    /// Set once the pool refused an item because it takes no more (terminated): no more
+    /// items are taken, and the iteration ends with those pending.
     refused: bool,
     item: PhantomData<fn(A) -> R>,
 }
@@ -1265,7 +1265,7 @@ where
             self.next_index += 1;
             let task = job(Ok(self.call), &item);
             let handed = task.and_then(|job| self.pool.hand_in(job, index..index + 1));
-            self.refused = matches!(handed, Err(Error::PoolClosed | Error::PoolTerminated));
+            self.refused = matches!(handed, Err(Error::PoolTerminated));
             self.pending.push_back(handed);
         }
         Ok(())

@@ -1052,13 +1052,31 @@ fn a_sequence_of_more_nothings_than_a_message_could_mean_is_refused_at_once() {
         "{:?}",
         started.elapsed()
     );
-    // A program's own sequences of nothings still go, up to a length no hostile message
-    // can stretch.
+    // Nor can they make the receiver build something of nothing: a node each.
+    let mut nothing = vec![253];
+    nothing.extend_from_slice(&u64::MAX.to_le_bytes());
+    assert!(ipc::codec::decode::<std::collections::LinkedList<()>>(&nothing).is_err());
+    // A big message, decoded as it arrives, counts its elements against the bytes that
+    // have come: here 13 bytes of a frame that claims 256 MiB.
+    let (a, mut b) = Pipe::new().unwrap();
+    let mut frame = (256u32 << 20).to_be_bytes().to_vec();
+    frame.push(253);
+    frame.extend_from_slice(&((256u64 << 20) + (1 << 24)).to_le_bytes());
+    write_raw(&a, &frame);
+    drop(a);
+    let started = Instant::now();
+    assert!(b.recv::<std::collections::LinkedList<()>>().is_err());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    // A program's own sequences of nothing still go, up to a million and a bit.
     let (mut a, mut b) = Pipe::new().unwrap();
-    a.send(&vec![(); 60_000]).unwrap();
-    assert_eq!(b.recv::<Vec<()>>().unwrap().len(), 60_000);
-    a.send(&vec![vec![(); 1000]; 50]).unwrap();
-    assert_eq!(b.recv::<Vec<Vec<()>>>().unwrap().len(), 50);
+    a.send(&vec![(); 1_000_000]).unwrap();
+    assert_eq!(b.recv::<Vec<()>>().unwrap().len(), 1_000_000);
+    a.send(&vec![vec![(); 1000]; 500]).unwrap();
+    assert_eq!(b.recv::<Vec<Vec<()>>>().unwrap().len(), 500);
 }
 
 /// A message cut short says how many of its bytes came: all of them, not only those

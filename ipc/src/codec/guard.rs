@@ -20,11 +20,15 @@
 //!    address space for the rest, not memory).
 //! 4. **Elements.** An element of a zero-sized type (`()`, a unit struct) takes no byte,
 //!    so nine bytes can announce 2⁶⁴ of them, which decoding would count out one by one,
-//!    for ever. The elements of all the message's sequences and maps together may number
-//!    the message's length plus [`FREE_ELEMENTS`]: each announced length is taken from
-//!    that budget before its elements are decoded, and one over it is refused at once.
-//!    Every other element takes a byte at least, so a message that is not lying reaches
-//!    the limit only with sequences of nothing.
+//!    for ever, and a type that allocates for each (a `LinkedList<()>`, a `Vec<Rc<()>>`)
+//!    would take memory without end. So the elements of all the message's sequences and
+//!    maps together may number the bytes of the message plus [`FREE_ELEMENTS`] (plus what
+//!    the caller vouches for: a pool's parent knows how many results a chunk has). In a
+//!    message in a slice, each announced length is taken from that budget before its
+//!    elements are decoded, and one over it is refused at once; in a message decoded as
+//!    it arrives, the elements are counted against the bytes that have come, so that a
+//!    length that lies costs what arrives. Every other element takes a byte at least, so
+//!    only sequences of nothing reach the limit.
 //!
 //! No maintained crate does this for serde (`serde_stacker` grows the stack instead, which
 //! moves the limit to memory); it is plain forwarding, one wrapper per serde trait.
@@ -45,24 +49,40 @@ use super::Source;
 pub const MAX_DEPTH: usize = 256;
 
 /// The elements a message's sequences and maps may hold beyond one per byte of the
-/// message (rule 4): 16 Mi, room for a program's own list of a few million `()` (a pool's
-/// results, for a function that returns nothing).
-pub const FREE_ELEMENTS: usize = 1 << 24;
+/// message (rule 4): 1 Mi. Room for a program's own list of `()`, up to a million; and
+/// what a hostile message can make the receiver build out of nothing stays small (a
+/// `LinkedList<()>` of a million nodes is 32 MiB). A longer list of nothing is sent, and
+/// refused by the receiver: send its length instead.
+pub const FREE_ELEMENTS: usize = 1 << 20;
 
 /// What a message may take, shared by every wrapper that decodes it.
 pub(super) struct Budget {
+    /// The message's length in bytes.
+    len: usize,
     /// Elements that may be reserved ahead (rule 2).
     reserve: Cell<usize>,
-    /// Elements of sequences and maps left to decode (rule 4).
+    /// Elements of sequences and maps left to decode, in a message in a slice; the number
+    /// decoded so far, in a message decoded as it arrives (rule 4).
     elements: Cell<usize>,
 }
 
 impl Budget {
-    /// The budget of a message of `len` bytes.
-    pub(super) fn for_message(len: usize) -> Budget {
+    /// The budget of a message in a slice of `len` bytes, whose caller vouches for
+    /// `vouched` elements more (those of a list it knows the length of).
+    pub(super) fn in_slice(len: usize, vouched: usize) -> Budget {
         Budget {
+            len,
             reserve: Cell::new(len),
-            elements: Cell::new(len.saturating_add(FREE_ELEMENTS)),
+            elements: Cell::new(len.saturating_add(FREE_ELEMENTS).saturating_add(vouched)),
+        }
+    }
+
+    /// The budget of a message of `len` bytes decoded as it arrives.
+    pub(super) fn streamed(len: usize) -> Budget {
+        Budget {
+            len,
+            reserve: Cell::new(len),
+            elements: Cell::new(0),
         }
     }
 }
@@ -98,39 +118,47 @@ impl<'b> Limits<'b> {
         Some(granted)
     }
 
-    /// The limits of a sequence or a map that announces `announced` elements: if it is
-    /// counted, they are taken from the budget at once, and its elements need no count
-    /// of their own; a container that does not say how many it holds is counted element
-    /// by element (see [`count`](Self::count)). An error if the budget has not that many.
+    /// The limits of a sequence or a map that announces `announced` elements. In a
+    /// message in a slice, if it is counted, they are taken from the budget at once, and
+    /// its elements need no count of their own. In a message decoded as it arrives, or
+    /// one that does not say how many it holds, they are counted one by one (see
+    /// [`count`](Self::count)). An error if the budget has not that many.
     fn charged<E: de::Error>(self, announced: Option<usize>) -> Result<Limits<'b>, E> {
         match announced {
-            Some(n) if self.counted => {
-                self.take(n)?;
+            Some(n) if self.counted && self.source.is_none() => {
+                let elements = &self.budget.elements;
+                let left = elements.get().checked_sub(n).ok_or_else(too_many)?;
+                elements.set(left);
                 Ok(self.inner())
             }
             _ => Ok(self),
         }
     }
 
-    /// Counts one element decoded, if its container is counted one by one.
+    /// Counts one element decoded, if its container is counted one by one: in a message
+    /// decoded as it arrives, the elements may number the bytes that have come plus
+    /// [`FREE_ELEMENTS`].
     fn count<E: de::Error>(self) -> Result<(), E> {
-        if self.counted { self.take(1) } else { Ok(()) }
-    }
-
-    /// Takes `n` elements from the budget; an error once the message has had all it may.
-    fn take<E: de::Error>(self, n: usize) -> Result<(), E> {
-        let elements = &self.budget.elements;
-        match elements.get().checked_sub(n) {
-            Some(left) => {
-                elements.set(left);
-                Ok(())
-            }
-            None => Err(E::custom(format_args!(
-                "the message's sequences hold more elements than its length allows (one a \
-                 byte, and {FREE_ELEMENTS} more): zero-sized ones, announced by a corrupt or \
-                 hostile message"
-            ))),
+        if !self.counted {
+            return Ok(());
         }
+        let elements = &self.budget.elements;
+        let allowed = match self.source {
+            Some(source) => {
+                let arrived = self.budget.len - source.borrow().remaining();
+                let decoded = elements.get() + 1;
+                elements.set(decoded);
+                decoded <= arrived.saturating_add(FREE_ELEMENTS)
+            }
+            None => match elements.get().checked_sub(1) {
+                Some(left) => {
+                    elements.set(left);
+                    true
+                }
+                None => false,
+            },
+        };
+        if allowed { Ok(()) } else { Err(too_many()) }
     }
 
     /// The limits of what a container holds: not counted until it says so.
@@ -140,6 +168,15 @@ impl<'b> Limits<'b> {
             ..self
         }
     }
+}
+
+/// The error of a message whose sequences hold more elements than rule 4 allows.
+fn too_many<E: de::Error>() -> E {
+    E::custom(format_args!(
+        "the message's sequences hold more elements than its length allows (one a byte, \
+         and {FREE_ELEMENTS} more): values that take no byte, such as `()`, which a corrupt or \
+         hostile message may announce without end"
+    ))
 }
 
 /// The seed that decodes a whole message of `bytes` bytes as what `seed` decodes.

@@ -89,7 +89,7 @@ impl<R: DeserializeOwned> Answer<R> {
         match chunk {
             Finished::Encoded { bytes, .. } => {
                 let mut fill = codec::Fill::new(slots);
-                let written = codec::decode_call_seed(&bytes, &mut fill)?;
+                let written = codec::decode_call_seed(&bytes, &mut fill, end - start)?;
                 if written != end - start {
                     return Err(wrong(written)); // `fill` drops what it wrote
                 }
