@@ -480,6 +480,18 @@ mod tests {
         [vec![1u8; links], vec![0]].concat() // Link(Link(…End))
     }
 
+    /// A pool's parent vouches for the results of a chunk, whose number it knows: they
+    /// take no byte each if they are `()`, and go whatever their count; the same list
+    /// that no one vouches for is refused past [`FREE_ELEMENTS`].
+    #[test]
+    fn a_list_the_caller_vouches_for_goes_past_the_free_elements() {
+        let n = FREE_ELEMENTS + 1000;
+        let forged = (n as u64).to_le_bytes(); // a list of `()`, as a call's result
+        let mut out = Vec::<()>::new();
+        assert_eq!(decode_call_appending(&forged, &mut out, n).unwrap(), n);
+        assert!(decode_call::<Vec<()>>(&forged).is_err());
+    }
+
     #[test]
     fn nesting_up_to_the_limit_decodes_and_deeper_is_refused() {
         // `End` is a level too: a chain of n links nests n + 1 enums.

@@ -1063,18 +1063,7 @@ fn a_worker_forked_in_place_of_one_lost_holds_no_pidfd_of_it() {
     );
 }
 
-/// The results of a chunk of `()` take no bytes: the parent knows how many a chunk has,
-/// and takes them all, however many (the codec's own allowance for values that take no
-/// byte is a million a message).
-fn a_chunk_of_millions_of_empty_results_is_taken_whole() {
-    time_limit(Duration::from_secs(60));
-    let items = vec![(); 1_500_000];
-    let pool = Pool::new(1).with_chunksize(items.len());
-    assert_eq!(pool.map(|(): ()| (), items).unwrap().len(), 1_500_000);
-}
-
 fork_test::main!(
-    a_chunk_of_millions_of_empty_results_is_taken_whole,
     a_worker_keeps_no_descriptor_of_the_parents_run,
     a_worker_forked_in_place_of_one_lost_closes_nothing_the_run_owns,
     a_worker_forked_in_place_of_one_lost_holds_no_pidfd_of_it,

@@ -28,7 +28,10 @@
 //!    elements are decoded, and one over it is refused at once; in a message decoded as
 //!    it arrives, the elements are counted against the bytes that have come, so that a
 //!    length that lies costs what arrives. Every other element takes a byte at least, so
-//!    only sequences of nothing reach the limit.
+//!    only sequences of nothing reach the limit. What a hostile message can still cost is
+//!    the receiver's type's to say: [`FREE_ELEMENTS`] values built of no byte (a fraction
+//!    of a second for a `Vec<()>`, 512 MiB for a `LinkedList<()>`, more for a type whose
+//!    skipped fields are big).
 //!
 //! No maintained crate does this for serde (`serde_stacker` grows the stack instead, which
 //! moves the limit to memory); it is plain forwarding, one wrapper per serde trait.
@@ -49,11 +52,12 @@ use super::Source;
 pub const MAX_DEPTH: usize = 256;
 
 /// The elements a message's sequences and maps may hold beyond one per byte of the
-/// message (rule 4): 1 Mi. Room for a program's own list of `()`, up to a million; and
-/// what a hostile message can make the receiver build out of nothing stays small (a
-/// `LinkedList<()>` of a million nodes is 32 MiB). A longer list of nothing is sent, and
-/// refused by the receiver: send its length instead.
-pub const FREE_ELEMENTS: usize = 1 << 20;
+/// message (rule 4): 16 Mi. Room for a program's own lists of `()`, millions of them
+/// (and for a pool's results there is no limit: the parent knows how many a chunk has);
+/// what a hostile message can make the receiver build of nothing is bounded by the
+/// receiver's type (a `LinkedList<()>` of 16 Mi nodes is 512 MiB). A longer list of
+/// nothing is sent, and refused by the receiver: send its length instead.
+pub const FREE_ELEMENTS: usize = 1 << 24;
 
 /// What a message may take, shared by every wrapper that decodes it.
 pub(super) struct Budget {
