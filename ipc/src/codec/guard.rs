@@ -91,15 +91,12 @@ impl Budget {
     }
 }
 
-/// What every wrapper carries: the levels left, the message's budget, whether the
-/// elements it passes are a sequence's or a map's (counted by rule 4; a tuple's or a
-/// struct's number is the type's), and, for a message decoded as it arrives, where its
-/// bytes come from.
+/// What every wrapper carries: the levels left, the message's budget, and, for a message
+/// decoded as it arrives, where its bytes come from.
 #[derive(Clone, Copy)]
 struct Limits<'b> {
     depth_left: usize,
     budget: &'b Budget,
-    counted: bool,
     source: Option<&'b RefCell<dyn Source + 'b>>,
 }
 
@@ -122,30 +119,26 @@ impl<'b> Limits<'b> {
         Some(granted)
     }
 
-    /// The limits of a sequence or a map that announces `announced` elements. In a
-    /// message in a slice, if it is counted, they are taken from the budget at once, and
-    /// its elements need no count of their own. In a message decoded as it arrives, or
-    /// one that does not say how many it holds, they are counted one by one (see
-    /// [`count`](Self::count)). An error if the budget has not that many.
-    fn charged<E: de::Error>(self, announced: Option<usize>) -> Result<Limits<'b>, E> {
+    /// Takes the `announced` elements of a sequence or a map from the budget, in a
+    /// message in a slice: `true` if so, and its elements need no count of their own; an
+    /// error if the budget has not that many. `false` in a message decoded as it arrives,
+    /// or for a container that does not say how many it holds: they are counted one by
+    /// one (see [`count`](Self::count)).
+    fn charge<E: de::Error>(self, announced: Option<usize>) -> Result<bool, E> {
         match announced {
-            Some(n) if self.counted && self.source.is_none() => {
+            Some(n) if self.source.is_none() => {
                 let elements = &self.budget.elements;
                 let left = elements.get().checked_sub(n).ok_or_else(too_many)?;
                 elements.set(left);
-                Ok(self.inner())
+                Ok(true)
             }
-            _ => Ok(self),
+            _ => Ok(false),
         }
     }
 
-    /// Counts one element decoded, if its container is counted one by one: in a message
-    /// decoded as it arrives, the elements may number the bytes that have come plus
-    /// [`FREE_ELEMENTS`].
+    /// Counts one element decoded: in a message decoded as it arrives, the elements may
+    /// number the bytes that have come plus [`FREE_ELEMENTS`].
     fn count<E: de::Error>(self) -> Result<(), E> {
-        if !self.counted {
-            return Ok(());
-        }
         let elements = &self.budget.elements;
         let allowed = match self.source {
             Some(source) => {
@@ -163,14 +156,6 @@ impl<'b> Limits<'b> {
             },
         };
         if allowed { Ok(()) } else { Err(too_many()) }
-    }
-
-    /// The limits of what a container holds: not counted until it says so.
-    fn inner(self) -> Limits<'b> {
-        Limits {
-            counted: false,
-            ..self
-        }
     }
 }
 
@@ -197,7 +182,6 @@ impl<'b, S> Message<'b, S> {
             limits: Limits {
                 depth_left: MAX_DEPTH,
                 budget,
-                counted: false,
                 source: None,
             },
         }
@@ -215,7 +199,6 @@ impl<'b, S> Message<'b, S> {
             limits: Limits {
                 depth_left: MAX_DEPTH,
                 budget,
-                counted: false,
                 source: Some(source),
             },
         }
@@ -246,6 +229,9 @@ struct Guard<'b, V> {
     /// The visitor asked for an owned `String` or `Vec<u8>`, which the adapter reads as a
     /// borrowed one (rule 3): hand it over owned.
     wants_owned: bool,
+    /// The visitor asked for a sequence or a map, whose elements count (rule 4); a
+    /// tuple's or a struct's number is the type's.
+    counts_elements: bool,
 }
 
 impl<'b, D> Guarded<'b, D> {
@@ -254,16 +240,14 @@ impl<'b, D> Guarded<'b, D> {
             inner,
             limits: self.limits,
             wants_owned: false,
+            counts_elements: false,
         }
     }
 
     /// [`guard`](Self::guard) for a sequence or a map, whose elements count (rule 4).
     fn counted<V>(&self, inner: V) -> Guard<'b, V> {
         Guard {
-            limits: Limits {
-                counted: true,
-                ..self.limits
-            },
+            counts_elements: true,
             ..self.guard(inner)
         }
     }
@@ -468,13 +452,23 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Guard<'_, V> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, inner: A) -> Result<V::Value, A::Error> {
-        let limits = self.limits.enter()?.charged(inner.size_hint())?;
-        self.inner.visit_seq(Guarded { inner, limits })
+        let limits = self.limits.enter()?;
+        let inner = Guarded { inner, limits };
+        if !self.counts_elements || limits.charge(inner.inner.size_hint())? {
+            self.inner.visit_seq(inner)
+        } else {
+            self.inner.visit_seq(Counted(inner))
+        }
     }
 
     fn visit_map<A: MapAccess<'de>>(self, inner: A) -> Result<V::Value, A::Error> {
-        let limits = self.limits.enter()?.charged(inner.size_hint())?;
-        self.inner.visit_map(Guarded { inner, limits })
+        let limits = self.limits.enter()?;
+        let inner = Guarded { inner, limits };
+        if !self.counts_elements || limits.charge(inner.inner.size_hint())? {
+            self.inner.visit_map(inner)
+        } else {
+            self.inner.visit_map(Counted(inner))
+        }
     }
 
     fn visit_enum<A: EnumAccess<'de>>(self, inner: A) -> Result<V::Value, A::Error> {
@@ -504,7 +498,7 @@ impl<'b, A> Guarded<'b, A> {
     fn seed<S>(&self, inner: S) -> GuardedSeed<'b, S> {
         GuardedSeed {
             inner,
-            limits: self.limits.inner(),
+            limits: self.limits,
         }
     }
 }
@@ -517,11 +511,7 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Guarded<'_, A> {
         S: DeserializeSeed<'de>,
     {
         let seed = self.seed(seed);
-        let element = self.inner.next_element_seed(seed)?;
-        if element.is_some() {
-            self.limits.count()?;
-        }
-        Ok(element)
+        self.inner.next_element_seed(seed)
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -537,11 +527,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Guarded<'_, A> {
         S: DeserializeSeed<'de>,
     {
         let seed = self.seed(seed);
-        let key = self.inner.next_key_seed(seed)?;
-        if key.is_some() {
-            self.limits.count()?;
-        }
-        Ok(key)
+        self.inner.next_key_seed(seed)
     }
 
     fn next_value_seed<S>(&mut self, seed: S) -> Result<S::Value, A::Error>
@@ -554,6 +540,55 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Guarded<'_, A> {
 
     fn size_hint(&self) -> Option<usize> {
         self.limits.grant(self.inner.size_hint())
+    }
+}
+
+/// A sequence or a map whose elements are counted one by one (rule 4): one in a message
+/// decoded as it arrives, or one that does not say how many it holds.
+struct Counted<'b, A>(Guarded<'b, A>);
+
+impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for Counted<'_, A> {
+    type Error = A::Error;
+
+    fn next_element_seed<S>(&mut self, seed: S) -> Result<Option<S::Value>, A::Error>
+    where
+        S: DeserializeSeed<'de>,
+    {
+        let element = self.0.next_element_seed(seed)?;
+        if element.is_some() {
+            self.0.limits.count()?;
+        }
+        Ok(element)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.0.size_hint()
+    }
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Counted<'_, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<S>(&mut self, seed: S) -> Result<Option<S::Value>, A::Error>
+    where
+        S: DeserializeSeed<'de>,
+    {
+        let key = self.0.next_key_seed(seed)?;
+        if key.is_some() {
+            self.0.limits.count()?;
+        }
+        Ok(key)
+    }
+
+    fn next_value_seed<S>(&mut self, seed: S) -> Result<S::Value, A::Error>
+    where
+        S: DeserializeSeed<'de>,
+    {
+        self.0.next_value_seed(seed)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.0.size_hint()
     }
 }
 
