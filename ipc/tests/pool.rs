@@ -853,17 +853,43 @@ impl<'de> Deserialize<'de> for Refused {
     }
 }
 
+/// A file that a map's function notes each item in as it runs it, in whichever process:
+/// to tell that no item ran twice.
+struct RunLog(PathBuf);
+
+impl RunLog {
+    fn new() -> RunLog {
+        let path = std::env::temp_dir().join(format!("ipc-ran-{}", std::process::id()));
+        std::fs::write(&path, "").unwrap();
+        RunLog(path)
+    }
+
+    fn note(&self, item: u8) {
+        let mut ran = std::fs::File::options().append(true).open(&self.0).unwrap();
+        std::io::Write::write_all(&mut ran, format!("{item}\n").as_bytes()).unwrap();
+    }
+
+    /// Checks that no item was noted twice, and removes the file.
+    fn assert_none_ran_twice(self) {
+        let ran = std::fs::read_to_string(&self.0).unwrap();
+        std::fs::remove_file(&self.0).unwrap();
+        let mut items: Vec<&str> = ran.lines().collect();
+        items.sort();
+        let before = items.len();
+        items.dedup();
+        assert_eq!(items.len(), before, "an item ran twice: {ran:?}");
+    }
+}
+
 /// A worker whose answer does not decode runs on: it may have begun its next chunks, so
 /// they are reported as failed and never given to another worker, which would run their
 /// items a second time. The error says so (it was a `WorkerDied` with exit code 0, the
 /// code of a worker ended by its parent, which sent a reader looking for a crash).
 fn a_worker_whose_answer_does_not_decode_has_none_of_its_items_run_twice() {
     time_limit(Duration::from_secs(60));
-    let log = std::env::temp_dir().join(format!("ipc-ran-{}", std::process::id()));
-    std::fs::write(&log, "").unwrap();
+    let log = RunLog::new();
     let run = |item: u8| {
-        let mut ran = std::fs::File::options().append(true).open(&log).unwrap();
-        std::io::Write::write_all(&mut ran, format!("{item}\n").as_bytes()).unwrap();
+        log.note(item);
         // Item 0 panics, so its chunk travels as outcomes, which item 1's refused result
         // makes undecodable.
         assert_ne!(item, 0, "item 0 fails");
@@ -874,8 +900,6 @@ fn a_worker_whose_answer_does_not_decode_has_none_of_its_items_run_twice() {
         .imap(run, 0..8u8)
         .unwrap()
         .collect();
-    let ran = std::fs::read_to_string(&log).unwrap();
-    std::fs::remove_file(&log).unwrap();
     assert_eq!(outcomes.len(), 8);
     // Not deaths: errors that say the worker's answer could not be read, and why.
     assert!(
@@ -885,11 +909,7 @@ fn a_worker_whose_answer_does_not_decode_has_none_of_its_items_run_twice() {
         )),
         "{outcomes:?}"
     );
-    let mut items: Vec<&str> = ran.lines().collect();
-    items.sort();
-    let before = items.len();
-    items.dedup();
-    assert_eq!(items.len(), before, "an item ran twice: {ran:?}");
+    log.assert_none_ran_twice();
 }
 
 /// A worker whose answer cannot be read at all (here a task writes bytes that are no
@@ -898,30 +918,12 @@ fn a_worker_whose_answer_does_not_decode_has_none_of_its_items_run_twice() {
 /// another worker, which would run their items a second time.
 fn a_worker_whose_answer_cannot_be_read_has_none_of_its_items_run_twice() {
     time_limit(Duration::from_secs(60));
-    let log = std::env::temp_dir().join(format!("ipc-ran-{}", std::process::id()));
-    std::fs::write(&log, "").unwrap();
+    let log = RunLog::new();
     let run = |item: u8| {
-        let mut ran = std::fs::File::options().append(true).open(&log).unwrap();
-        std::io::Write::write_all(&mut ran, format!("{item}\n").as_bytes()).unwrap();
+        log.note(item);
         if item == 1 {
-            // A frame of 5 bytes that are no reply, into each socket the worker holds
-            // (its pipe is its one socket).
-            for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
-                let path = entry.unwrap().path();
-                if std::fs::read_link(&path)
-                    .is_ok_and(|to| to.to_string_lossy().starts_with("socket:"))
-                {
-                    let fd: i32 = path.file_name().unwrap().to_str().unwrap().parse().unwrap();
-                    // SAFETY: a write(2) to a descriptor open in this process, of a slice.
-                    unsafe {
-                        nix::libc::write(
-                            fd,
-                            [0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff].as_ptr().cast(),
-                            9,
-                        )
-                    };
-                }
-            }
+            // A frame of 5 bytes that are no reply.
+            fork_test::write_to_every_socket(&[0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff]);
         }
         item
     };
@@ -930,8 +932,6 @@ fn a_worker_whose_answer_cannot_be_read_has_none_of_its_items_run_twice() {
         .imap(run, 0..8u8)
         .unwrap()
         .collect();
-    let ran = std::fs::read_to_string(&log).unwrap();
-    std::fs::remove_file(&log).unwrap();
     assert_eq!(outcomes.len(), 8);
     let unreadable = |outcome: &Result<u8, Error>| matches!(outcome, Err(Error::Decode(why)) if why.contains("cannot be read"));
     assert!(
@@ -944,11 +944,7 @@ fn a_worker_whose_answer_cannot_be_read_has_none_of_its_items_run_twice() {
             "{outcomes:?}"
         );
     }
-    let mut items: Vec<&str> = ran.lines().collect();
-    items.sort();
-    let before = items.len();
-    items.dedup();
-    assert_eq!(items.len(), before, "an item ran twice: {ran:?}");
+    log.assert_none_ran_twice();
 }
 
 /// A worker holds the descriptors the program had before the map, and its own end of its

@@ -2617,15 +2617,7 @@ fn a_task_after_an_idle_worker_died_runs_on_its_replacement() {
 /// socket): the task's error says the answer could not be read, not that the worker died
 /// (it was `WorkerDied` with exit code 0, the code of a worker ended by the pool).
 fn write_no_answer(_: ()) -> u8 {
-    for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
-        let path = entry.unwrap().path();
-        if std::fs::read_link(&path).is_ok_and(|to| to.to_string_lossy().starts_with("socket:")) {
-            let fd: i32 = path.file_name().unwrap().to_str().unwrap().parse().unwrap();
-            let frame = [0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff];
-            // SAFETY: a write(2) of a slice to a descriptor open in this process.
-            unsafe { nix::libc::write(fd, frame.as_ptr().cast(), frame.len()) };
-        }
-    }
+    fork_test::write_to_every_socket(&[0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff]);
     std::thread::sleep(Duration::from_secs(5)); // the pool ends this worker meanwhile
     0
 }

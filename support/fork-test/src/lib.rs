@@ -188,6 +188,19 @@ pub fn open_fds() -> BTreeMap<i32, String> {
         .collect()
 }
 
+/// Writes `bytes` into every socket this process holds, as a task that plays a pool
+/// worker sending what is no answer (a worker's one socket is its pipe to the parent).
+pub fn write_to_every_socket(bytes: &[u8]) {
+    for (fd, target) in open_fds() {
+        if target.starts_with("socket:") {
+            // SAFETY: the descriptor is open (just listed), and this test's thread is the
+            // only one that could close it, which it does not do while the borrow lasts.
+            let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            let _ = nix::unistd::write(socket, bytes);
+        }
+    }
+}
+
 /// The shared memory mapped in this process: the lines of `/proc/self/maps` for a memfd
 /// (`/memfd:NAME`) or a POSIX shared memory object (`/dev/shm/NAME`), which is how `ipc`'s
 /// shared objects are mapped.
