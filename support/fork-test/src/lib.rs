@@ -190,11 +190,19 @@ pub fn open_fds() -> BTreeMap<i32, String> {
 
 /// Writes `bytes` into every socket this process holds, as a task that plays a pool
 /// worker sending what is no answer (a worker's one socket is its pipe to the parent).
+/// Panics if the process runs other threads: one of them could close a socket listed.
 pub fn write_to_every_socket(bytes: &[u8]) {
+    let threads = fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .count();
+    assert_eq!(
+        threads, 1,
+        "write_to_every_socket needs a process with one thread"
+    );
     for (fd, target) in open_fds() {
         if target.starts_with("socket:") {
-            // SAFETY: the descriptor is open (just listed), and this test's thread is the
-            // only one that could close it, which it does not do while the borrow lasts.
+            // SAFETY: the descriptor is open (just listed), and this process's one thread
+            // (checked above; it starts none here) closes nothing while the borrow lasts.
             let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
             let _ = nix::unistd::write(socket, bytes);
         }
