@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p bench                      # full run: 9 rounds, about 4 minutes
-//! cargo run --release -p bench -- --quick           # 3 rounds, smaller batches: about 1 minute
+//! cargo run --release -p bench -- --quick           # 3 rounds: under a minute
 //! cargo run --release -p bench -- --only throughput # some groups of topics only
 //! cargo run --release -p bench -- --record book/src/perf  # the book's table, JSON and charts
 //! cargo run --release -p bench -- --charts book/src/perf  # the charts again, measuring nothing
@@ -14,8 +14,10 @@
 //! samples in turns with the others of its topic, Python's too (the Python script runs
 //! beside the bench and takes one sample per request).
 //!
-//! A quick run takes a third of the samples, so its medians move more: use it to check
-//! that everything runs, and the full run to judge the targets.
+//! A quick run takes a third of the rounds, and smaller samples where no target hangs on
+//! them (see `Config::new`): the targets are judged on samples as big as a full run's,
+//! so that a check can run it. Its medians, of fewer samples, still move more than a full
+//! run's.
 //!
 //! This process never starts a thread, so that forking stays safe: no criterion, the
 //! demo site runs in a child process, the page loads happen in the pool's workers, and
@@ -55,7 +57,7 @@ use crate::report::Results;
 #[derive(Parser)]
 #[command(name = "bench")]
 struct Args {
-    /// A third of the samples and smaller batches: about a minute.
+    /// A third of the rounds, smaller samples where no target hangs on them: under a minute.
     #[arg(long)]
     quick: bool,
     /// Measure only these groups of topics (comma-separated).
