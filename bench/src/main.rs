@@ -2,8 +2,9 @@
 //! checks the targets of the issue.
 //!
 //! ```text
-//! cargo run --release -p bench                      # full run: 9 rounds, about 4 minutes
+//! cargo run --release -p bench                      # full run: 9 rounds, 2 to 3 minutes
 //! cargo run --release -p bench -- --quick           # 3 rounds: under a minute
+//! cargo run --release -p bench -- --quick --check   # ...and fail unless every target holds
 //! cargo run --release -p bench -- --only throughput # some groups of topics only
 //! cargo run --release -p bench -- --record book/src/perf  # the book's table, JSON and charts
 //! cargo run --release -p bench -- --charts book/src/perf  # the charts again, measuring nothing
@@ -60,6 +61,10 @@ struct Args {
     /// A third of the rounds, smaller samples where no target hangs on them: under a minute.
     #[arg(long)]
     quick: bool,
+    /// Exit with an error, after the table, unless every target of the groups measured
+    /// holds: for a check (`--quick --check` takes under a minute).
+    #[arg(long)]
+    check: bool,
     /// Measure only these groups of topics (comma-separated).
     #[arg(long, value_enum, value_delimiter = ',', value_name = "GROUPS")]
     only: Vec<Group>,
@@ -68,7 +73,7 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     record: Option<PathBuf>,
     /// Measure nothing: draw the charts of DIR/run.jsonl again, into DIR.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["quick", "only", "record"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["quick", "only", "record", "check"])]
     charts: Option<PathBuf>,
     /// One rayon sample of the scaling topic, in this process (the bench runs itself so).
     #[arg(long, value_name = "THREADS", hide = true)]
@@ -110,6 +115,9 @@ fn run() -> Result {
         fs::write(dir.join(table::FILE), &table)?;
         fs::write(dir.join(charts::JSON_LINES), &json_lines)?;
         draw_charts(&dir)?;
+    }
+    if args.check {
+        results.check()?;
     }
     Ok(())
 }

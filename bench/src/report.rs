@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::harness::{Samples, median};
+use crate::harness::{Result, Samples, median};
 use crate::machine::Run;
 use crate::{pages, pool_map, python, round_trip, scaling, shared_state, start_join, throughput};
 
@@ -279,6 +279,26 @@ impl Results {
         Results { run, topics }
     }
 
+    /// Every row with a target, with its topic.
+    pub fn targeted(&self) -> impl Iterator<Item = (&TopicRows, &Row)> {
+        let rows = self
+            .topics
+            .iter()
+            .flat_map(|t| t.rows.iter().map(move |r| (t, r)));
+        rows.filter(|(_, row)| row.target.is_some())
+    }
+
+    /// An error unless every target holds: one that was missed, or could not be judged
+    /// (its reference, Python's, did not run), fails a check.
+    pub fn check(&self) -> Result {
+        let total = self.targeted().count();
+        let failed = self.targeted().filter(|(_, row)| row.holds != Some(true));
+        match failed.count() {
+            0 => Ok(()),
+            n => Err(format!("{n} of {total} targets do not hold (see the table)").into()),
+        }
+    }
+
     /// The JSON lines: the run first, then one line per row.
     pub fn json_lines(&self) -> String {
         let mut lines = serde_json::to_string(&RunLine { run: &self.run }).expect("plain data");
@@ -391,6 +411,27 @@ pub fn example() -> Results {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_check_fails_on_a_missed_target_or_one_not_judged() {
+        let mut results = example();
+        let missed = results.check().unwrap_err().to_string();
+        assert!(
+            missed.ends_with("of 21 targets do not hold (see the table)"),
+            "{missed}"
+        );
+        fn targeted(results: &mut Results) -> impl Iterator<Item = &mut Row> {
+            let rows = results.topics.iter_mut().flat_map(|topic| &mut topic.rows);
+            rows.filter(|row| row.target.is_some())
+        }
+        for row in targeted(&mut results) {
+            row.holds = Some(true);
+        }
+        assert!(results.check().is_ok());
+        targeted(&mut results).next().expect("a target").holds = None;
+        let not_judged = results.check().unwrap_err().to_string();
+        assert!(not_judged.starts_with("1 of 21 "), "{not_judged}");
+    }
 
     #[test]
     fn typed_messages_and_pools_have_the_issues_targets() {

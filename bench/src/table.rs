@@ -130,12 +130,7 @@ fn workers(out: &mut String, topic: &TopicRows) {
 
 /// How many targets hold, and each that does not.
 fn targets(out: &mut String, results: &Results) {
-    let with_targets: Vec<(&TopicRows, &Row)> = results
-        .topics
-        .iter()
-        .flat_map(|topic| topic.rows.iter().map(move |row| (topic, row)))
-        .filter(|(_, row)| row.target.is_some())
-        .collect();
+    let with_targets: Vec<(&TopicRows, &Row)> = results.targeted().collect();
     let held = with_targets
         .iter()
         .filter(|(_, row)| row.holds == Some(true))
