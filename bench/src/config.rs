@@ -2,7 +2,9 @@
 //! or the groups `--only` names.
 //!
 //! Batches are sized so that one sample takes roughly 5 to 50 ms: long enough for the
-//! clock, short enough that many samples fit in a run and their median is steady.
+//! clock, short enough that many samples fit in a run and their median is steady. The
+//! exceptions are the slowest contenders (Python's spawned children, its big messages) and
+//! the biggest messages with targets, whose samples take up to a few hundred ms.
 
 use clap::ValueEnum;
 
@@ -120,11 +122,12 @@ impl Config {
             increments: 1_000_000,
         };
         if quick {
-            // Fewer rounds, and smaller samples where no target hangs on them. The topics
-            // whose targets sit within a few percent of the measure (start + join, the
-            // round trip, the sizes with targets) keep the full run's samples: with half
-            // the children or round trips a sample, their medians moved enough to miss a
-            // target that a full run held.
+            // Fewer rounds, and smaller samples where no target is close: the forkserver
+            // and spawn children, whose targets hold by far, and the sizes without targets.
+            // The topics whose targets sit within a few percent of the measure (start +
+            // join, the round trip, the sizes with targets) keep the full run's samples:
+            // with half the children or round trips a sample, their medians moved enough to
+            // miss a target that a full run held.
             Config {
                 rounds: 3,
                 python_forks: 10,
@@ -144,9 +147,10 @@ impl Config {
         self.groups.contains(&group)
     }
 
-    /// Messages of `size` bytes per throughput sample: `sample_bytes` of them, but at
-    /// least one and at most `max_messages`. At the sizes with targets, a sample moves at
-    /// least [`TARGETED_SAMPLE_BYTES`], in a full run and a quick one alike.
+    /// Messages of `size` bytes per throughput sample: `sample_bytes` of them, or
+    /// [`TARGETED_SAMPLE_BYTES`] at the sizes with targets (in a full run and a quick one
+    /// alike), but at least one and at most `max_messages`: the sizes with targets are big
+    /// enough that the cap leaves them whole, which the tests check.
     pub fn messages(&self, size: usize) -> usize {
         let bytes = if throughput::TARGETED.contains(&size) {
             self.sample_bytes.max(TARGETED_SAMPLE_BYTES)
@@ -158,11 +162,11 @@ impl Config {
 }
 
 /// Bytes a throughput sample moves at a size with a target: 256 messages of 1 MiB, 4 of
-/// 64 MiB. With 32 MiB a sample (32 messages of 1 MiB, about 6 ms), quick runs put the
+/// 64 MiB. With 32 MiB a sample (32 messages of 1 MiB, about 5 ms), quick runs put the
 /// owned 1 MiB rows anywhere from 0.76x to 0.92x of raw; in two quick runs each way
 /// (2026-12-01), the spread of raw's 1 MiB samples (standard deviation over mean) was 1.9%
 /// and 4.3% with 32 MiB, 0.7% and 1.7% with 256 MiB. At 64 MiB it stayed near 3% either
-/// way. The bigger samples of the two sizes cost a quick run about 7 seconds.
+/// way. The bigger samples of the two sizes cost about 2 seconds a round.
 pub const TARGETED_SAMPLE_BYTES: usize = 256 << 20;
 
 #[cfg(test)]

@@ -15,14 +15,10 @@
 //! samples in turns with the others of its topic, Python's too (the Python script runs
 //! beside the bench and takes one sample per request).
 //!
-//! A quick run takes a third of the rounds, and smaller samples where no target hangs on
-//! them (see `Config::new`): the targets are judged on samples as big as a full run's,
-//! so that a check can run it. Its medians, of fewer samples, still move more than a full
-//! run's.
-//!
-//! This process never starts a thread, so that forking stays safe: no criterion, the
-//! demo site runs in a child process, the page loads happen in the pool's workers, and
-//! rayon runs in a process of its own (see `scaling`).
+//! A quick run takes a third of the rounds, and smaller samples where no target is close
+//! (see `Config::new`): the targets on a thin margin are judged on samples as big as a
+//! full run's, so that a check can run it. Its medians, of fewer samples, still move more
+//! than a full run's.
 
 mod charts;
 mod config;
@@ -58,7 +54,7 @@ use crate::report::Results;
 #[derive(Parser)]
 #[command(name = "bench")]
 struct Args {
-    /// A third of the rounds, smaller samples where no target hangs on them: under a minute.
+    /// A third of the rounds, smaller samples where no target is close: under a minute.
     #[arg(long)]
     quick: bool,
     /// Exit with an error, after the table, unless every target of the groups measured

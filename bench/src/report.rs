@@ -284,7 +284,7 @@ impl Results {
         let rows = self
             .topics
             .iter()
-            .flat_map(|t| t.rows.iter().map(move |r| (t, r)));
+            .flat_map(|topic| topic.rows.iter().map(move |row| (topic, row)));
         rows.filter(|(_, row)| row.target.is_some())
     }
 

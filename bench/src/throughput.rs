@@ -37,9 +37,9 @@ pub const SIZES: [(&str, usize); 11] = [
 ];
 /// The sizes that have targets.
 pub const TARGETED: [usize; 2] = [1 << 20, 64 << 20];
-/// The sizes sampled once a round instead of `config.reps` times: they have no target, and
-/// their samples take the longest after 64 MiB (each child makes its payload, and the
-/// warm-up moves a whole message), which keeps a quick run near a minute.
+/// The sizes sampled once a round instead of `config.reps` times: they have no target,
+/// and each of their samples starts a child that makes a payload of megabytes and moves a
+/// whole message to warm up; taking them once keeps a quick run under a minute.
 const SAMPLED_ONCE: [usize; 2] = [4 << 20, 16 << 20];
 /// `send_bytes` in the child, `recv_bytes_into` a reused buffer in the parent (as raw does).
 pub const IPC_BYTES: &str = "ipc send_bytes/recv_bytes_into";
